@@ -1,0 +1,145 @@
+//! `POST /v1/auth/login`: signup-or-login with a one-time code.
+//!
+//! Order matters: the code is checked (wrong tries counted) before anything else, the code is
+//! only used up once the request can succeed (a new phone without `name` keeps its code), and
+//! a concurrent signup for the same phone turns into a login of the customer that won.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::App;
+use shared::auth::Role;
+use shared::auth::otp::is_well_formed;
+use shared::domain::customer::{Audience, parse_full_name};
+use shared::domain::validation::bounded_text;
+use shared::domain::{Customer, CustomerId, PhoneE164, Username, ValidationErrors};
+use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::store::otp::WrongCode;
+use shared::store::{StoreError, UniqueField};
+use shared::time::Timestamp;
+
+use crate::tokens::open_session;
+
+const MAX_DEVICE_NAME: usize = 100;
+
+#[derive(Debug, Deserialize)]
+struct LoginRequest {
+    phone: String,
+    code: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    device_name: Option<String>,
+}
+
+impl JsonBody for LoginRequest {
+    const FIELDS: &'static [&'static str] = &["phone", "code", "name", "device_name"];
+}
+
+struct ValidLogin {
+    phone: PhoneE164,
+    code: String,
+    names: Option<(String, String)>,
+    device_name: Option<String>,
+}
+
+fn validate(app: &App, body: LoginRequest) -> Result<ValidLogin, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let phone = errors.check("phone", PhoneE164::parse(&body.phone, app.config.phone_default_region));
+    if !is_well_formed(body.code.trim()) {
+        errors.add("code", "must be the 6 digits we sent");
+    }
+    let names = body.name.as_deref().and_then(|name| errors.check("name", parse_full_name(name)));
+    let device_name = body.device_name.as_deref().and_then(|d| errors.check("device_name", bounded_text(d, MAX_DEVICE_NAME)));
+    errors.into_result()?;
+    match phone {
+        Some(phone) => Ok(ValidLogin { phone, code: body.code.trim().to_string(), names, device_name }),
+        None => Err(ValidationErrors::single("phone", "is required")),
+    }
+}
+
+pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: LoginRequest = parse_json(req)?;
+    let login = validate(app, body)?;
+    let now = Timestamp::now();
+
+    let code_hash = verify_code(app, &login).await?;
+    let existing = app.store.find_customer_by_phone(&login.phone).await?;
+    if let Some(customer) = &existing {
+        ensure_may_log_in(customer)?;
+    } else if login.names.is_none() {
+        return Err(ApiError::validation("name", "is required to create an account for a new phone"));
+    }
+    let consumed = app.store.consume_otp(&login.phone, &code_hash, app.config.otp.max_attempts, now.unix()).await?;
+    if !consumed {
+        return Err(ApiError::Unauthorized("the code has expired or was already used; request a new one".into()));
+    }
+
+    let (customer, created) = match existing {
+        Some(customer) => (log_in(app, &customer.customer_id, now).await?, false),
+        None => sign_up_or_join(app, &login, now).await?,
+    };
+    let mut response = open_session(app, customer.customer_id.as_str(), Role::Customer, login.device_name, now).await?;
+    response["customer"] = customer.to_json(Audience::Owner);
+    response["created"] = json!(created);
+    json(StatusCode::OK, &response)
+}
+
+/// Checks the code against the stored hash; a wrong code counts against the code's tries.
+/// Returns the hash to use it up with.
+async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> {
+    let invalid = || ApiError::Unauthorized("the code is invalid or has expired; request a new one".into());
+    let record = app.store.get_otp(&login.phone).await?.ok_or_else(invalid)?;
+    let now = Timestamp::now().unix();
+    let max = app.config.otp.max_attempts;
+    let code_hash = match record.code_hash {
+        Some(hash) if record.expires_at > now && record.attempts < max => hash,
+        _ => return Err(invalid()),
+    };
+    if app.otp_hasher.matches(&login.phone, &login.code, &code_hash) {
+        return Ok(code_hash);
+    }
+    match app.store.record_wrong_otp(&login.phone, &code_hash, max).await? {
+        WrongCode::TriesLeft(left) => Err(ApiError::Unauthorized(format!("wrong code; {left} tries left"))),
+        WrongCode::Exhausted => Err(ApiError::Unauthorized("wrong code; too many tries, request a new code".into())),
+    }
+}
+
+fn ensure_may_log_in(customer: &Customer) -> Result<(), ApiError> {
+    if customer.is_active() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("this account is {}", customer.status.as_str())))
+    }
+}
+
+async fn log_in(app: &App, id: &CustomerId, now: Timestamp) -> Result<Customer, ApiError> {
+    match app.store.record_login(id, now).await? {
+        Some(customer) => Ok(customer),
+        None => Err(ApiError::Forbidden("this account may not log in".into())),
+    }
+}
+
+/// Creates the customer; if a concurrent request created one for this phone first, logs into
+/// that one instead, so every successful response names the same customer.
+async fn sign_up_or_join(app: &App, login: &ValidLogin, now: Timestamp) -> Result<(Customer, bool), ApiError> {
+    let (first, last) = login.names.clone().unwrap_or_default();
+    let mut customer = Customer::new(CustomerId::generate(), Username::base(&first, &last), (first, last), now);
+    customer.phone = Some(login.phone.clone());
+    customer.phone_verified = true;
+    customer.last_login_at = Some(now);
+    match app.store.create_customer(customer).await {
+        Ok(created) => Ok((created, true)),
+        Err(StoreError::Taken(UniqueField::Phone)) => {
+            let winner = app
+                .store
+                .find_customer_by_phone(&login.phone)
+                .await?
+                .ok_or_else(|| ApiError::Internal("phone sentinel without a customer".into()))?;
+            ensure_may_log_in(&winner)?;
+            Ok((log_in(app, &winner.customer_id, now).await?, false))
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,38 @@
+//! `local-stack`: provisions the local table and bucket from `template.yaml`, then serves the
+//! whole API on 127.0.0.1:$PORT (default 3000). Started by `scripts/dev`, which also starts
+//! DynamoDB Local and the S3 endpoint and sets the environment.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use local_stack::provision::{ensure_bucket, ensure_table};
+use local_stack::server::{LocalApi, serve};
+use local_stack::template::Template;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    shared::logging::init();
+    let template_path = std::env::var("TEMPLATE").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("template.yaml"));
+    let template = Template::load(&template_path)?;
+    let app = shared::App::from_env().await?;
+
+    if ensure_table(app.store.client(), app.store.table(), &template.table).await? {
+        tracing::info!(table = app.store.table(), "created the table from template.yaml");
+    }
+    if ensure_bucket(&app.s3, &app.config.media_bucket).await? {
+        tracing::info!(bucket = %app.config.media_bucket, "created the media bucket");
+    }
+
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let api = Arc::new(LocalApi::new(app, &template.routes)?);
+    for route in &template.routes {
+        tracing::info!(function = %route.function, method = %route.method, path = %route.path, "route");
+    }
+    tracing::info!(url = %format!("http://127.0.0.1:{port}"), "serving the API");
+    tokio::select! {
+        result = serve(api, listener) => result?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+    }
+    Ok(())
+}

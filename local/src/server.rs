@@ -1,0 +1,141 @@
+//! The HTTP server: routes each request to the function that declares it in the template,
+//! feeds it through that function's handler as an API Gateway event, and writes the answer back.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use shared::App;
+use shared::auth::roles::Access;
+use shared::http::{ApiError, Route, router};
+
+use crate::event::{HttpInput, api_gateway_event, body_bytes, to_request};
+use crate::functions::Function;
+use crate::template::TemplateRoute;
+
+/// API Gateway refuses payloads over 10 MB before Lambda sees them; so do we.
+const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+pub struct LocalApi {
+    app: App,
+    routes: Vec<(Function, Route)>,
+}
+
+impl LocalApi {
+    /// Fails when the template names a function the local stack cannot run.
+    pub fn new(app: App, template_routes: &[TemplateRoute]) -> Result<Self, String> {
+        let routes = template_routes
+            .iter()
+            .map(|route| {
+                Function::from_logical_id(&route.function)
+                    .map(|f| (f, Route::new(leak(&route.method), leak(&route.path), Access::Anyone)))
+                    .ok_or_else(|| format!("template.yaml declares {} but the local stack has no such function", route.function))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { app, routes })
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The function serving `method path`, and the template's route key for it.
+    fn route_for(&self, method: &str, path: &str) -> Option<(Function, String)> {
+        self.routes.iter().find_map(|(function, route)| {
+            let matched = router::find(std::slice::from_ref(route), method, path).ok()?;
+            Some((*function, format!("{} {}", matched.route.method, matched.route.path)))
+        })
+    }
+
+    /// Handles one request end to end: the same path a Lambda invocation takes.
+    pub async fn call(&self, input: HttpInput<'_>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
+        let path = input.path_and_query.split('?').next().unwrap_or_default();
+        let Some((function, route_key)) = self.route_for(input.method, path) else {
+            return error_parts(ApiError::NotFound(format!("no route for {} {path}", input.method)));
+        };
+        let event = api_gateway_event(&HttpInput { route_key: &route_key, ..input });
+        let request = match to_request(&event) {
+            Ok(request) => request,
+            Err(err) => return error_parts(ApiError::BadRequest(format!("unreadable request: {err}"))),
+        };
+        let response = function.handle(&self.app, request).await;
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.to_string(), v.to_string())))
+            .collect();
+        (status, headers, body_bytes(response.body()))
+    }
+}
+
+/// Route patterns come from the template once at start-up; leaking them gives the `'static`
+/// strings the shared router works with, for the life of the process.
+fn leak(text: &str) -> &'static str {
+    Box::leak(text.to_string().into_boxed_str())
+}
+
+fn error_parts(error: ApiError) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
+    let response = error.into_response();
+    let headers = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.to_string(), v.to_string())))
+        .collect();
+    (response.status(), headers, body_bytes(response.body()))
+}
+
+pub async fn serve(api: Arc<LocalApi>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let api = Arc::clone(&api);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let api = Arc::clone(&api);
+                async move { Ok::<_, Infallible>(respond(&api, req, peer).await) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(err) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+                tracing::debug!(error = %err, "connection closed");
+            }
+        });
+    }
+}
+
+async fn respond(api: &LocalApi, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, GATEWAY_BODY_LIMIT).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return to_hyper(error_parts(ApiError::PayloadTooLarge(GATEWAY_BODY_LIMIT))),
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.to_string(), v.to_string())))
+        .collect();
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let source_ip = peer.ip().to_string();
+    let input = HttpInput {
+        method: parts.method.as_str(),
+        path_and_query,
+        headers,
+        body: &bytes,
+        source_ip: &source_ip,
+        route_key: "",
+    };
+    let started = std::time::Instant::now();
+    let answer = api.call(input).await;
+    tracing::info!(method = %parts.method, path = %parts.uri.path(), status = answer.0.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    to_hyper(answer)
+}
+
+fn to_hyper((status, headers, body): (StatusCode, Vec<(String, String)>, Vec<u8>)) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}

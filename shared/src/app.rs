@@ -1,0 +1,54 @@
+//! Everything a handler needs, built once per Lambda instance at init and passed by reference.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::auth::JwtKeys;
+use crate::auth::otp::OtpHasher;
+use crate::config::{Config, ConfigError, OtpDelivery};
+use crate::sms::CodeSender;
+use crate::store::Store;
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub s3: aws_sdk_s3::Client,
+    pub jwt: JwtKeys,
+    pub otp_hasher: OtpHasher,
+    pub code_sender: CodeSender,
+}
+
+impl App {
+    /// Reads the environment and builds the clients. No network calls: credentials resolve
+    /// lazily on the first request, which keeps init close to a hello-world binary.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Ok(Self::new(config, &sdk))
+    }
+
+    pub fn new(config: Config, sdk: &SdkConfig) -> Self {
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            dynamodb = dynamodb.endpoint_url(endpoint);
+        }
+        let mut s3 = aws_sdk_s3::config::Builder::from(sdk);
+        if let Some(endpoint) = &config.s3_endpoint {
+            // Local S3 servers answer on one host, so buckets go in the path.
+            s3 = s3.endpoint_url(endpoint).force_path_style(true);
+        }
+        let code_sender = match config.otp_delivery {
+            OtpDelivery::Sns => CodeSender::Sns(aws_sdk_sns::Client::new(sdk)),
+            OtpDelivery::Log => CodeSender::Log,
+        };
+        let previous = config.jwt_previous.as_ref().map(|(kid, secret)| (kid.as_str(), secret.as_slice()));
+        let jwt = JwtKeys::new(&config.jwt_kid, &config.jwt_secret, previous, &config.jwt_issuer, config.access_token_ttl);
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), config.table_name.clone()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            jwt,
+            otp_hasher: OtpHasher::new(&config.jwt_secret),
+            code_sender,
+            config,
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Authentication: JWT access tokens, opaque refresh tokens, one-time codes, and the one place
+//! where routes state which role they need.
+
+pub mod jwt;
+pub mod otp;
+pub mod refresh;
+pub mod roles;
+
+pub use jwt::{Claims, JwtKeys};
+pub use roles::{Principal, Role};
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("this route needs the {0} role")]
+    Forbidden(&'static str),
+    #[error("could not sign a token")]
+    Signing,
+}

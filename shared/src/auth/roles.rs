@@ -1,0 +1,122 @@
+//! Roles and the single authorisation check every route goes through.
+
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use super::{AuthError, Claims, JwtKeys};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Staff,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Staff => "staff",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Who may call a route. Declared next to every route in each function's route table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Anyone,
+    /// Exactly a customer (their own resources).
+    Customer,
+    /// Staff or admin.
+    Staff,
+    Admin,
+    /// Any signed-in principal: customer, staff or admin.
+    SignedIn,
+}
+
+impl Access {
+    pub fn allows(&self, role: Role) -> bool {
+        match self {
+            Access::Anyone | Access::SignedIn => true,
+            Access::Customer => role == Role::Customer,
+            Access::Staff => matches!(role, Role::Staff | Role::Admin),
+            Access::Admin => role == Role::Admin,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Access::Anyone | Access::SignedIn => "signed-in",
+            Access::Customer => "customer",
+            Access::Staff => "staff",
+            Access::Admin => "admin",
+        }
+    }
+}
+
+/// The authenticated caller, taken from a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: String,
+    pub role: Role,
+    pub session_id: String,
+    pub claims: Claims,
+}
+
+/// Verifies the bearer token and checks the role. `Ok(None)` only for `Access::Anyone`.
+pub fn authorize(headers: &HeaderMap, access: Access, keys: &JwtKeys) -> Result<Option<Principal>, AuthError> {
+    if access == Access::Anyone {
+        return Ok(None);
+    }
+    let token = bearer_token(headers)?;
+    let claims = keys.verify(token)?;
+    if !access.allows(claims.role) {
+        return Err(AuthError::Forbidden(access.name()));
+    }
+    Ok(Some(Principal {
+        subject: claims.sub.clone(),
+        role: claims.role,
+        session_id: claims.sid.clone(),
+        claims,
+    }))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(AuthError::MissingToken)?
+        .to_str()
+        .map_err(|_| AuthError::InvalidToken)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::InvalidToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::InvalidToken);
+    }
+    Ok(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_may_do_what_staff_may_but_customers_may_not() {
+        assert!(Access::Staff.allows(Role::Admin));
+        assert!(Access::Staff.allows(Role::Staff));
+        assert!(!Access::Staff.allows(Role::Customer));
+        assert!(!Access::Admin.allows(Role::Staff));
+        assert!(!Access::Customer.allows(Role::Staff));
+        assert!(Access::SignedIn.allows(Role::Customer));
+    }
+
+    #[test]
+    fn bearer_scheme_is_required() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers), Err(AuthError::MissingToken));
+        headers.insert(http::header::AUTHORIZATION, "Basic abc".parse().expect("header"));
+        assert_eq!(bearer_token(&headers), Err(AuthError::InvalidToken));
+        headers.insert(http::header::AUTHORIZATION, "bearer abc".parse().expect("header"));
+        assert_eq!(bearer_token(&headers), Ok("abc"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Configuration, read once from the environment at init. Every knob has a documented default
+//! except the ones a deployment must choose (table, bucket, signing secret).
+
+use std::env;
+use std::time::Duration;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpDelivery {
+    /// Amazon SNS SMS, for AWS.
+    Sns,
+    /// Writes a masked line to the log instead of sending anything, for the local stack.
+    Log,
+}
+
+#[derive(Clone)]
+pub struct OtpLimits {
+    pub code_ttl: Duration,
+    pub max_attempts: u32,
+    pub per_phone_per_hour: u32,
+    pub min_interval: Duration,
+    pub per_ip_per_hour: u32,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub media_bucket: String,
+    pub dynamodb_endpoint: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub jwt_secret: Vec<u8>,
+    pub jwt_kid: String,
+    /// A retiring key that still verifies tokens during a rotation.
+    pub jwt_previous: Option<(String, Vec<u8>)>,
+    pub jwt_issuer: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub phone_default_region: phonenumber::country::Id,
+    pub otp_delivery: OtpDelivery,
+    pub otp_dev_echo: bool,
+    pub otp: OtpLimits,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("media_bucket", &self.media_bucket)
+            .field("jwt_kid", &self.jwt_kid)
+            .field("otp_delivery", &self.otp_delivery)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can build one without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            number(name, get(name), default).map(Duration::from_secs)
+        };
+        let count = |name: &'static str, default: u64| -> Result<u32, ConfigError> {
+            number(name, get(name), default).and_then(|n| {
+                u32::try_from(n).map_err(|_| invalid(name, "too large"))
+            })
+        };
+
+        let jwt_secret = secret("JWT_SECRET", required("JWT_SECRET")?)?;
+        let jwt_previous = match (get("JWT_PREVIOUS_KID"), get("JWT_PREVIOUS_SECRET")) {
+            (Some(kid), Some(s)) => Some((kid, secret("JWT_PREVIOUS_SECRET", s)?)),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "JWT_PREVIOUS_KID",
+                    "JWT_PREVIOUS_KID and JWT_PREVIOUS_SECRET go together",
+                ));
+            }
+        };
+        let region = get("PHONE_DEFAULT_REGION").unwrap_or_else(|| "US".into());
+        let phone_default_region = region
+            .trim()
+            .to_ascii_uppercase()
+            .parse()
+            .map_err(|_| invalid("PHONE_DEFAULT_REGION", "not an ISO 3166 country code"))?;
+        let otp_delivery = match get("OTP_DELIVERY").as_deref().unwrap_or("sns") {
+            "sns" => OtpDelivery::Sns,
+            "log" => OtpDelivery::Log,
+            other => return Err(invalid("OTP_DELIVERY", format!("{other:?} is not sns or log"))),
+        };
+
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            media_bucket: required("MEDIA_BUCKET")?,
+            dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
+            s3_endpoint: get("S3_ENDPOINT"),
+            jwt_secret,
+            jwt_kid: get("JWT_KID").unwrap_or_else(|| "k1".into()),
+            jwt_previous,
+            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "customer-platform".into()),
+            access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 900)?,
+            refresh_token_ttl: Duration::from_secs(
+                number("REFRESH_TOKEN_TTL_DAYS", get("REFRESH_TOKEN_TTL_DAYS"), 30)? * 86_400,
+            ),
+            phone_default_region,
+            otp_delivery,
+            otp_dev_echo: get("OTP_DEV_ECHO").as_deref() == Some("1"),
+            otp: OtpLimits {
+                code_ttl: seconds("OTP_TTL_SECONDS", 300)?,
+                max_attempts: count("OTP_MAX_ATTEMPTS", 5)?,
+                per_phone_per_hour: count("OTP_PER_PHONE_PER_HOUR", 5)?,
+                min_interval: seconds("OTP_MIN_INTERVAL_SECONDS", 30)?,
+                per_ip_per_hour: count("OTP_PER_IP_PER_HOUR", 300)?,
+            },
+        })
+    }
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name, reason: reason.into() }
+}
+
+fn number(name: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(text) => text.trim().parse().map_err(|_| invalid(name, "not a whole number")),
+    }
+}
+
+fn secret(name: &'static str, value: String) -> Result<Vec<u8>, ConfigError> {
+    let bytes = value.into_bytes();
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(invalid(name, format!("must be at least {MIN_SECRET_BYTES} bytes")));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("TABLE_NAME", "t"),
+        ("MEDIA_BUCKET", "b"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = config(&BASE).expect("valid");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.otp.max_attempts, 5);
+        assert_eq!(c.otp.per_ip_per_hour, 300);
+        assert_eq!(c.otp_delivery, OtpDelivery::Sns);
+        assert!(!c.otp_dev_echo);
+    }
+
+    #[test]
+    fn rejects_short_secrets_and_missing_table() {
+        let mut pairs = BASE.to_vec();
+        pairs[2] = ("JWT_SECRET", "short");
+        assert!(matches!(config(&pairs), Err(ConfigError::Invalid { name: "JWT_SECRET", .. })));
+        assert!(matches!(config(&BASE[1..]), Err(ConfigError::Missing("TABLE_NAME"))));
+    }
+
+    #[test]
+    fn rejects_unknown_region_and_delivery() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("PHONE_DEFAULT_REGION", "XX"));
+        assert!(config(&pairs).is_err());
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OTP_DELIVERY", "carrier-pigeon"));
+        assert!(config(&pairs).is_err());
+    }
+}

@@ -1,0 +1,494 @@
+//! The customer: the stored record, its JSON view, and the rules for changing it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::ids::{CustomerId, Username};
+use super::patch::Patch;
+use super::validation::{ValidationErrors, bounded_text};
+use super::{EmailAddress, PhoneE164};
+use crate::time::Timestamp;
+
+pub const MAX_NAME: usize = 100;
+pub const MAX_ADDRESS_LINE: usize = 200;
+pub const MAX_SHORT_TEXT: usize = 100;
+pub const MAX_POSTAL_CODE: usize = 20;
+pub const GENDERS: [&str; 5] = ["male", "female", "non_binary", "other", "prefer_not_to_say"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomerStatus {
+    Active,
+    Suspended,
+    Banned,
+    Deactivated,
+    Archived,
+}
+
+impl CustomerStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Banned => "banned",
+            Self::Deactivated => "deactivated",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+/// A customer as stored. Derived values (`full_name`, `full_address`, `is_active`,
+/// `is_verified`) are computed in [`Customer::to_json`], never stored, so they cannot drift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub customer_id: CustomerId,
+    pub username: Username,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<PhoneE164>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_line1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_line2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_id: Option<String>,
+    pub status: CustomerStatus,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub phone_verified: bool,
+    #[serde(default)]
+    pub marketing_emails: bool,
+    #[serde(default)]
+    pub marketing_sms: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub custom_fields: Map<String, Value>,
+    #[serde(default)]
+    pub total_transactions: u64,
+    #[serde(default)]
+    pub active_loans: u64,
+    #[serde(default)]
+    pub bookings: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_at: Option<Timestamp>,
+    pub version: u64,
+}
+
+/// Who is looking decides what they see: staff see notes and tags, the customer does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    Owner,
+}
+
+impl Customer {
+    /// A new active customer; the store assigns nothing but what it must (uniqueness).
+    pub fn new(id: CustomerId, username: Username, names: (String, String), now: Timestamp) -> Self {
+        Self {
+            customer_id: id,
+            username,
+            first_name: names.0,
+            last_name: names.1,
+            phone: None,
+            email: None,
+            avatar_url: None,
+            address_line1: None,
+            address_line2: None,
+            city: None,
+            state: None,
+            postal_code: None,
+            country: None,
+            date_of_birth: None,
+            gender: None,
+            company_name: None,
+            tax_id: None,
+            status: CustomerStatus::Active,
+            email_verified: false,
+            phone_verified: false,
+            marketing_emails: false,
+            marketing_sms: false,
+            notes: None,
+            tags: Vec::new(),
+            custom_fields: Map::new(),
+            total_transactions: 0,
+            active_loans: 0,
+            bookings: 0,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 1,
+        }
+    }
+
+    pub fn full_name(&self) -> String {
+        [self.first_name.as_str(), self.last_name.as_str()]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn full_address(&self) -> Option<String> {
+        let parts: Vec<&str> = [
+            &self.address_line1,
+            &self.address_line2,
+            &self.city,
+            &self.state,
+            &self.postal_code,
+            &self.country,
+        ]
+        .into_iter()
+        .filter_map(|part| part.as_deref())
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == CustomerStatus::Active
+    }
+
+    /// True when every contact on file is verified.
+    pub fn is_verified(&self) -> bool {
+        let phone_ok = self.phone.is_none() || self.phone_verified;
+        let email_ok = self.email.is_none() || self.email_verified;
+        (self.phone.is_some() || self.email.is_some()) && phone_ok && email_ok
+    }
+
+    /// The ETag value: the version, quoted as RFC 9110 wants.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+
+    pub fn to_json(&self, audience: Audience) -> Value {
+        let mut json = serde_json::json!({
+            "customer_id": self.customer_id,
+            "username": self.username,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "full_name": self.full_name(),
+            "phone": self.phone,
+            "email": self.email,
+            "avatar_url": self.avatar_url,
+            "address_line1": self.address_line1,
+            "address_line2": self.address_line2,
+            "city": self.city,
+            "state": self.state,
+            "postal_code": self.postal_code,
+            "country": self.country,
+            "full_address": self.full_address(),
+            "date_of_birth": self.date_of_birth,
+            "gender": self.gender,
+            "company_name": self.company_name,
+            "tax_id": self.tax_id,
+            "status": self.status,
+            "is_active": self.is_active(),
+            "is_verified": self.is_verified(),
+            "email_verified": self.email_verified,
+            "phone_verified": self.phone_verified,
+            "marketing_emails": self.marketing_emails,
+            "marketing_sms": self.marketing_sms,
+            "custom_fields": self.custom_fields,
+            "total_transactions": self.total_transactions,
+            "active_loans": self.active_loans,
+            "bookings": self.bookings,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "last_login_at": self.last_login_at,
+            "version": self.version,
+        });
+        if audience == Audience::Staff {
+            if let Some(object) = json.as_object_mut() {
+                object.insert("notes".into(), serde_json::json!(self.notes));
+                object.insert("tags".into(), serde_json::json!(self.tags));
+            }
+        }
+        json
+    }
+}
+
+/// Splits a single `name` into first and last name at the last space: `Mary Ann Lee` →
+/// (`Mary Ann`, `Lee`); a single word is a first name with an empty last name.
+pub fn split_full_name(name: &str) -> (String, String) {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    match words.split_last() {
+        None => (String::new(), String::new()),
+        Some((only, [])) => ((*only).to_string(), String::new()),
+        Some((last, rest)) => (rest.join(" "), (*last).to_string()),
+    }
+}
+
+/// Validates a full name as given at signup: 1–100 characters, split into first and last.
+pub fn parse_full_name(name: &str) -> Result<(String, String), String> {
+    let name = bounded_text(name, MAX_NAME)?;
+    Ok(split_full_name(&name))
+}
+
+/// A `YYYY-MM-DD` birth date between 1900-01-01 and today.
+pub fn parse_date_of_birth(text: &str, today: time::Date) -> Result<String, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text.trim(), &format).map_err(|_| "must be a date written YYYY-MM-DD".to_string())?;
+    if date > today {
+        return Err("must not be in the future".into());
+    }
+    if date.year() < 1900 {
+        return Err("must be after 1900-01-01".into());
+    }
+    Ok(date.format(&format).unwrap_or_default())
+}
+
+pub fn parse_gender(text: &str) -> Result<String, String> {
+    let value = text.trim().to_ascii_lowercase();
+    if GENDERS.contains(&value.as_str()) {
+        Ok(value)
+    } else {
+        Err(format!("must be one of {}", GENDERS.join(", ")))
+    }
+}
+
+/// The fields a customer may change on their own profile (`PATCH /v1/me`), as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfUpdateInput {
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub first_name: Patch<String>,
+    #[serde(default)]
+    pub last_name: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub address_line1: Patch<String>,
+    #[serde(default)]
+    pub address_line2: Patch<String>,
+    #[serde(default)]
+    pub city: Patch<String>,
+    #[serde(default)]
+    pub state: Patch<String>,
+    #[serde(default)]
+    pub postal_code: Patch<String>,
+    #[serde(default)]
+    pub country: Patch<String>,
+    #[serde(default)]
+    pub date_of_birth: Patch<String>,
+    #[serde(default)]
+    pub gender: Patch<String>,
+    #[serde(default)]
+    pub marketing_emails: Option<bool>,
+    #[serde(default)]
+    pub marketing_sms: Option<bool>,
+}
+
+impl SelfUpdateInput {
+    pub const FIELDS: &'static [&'static str] = &[
+        "name",
+        "first_name",
+        "last_name",
+        "email",
+        "address_line1",
+        "address_line2",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+        "date_of_birth",
+        "gender",
+        "marketing_emails",
+        "marketing_sms",
+    ];
+
+    /// Applies the changes to a copy of `current`, validating every field and naming each bad
+    /// one. Returns the updated customer; the caller bumps version and `updated_at`.
+    pub fn apply(&self, current: &Customer, today: time::Date) -> Result<Customer, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let mut next = current.clone();
+
+        if let Patch::Value(name) = &self.name {
+            if let Some((first, last)) = errors.check("name", parse_full_name(name)) {
+                next.first_name = first;
+                next.last_name = last;
+            }
+        } else if self.name == Patch::Null {
+            errors.add("name", "must not be null");
+        }
+        required_text(&mut errors, "first_name", &self.first_name, MAX_NAME, &mut next.first_name);
+        optional_last_name(&mut errors, &self.last_name, &mut next.last_name);
+        match &self.email {
+            Patch::Absent => {}
+            Patch::Null => next.email = None,
+            Patch::Value(text) => next.email = errors.check("email", EmailAddress::parse(text)),
+        }
+        if next.email != current.email {
+            next.email_verified = false;
+        }
+        optional_text(&mut errors, "address_line1", &self.address_line1, MAX_ADDRESS_LINE, &mut next.address_line1);
+        optional_text(&mut errors, "address_line2", &self.address_line2, MAX_ADDRESS_LINE, &mut next.address_line2);
+        optional_text(&mut errors, "city", &self.city, MAX_SHORT_TEXT, &mut next.city);
+        optional_text(&mut errors, "state", &self.state, MAX_SHORT_TEXT, &mut next.state);
+        optional_text(&mut errors, "postal_code", &self.postal_code, MAX_POSTAL_CODE, &mut next.postal_code);
+        optional_text(&mut errors, "country", &self.country, MAX_SHORT_TEXT, &mut next.country);
+        optional_parsed(&mut errors, "date_of_birth", &self.date_of_birth, &mut next.date_of_birth, |t| {
+            parse_date_of_birth(t, today)
+        });
+        optional_parsed(&mut errors, "gender", &self.gender, &mut next.gender, parse_gender);
+        if let Some(flag) = self.marketing_emails {
+            next.marketing_emails = flag;
+        }
+        if let Some(flag) = self.marketing_sms {
+            next.marketing_sms = flag;
+        }
+        if next.phone.is_none() && next.email.is_none() {
+            errors.add("email", "a customer needs a phone or an email");
+        }
+        errors.into_result().map(|()| next)
+    }
+}
+
+fn required_text(errors: &mut ValidationErrors, field: &str, patch: &Patch<String>, max: usize, target: &mut String) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => errors.add(field, "must not be null"),
+        Patch::Value(text) => {
+            if let Some(value) = errors.check(field, bounded_text(text, max)) {
+                *target = value;
+            }
+        }
+    }
+}
+
+fn optional_last_name(errors: &mut ValidationErrors, patch: &Patch<String>, target: &mut String) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => target.clear(),
+        Patch::Value(text) if text.trim().is_empty() => target.clear(),
+        Patch::Value(text) => {
+            if let Some(value) = errors.check("last_name", bounded_text(text, MAX_NAME)) {
+                *target = value;
+            }
+        }
+    }
+}
+
+fn optional_text(errors: &mut ValidationErrors, field: &str, patch: &Patch<String>, max: usize, target: &mut Option<String>) {
+    optional_parsed(errors, field, patch, target, |text| bounded_text(text, max));
+}
+
+fn optional_parsed(
+    errors: &mut ValidationErrors,
+    field: &str,
+    patch: &Patch<String>,
+    target: &mut Option<String>,
+    parse: impl Fn(&str) -> Result<String, String>,
+) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(text) => {
+            if let Some(value) = errors.check(field, parse(text)) {
+                *target = Some(value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer() -> Customer {
+        let mut c = Customer::new(
+            CustomerId::generate(),
+            Username::base("John", "Doe"),
+            ("John".into(), "Doe".into()),
+            Timestamp::from_unix(1_768_473_000),
+        );
+        c.phone = Some(PhoneE164::parse("+260971234567", phonenumber::country::Id::ZM).expect("valid"));
+        c.phone_verified = true;
+        c
+    }
+
+    fn today() -> time::Date {
+        time::macros::date!(2026 - 11 - 23)
+    }
+
+    #[test]
+    fn names_split_at_the_last_space() {
+        assert_eq!(split_full_name("  Mary  Ann Lee "), ("Mary Ann".into(), "Lee".into()));
+        assert_eq!(split_full_name("Cher"), ("Cher".into(), String::new()));
+    }
+
+    #[test]
+    fn derived_fields_follow_the_record() {
+        let mut c = customer();
+        assert!(c.is_verified());
+        c.email = Some(EmailAddress::parse("j@example.com").expect("valid"));
+        assert!(!c.is_verified(), "an unverified email makes the customer unverified");
+        c.city = Some("Lusaka".into());
+        c.country = Some("Zambia".into());
+        assert_eq!(c.full_address().as_deref(), Some("Lusaka, Zambia"));
+        let owner = c.to_json(Audience::Owner);
+        assert!(owner.get("notes").is_none() && owner.get("tags").is_none());
+        assert_eq!(owner["full_name"], "John Doe");
+        assert!(c.to_json(Audience::Staff).get("tags").is_some());
+    }
+
+    #[test]
+    fn self_update_names_every_bad_field() {
+        let input: SelfUpdateInput = serde_json::from_str(
+            r#"{"email":"nope","gender":"dragon","date_of_birth":"2999-01-01","first_name":""}"#,
+        )
+        .expect("shape is fine");
+        let errors = input.apply(&customer(), today()).expect_err("invalid");
+        let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["first_name", "email", "date_of_birth", "gender"]);
+    }
+
+    #[test]
+    fn changing_email_resets_its_verification() {
+        let mut current = customer();
+        current.email = Some(EmailAddress::parse("old@example.com").expect("valid"));
+        current.email_verified = true;
+        let input: SelfUpdateInput = serde_json::from_str(r#"{"email":" New@Example.com ","name":"Jane Roe","city":null}"#).expect("ok");
+        let next = input.apply(&current, today()).expect("valid");
+        assert_eq!(next.email.as_ref().map(EmailAddress::as_str), Some("new@example.com"));
+        assert!(!next.email_verified);
+        assert_eq!((next.first_name.as_str(), next.last_name.as_str()), ("Jane", "Roe"));
+    }
+
+    #[test]
+    fn dates_of_birth_are_checked() {
+        assert_eq!(parse_date_of_birth("1990-01-15", today()), Ok("1990-01-15".into()));
+        assert!(parse_date_of_birth("1990-02-30", today()).is_err());
+        assert!(parse_date_of_birth("15/01/1990", today()).is_err());
+        assert!(parse_date_of_birth("1899-12-31", today()).is_err());
+    }
+}
+
+impl crate::http::JsonBody for SelfUpdateInput {
+    const FIELDS: &'static [&'static str] = SelfUpdateInput::FIELDS;
+}

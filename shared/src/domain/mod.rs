@@ -1,0 +1,13 @@
+//! Domain types and rules: plain Rust, no AWS types, unit-tested in place.
+
+pub mod contact;
+pub mod customer;
+pub mod ids;
+pub mod patch;
+pub mod validation;
+
+pub use contact::{EmailAddress, PhoneE164};
+pub use customer::{Customer, CustomerStatus};
+pub use ids::{CustomerId, SessionId, Username};
+pub use patch::Patch;
+pub use validation::{FieldError, ValidationErrors};

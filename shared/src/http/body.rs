@@ -1,0 +1,147 @@
+//! JSON request bodies: a size limit, the content type, syntax (400), then shape (422 naming
+//! every unknown or mistyped field at once).
+
+use lambda_http::{Body, Request};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::ApiError;
+use crate::domain::ValidationErrors;
+
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request body type. `FIELDS` lists every accepted key, so unknown keys are all reported
+/// together rather than one per round trip.
+pub trait JsonBody: DeserializeOwned {
+    const FIELDS: &'static [&'static str];
+}
+
+pub fn parse_json<T: JsonBody>(req: &Request) -> Result<T, ApiError> {
+    let object = json_object(req)?;
+    deserialize_all_errors::<T>(object)
+}
+
+/// The body as a JSON object, after the size, content-type and syntax checks.
+pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    if !is_json_content_type(req) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("a JSON body is required".into()));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(ApiError::validation("body", "must be a JSON object")),
+    }
+}
+
+fn is_json_content_type(req: &Request) -> bool {
+    let Some(value) = req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+fn deserialize_all_errors<T: JsonBody>(mut object: Map<String, Value>) -> Result<T, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let unknown: Vec<String> = object.keys().filter(|k| !T::FIELDS.contains(&k.as_str())).cloned().collect();
+    for key in unknown {
+        errors.add(key.clone(), "unknown field");
+        object.remove(&key);
+    }
+    // Each round finds the first mistyped field; drop it and look for the next one.
+    for _ in 0..=T::FIELDS.len() {
+        match serde_path_to_error::deserialize::<_, T>(Value::Object(object.clone())) {
+            Ok(value) if errors.is_empty() => return Ok(value),
+            Ok(_) => return Err(ApiError::Validation(errors)),
+            Err(err) => {
+                let field = err.path().iter().next().map(|segment| segment.to_string()).unwrap_or_default();
+                let message = err.into_inner().to_string();
+                if field.is_empty() || !object.contains_key(&field) {
+                    let target = missing_field(&message).unwrap_or("body").to_string();
+                    errors.add(target, message);
+                    return Err(ApiError::Validation(errors));
+                }
+                errors.add(field.clone(), message);
+                object.remove(&field);
+            }
+        }
+    }
+    Err(ApiError::Validation(errors))
+}
+
+/// serde reports a missing field as "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Login {
+        phone: String,
+        code: String,
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    impl JsonBody for Login {
+        const FIELDS: &'static [&'static str] = &["phone", "code", "name"];
+    }
+
+    fn request(body: &str, content_type: Option<&str>) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/v1/auth/login");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::Text(body.into())).expect("request")
+    }
+
+    fn fields(err: ApiError) -> Vec<String> {
+        match err {
+            ApiError::Validation(errors) => errors.fields().iter().map(|e| e.field.clone()).collect(),
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_unknown_and_mistyped_field_is_named() {
+        let req = request(r#"{"phone":5,"code":"1","name":[],"extra":1,"more":2}"#, Some("application/json"));
+        let mut named = fields(parse_json::<Login>(&req).expect_err("invalid"));
+        named.sort();
+        assert_eq!(named, ["extra", "more", "name", "phone"]);
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let req = request(r#"{"phone":"+1"}"#, Some("application/json"));
+        assert_eq!(fields(parse_json::<Login>(&req).expect_err("invalid")), ["code"]);
+    }
+
+    #[test]
+    fn syntax_size_and_content_type_have_their_own_statuses() {
+        let status = |req: Request| parse_json::<Login>(&req).expect_err("invalid").status().as_u16();
+        assert_eq!(status(request("{not json", Some("application/json"))), 400);
+        assert_eq!(status(request("", Some("application/json"))), 400);
+        assert_eq!(status(request("{}", Some("text/plain"))), 415);
+        assert_eq!(status(request("{}", None)), 415);
+        assert_eq!(status(request("[1]", Some("application/json; charset=utf-8"))), 422);
+        let big = format!(r#"{{"phone":"{}"}}"#, "1".repeat(MAX_BODY_BYTES));
+        assert_eq!(status(request(&big, Some("application/json"))), 413);
+    }
+}

@@ -1,0 +1,154 @@
+//! One error type for the edge. Every lower-layer error converts into it, and it renders as
+//! RFC 9457 problem details. Internal errors are logged and answered with a generic 500.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::domain::ValidationErrors;
+use crate::store::StoreError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    MethodNotAllowed(Vec<&'static str>),
+    Conflict { detail: String, field: Option<&'static str> },
+    PreconditionFailed,
+    PayloadTooLarge(usize),
+    UnsupportedMediaType,
+    Validation(ValidationErrors),
+    TooManyRequests { detail: String, retry_after: u64 },
+    Unavailable(String),
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(ValidationErrors::single(field, message))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => ("bad-request", "Bad request"),
+            ApiError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
+            ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            ApiError::Conflict { .. } => ("conflict", "Conflict"),
+            ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
+            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::Validation(_) => ("validation", "Invalid input"),
+            ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
+            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::BadRequest(d)
+            | ApiError::Unauthorized(d)
+            | ApiError::Forbidden(d)
+            | ApiError::NotFound(d)
+            | ApiError::Unavailable(d)
+            | ApiError::Conflict { detail: d, .. }
+            | ApiError::TooManyRequests { detail: d, .. } => d.clone(),
+            ApiError::MethodNotAllowed(allowed) => format!("this path accepts {}", allowed.join(", ")),
+            ApiError::PreconditionFailed => "the resource changed since you read it (If-Match does not match)".into(),
+            ApiError::PayloadTooLarge(limit) => format!("the request body is larger than {limit} bytes"),
+            ApiError::UnsupportedMediaType => "send the body as application/json".into(),
+            ApiError::Validation(errors) => {
+                let fields: Vec<&str> = errors.fields().iter().map(|e| e.field.as_str()).collect();
+                format!("invalid fields: {}", fields.join(", "))
+            }
+            // Never leak internals; the log has the cause.
+            ApiError::Internal(_) => "something went wrong on our side".into(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(cause = %cause, "internal error");
+        }
+        let status = self.status();
+        let (slug, title) = self.slug_and_title();
+        let mut body = json!({
+            "type": format!("/problems/{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": self.detail(),
+        });
+        match &self {
+            ApiError::Validation(errors) => body["errors"] = json!(errors.fields()),
+            ApiError::Conflict { field: Some(field), .. } => {
+                body["errors"] = json!([{"field": field, "message": "is already taken"}]);
+            }
+            _ => {}
+        }
+        let mut builder = Response::builder().status(status).header(http::header::CONTENT_TYPE, PROBLEM_JSON);
+        match &self {
+            ApiError::TooManyRequests { retry_after, .. } => builder = builder.header(http::header::RETRY_AFTER, retry_after.to_string()),
+            ApiError::Unauthorized(_) => builder = builder.header(http::header::WWW_AUTHENTICATE, "Bearer"),
+            ApiError::MethodNotAllowed(allowed) => builder = builder.header(http::header::ALLOW, allowed.join(", ")),
+            _ => {}
+        }
+        builder
+            .body(Body::Text(body.to_string()))
+            .unwrap_or_else(|_| Response::new(Body::Text(String::new())))
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Taken(field) => ApiError::Conflict {
+                detail: format!("another customer already has this {}", field.name()),
+                field: Some(field.name()),
+            },
+            StoreError::VersionConflict => ApiError::Conflict { detail: "the resource changed meanwhile; try again".into(), field: None },
+            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::MissingToken | AuthError::InvalidToken => ApiError::Unauthorized(err.to_string()),
+            AuthError::Forbidden(_) => ApiError::Forbidden(err.to_string()),
+            AuthError::Signing => ApiError::Internal(err.to_string()),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The HTTP edge: problem+json errors, JSON bodies, routing and responses.
+
+pub mod body;
+pub mod error;
+pub mod response;
+pub mod router;
+
+pub use body::{JsonBody, parse_json};
+pub use error::ApiError;
+pub use response::{json, no_content};
+pub use router::{Route, RouteMatch};
+
+/// The caller's IP as API Gateway saw it (the local stack fills in the same field).
+pub fn source_ip(req: &lambda_http::Request) -> Option<String> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+}

@@ -1,0 +1,21 @@
+//! Everything the Lambda functions share: configuration, domain rules, the DynamoDB store,
+//! authentication and the HTTP glue that turns errors into RFC 9457 problem details.
+//!
+//! Layers and their error types:
+//! - `domain`: plain types and rules, no AWS types (`ValidationErrors`).
+//! - `store`: DynamoDB access (`StoreError`).
+//! - `auth`: tokens and one-time codes (`AuthError`).
+//! - `http`: the edge; every error above converts into `ApiError`, which renders problem+json.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod logging;
+pub mod sms;
+pub mod store;
+pub mod time;
+
+pub use app::App;
+pub use config::Config;

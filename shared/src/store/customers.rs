@@ -1,0 +1,459 @@
+//! The customer write path: the ONE place that writes customer items and their uniqueness
+//! sentinels, plus the look-ups and the erase path. Later capabilities (search index entries,
+//! statistics counters, carts, media) add their items in `creation_items`, `change_items` and
+//! `erase`, so every customer write stays one transaction.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, WriteRequest, DeleteRequest};
+
+use super::keys::{self, entity};
+use super::{Item, Store, StoreError, UniqueField, is_condition_failure, n, s, string_attr};
+use crate::domain::ids::random_token;
+use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
+use crate::time::Timestamp;
+
+/// Attempts for one logical create: username and id collisions pick new values, transaction
+/// conflicts back off and retry.
+const CREATE_ATTEMPTS: usize = 8;
+const BATCH_WRITE_LIMIT: usize = 25;
+
+impl Store {
+    /// Creates the customer, choosing a free username and, on the astronomically rare id
+    /// collision, a new id. Fails with `Taken(Phone | Email)` when another customer has them.
+    pub async fn create_customer(&self, mut customer: Customer) -> Result<Customer, StoreError> {
+        let base = customer.username.clone();
+        if self.unique_owner(&keys::username_key(&base)).await?.is_some() {
+            customer.username = base.with_suffix();
+        }
+        for attempt in 0..CREATE_ATTEMPTS {
+            match self.put_new_customer(&customer).await {
+                Ok(()) => return Ok(customer),
+                Err(TxError::Taken(UniqueField::Username)) => customer.username = base.with_suffix(),
+                Err(TxError::Taken(UniqueField::CustomerId)) => customer.customer_id = CustomerId::generate(),
+                Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
+                Err(TxError::Conflict) => backoff(attempt).await,
+                Err(TxError::Condition) => return Err(StoreError::VersionConflict),
+                Err(TxError::Store(err)) => return Err(err),
+            }
+        }
+        Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
+    }
+
+    async fn put_new_customer(&self, customer: &Customer) -> Result<(), TxError> {
+        let (items, fields) = self.creation_items(customer)?;
+        self.transact(items, &fields).await
+    }
+
+    /// Every item a new customer consists of, with the unique field each action guards.
+    fn creation_items(&self, customer: &Customer) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
+        let id = &customer.customer_id;
+        let mut items = vec![self.put_if_absent(customer_item(customer)?)?];
+        let mut fields = vec![Some(UniqueField::CustomerId)];
+        for (field, key) in unique_keys(customer) {
+            items.push(self.put_if_absent(sentinel_item(&key, id))?);
+            fields.push(Some(field));
+        }
+        Ok((items, fields))
+    }
+
+    /// Writes `next` over `current` if nobody changed the customer meanwhile (`version`),
+    /// swapping phone and email sentinels in the same transaction when they change.
+    /// Sets `next.version` and `next.updated_at`.
+    pub async fn replace_customer(&self, current: &Customer, next: &mut Customer, now: Timestamp) -> Result<(), StoreError> {
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let (items, fields) = self.change_items(current, next)?;
+        for attempt in 0..CREATE_ATTEMPTS {
+            match self.transact(items.clone(), &fields).await {
+                Ok(()) => return Ok(()),
+                Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
+                Err(TxError::Condition) => return Err(StoreError::VersionConflict),
+                Err(TxError::Conflict) => backoff(attempt).await,
+                Err(TxError::Store(err)) => return Err(err),
+            }
+        }
+        Err(StoreError::VersionConflict)
+    }
+
+    fn change_items(&self, current: &Customer, next: &Customer) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
+        let id = &current.customer_id;
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(customer_item(next)?))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(current.version))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        let mut fields = vec![None];
+        let before = unique_keys(current);
+        let after = unique_keys(next);
+        for (_, key) in &before {
+            if !after.iter().any(|(_, k)| k == key) {
+                items.push(self.delete_owned_sentinel(key, id)?);
+                fields.push(None);
+            }
+        }
+        for (field, key) in &after {
+            if !before.iter().any(|(_, k)| k == key) {
+                items.push(self.put_if_absent(sentinel_item(key, id))?);
+                fields.push(Some(*field));
+            }
+        }
+        Ok((items, fields))
+    }
+
+    /// Marks a login: `last_login_at`, `phone_verified`, a new version. Only active customers
+    /// may log in; returns the updated customer, or `None` when it is not active (or gone).
+    pub async fn record_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::customer_pk(id)))
+            .key(keys::SK, s(keys::PROFILE_SK))
+            .update_expression("SET last_login_at = :now, updated_at = :now, phone_verified = :true ADD version :one")
+            .condition_expression("attribute_exists(PK) AND #status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":active", s("active"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
+                Ok(Some(serde_dynamo::from_item(item)?))
+            }
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+
+    pub async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::customer_pk(id)))
+            .key(keys::SK, s(keys::PROFILE_SK))
+            .consistent_read(true)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+    }
+
+    /// Read-after-write consistent look-up by phone: the GSI first (cheap, eventually
+    /// consistent), then the sentinel with a consistent read when the GSI has not caught up.
+    pub async fn find_customer_by_phone(&self, phone: &PhoneE164) -> Result<Option<Customer>, StoreError> {
+        let key = keys::phone_key(phone);
+        let matches = |c: &Customer| c.phone.as_ref() == Some(phone);
+        self.find_by_unique(keys::GSI_PHONE, &key, matches).await
+    }
+
+    pub async fn find_customer_by_email(&self, email: &EmailAddress) -> Result<Option<Customer>, StoreError> {
+        let key = keys::email_key(email);
+        let matches = |c: &Customer| c.email.as_ref() == Some(email);
+        self.find_by_unique(keys::GSI_EMAIL, &key, matches).await
+    }
+
+    pub async fn find_customer_by_username(&self, username: &Username) -> Result<Option<Customer>, StoreError> {
+        let key = keys::username_key(username);
+        let matches = |c: &Customer| &c.username == username;
+        self.find_by_unique(keys::GSI_USERNAME, &key, matches).await
+    }
+
+    async fn find_by_unique(&self, index: &str, value_key: &str, matches: impl Fn(&Customer) -> bool) -> Result<Option<Customer>, StoreError> {
+        if let Some(id) = self.index_owner(index, value_key).await? {
+            if let Some(customer) = self.get_customer(&id).await? {
+                if matches(&customer) {
+                    return Ok(Some(customer));
+                }
+            }
+        }
+        // The GSI lags behind writes (or the value moved): the sentinel is authoritative.
+        match self.unique_owner(value_key).await? {
+            Some(id) => Ok(self.get_customer(&id).await?.filter(|c| matches(c))),
+            None => Ok(None),
+        }
+    }
+
+    async fn index_owner(&self, index: &str, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", format!("{index}PK"))
+            .expression_attribute_values(":pk", s(value_key))
+            .limit(1)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        Ok(out.items().first().and_then(|item| string_attr(item, keys::PK)).and_then(keys::customer_id_from_pk))
+    }
+
+    async fn unique_owner(&self, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::unique_pk(value_key)))
+            .key(keys::SK, s(keys::UNIQUE_SK))
+            .consistent_read(true)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        Ok(out.item.as_ref().and_then(|item| string_attr(item, "customer_id")).and_then(CustomerId::parse))
+    }
+
+    /// The ONE erase path: the customer, its sentinels and everything in its partition
+    /// (sessions today; carts, media records and audit items as they arrive). The customer and
+    /// its sentinels go in one transaction first, so the account is gone atomically; the rest of
+    /// the partition follows in batches (and expires by TTL if this is interrupted).
+    pub async fn erase_customer(&self, id: &CustomerId) -> Result<(), StoreError> {
+        let customer = self.get_customer(id).await?.ok_or(StoreError::NotFound)?;
+        let mut items = vec![self.delete_item(keys::customer_pk(id), keys::PROFILE_SK)?];
+        let mut fields = vec![None];
+        for (_, key) in unique_keys(&customer) {
+            items.push(self.delete_owned_sentinel(&key, id)?);
+            fields.push(None);
+        }
+        for attempt in 0..CREATE_ATTEMPTS {
+            match self.transact(items.clone(), &fields).await {
+                Ok(()) => break,
+                Err(TxError::Conflict) if attempt + 1 < CREATE_ATTEMPTS => backoff(attempt).await,
+                Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => return Err(StoreError::VersionConflict),
+                Err(TxError::Store(err)) => return Err(err),
+            }
+        }
+        self.delete_partition(&keys::customer_pk(id)).await
+    }
+
+    async fn delete_partition(&self, pk: &str) -> Result<(), StoreError> {
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_values(":pk", s(pk))
+                .projection_expression("PK, SK")
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .return_consumed_capacity(Self::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            self.meter().read(out.consumed_capacity());
+            let keys: Vec<Item> = out.items().to_vec();
+            for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
+                self.batch_delete(chunk).await?;
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn batch_delete(&self, keys: &[Item]) -> Result<(), StoreError> {
+        let mut requests: Vec<WriteRequest> = keys
+            .iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key.clone()))
+                    .build()
+                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                    .map_err(|e| StoreError::Backend(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        for attempt in 0..CREATE_ATTEMPTS {
+            let out = self
+                .client()
+                .batch_write_item()
+                .request_items(self.table(), requests)
+                .return_consumed_capacity(Self::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            self.meter().write_all(out.consumed_capacity());
+            requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::Backend("batch delete left unprocessed items".into()))
+    }
+
+    fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn delete_item(&self, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Deletes a sentinel only while it still points at `owner`, so a stale writer can never
+    /// free a value that another customer has taken since.
+    fn delete_owned_sentinel(&self, value_key: &str, owner: &CustomerId) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::unique_pk(value_key)))
+            .key(keys::SK, s(keys::UNIQUE_SK))
+            .condition_expression("attribute_not_exists(PK) OR customer_id = :owner")
+            .expression_attribute_values(":owner", s(owner.as_str()))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Runs a transaction with a client request token (so SDK retries apply it at most once)
+    /// and maps a cancellation to the action that caused it.
+    async fn transact(&self, items: Vec<TransactWriteItem>, fields: &[Option<UniqueField>]) -> Result<(), TxError> {
+        let result = self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(random_token(18))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write_all(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => {
+                let reasons = err
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().to_vec())
+                        }
+                        _ => None,
+                    });
+                match reasons {
+                    Some(reasons) => Err(classify(&reasons, fields)),
+                    None if is_retryable_conflict(&err) => Err(TxError::Conflict),
+                    None => Err(TxError::Store(StoreError::backend(err))),
+                }
+            }
+        }
+    }
+}
+
+enum TxError {
+    Taken(UniqueField),
+    Condition,
+    Conflict,
+    Store(StoreError),
+}
+
+impl From<StoreError> for TxError {
+    fn from(err: StoreError) -> Self {
+        TxError::Store(err)
+    }
+}
+
+fn classify(reasons: &[aws_sdk_dynamodb::types::CancellationReason], fields: &[Option<UniqueField>]) -> TxError {
+    // A failed condition is a definite answer; a conflict only means "try again".
+    let mut outcome = TxError::Conflict;
+    for (index, reason) in reasons.iter().enumerate() {
+        if reason.code() == Some("ConditionalCheckFailed") {
+            match fields.get(index).copied().flatten() {
+                Some(field) => return TxError::Taken(field),
+                None => outcome = TxError::Condition,
+            }
+        }
+    }
+    outcome
+}
+
+fn is_retryable_conflict<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(
+        err.as_service_error().and_then(|e| e.code()),
+        Some("TransactionInProgressException" | "TransactionConflictException")
+    )
+}
+
+async fn backoff(attempt: usize) {
+    let jitter: u64 = rand::random_range(0..20);
+    let millis = 10u64 * (1 << attempt.min(5)) + jitter;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+fn customer_item(customer: &Customer) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(customer)?;
+    let id = &customer.customer_id;
+    item.insert(keys::PK.into(), s(keys::customer_pk(id)));
+    item.insert(keys::SK.into(), s(keys::PROFILE_SK));
+    item.insert(keys::ENTITY.into(), s(entity::CUSTOMER));
+    // Sparse indexes: a customer without an email simply has no GSI2 keys (never NULL).
+    if let Some(phone) = &customer.phone {
+        item.insert("GSI1PK".into(), s(keys::phone_key(phone)));
+        item.insert("GSI1SK".into(), s(keys::PROFILE_SK));
+    }
+    if let Some(email) = &customer.email {
+        item.insert("GSI2PK".into(), s(keys::email_key(email)));
+        item.insert("GSI2SK".into(), s(keys::PROFILE_SK));
+    }
+    item.insert("GSI3PK".into(), s(keys::username_key(&customer.username)));
+    item.insert("GSI3SK".into(), s(keys::PROFILE_SK));
+    item.insert("GSI4PK".into(), s(keys::status_partition(customer.status.as_str())));
+    item.insert("GSI4SK".into(), s(format!("{}#{}", customer.created_at.to_rfc3339(), id)));
+    Ok(item)
+}
+
+fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
+    Item::from([
+        (keys::PK.to_string(), s(keys::unique_pk(value_key))),
+        (keys::SK.to_string(), s(keys::UNIQUE_SK)),
+        (keys::ENTITY.to_string(), s(entity::UNIQUE)),
+        ("customer_id".to_string(), s(owner.as_str())),
+    ])
+}
+
+/// The unique values a customer holds, as sentinel keys, with the field each one guards.
+fn unique_keys(customer: &Customer) -> Vec<(UniqueField, String)> {
+    let mut keys = vec![(UniqueField::Username, keys::username_key(&customer.username))];
+    if let Some(phone) = &customer.phone {
+        keys.push((UniqueField::Phone, keys::phone_key(phone)));
+    }
+    if let Some(email) = &customer.email {
+        keys.push((UniqueField::Email, keys::email_key(email)));
+    }
+    keys
+}

@@ -1,0 +1,80 @@
+//! The table's key layout, written down once. `docs/architecture.md` has the same table with
+//! the access patterns.
+//!
+//! | item            | PK                         | SK                 | GSI keys                                   |
+//! |-----------------|----------------------------|--------------------|--------------------------------------------|
+//! | customer        | `CUSTOMER#<customer_id>`   | `PROFILE`          | GSI1 phone, GSI2 email, GSI3 username, GSI4 status+created |
+//! | session         | `CUSTOMER#<customer_id>`   | `SESSION#<sid>`    | —                                          |
+//! | phone sentinel  | `UNIQUE#PHONE#<e164>`      | `UNIQUE`           | —                                          |
+//! | email sentinel  | `UNIQUE#EMAIL#<email>`     | `UNIQUE`           | —                                          |
+//! | username sentinel | `UNIQUE#USERNAME#<name>` | `UNIQUE`           | —                                          |
+//! | one-time code   | `OTP#<e164>`               | `OTP`              | —                                          |
+//! | rate window     | `RATE#<scope>#<subject>`   | `<window start>`   | —                                          |
+//!
+//! The customer item doubles as the customer-id sentinel: it is written with
+//! `attribute_not_exists(PK)`, so two customers can never share an id.
+
+use crate::domain::{CustomerId, EmailAddress, PhoneE164, SessionId, Username};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const ENTITY: &str = "entity";
+pub const TTL: &str = "ttl";
+
+pub const PROFILE_SK: &str = "PROFILE";
+pub const UNIQUE_SK: &str = "UNIQUE";
+pub const OTP_SK: &str = "OTP";
+pub const SESSION_PREFIX: &str = "SESSION#";
+
+pub const GSI_PHONE: &str = "GSI1";
+pub const GSI_EMAIL: &str = "GSI2";
+pub const GSI_USERNAME: &str = "GSI3";
+
+pub mod entity {
+    pub const CUSTOMER: &str = "customer";
+    pub const SESSION: &str = "session";
+    pub const UNIQUE: &str = "unique";
+    pub const OTP: &str = "otp";
+    pub const RATE_WINDOW: &str = "rate_window";
+}
+
+pub fn customer_pk(id: &CustomerId) -> String {
+    format!("CUSTOMER#{id}")
+}
+
+pub fn customer_id_from_pk(pk: &str) -> Option<CustomerId> {
+    CustomerId::parse(pk.strip_prefix("CUSTOMER#")?)
+}
+
+pub fn session_sk(id: &SessionId) -> String {
+    format!("{SESSION_PREFIX}{}", id.as_str())
+}
+
+pub fn phone_key(phone: &PhoneE164) -> String {
+    format!("PHONE#{phone}")
+}
+
+pub fn email_key(email: &EmailAddress) -> String {
+    format!("EMAIL#{email}")
+}
+
+pub fn username_key(username: &Username) -> String {
+    format!("USERNAME#{}", username.as_str())
+}
+
+/// Sentinel partition for a unique value (`PHONE#…`, `EMAIL#…`, `USERNAME#…`).
+pub fn unique_pk(value_key: &str) -> String {
+    format!("UNIQUE#{value_key}")
+}
+
+pub fn status_partition(status: &str) -> String {
+    format!("STATUS#{status}")
+}
+
+pub fn otp_pk(phone: &PhoneE164) -> String {
+    format!("OTP#{phone}")
+}
+
+pub fn rate_pk(scope: &str, subject: &str) -> String {
+    format!("RATE#{scope}#{subject}")
+}

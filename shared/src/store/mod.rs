@@ -1,0 +1,185 @@
+//! The DynamoDB store. Every call asks for `ReturnConsumedCapacity` and adds it to a meter, so
+//! the benchmark and the logs can show what each route costs.
+
+pub mod customers;
+pub mod keys;
+pub mod otp;
+pub mod rate_limit;
+pub mod sessions;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_dynamodb::Client;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+use thiserror::Error;
+
+pub type Item = HashMap<String, AttributeValue>;
+pub use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+
+/// A value that must be unique across customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    Phone,
+    Email,
+    Username,
+    CustomerId,
+}
+
+impl UniqueField {
+    pub fn name(&self) -> &'static str {
+        match self {
+            UniqueField::Phone => "phone",
+            UniqueField::Email => "email",
+            UniqueField::Username => "username",
+            UniqueField::CustomerId => "customer_id",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{} is already taken", .0.name())]
+    Taken(UniqueField),
+    #[error("the item changed meanwhile")]
+    VersionConflict,
+    #[error("not found")]
+    NotFound,
+    #[error("DynamoDB call failed: {0}")]
+    Backend(String),
+    #[error("a stored item could not be read: {0}")]
+    Malformed(String),
+}
+
+impl StoreError {
+    pub fn backend<E, R>(err: SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        StoreError::Backend(DisplayErrorContext(err).to_string())
+    }
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(err: serde_dynamo::Error) -> Self {
+        StoreError::Malformed(err.to_string())
+    }
+}
+
+/// Read and write capacity units consumed so far, as counted by DynamoDB.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    pub read: f64,
+    pub write: f64,
+}
+
+impl std::ops::Sub for Capacity {
+    type Output = Capacity;
+    fn sub(self, other: Capacity) -> Capacity {
+        Capacity { read: self.read - other.read, write: self.write - other.write }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CapacityMeter {
+    // Hundredths of a unit: DynamoDB reports halves for eventually consistent reads.
+    read: AtomicU64,
+    write: AtomicU64,
+}
+
+impl CapacityMeter {
+    pub fn snapshot(&self) -> Capacity {
+        Capacity {
+            read: self.read.load(Ordering::Relaxed) as f64 / 100.0,
+            write: self.write.load(Ordering::Relaxed) as f64 / 100.0,
+        }
+    }
+
+    fn add<'a>(counter: &AtomicU64, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        let units: f64 = consumed.into_iter().filter_map(|c| c.capacity_units()).sum();
+        counter.fetch_add((units * 100.0).round() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self, consumed: Option<&ConsumedCapacity>) {
+        Self::add(&self.read, consumed);
+    }
+
+    pub(crate) fn write(&self, consumed: Option<&ConsumedCapacity>) {
+        Self::add(&self.write, consumed);
+    }
+
+    pub(crate) fn write_all(&self, consumed: &[ConsumedCapacity]) {
+        Self::add(&self.write, consumed);
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    meter: Arc<CapacityMeter>,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), meter: Arc::new(CapacityMeter::default()) }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn meter(&self) -> &CapacityMeter {
+        &self.meter
+    }
+
+    /// `TOTAL` everywhere: cheap to ask for, and it is what the benchmark reports.
+    pub(crate) const CAPACITY: ReturnConsumedCapacity = ReturnConsumedCapacity::Total;
+
+    /// The cheapest call that proves the table answers: a consistent-free read of a key that
+    /// never exists.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s("HEALTH"))
+            .key(keys::SK, s("HEALTH"))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter.read(out.consumed_capacity());
+        Ok(())
+    }
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+pub(crate) fn number_attr(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+}
+
+pub(crate) fn is_condition_failure<E>(err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}

@@ -1,0 +1,160 @@
+//! One-time code items: one per phone, holding the current code's hash, its wrong tries, and
+//! the times of recent sends (for the per-phone limits).
+
+use aws_sdk_dynamodb::types::ReturnValue;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{self, entity};
+use super::{Store, StoreError, is_condition_failure, n, s};
+use crate::domain::PhoneE164;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpRecord {
+    /// Absent once the code is used up or has had too many wrong tries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<String>,
+    #[serde(default)]
+    pub expires_at: i64,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Unix times of recent sends, oldest first; at most the hourly limit's worth.
+    #[serde(default)]
+    pub sent_at: Vec<i64>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// The outcome of a wrong code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrongCode {
+    /// This many tries are left for the code.
+    TriesLeft(u32),
+    /// That was the last try: the code is gone.
+    Exhausted,
+}
+
+impl Store {
+    pub async fn get_otp(&self, phone: &PhoneE164) -> Result<Option<OtpRecord>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::otp_pk(phone)))
+            .key(keys::SK, s(keys::OTP_SK))
+            .consistent_read(true)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+    }
+
+    /// Saves a new code if the item is still at `previous_version` (optimistic locking), so
+    /// two concurrent requests cannot both pass the send limits. `false` when someone else won.
+    pub async fn save_otp(&self, phone: &PhoneE164, record: &OtpRecord, previous_version: Option<u64>, ttl: i64) -> Result<bool, StoreError> {
+        let mut item: super::Item = serde_dynamo::to_item(record)?;
+        item.insert(keys::PK.into(), s(keys::otp_pk(phone)));
+        item.insert(keys::SK.into(), s(keys::OTP_SK));
+        item.insert(keys::ENTITY.into(), s(entity::OTP));
+        item.insert(keys::TTL.into(), n(ttl));
+        let request = self.client().put_item().table_name(self.table()).set_item(Some(item)).return_consumed_capacity(Self::CAPACITY);
+        let request = match previous_version {
+            None => request.condition_expression("attribute_not_exists(PK)"),
+            Some(version) => request.condition_expression("version = :v").expression_attribute_values(":v", n(version)),
+        };
+        match request.send().await {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+
+    /// Counts a wrong try against the code with `code_hash`; the last allowed try removes the
+    /// code. Concurrent wrong tries are each counted: the condition keeps the count exact.
+    pub async fn record_wrong_otp(&self, phone: &PhoneE164, code_hash: &str, max_attempts: u32) -> Result<WrongCode, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::otp_pk(phone)))
+            .key(keys::SK, s(keys::OTP_SK))
+            .update_expression("ADD attempts :one")
+            .condition_expression("code_hash = :hash AND attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":hash", s(code_hash))
+            .expression_attribute_values(":max", n(max_attempts))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        let attempts = match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                out.attributes.as_ref().and_then(|a| super::number_attr(a, "attempts")).unwrap_or(i64::from(max_attempts))
+            }
+            Err(err) if is_condition_failure(&err) => return Ok(WrongCode::Exhausted),
+            Err(err) => return Err(StoreError::backend(err)),
+        };
+        let used = u32::try_from(attempts).unwrap_or(max_attempts);
+        if used < max_attempts {
+            return Ok(WrongCode::TriesLeft(max_attempts - used));
+        }
+        self.remove_otp_code(phone, code_hash).await?;
+        Ok(WrongCode::Exhausted)
+    }
+
+    /// Uses up the code if it is still the current one, unexpired and not exhausted. Exactly one
+    /// of several concurrent logins with the same code gets `true`.
+    pub async fn consume_otp(&self, phone: &PhoneE164, code_hash: &str, max_attempts: u32, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::otp_pk(phone)))
+            .key(keys::SK, s(keys::OTP_SK))
+            .update_expression("REMOVE code_hash")
+            .condition_expression("code_hash = :hash AND attempts < :max AND expires_at > :now")
+            .expression_attribute_values(":hash", s(code_hash))
+            .expression_attribute_values(":max", n(max_attempts))
+            .expression_attribute_values(":now", n(now))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+
+    async fn remove_otp_code(&self, phone: &PhoneE164, code_hash: &str) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::otp_pk(phone)))
+            .key(keys::SK, s(keys::OTP_SK))
+            .update_expression("REMOVE code_hash")
+            .condition_expression("code_hash = :hash")
+            .expression_attribute_values(":hash", s(code_hash))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(())
+            }
+            // Already replaced or removed by a concurrent request: nothing left to do.
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+}

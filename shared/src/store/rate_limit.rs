@@ -1,0 +1,46 @@
+//! Fixed-window counters in DynamoDB, so limits hold across Lambda instances. Each window is one
+//! item that expires by TTL after the window ends.
+
+use super::keys::{self, entity};
+use super::{Store, StoreError, is_condition_failure, n, s};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed,
+    /// Over the limit; the window ends in this many seconds.
+    Limited { retry_after: u64 },
+}
+
+impl Store {
+    /// Counts one hit for `subject` in the current window of `window_seconds`, unless the window
+    /// already has `limit` hits.
+    pub async fn hit_rate_window(&self, scope: &str, subject: &str, limit: u32, window_seconds: i64, now: i64) -> Result<RateDecision, StoreError> {
+        let window_start = now - now.rem_euclid(window_seconds);
+        let window_end = window_start + window_seconds;
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::rate_pk(scope, subject)))
+            .key(keys::SK, s(window_start.to_string()))
+            .update_expression("ADD hits :one SET #entity = :entity, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_names("#entity", keys::ENTITY)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":entity", s(entity::RATE_WINDOW))
+            .expression_attribute_values(":ttl", n(window_end + 60))
+            .expression_attribute_values(":limit", n(limit))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(RateDecision::Allowed)
+            }
+            Err(err) if is_condition_failure(&err) => Ok(RateDecision::Limited { retry_after: (window_end - now).max(1) as u64 }),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+}
