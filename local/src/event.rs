@@ -19,7 +19,10 @@ pub struct HttpInput<'a> {
 }
 
 pub fn api_gateway_event(input: &HttpInput<'_>) -> Value {
-    let (path, query) = input.path_and_query.split_once('?').unwrap_or((input.path_and_query, ""));
+    let (path, query) = input
+        .path_and_query
+        .split_once('?')
+        .unwrap_or((input.path_and_query, ""));
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &input.headers {
@@ -29,17 +32,26 @@ pub fn api_gateway_event(input: &HttpInput<'_>) -> Value {
             continue;
         }
         // API Gateway joins repeated headers with commas.
-        headers.entry(name).and_modify(|v| {
-            v.push(',');
-            v.push_str(value);
-        }).or_insert_with(|| value.clone());
+        headers
+            .entry(name)
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.clone());
     }
     let (body, encoded) = match std::str::from_utf8(input.body) {
         _ if input.body.is_empty() => (Value::Null, false),
         Ok(text) => (json!(text), false),
-        Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(input.body)), true),
+        Err(_) => (
+            json!(base64::engine::general_purpose::STANDARD.encode(input.body)),
+            true,
+        ),
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
     json!({
         "version": "2.0",
         "routeKey": input.route_key,
@@ -76,10 +88,12 @@ fn query_map(query: &str) -> BTreeMap<String, String> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let (key, value) = (decode_component(key), decode_component(value));
-        map.entry(key).and_modify(|v| {
-            v.push(',');
-            v.push_str(&value);
-        }).or_insert(value);
+        map.entry(key)
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
     }
     map
 }
@@ -90,7 +104,10 @@ fn decode_component(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'%', Some(byte)) => {
                 out.push(byte);

@@ -1,8 +1,8 @@
 //! Creates the table (from the template's definition) and the media bucket when missing.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use thiserror::Error;
 
@@ -18,7 +18,9 @@ pub enum ProvisionError {
     Definition(String),
 }
 
-fn dynamo_error<E: std::error::Error + 'static, R: std::fmt::Debug>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> ProvisionError {
+fn dynamo_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    err: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> ProvisionError {
     ProvisionError::DynamoDb(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())
 }
 
@@ -26,7 +28,11 @@ fn definition_error(err: impl std::fmt::Display) -> ProvisionError {
     ProvisionError::Definition(err.to_string())
 }
 
-pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str, definition: &TableDefinition) -> Result<bool, ProvisionError> {
+pub async fn ensure_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    definition: &TableDefinition,
+) -> Result<bool, ProvisionError> {
     let tables = client.list_tables().send().await.map_err(dynamo_error)?;
     if tables.table_names().iter().any(|t| t == name) {
         return Ok(false);
@@ -35,8 +41,15 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str, definit
     Ok(true)
 }
 
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, definition: &TableDefinition) -> Result<(), ProvisionError> {
-    let mut request = client.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    definition: &TableDefinition,
+) -> Result<(), ProvisionError> {
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
     for attribute in &definition.attribute_definitions {
         let built = AttributeDefinition::builder()
             .attribute_name(&attribute.attribute_name)
@@ -50,8 +63,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, definit
     }
     for index in &definition.global_secondary_indexes {
         let projection = Projection::builder()
-            .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
-            .set_non_key_attributes((!index.projection.non_key_attributes.is_empty()).then(|| index.projection.non_key_attributes.clone()))
+            .projection_type(ProjectionType::from(
+                index.projection.projection_type.as_str(),
+            ))
+            .set_non_key_attributes(
+                (!index.projection.non_key_attributes.is_empty())
+                    .then(|| index.projection.non_key_attributes.clone()),
+            )
             .build();
         let built = GlobalSecondaryIndex::builder()
             .index_name(&index.index_name)
@@ -69,12 +87,20 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, definit
             .enabled(ttl.enabled)
             .build()
             .map_err(definition_error)?;
-        client.update_time_to_live().table_name(name).time_to_live_specification(spec).send().await.map_err(dynamo_error)?;
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
     }
     Ok(())
 }
 
-fn key_schema(elements: &[crate::template::KeyElement]) -> Result<Vec<KeySchemaElement>, ProvisionError> {
+fn key_schema(
+    elements: &[crate::template::KeyElement],
+) -> Result<Vec<KeySchemaElement>, ProvisionError> {
     elements
         .iter()
         .map(|e| {
@@ -87,18 +113,31 @@ fn key_schema(elements: &[crate::template::KeyElement]) -> Result<Vec<KeySchemaE
         .collect()
 }
 
-async fn wait_until_active(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), ProvisionError> {
+async fn wait_until_active(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), ProvisionError> {
     for _ in 0..100 {
-        let described = client.describe_table().table_name(name).send().await.map_err(dynamo_error)?;
+        let described = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
         if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    Err(ProvisionError::DynamoDb(format!("table {name} did not become active")))
+    Err(ProvisionError::DynamoDb(format!(
+        "table {name} did not become active"
+    )))
 }
 
-pub async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, ProvisionError> {
+pub async fn ensure_bucket(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<bool, ProvisionError> {
     if client.head_bucket().bucket(bucket).send().await.is_ok() {
         return Ok(false);
     }

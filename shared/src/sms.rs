@@ -30,7 +30,11 @@ impl CodeSender {
     }
 }
 
-async fn send_sms(client: &aws_sdk_sns::Client, phone: &PhoneE164, code: &OtpCode) -> Result<(), DeliveryError> {
+async fn send_sms(
+    client: &aws_sdk_sns::Client,
+    phone: &PhoneE164,
+    code: &OtpCode,
+) -> Result<(), DeliveryError> {
     let transactional = MessageAttributeValue::builder()
         .data_type("String")
         .string_value("Transactional")
@@ -39,7 +43,10 @@ async fn send_sms(client: &aws_sdk_sns::Client, phone: &PhoneE164, code: &OtpCod
     client
         .publish()
         .phone_number(phone.as_str())
-        .message(format!("Your verification code is {}. It expires in 5 minutes.", code.digits()))
+        .message(format!(
+            "Your verification code is {}. It expires in 5 minutes.",
+            code.digits()
+        ))
         .message_attributes("AWS.SNS.SMS.SMSType", transactional)
         .send()
         .await

@@ -17,14 +17,23 @@ pub async fn health(app: &App) -> Result<Response<Body>, ApiError> {
         tracing::warn!(error = %aws_smithy_error(err), "health: S3 did not answer");
     }
     let healthy = dynamodb.is_ok() && s3.is_ok();
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    json(status, &json!({
-        "status": if healthy { "ok" } else { "degraded" },
-        "dynamodb": verdict(dynamodb.is_ok()),
-        "s3": verdict(s3.is_ok()),
-    }))
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(
+        status,
+        &json!({
+            "status": if healthy { "ok" } else { "degraded" },
+            "dynamodb": verdict(dynamodb.is_ok()),
+            "s3": verdict(s3.is_ok()),
+        }),
+    )
 }
 
-fn aws_smithy_error<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &shared::store::SdkError<E, R>) -> String {
+fn aws_smithy_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    err: &shared::store::SdkError<E, R>,
+) -> String {
     shared::store::DisplayErrorContext(err).to_string()
 }

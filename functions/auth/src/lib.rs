@@ -19,7 +19,9 @@ pub const ROUTES: &[Route] = &[
 ];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
+    dispatch(app, &req)
+        .await
+        .unwrap_or_else(ApiError::into_response)
 }
 
 async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {

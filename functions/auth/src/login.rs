@@ -14,7 +14,7 @@ use shared::auth::otp::is_well_formed;
 use shared::domain::customer::{Audience, parse_full_name};
 use shared::domain::validation::bounded_text;
 use shared::domain::{Customer, CustomerId, PhoneE164, Username, ValidationErrors};
-use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::http::{ApiError, JsonBody, json, parse_json_lenient};
 use shared::store::otp::WrongCode;
 use shared::store::{StoreError, UniqueField};
 use shared::time::Timestamp;
@@ -25,8 +25,10 @@ const MAX_DEVICE_NAME: usize = 100;
 
 #[derive(Debug, Deserialize)]
 struct LoginRequest {
-    phone: String,
-    code: String,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -44,24 +46,53 @@ struct ValidLogin {
     device_name: Option<String>,
 }
 
-fn validate(app: &App, body: LoginRequest) -> Result<ValidLogin, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let phone = errors.check("phone", PhoneE164::parse(&body.phone, app.config.phone_default_region));
-    if !is_well_formed(body.code.trim()) {
+fn validate(
+    app: &App,
+    body: LoginRequest,
+    mut errors: ValidationErrors,
+) -> Result<ValidLogin, ValidationErrors> {
+    let phone = match &body.phone {
+        Some(text) => errors.check(
+            "phone",
+            PhoneE164::parse(text, app.config.phone_default_region),
+        ),
+        None => {
+            errors.add("phone", "is required");
+            None
+        }
+    };
+    let code = body
+        .code
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    if !is_well_formed(&code) {
         errors.add("code", "must be the 6 digits we sent");
     }
-    let names = body.name.as_deref().and_then(|name| errors.check("name", parse_full_name(name)));
-    let device_name = body.device_name.as_deref().and_then(|d| errors.check("device_name", bounded_text(d, MAX_DEVICE_NAME)));
+    let names = body
+        .name
+        .as_deref()
+        .and_then(|name| errors.check("name", parse_full_name(name)));
+    let device_name = body
+        .device_name
+        .as_deref()
+        .and_then(|d| errors.check("device_name", bounded_text(d, MAX_DEVICE_NAME)));
     errors.into_result()?;
     match phone {
-        Some(phone) => Ok(ValidLogin { phone, code: body.code.trim().to_string(), names, device_name }),
+        Some(phone) => Ok(ValidLogin {
+            phone,
+            code,
+            names,
+            device_name,
+        }),
         None => Err(ValidationErrors::single("phone", "is required")),
     }
 }
 
 pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let body: LoginRequest = parse_json(req)?;
-    let login = validate(app, body)?;
+    let (body, shape_errors) = parse_json_lenient::<LoginRequest>(req)?;
+    let login = validate(app, body, shape_errors)?;
     let now = Timestamp::now();
 
     let code_hash = verify_code(app, &login).await?;
@@ -69,18 +100,38 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     if let Some(customer) = &existing {
         ensure_may_log_in(customer)?;
     } else if login.names.is_none() {
-        return Err(ApiError::validation("name", "is required to create an account for a new phone"));
+        return Err(ApiError::validation(
+            "name",
+            "is required to create an account for a new phone",
+        ));
     }
-    let consumed = app.store.consume_otp(&login.phone, &code_hash, app.config.otp.max_attempts, now.unix()).await?;
+    let consumed = app
+        .store
+        .consume_otp(
+            &login.phone,
+            &code_hash,
+            app.config.otp.max_attempts,
+            now.unix(),
+        )
+        .await?;
     if !consumed {
-        return Err(ApiError::Unauthorized("the code has expired or was already used; request a new one".into()));
+        return Err(ApiError::Unauthorized(
+            "the code has expired or was already used; request a new one".into(),
+        ));
     }
 
     let (customer, created) = match existing {
         Some(customer) => (log_in(app, &customer.customer_id, now).await?, false),
         None => sign_up_or_join(app, &login, now).await?,
     };
-    let mut response = open_session(app, customer.customer_id.as_str(), Role::Customer, login.device_name, now).await?;
+    let mut response = open_session(
+        app,
+        customer.customer_id.as_str(),
+        Role::Customer,
+        login.device_name,
+        now,
+    )
+    .await?;
     response["customer"] = customer.to_json(Audience::Owner);
     response["created"] = json!(created);
     json(StatusCode::OK, &response)
@@ -89,7 +140,8 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
 /// Checks the code against the stored hash; a wrong code counts against the code's tries.
 /// Returns the hash to use it up with.
 async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> {
-    let invalid = || ApiError::Unauthorized("the code is invalid or has expired; request a new one".into());
+    let invalid =
+        || ApiError::Unauthorized("the code is invalid or has expired; request a new one".into());
     let record = app.store.get_otp(&login.phone).await?.ok_or_else(invalid)?;
     let now = Timestamp::now().unix();
     let max = app.config.otp.max_attempts;
@@ -97,12 +149,23 @@ async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> 
         Some(hash) if record.expires_at > now && record.attempts < max => hash,
         _ => return Err(invalid()),
     };
-    if app.otp_hasher.matches(&login.phone, &login.code, &code_hash) {
+    if app
+        .otp_hasher
+        .matches(&login.phone, &login.code, &code_hash)
+    {
         return Ok(code_hash);
     }
-    match app.store.record_wrong_otp(&login.phone, &code_hash, max).await? {
-        WrongCode::TriesLeft(left) => Err(ApiError::Unauthorized(format!("wrong code; {left} tries left"))),
-        WrongCode::Exhausted => Err(ApiError::Unauthorized("wrong code; too many tries, request a new code".into())),
+    match app
+        .store
+        .record_wrong_otp(&login.phone, &code_hash, max)
+        .await?
+    {
+        WrongCode::TriesLeft(left) => Err(ApiError::Unauthorized(format!(
+            "wrong code; {left} tries left"
+        ))),
+        WrongCode::Exhausted => Err(ApiError::Unauthorized(
+            "wrong code; too many tries, request a new code".into(),
+        )),
     }
 }
 
@@ -110,7 +173,10 @@ fn ensure_may_log_in(customer: &Customer) -> Result<(), ApiError> {
     if customer.is_active() {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!("this account is {}", customer.status.as_str())))
+        Err(ApiError::Forbidden(format!(
+            "this account is {}",
+            customer.status.as_str()
+        )))
     }
 }
 
@@ -123,9 +189,18 @@ async fn log_in(app: &App, id: &CustomerId, now: Timestamp) -> Result<Customer, 
 
 /// Creates the customer; if a concurrent request created one for this phone first, logs into
 /// that one instead, so every successful response names the same customer.
-async fn sign_up_or_join(app: &App, login: &ValidLogin, now: Timestamp) -> Result<(Customer, bool), ApiError> {
+async fn sign_up_or_join(
+    app: &App,
+    login: &ValidLogin,
+    now: Timestamp,
+) -> Result<(Customer, bool), ApiError> {
     let (first, last) = login.names.clone().unwrap_or_default();
-    let mut customer = Customer::new(CustomerId::generate(), Username::base(&first, &last), (first, last), now);
+    let mut customer = Customer::new(
+        CustomerId::generate(),
+        Username::base(&first, &last),
+        (first, last),
+        now,
+    );
     customer.phone = Some(login.phone.clone());
     customer.phone_verified = true;
     customer.last_login_at = Some(now);

@@ -33,9 +33,15 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     let recent_sends = recent_sends(previous.as_ref(), now);
     check_phone_limits(app, &recent_sends, now)?;
     if let Some(ip) = source_ip(req) {
-        let decision = app.store.hit_rate_window("otp-ip", &ip, app.config.otp.per_ip_per_hour, HOUR, now).await?;
+        let decision = app
+            .store
+            .hit_rate_window("otp-ip", &ip, app.config.otp.per_ip_per_hour, HOUR, now)
+            .await?;
         if let RateDecision::Limited { retry_after } = decision {
-            return Err(too_many("too many codes requested from this network", retry_after));
+            return Err(too_many(
+                "too many codes requested from this network",
+                retry_after,
+            ));
         }
     }
 
@@ -52,7 +58,10 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     };
     // The send history must outlive the code, or the hourly limit would forget it.
     let item_ttl = now + HOUR.max(ttl) + 60;
-    let saved = app.store.save_otp(&phone, &record, previous.map(|p| p.version), item_ttl).await?;
+    let saved = app
+        .store
+        .save_otp(&phone, &record, previous.map(|p| p.version), item_ttl)
+        .await?;
     if !saved {
         let retry_after = app.config.otp.min_interval.as_secs().max(1);
         return Err(too_many("a code was just sent to this phone", retry_after));
@@ -82,18 +91,32 @@ fn check_phone_limits(app: &App, recent: &[i64], now: i64) -> Result<(), ApiErro
     if let Some(&last) = recent.last() {
         let next_allowed = last + limits.min_interval.as_secs() as i64;
         if next_allowed > now {
-            return Err(too_many("a code was just sent to this phone", (next_allowed - now) as u64));
+            return Err(too_many(
+                "a code was just sent to this phone",
+                (next_allowed - now) as u64,
+            ));
         }
     }
     let per_hour = limits.per_phone_per_hour as usize;
     if per_hour == 0 || recent.len() >= per_hour {
         // The window frees up when the oldest of the last `per_hour` sends is an hour old.
-        let oldest = recent.len().checked_sub(per_hour).and_then(|i| recent.get(i)).copied().unwrap_or(now);
-        return Err(too_many("too many codes requested for this phone", (oldest + HOUR - now).max(1) as u64));
+        let oldest = recent
+            .len()
+            .checked_sub(per_hour)
+            .and_then(|i| recent.get(i))
+            .copied()
+            .unwrap_or(now);
+        return Err(too_many(
+            "too many codes requested for this phone",
+            (oldest + HOUR - now).max(1) as u64,
+        ));
     }
     Ok(())
 }
 
 fn too_many(detail: &str, retry_after: u64) -> ApiError {
-    ApiError::TooManyRequests { detail: format!("{detail}; retry in {retry_after} s"), retry_after }
+    ApiError::TooManyRequests {
+        detail: format!("{detail}; retry in {retry_after} s"),
+        retry_after,
+    }
 }

@@ -10,7 +10,13 @@ use shared::store::sessions::SessionRecord;
 use shared::time::Timestamp;
 
 /// Creates a session for `owner_id` and returns the token fields of a login response.
-pub async fn open_session(app: &App, owner_id: &str, role: Role, device_name: Option<String>, now: Timestamp) -> Result<Value, ApiError> {
+pub async fn open_session(
+    app: &App,
+    owner_id: &str,
+    role: Role,
+    device_name: Option<String>,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
     let session_id = SessionId::generate();
     let refresh = RefreshToken::generate(owner_id, &session_id);
     let session = SessionRecord {

@@ -8,7 +8,7 @@ use shared::auth::roles::{Access, authorize};
 use shared::domain::customer::{Audience, SelfUpdateInput};
 use shared::domain::{Customer, CustomerId};
 use shared::http::response::json_with_etag;
-use shared::http::{ApiError, Route, no_content, parse_json, router};
+use shared::http::{ApiError, Route, no_content, parse_json_lenient, router};
 use shared::store::StoreError;
 use shared::time::Timestamp;
 
@@ -23,7 +23,9 @@ pub const ROUTES: &[Route] = &[
 const UPDATE_ATTEMPTS: usize = 5;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
+    dispatch(app, &req)
+        .await
+        .unwrap_or_else(ApiError::into_response)
 }
 
 async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -40,7 +42,8 @@ async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
 }
 
 fn customer_id(principal: &Principal) -> Result<CustomerId, ApiError> {
-    CustomerId::parse(&principal.subject).ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))
+    CustomerId::parse(&principal.subject)
+        .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))
 }
 
 fn gone() -> ApiError {
@@ -48,7 +51,11 @@ fn gone() -> ApiError {
 }
 
 fn customer_response(customer: &Customer) -> Result<Response<Body>, ApiError> {
-    json_with_etag(StatusCode::OK, &customer.to_json(Audience::Owner), &customer.etag())
+    json_with_etag(
+        StatusCode::OK,
+        &customer.to_json(Audience::Owner),
+        &customer.etag(),
+    )
 }
 
 async fn get_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
@@ -59,7 +66,7 @@ async fn get_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> 
 /// Partial update. With `If-Match`, a stale version is 412; without it, the change is applied
 /// atomically to whatever version is current, retrying if another writer got in first.
 async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response<Body>, ApiError> {
-    let input: SelfUpdateInput = parse_json(req)?;
+    let (input, shape_errors) = parse_json_lenient::<SelfUpdateInput>(req)?;
     let expected = if_match(req)?;
     for _ in 0..UPDATE_ATTEMPTS {
         let current = app.store.get_customer(me).await?.ok_or_else(gone)?;
@@ -67,18 +74,31 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
             return Err(ApiError::PreconditionFailed);
         }
         let now = Timestamp::now();
-        let mut next = input.apply(&current, now.date())?;
+        let mut next = match input.apply(&current, now.date()) {
+            Ok(next) if shape_errors.is_empty() => next,
+            Ok(_) => return Err(shape_errors.into()),
+            Err(errors) => {
+                let mut all = shape_errors;
+                all.merge(errors);
+                return Err(all.into());
+            }
+        };
         if next == current {
             return customer_response(&current);
         }
         match app.store.replace_customer(&current, &mut next, now).await {
             Ok(()) => return customer_response(&next),
-            Err(StoreError::VersionConflict) if expected.is_some() => return Err(ApiError::PreconditionFailed),
+            Err(StoreError::VersionConflict) if expected.is_some() => {
+                return Err(ApiError::PreconditionFailed);
+            }
             Err(StoreError::VersionConflict) => continue,
             Err(err) => return Err(err.into()),
         }
     }
-    Err(ApiError::Conflict { detail: "your profile is being changed elsewhere; try again".into(), field: None })
+    Err(ApiError::Conflict {
+        detail: "your profile is being changed elsewhere; try again".into(),
+        field: None,
+    })
 }
 
 async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
@@ -94,13 +114,15 @@ fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     let Some(value) = req.headers().get(http::header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = value.to_str().map_err(|_| ApiError::BadRequest("If-Match is not readable".into()))?.trim();
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("If-Match is not readable".into()))?
+        .trim();
     if text == "*" {
         return Ok(None);
     }
     let version = text.trim_start_matches("W/").trim_matches('"');
-    version
-        .parse()
-        .map(Some)
-        .map_err(|_| ApiError::BadRequest("If-Match must be an ETag from a previous response".into()))
+    version.parse().map(Some).map_err(|_| {
+        ApiError::BadRequest("If-Match must be an ETag from a previous response".into())
+    })
 }

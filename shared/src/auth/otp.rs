@@ -41,13 +41,17 @@ pub struct OtpHasher {
 impl OtpHasher {
     /// Derives its own key from the service secret so the two uses never share a key.
     pub fn new(service_secret: &[u8]) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(service_secret).unwrap_or_else(|_| unreachable_key());
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(service_secret).unwrap_or_else(|_| unreachable_key());
         mac.update(b"customer-platform/otp/v1");
-        Self { key: mac.finalize().into_bytes().to_vec() }
+        Self {
+            key: mac.finalize().into_bytes().to_vec(),
+        }
     }
 
     pub fn hash(&self, phone: &PhoneE164, code: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_key());
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_key());
         mac.update(phone.as_str().as_bytes());
         mac.update(b":");
         mac.update(code.as_bytes());
@@ -55,7 +59,10 @@ impl OtpHasher {
     }
 
     pub fn matches(&self, phone: &PhoneE164, code: &str, stored_hash: &str) -> bool {
-        self.hash(phone, code).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+        self.hash(phone, code)
+            .as_bytes()
+            .ct_eq(stored_hash.as_bytes())
+            .into()
     }
 }
 

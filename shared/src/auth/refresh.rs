@@ -4,8 +4,8 @@
 use sha2::{Digest, Sha256};
 
 use super::otp::hex;
-use crate::domain::ids::random_token;
 use crate::domain::SessionId;
+use crate::domain::ids::random_token;
 
 const PREFIX: &str = "rt1";
 
@@ -18,16 +18,30 @@ pub struct RefreshToken {
 
 impl RefreshToken {
     pub fn generate(owner_id: &str, session_id: &SessionId) -> Self {
-        Self { owner_id: owner_id.to_string(), session_id: session_id.clone(), secret: random_token(32) }
+        Self {
+            owner_id: owner_id.to_string(),
+            session_id: session_id.clone(),
+            secret: random_token(32),
+        }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = text.trim().split('.');
-        let (prefix, owner, sid, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if prefix != PREFIX || parts.next().is_some() || owner.is_empty() || owner.len() > 64 || secret.len() != 43 {
+        let (prefix, owner, sid, secret) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if prefix != PREFIX
+            || parts.next().is_some()
+            || owner.is_empty()
+            || owner.len() > 64
+            || secret.len() != 43
+        {
             return None;
         }
-        Some(Self { owner_id: owner.to_string(), session_id: SessionId::parse(sid)?, secret: secret.to_string() })
+        Some(Self {
+            owner_id: owner.to_string(),
+            session_id: SessionId::parse(sid)?,
+            secret: secret.to_string(),
+        })
     }
 
     pub fn hash(&self) -> String {
@@ -35,7 +49,12 @@ impl RefreshToken {
     }
 
     pub fn to_token_string(&self) -> String {
-        format!("{PREFIX}.{}.{}.{}", self.owner_id, self.session_id.as_str(), self.secret)
+        format!(
+            "{PREFIX}.{}.{}.{}",
+            self.owner_id,
+            self.session_id.as_str(),
+            self.secret
+        )
     }
 }
 

@@ -26,7 +26,10 @@ impl ValidationErrors {
         let field = field.into();
         // One message per field is enough; the first one is usually the most basic problem.
         if !self.0.iter().any(|e| e.field == field) {
-            self.0.push(FieldError { field, message: message.into() });
+            self.0.push(FieldError {
+                field,
+                message: message.into(),
+            });
         }
     }
 
@@ -38,6 +41,13 @@ impl ValidationErrors {
                 self.add(field, message);
                 None
             }
+        }
+    }
+
+    /// Adds `other`'s errors after this one's (one message per field still).
+    pub fn merge(&mut self, other: ValidationErrors) {
+        for error in other.0 {
+            self.add(error.field, error.message);
         }
     }
 

@@ -5,7 +5,7 @@ pub mod error;
 pub mod response;
 pub mod router;
 
-pub use body::{JsonBody, parse_json};
+pub use body::{JsonBody, parse_json, parse_json_lenient};
 pub use error::ApiError;
 pub use response::{json, no_content};
 pub use router::{Route, RouteMatch};

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, WriteRequest, DeleteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
+};
 
 use super::keys::{self, entity};
 use super::{Item, Store, StoreError, UniqueField, is_condition_failure, n, s, string_attr};
@@ -23,21 +25,31 @@ impl Store {
     /// collision, a new id. Fails with `Taken(Phone | Email)` when another customer has them.
     pub async fn create_customer(&self, mut customer: Customer) -> Result<Customer, StoreError> {
         let base = customer.username.clone();
-        if self.unique_owner(&keys::username_key(&base)).await?.is_some() {
+        if self
+            .unique_owner(&keys::username_key(&base))
+            .await?
+            .is_some()
+        {
             customer.username = base.with_suffix();
         }
         for attempt in 0..CREATE_ATTEMPTS {
             match self.put_new_customer(&customer).await {
                 Ok(()) => return Ok(customer),
-                Err(TxError::Taken(UniqueField::Username)) => customer.username = base.with_suffix(),
-                Err(TxError::Taken(UniqueField::CustomerId)) => customer.customer_id = CustomerId::generate(),
+                Err(TxError::Taken(UniqueField::Username)) => {
+                    customer.username = base.with_suffix()
+                }
+                Err(TxError::Taken(UniqueField::CustomerId)) => {
+                    customer.customer_id = CustomerId::generate()
+                }
                 Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
                 Err(TxError::Conflict) => backoff(attempt).await,
                 Err(TxError::Condition) => return Err(StoreError::VersionConflict),
                 Err(TxError::Store(err)) => return Err(err),
             }
         }
-        Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
+        Err(StoreError::Backend(
+            "could not create the customer after repeated conflicts".into(),
+        ))
     }
 
     async fn put_new_customer(&self, customer: &Customer) -> Result<(), TxError> {
@@ -46,7 +58,10 @@ impl Store {
     }
 
     /// Every item a new customer consists of, with the unique field each action guards.
-    fn creation_items(&self, customer: &Customer) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
+    fn creation_items(
+        &self,
+        customer: &Customer,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
         let id = &customer.customer_id;
         let mut items = vec![self.put_if_absent(customer_item(customer)?)?];
         let mut fields = vec![Some(UniqueField::CustomerId)];
@@ -60,7 +75,12 @@ impl Store {
     /// Writes `next` over `current` if nobody changed the customer meanwhile (`version`),
     /// swapping phone and email sentinels in the same transaction when they change.
     /// Sets `next.version` and `next.updated_at`.
-    pub async fn replace_customer(&self, current: &Customer, next: &mut Customer, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn replace_customer(
+        &self,
+        current: &Customer,
+        next: &mut Customer,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         next.version = current.version + 1;
         next.updated_at = now;
         let (items, fields) = self.change_items(current, next)?;
@@ -76,7 +96,11 @@ impl Store {
         Err(StoreError::VersionConflict)
     }
 
-    fn change_items(&self, current: &Customer, next: &Customer) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
+    fn change_items(
+        &self,
+        current: &Customer,
+        next: &Customer,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
         let id = &current.customer_id;
         let put = Put::builder()
             .table_name(self.table())
@@ -107,7 +131,11 @@ impl Store {
 
     /// Marks a login: `last_login_at`, `phone_verified`, a new version. Only active customers
     /// may log in; returns the updated customer, or `None` when it is not active (or gone).
-    pub async fn record_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
+    pub async fn record_login(
+        &self,
+        id: &CustomerId,
+        now: Timestamp,
+    ) -> Result<Option<Customer>, StoreError> {
         let result = self
             .client()
             .update_item()
@@ -128,7 +156,9 @@ impl Store {
         match result {
             Ok(out) => {
                 self.meter().write(out.consumed_capacity());
-                let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
+                let item = out
+                    .attributes
+                    .ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
                 Ok(Some(serde_dynamo::from_item(item)?))
             }
             Err(err) if is_condition_failure(&err) => Ok(None),
@@ -149,36 +179,52 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     /// Read-after-write consistent look-up by phone: the GSI first (cheap, eventually
     /// consistent), then the sentinel with a consistent read when the GSI has not caught up.
-    pub async fn find_customer_by_phone(&self, phone: &PhoneE164) -> Result<Option<Customer>, StoreError> {
+    pub async fn find_customer_by_phone(
+        &self,
+        phone: &PhoneE164,
+    ) -> Result<Option<Customer>, StoreError> {
         let key = keys::phone_key(phone);
         let matches = |c: &Customer| c.phone.as_ref() == Some(phone);
         self.find_by_unique(keys::GSI_PHONE, &key, matches).await
     }
 
-    pub async fn find_customer_by_email(&self, email: &EmailAddress) -> Result<Option<Customer>, StoreError> {
+    pub async fn find_customer_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Customer>, StoreError> {
         let key = keys::email_key(email);
         let matches = |c: &Customer| c.email.as_ref() == Some(email);
         self.find_by_unique(keys::GSI_EMAIL, &key, matches).await
     }
 
-    pub async fn find_customer_by_username(&self, username: &Username) -> Result<Option<Customer>, StoreError> {
+    pub async fn find_customer_by_username(
+        &self,
+        username: &Username,
+    ) -> Result<Option<Customer>, StoreError> {
         let key = keys::username_key(username);
         let matches = |c: &Customer| &c.username == username;
         self.find_by_unique(keys::GSI_USERNAME, &key, matches).await
     }
 
-    async fn find_by_unique(&self, index: &str, value_key: &str, matches: impl Fn(&Customer) -> bool) -> Result<Option<Customer>, StoreError> {
-        if let Some(id) = self.index_owner(index, value_key).await? {
-            if let Some(customer) = self.get_customer(&id).await? {
-                if matches(&customer) {
-                    return Ok(Some(customer));
-                }
-            }
+    async fn find_by_unique(
+        &self,
+        index: &str,
+        value_key: &str,
+        matches: impl Fn(&Customer) -> bool,
+    ) -> Result<Option<Customer>, StoreError> {
+        if let Some(id) = self.index_owner(index, value_key).await?
+            && let Some(customer) = self.get_customer(&id).await?
+            && matches(&customer)
+        {
+            return Ok(Some(customer));
         }
         // The GSI lags behind writes (or the value moved): the sentinel is authoritative.
         match self.unique_owner(value_key).await? {
@@ -187,7 +233,11 @@ impl Store {
         }
     }
 
-    async fn index_owner(&self, index: &str, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
+    async fn index_owner(
+        &self,
+        index: &str,
+        value_key: &str,
+    ) -> Result<Option<CustomerId>, StoreError> {
         let out = self
             .client()
             .query()
@@ -202,7 +252,11 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        Ok(out.items().first().and_then(|item| string_attr(item, keys::PK)).and_then(keys::customer_id_from_pk))
+        Ok(out
+            .items()
+            .first()
+            .and_then(|item| string_attr(item, keys::PK))
+            .and_then(keys::customer_id_from_pk))
     }
 
     async fn unique_owner(&self, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
@@ -218,7 +272,11 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        Ok(out.item.as_ref().and_then(|item| string_attr(item, "customer_id")).and_then(CustomerId::parse))
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|item| string_attr(item, "customer_id"))
+            .and_then(CustomerId::parse))
     }
 
     /// The ONE erase path: the customer, its sentinels and everything in its partition
@@ -237,7 +295,9 @@ impl Store {
             match self.transact(items.clone(), &fields).await {
                 Ok(()) => break,
                 Err(TxError::Conflict) if attempt + 1 < CREATE_ATTEMPTS => backoff(attempt).await,
-                Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => return Err(StoreError::VersionConflict),
+                Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => {
+                    return Err(StoreError::VersionConflict);
+                }
                 Err(TxError::Store(err)) => return Err(err),
             }
         }
@@ -294,13 +354,18 @@ impl Store {
                 .await
                 .map_err(StoreError::backend)?;
             self.meter().write_all(out.consumed_capacity());
-            requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(self.table()))
+                .unwrap_or_default();
             if requests.is_empty() {
                 return Ok(());
             }
             backoff(attempt).await;
         }
-        Err(StoreError::Backend("batch delete left unprocessed items".into()))
+        Err(StoreError::Backend(
+            "batch delete left unprocessed items".into(),
+        ))
     }
 
     fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
@@ -325,7 +390,11 @@ impl Store {
 
     /// Deletes a sentinel only while it still points at `owner`, so a stale writer can never
     /// free a value that another customer has taken since.
-    fn delete_owned_sentinel(&self, value_key: &str, owner: &CustomerId) -> Result<TransactWriteItem, StoreError> {
+    fn delete_owned_sentinel(
+        &self,
+        value_key: &str,
+        owner: &CustomerId,
+    ) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::unique_pk(value_key)))
@@ -339,7 +408,11 @@ impl Store {
 
     /// Runs a transaction with a client request token (so SDK retries apply it at most once)
     /// and maps a cancellation to the action that caused it.
-    async fn transact(&self, items: Vec<TransactWriteItem>, fields: &[Option<UniqueField>]) -> Result<(), TxError> {
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        fields: &[Option<UniqueField>],
+    ) -> Result<(), TxError> {
         let result = self
             .client()
             .transact_write_items()
@@ -385,7 +458,10 @@ impl From<StoreError> for TxError {
     }
 }
 
-fn classify(reasons: &[aws_sdk_dynamodb::types::CancellationReason], fields: &[Option<UniqueField>]) -> TxError {
+fn classify(
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+    fields: &[Option<UniqueField>],
+) -> TxError {
     // A failed condition is a definite answer; a conflict only means "try again".
     let mut outcome = TxError::Conflict;
     for (index, reason) in reasons.iter().enumerate() {
@@ -432,8 +508,14 @@ fn customer_item(customer: &Customer) -> Result<Item, StoreError> {
     }
     item.insert("GSI3PK".into(), s(keys::username_key(&customer.username)));
     item.insert("GSI3SK".into(), s(keys::PROFILE_SK));
-    item.insert("GSI4PK".into(), s(keys::status_partition(customer.status.as_str())));
-    item.insert("GSI4SK".into(), s(format!("{}#{}", customer.created_at.to_rfc3339(), id)));
+    item.insert(
+        "GSI4PK".into(),
+        s(keys::status_partition(customer.status.as_str())),
+    );
+    item.insert(
+        "GSI4SK".into(),
+        s(format!("{}#{}", customer.created_at.to_rfc3339(), id)),
+    );
     Ok(item)
 }
 
@@ -448,7 +530,10 @@ fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
 
 /// The unique values a customer holds, as sentinel keys, with the field each one guards.
 fn unique_keys(customer: &Customer) -> Vec<(UniqueField, String)> {
-    let mut keys = vec![(UniqueField::Username, keys::username_key(&customer.username))];
+    let mut keys = vec![(
+        UniqueField::Username,
+        keys::username_key(&customer.username),
+    )];
     if let Some(phone) = &customer.phone {
         keys.push((UniqueField::Phone, keys::phone_key(phone)));
     }

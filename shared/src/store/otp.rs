@@ -47,21 +47,37 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     /// Saves a new code if the item is still at `previous_version` (optimistic locking), so
     /// two concurrent requests cannot both pass the send limits. `false` when someone else won.
-    pub async fn save_otp(&self, phone: &PhoneE164, record: &OtpRecord, previous_version: Option<u64>, ttl: i64) -> Result<bool, StoreError> {
+    pub async fn save_otp(
+        &self,
+        phone: &PhoneE164,
+        record: &OtpRecord,
+        previous_version: Option<u64>,
+        ttl: i64,
+    ) -> Result<bool, StoreError> {
         let mut item: super::Item = serde_dynamo::to_item(record)?;
         item.insert(keys::PK.into(), s(keys::otp_pk(phone)));
         item.insert(keys::SK.into(), s(keys::OTP_SK));
         item.insert(keys::ENTITY.into(), s(entity::OTP));
         item.insert(keys::TTL.into(), n(ttl));
-        let request = self.client().put_item().table_name(self.table()).set_item(Some(item)).return_consumed_capacity(Self::CAPACITY);
+        let request = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .return_consumed_capacity(Self::CAPACITY);
         let request = match previous_version {
             None => request.condition_expression("attribute_not_exists(PK)"),
-            Some(version) => request.condition_expression("version = :v").expression_attribute_values(":v", n(version)),
+            Some(version) => request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(version)),
         };
         match request.send().await {
             Ok(out) => {
@@ -75,7 +91,12 @@ impl Store {
 
     /// Counts a wrong try against the code with `code_hash`; the last allowed try removes the
     /// code. Concurrent wrong tries are each counted: the condition keeps the count exact.
-    pub async fn record_wrong_otp(&self, phone: &PhoneE164, code_hash: &str, max_attempts: u32) -> Result<WrongCode, StoreError> {
+    pub async fn record_wrong_otp(
+        &self,
+        phone: &PhoneE164,
+        code_hash: &str,
+        max_attempts: u32,
+    ) -> Result<WrongCode, StoreError> {
         let result = self
             .client()
             .update_item()
@@ -94,7 +115,10 @@ impl Store {
         let attempts = match result {
             Ok(out) => {
                 self.meter().write(out.consumed_capacity());
-                out.attributes.as_ref().and_then(|a| super::number_attr(a, "attempts")).unwrap_or(i64::from(max_attempts))
+                out.attributes
+                    .as_ref()
+                    .and_then(|a| super::number_attr(a, "attempts"))
+                    .unwrap_or(i64::from(max_attempts))
             }
             Err(err) if is_condition_failure(&err) => return Ok(WrongCode::Exhausted),
             Err(err) => return Err(StoreError::backend(err)),
@@ -109,7 +133,13 @@ impl Store {
 
     /// Uses up the code if it is still the current one, unexpired and not exhausted. Exactly one
     /// of several concurrent logins with the same code gets `true`.
-    pub async fn consume_otp(&self, phone: &PhoneE164, code_hash: &str, max_attempts: u32, now: i64) -> Result<bool, StoreError> {
+    pub async fn consume_otp(
+        &self,
+        phone: &PhoneE164,
+        code_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client()
             .update_item()

@@ -8,13 +8,22 @@ use super::{Store, StoreError, is_condition_failure, n, s};
 pub enum RateDecision {
     Allowed,
     /// Over the limit; the window ends in this many seconds.
-    Limited { retry_after: u64 },
+    Limited {
+        retry_after: u64,
+    },
 }
 
 impl Store {
     /// Counts one hit for `subject` in the current window of `window_seconds`, unless the window
     /// already has `limit` hits.
-    pub async fn hit_rate_window(&self, scope: &str, subject: &str, limit: u32, window_seconds: i64, now: i64) -> Result<RateDecision, StoreError> {
+    pub async fn hit_rate_window(
+        &self,
+        scope: &str,
+        subject: &str,
+        limit: u32,
+        window_seconds: i64,
+        now: i64,
+    ) -> Result<RateDecision, StoreError> {
         let window_start = now - now.rem_euclid(window_seconds);
         let window_end = window_start + window_seconds;
         let result = self
@@ -39,7 +48,9 @@ impl Store {
                 self.meter().write(out.consumed_capacity());
                 Ok(RateDecision::Allowed)
             }
-            Err(err) if is_condition_failure(&err) => Ok(RateDecision::Limited { retry_after: (window_end - now).max(1) as u64 }),
+            Err(err) if is_condition_failure(&err) => Ok(RateDecision::Limited {
+                retry_after: (window_end - now).max(1) as u64,
+            }),
             Err(err) => Err(StoreError::backend(err)),
         }
     }

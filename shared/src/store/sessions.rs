@@ -45,7 +45,10 @@ impl SessionRecord {
 impl Store {
     pub async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         let mut item: super::Item = serde_dynamo::to_item(session)?;
-        item.insert(keys::PK.into(), s(SessionRecord::owner_pk(session.role, &session.owner_id)));
+        item.insert(
+            keys::PK.into(),
+            s(SessionRecord::owner_pk(session.role, &session.owner_id)),
+        );
         item.insert(keys::SK.into(), s(keys::session_sk(&session.session_id)));
         item.insert(keys::ENTITY.into(), s(entity::SESSION));
         // Kept a day past expiry so a late replay is still recognised as one, then gone.
@@ -64,7 +67,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_session(&self, role: Role, owner_id: &str, session_id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+    pub async fn get_session(
+        &self,
+        role: Role,
+        owner_id: &str,
+        session_id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let out = self
             .client()
             .get_item()
@@ -77,6 +85,9 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(StoreError::from)
     }
 }
