@@ -102,29 +102,30 @@ async fn five_wrong_codes_invalidate_the_code() {
     let t = TestApp::new().await;
     let code = t.request_code(PHONE).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    for attempt in 1..=5 {
+    let login = |code: &str| json!({"phone": PHONE, "code": code, "name": "A B"});
+    for attempt in 1..=4 {
         let response = t
-            .call(
-                "POST",
-                "/v1/auth/login",
-                None,
-                Some(json!({"phone": PHONE, "code": wrong, "name": "A B"})),
-            )
+            .call("POST", "/v1/auth/login", None, Some(login(wrong)))
             .await;
         assert_eq!(response.status, 401, "wrong try {attempt}");
+        assert_eq!(
+            response.json()["detail"],
+            format!("wrong code; {} tries left", 5 - attempt)
+        );
     }
+    let fifth = t
+        .call("POST", "/v1/auth/login", None, Some(login(wrong)))
+        .await;
+    assert_eq!(fifth.status, 429, "the fifth wrong try uses up the code");
+    assert!(fifth.header("retry-after").is_some());
     let right = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": PHONE, "code": code, "name": "A B"})),
-        )
+        .call("POST", "/v1/auth/login", None, Some(login(&code)))
         .await;
     assert_eq!(
-        right.status, 401,
+        right.status, 429,
         "the right code no longer works after five wrong ones"
     );
+    assert!(right.header("retry-after").is_some());
     assert_eq!(t.count_items("customer").await, 0);
 }
 
@@ -133,24 +134,24 @@ async fn concurrent_wrong_codes_are_all_counted() {
     let t = TestApp::new().await;
     let code = t.request_code(PHONE).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let tries = (0..8).map(|_| {
-        t.call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": PHONE, "code": wrong, "name": "A B"})),
-        )
-    });
-    assert!(join_all(tries).await.iter().all(|r| r.status == 401));
+    let login = |code: &str| json!({"phone": PHONE, "code": code, "name": "A B"});
+    let tries = (0..8).map(|_| t.call("POST", "/v1/auth/login", None, Some(login(wrong))));
+    let statuses: Vec<u16> = join_all(tries).await.iter().map(|r| r.status).collect();
+    assert!(
+        statuses.iter().all(|&s| s == 401 || s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "eight wrong tries exceed the limit: {statuses:?}"
+    );
     let right = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": PHONE, "code": code, "name": "A B"})),
-        )
+        .call("POST", "/v1/auth/login", None, Some(login(&code)))
         .await;
-    assert_eq!(right.status, 401);
+    assert_eq!(
+        right.status, 429,
+        "no try beyond the fifth gets through, even concurrently"
+    );
 }
 
 #[tokio::test]

@@ -330,3 +330,88 @@ async fn other_peoples_data_is_out_of_reach() {
         "Bob is untouched"
     );
 }
+
+#[tokio::test]
+async fn if_match_uses_strong_comparison_and_accepts_lists() {
+    let t = TestApp::new().await;
+    let (token, _) = signed_in(&t, "+260971234567", "Ann Lee").await;
+    let version = t.call("GET", "/v1/me", Some(&token), None).await.json()["version"]
+        .as_u64()
+        .expect("version");
+    let auth = format!("Bearer {token}");
+    let patch = |if_match: String, city: &'static str| {
+        let auth = auth.clone();
+        let t = &t;
+        async move {
+            let body = json!({ "city": city }).to_string();
+            t.send(
+                "PATCH",
+                "/v1/me",
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                    ("if-match", &if_match),
+                ],
+                body.as_bytes(),
+                "203.0.113.9",
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(
+        patch(format!("W/\"{version}\""), "Weak").await,
+        412,
+        "weak tags never match"
+    );
+    assert_eq!(
+        patch(format!("\"999\", \"{version}\""), "Listed").await,
+        200
+    );
+    assert_eq!(patch("garbage".into(), "Bad").await, 400);
+}
+
+#[tokio::test]
+async fn suspended_customers_cannot_edit_their_profile() {
+    let t = TestApp::with_env(&[("OTP_MIN_INTERVAL_SECONDS", "0")]).await;
+    let (token, customer) = signed_in(&t, "+260971234567", "Ann Lee").await;
+    let id = shared::domain::CustomerId::parse(customer["customer_id"].as_str().expect("id"))
+        .expect("id");
+    let current = t
+        .app()
+        .store
+        .get_customer(&id)
+        .await
+        .expect("read")
+        .expect("exists");
+    let mut suspended = current.clone();
+    suspended.status = shared::domain::CustomerStatus::Suspended;
+    t.app()
+        .store
+        .replace_customer(&current, &mut suspended, shared::time::Timestamp::now())
+        .await
+        .expect("suspend");
+    let response = t
+        .call(
+            "PATCH",
+            "/v1/me",
+            Some(&token),
+            Some(json!({"city": "Ndola"})),
+        )
+        .await;
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        t.call("GET", "/v1/me", Some(&token), None).await.json()["city"],
+        Value::Null
+    );
+    let code = t.request_code("+260971234567").await;
+    let login = t
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"phone": "+260971234567", "code": code})),
+        )
+        .await;
+    assert_eq!(login.status, 403, "suspended customers cannot log in");
+}

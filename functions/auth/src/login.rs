@@ -15,7 +15,7 @@ use shared::domain::customer::{Audience, parse_full_name};
 use shared::domain::validation::bounded_text;
 use shared::domain::{Customer, CustomerId, PhoneE164, Username, ValidationErrors};
 use shared::http::{ApiError, JsonBody, json, parse_json_lenient};
-use shared::store::otp::WrongCode;
+use shared::store::otp::{OtpRecord, WrongCode};
 use shared::store::{StoreError, UniqueField};
 use shared::time::Timestamp;
 
@@ -145,8 +145,11 @@ async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> 
     let record = app.store.get_otp(&login.phone).await?.ok_or_else(invalid)?;
     let now = Timestamp::now().unix();
     let max = app.config.otp.max_attempts;
-    let code_hash = match record.code_hash {
-        Some(hash) if record.expires_at > now && record.attempts < max => hash,
+    if record.attempts >= max {
+        return Err(too_many_tries(app, &record, now));
+    }
+    let code_hash = match record.code_hash.clone() {
+        Some(hash) if record.expires_at > now => hash,
         _ => return Err(invalid()),
     };
     if app
@@ -163,9 +166,18 @@ async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> 
         WrongCode::TriesLeft(left) => Err(ApiError::Unauthorized(format!(
             "wrong code; {left} tries left"
         ))),
-        WrongCode::Exhausted => Err(ApiError::Unauthorized(
-            "wrong code; too many tries, request a new code".into(),
-        )),
+        WrongCode::Exhausted => Err(too_many_tries(app, &record, now)),
+    }
+}
+
+/// The wrong-try limit is a limit like the others: 429, retry once a new code may be requested.
+fn too_many_tries(app: &App, record: &OtpRecord, now: i64) -> ApiError {
+    let last_send = record.sent_at.iter().copied().max().unwrap_or(now);
+    let retry_after =
+        (last_send + app.config.otp.min_interval.as_secs() as i64 - now).max(1) as u64;
+    ApiError::TooManyRequests {
+        detail: format!("too many wrong codes; request a new code in {retry_after} s"),
+        retry_after,
     }
 }
 

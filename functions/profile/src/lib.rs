@@ -70,8 +70,17 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
     let expected = if_match(req)?;
     for _ in 0..UPDATE_ATTEMPTS {
         let current = app.store.get_customer(me).await?.ok_or_else(gone)?;
-        if expected.is_some_and(|version| version != current.version) {
+        if expected
+            .as_ref()
+            .is_some_and(|versions| !versions.contains(&current.version))
+        {
             return Err(ApiError::PreconditionFailed);
+        }
+        if !current.is_active() {
+            return Err(ApiError::Forbidden(format!(
+                "this account is {}",
+                current.status.as_str()
+            )));
         }
         let now = Timestamp::now();
         let mut next = match input.apply(&current, now.date()) {
@@ -109,8 +118,9 @@ async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
     }
 }
 
-/// `If-Match: "3"` (also `W/"3"` or `3`) → Some(3); absent or `*` → None.
-fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
+/// The versions an `If-Match` header accepts: `"3"` or a list `"3", "4"`; absent or `*` means
+/// any. Weak tags never match (RFC 9110 §13.1.1 uses the strong comparison).
+fn if_match(req: &Request) -> Result<Option<Vec<u64>>, ApiError> {
     let Some(value) = req.headers().get(http::header::IF_MATCH) else {
         return Ok(None);
     };
@@ -121,8 +131,16 @@ fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     if text == "*" {
         return Ok(None);
     }
-    let version = text.trim_start_matches("W/").trim_matches('"');
-    version.parse().map(Some).map_err(|_| {
-        ApiError::BadRequest("If-Match must be an ETag from a previous response".into())
-    })
+    let mut versions = Vec::new();
+    for tag in text.split(',').map(str::trim) {
+        if tag.starts_with("W/") {
+            continue;
+        }
+        let quoted = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+        let version = quoted.and_then(|v| v.parse().ok());
+        versions.push(version.ok_or_else(|| {
+            ApiError::BadRequest("If-Match must list ETags from previous responses".into())
+        })?);
+    }
+    Ok(Some(versions))
 }

@@ -284,24 +284,25 @@ impl Store {
     /// its sentinels go in one transaction first, so the account is gone atomically; the rest of
     /// the partition follows in batches (and expires by TTL if this is interrupted).
     pub async fn erase_customer(&self, id: &CustomerId) -> Result<(), StoreError> {
-        let customer = self.get_customer(id).await?.ok_or(StoreError::NotFound)?;
-        let mut items = vec![self.delete_item(keys::customer_pk(id), keys::PROFILE_SK)?];
-        let mut fields = vec![None];
-        for (_, key) in unique_keys(&customer) {
-            items.push(self.delete_owned_sentinel(&key, id)?);
-            fields.push(None);
-        }
+        // The delete is conditional on the version read, so a concurrent email or phone change
+        // cannot leave a sentinel behind: the erase re-reads and tries again instead.
         for attempt in 0..CREATE_ATTEMPTS {
-            match self.transact(items.clone(), &fields).await {
-                Ok(()) => break,
-                Err(TxError::Conflict) if attempt + 1 < CREATE_ATTEMPTS => backoff(attempt).await,
+            let customer = self.get_customer(id).await?.ok_or(StoreError::NotFound)?;
+            let mut items = vec![self.delete_customer_at_version(&customer)?];
+            let mut fields = vec![None];
+            for (_, key) in unique_keys(&customer) {
+                items.push(self.delete_owned_sentinel(&key, id)?);
+                fields.push(None);
+            }
+            match self.transact(items, &fields).await {
+                Ok(()) => return self.delete_partition(&keys::customer_pk(id)).await,
                 Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => {
-                    return Err(StoreError::VersionConflict);
+                    backoff(attempt).await
                 }
                 Err(TxError::Store(err)) => return Err(err),
             }
         }
-        self.delete_partition(&keys::customer_pk(id)).await
+        Err(StoreError::VersionConflict)
     }
 
     async fn delete_partition(&self, pk: &str) -> Result<(), StoreError> {
@@ -378,11 +379,17 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn delete_item(&self, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {
+    fn delete_customer_at_version(
+        &self,
+        customer: &Customer,
+    ) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
+            .key(keys::PK, s(keys::customer_pk(&customer.customer_id)))
+            .key(keys::SK, s(keys::PROFILE_SK))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(customer.version))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())

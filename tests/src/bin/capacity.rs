@@ -1,0 +1,566 @@
+//! `capacity`: DynamoDB consumed capacity of one call of each route, and the table, bucket,
+//! customer and Lambda events the `bench` memory run needs.
+//!
+//! ```text
+//! capacity                 Markdown table of read/write capacity units per route (stdout)
+//! capacity provision DIR   create $TABLE_NAME and $MEDIA_BUCKET from template.yaml, sign up one
+//!                          customer and write a `GET /v1/me` Lambda event carrying its access
+//!                          token to DIR/profile-get-me.json (path printed on stdout)
+//! ```
+//!
+//! Both need DYNAMODB_ENDPOINT and S3_ENDPOINT (DynamoDB Local and moto, see `scripts/bench`);
+//! without them the table mode starts the services itself, like the tests do.
+//!
+//! Capacity comes from the store's meter: every store call asks for
+//! `ReturnConsumedCapacity=TOTAL` (table + indexes) and adds what DynamoDB answers, so the
+//! difference of two snapshots around one request is exactly what that request consumed.
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use integration_tests::{TestApp, TestResponse};
+use local_stack::event::{HttpInput, api_gateway_event};
+use local_stack::provision::{ensure_bucket, ensure_table};
+use local_stack::server::LocalApi;
+use local_stack::template::Template;
+use serde_json::{Value, json};
+use shared::store::Capacity;
+use shared::{App, Config};
+
+const PHONE: &str = "+260971234567";
+const SOURCE_IP: &str = "203.0.113.7";
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => capacity_table().await,
+        ["provision", dir] => provision(Path::new(dir)).await,
+        ["-h" | "--help"] => println!("usage: capacity | capacity provision EVENTS_DIR"),
+        _ => fail("usage: capacity | capacity provision EVENTS_DIR"),
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("capacity: {message}");
+    std::process::exit(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumed capacity per route
+// ---------------------------------------------------------------------------------------------
+
+struct Row {
+    route: &'static str,
+    case: &'static str,
+    used: Capacity,
+    /// The request certainly wrote to DynamoDB (a 0 means the endpoint did not report it).
+    writes: bool,
+    note: String,
+}
+
+/// One request, and the capacity it consumed. Aborts unless the status is `expected`.
+async fn measure(
+    t: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    expected: u16,
+) -> (TestResponse, Capacity) {
+    let before = t.app().store.meter().snapshot();
+    let response = t.call(method, path, token, body).await;
+    let used = t.app().store.meter().snapshot() - before;
+    if response.status != expected {
+        fail(&format!(
+            "{method} {path} answered {} (expected {expected}): {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        ));
+    }
+    (response, used)
+}
+
+fn text(response: &TestResponse, field: &str) -> String {
+    match response.json()[field].as_str() {
+        Some(value) => value.to_string(),
+        None => fail(&format!(
+            "response has no {field}: {}",
+            String::from_utf8_lossy(&response.body)
+        )),
+    }
+}
+
+/// GSI projections as the template declares them, e.g. `GSI1` → `ALL`.
+struct Indexes(Vec<(String, String)>);
+
+impl Indexes {
+    fn from(template: &Template) -> Self {
+        Self(
+            template
+                .table
+                .global_secondary_indexes
+                .iter()
+                .map(|i| (i.index_name.clone(), i.projection.projection_type.clone()))
+                .collect(),
+        )
+    }
+
+    fn summary(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, projection)| format!("{name} {projection}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Of `names` (indexes the customer item is in, with unchanged keys), those that must be
+    /// rewritten when non-key attributes change: the ones projecting them.
+    fn rewritten(&self, names: &[&str]) -> String {
+        let hit: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .filter_map(|(name, projection)| match projection.as_str() {
+                "KEYS_ONLY" => None,
+                "INCLUDE" => Some(format!("{name} (if it includes them)")),
+                _ => Some(name.clone()),
+            })
+            .collect();
+        if hit.is_empty() {
+            "no GSI write (keys unchanged, KEYS_ONLY)".into()
+        } else {
+            format!("GSI rewrite: {}", hit.join(", "))
+        }
+    }
+}
+
+async fn capacity_table() {
+    let t = TestApp::with_env(&[
+        ("OTP_MIN_INTERVAL_SECONDS", "0"),
+        ("OTP_PER_PHONE_PER_HOUR", "1000"),
+    ])
+    .await;
+    let template = integration_tests::template();
+    let gsi = Indexes::from(&template);
+    let mut rows = Vec::new();
+
+    eprintln!("capacity: measuring against {}", t.app().store.table());
+    let (_, used) = measure(&t, "GET", "/v1/health", None, None, 200).await;
+    rows.push(Row {
+        route: "GET /v1/health",
+        case: "DynamoDB + S3 reachable",
+        used,
+        writes: false,
+        note: "GetItem `HEALTH` (a key that never exists, eventually consistent); S3 HeadBucket \
+               costs no DynamoDB capacity"
+            .into(),
+    });
+
+    let otp = json!({ "phone": PHONE });
+    let (_, used) = measure(&t, "POST", "/v1/auth/otp", None, Some(otp.clone()), 202).await;
+    rows.push(Row {
+        route: "POST /v1/auth/otp",
+        case: "first code for a phone",
+        used,
+        writes: true,
+        note: "GetItem `OTP#phone` (consistent, absent); UpdateItem per-IP `RATE#otp-ip` window \
+               (creates it); conditional PutItem `OTP#phone` (new)"
+            .into(),
+    });
+
+    let (code, used) = measure(&t, "POST", "/v1/auth/otp", None, Some(otp.clone()), 202).await;
+    rows.push(Row {
+        route: "POST /v1/auth/otp",
+        case: "repeat code, same phone",
+        used,
+        writes: true,
+        note: "GetItem `OTP#phone` (consistent, present); UpdateItem `RATE#otp-ip` window; \
+               PutItem `OTP#phone` conditional on its `version`"
+            .into(),
+    });
+    let code = text(&code, "dev_code");
+
+    let login = json!({ "phone": PHONE, "code": code, "name": "Ann Lee" });
+    let (response, used) = measure(&t, "POST", "/v1/auth/login", None, Some(login), 200).await;
+    if response.json()["created"] != true {
+        fail("the signup login did not create a customer");
+    }
+    rows.push(Row {
+        route: "POST /v1/auth/login",
+        case: "new customer (signup)",
+        used,
+        writes: true,
+        note: "GetItem `OTP#phone`; Query GSI1 by phone (eventually consistent, empty) + GetItem \
+               phone sentinel (consistent, absent); UpdateItem OTP (use the code); GetItem \
+               username sentinel; **transaction**: Put customer + username sentinel + phone \
+               sentinel (3 items × 2), customer lands in GSI1, GSI3, GSI4; PutItem session"
+            .into(),
+    });
+
+    let again = t.request_code(PHONE).await;
+    let login = json!({ "phone": PHONE, "code": again });
+    let (response, used) = measure(&t, "POST", "/v1/auth/login", None, Some(login), 200).await;
+    if response.json()["created"] != false {
+        fail("the second login created another customer");
+    }
+    let token = text(&response, "access_token");
+    let token = Some(token.as_str());
+    rows.push(Row {
+        route: "POST /v1/auth/login",
+        case: "existing customer",
+        used,
+        writes: true,
+        note: format!(
+            "GetItem `OTP#phone`; Query GSI1 by phone + GetItem customer (consistent); UpdateItem \
+             OTP (use the code); UpdateItem customer (`last_login_at`, `version`; {}); PutItem \
+             session",
+            gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
+        ),
+    });
+
+    let (_, used) = measure(&t, "GET", "/v1/me", token, None, 200).await;
+    rows.push(Row {
+        route: "GET /v1/me",
+        case: "own profile",
+        used,
+        writes: false,
+        note: "GetItem customer (consistent); the token is verified without a read".into(),
+    });
+
+    let patch = json!({ "name": "Ann Banda" });
+    let (_, used) = measure(&t, "PATCH", "/v1/me", token, Some(patch), 200).await;
+    rows.push(Row {
+        route: "PATCH /v1/me",
+        case: "name change",
+        used,
+        writes: true,
+        note: format!(
+            "GetItem customer (consistent); **transaction** of 1: Put customer conditional on \
+             `version` (× 2; {})",
+            gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
+        ),
+    });
+
+    let patch = json!({ "email": "ann@example.com" });
+    let (_, used) = measure(&t, "PATCH", "/v1/me", token, Some(patch), 200).await;
+    rows.push(Row {
+        route: "PATCH /v1/me",
+        case: "email added",
+        used,
+        writes: true,
+        note: format!(
+            "GetItem customer; **transaction**: Put customer + Put new email sentinel (2 items × \
+             2); GSI2 entry inserted; {}",
+            gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
+        ),
+    });
+
+    let patch = json!({ "email": "ann.banda@example.com" });
+    let (_, used) = measure(&t, "PATCH", "/v1/me", token, Some(patch), 200).await;
+    rows.push(Row {
+        route: "PATCH /v1/me",
+        case: "email changed",
+        used,
+        writes: true,
+        note: format!(
+            "GetItem customer; **transaction**: Put customer + Delete old email sentinel + Put \
+             new one (3 items × 2); GSI2 key changes (delete + put in the index); {}",
+            gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
+        ),
+    });
+
+    let size = customer_item_size(&t).await;
+
+    let (_, used) = measure(&t, "DELETE", "/v1/me", token, None, 204).await;
+    rows.push(Row {
+        route: "DELETE /v1/me",
+        case: "erase own account",
+        used,
+        writes: true,
+        note: "GetItem customer (consistent); **transaction**: Delete customer + username, phone \
+               and email sentinels (4 items × 2), customer leaves GSI1–GSI4; Query own partition \
+               (consistent, 2 sessions); BatchWriteItem deleting the 2 sessions"
+            .into(),
+    });
+
+    print_table(&rows, &gsi, size);
+}
+
+/// Approximate DynamoDB size of the customer item (attribute names + values), read directly
+/// through the client so the meter does not see it.
+async fn customer_item_size(t: &TestApp) -> Option<usize> {
+    let store = &t.app().store;
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name("GSI1")
+        .key_condition_expression("GSI1PK = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("PHONE#{PHONE}")))
+        .send()
+        .await
+        .ok()?;
+    let pk = out.items().first()?.get("PK")?.clone();
+    let item = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", pk)
+        .key("SK", AttributeValue::S("PROFILE".into()))
+        .send()
+        .await
+        .ok()?
+        .item?;
+    Some(
+        item.iter()
+            .map(|(name, value)| name.len() + value_size(value))
+            .sum(),
+    )
+}
+
+/// DynamoDB's item-size rules, closely enough to tell which 1 KB / 4 KB step an item is on.
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.trim_start_matches('-').len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
+fn units(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn print_table(rows: &[Row], gsi: &Indexes, size: Option<usize>) {
+    println!("### DynamoDB consumed capacity per route\n");
+    println!(
+        "- Method: one request per row, in this order, through the real handlers \
+         (`integration_tests::TestApp`) against DynamoDB Local on a fresh table created from \
+         `template.yaml`; capacity = difference of the store's meter around the request \
+         (`ReturnConsumedCapacity=TOTAL` on every call)"
+    );
+    println!("- Template GSIs: {}", gsi.summary());
+    match size {
+        Some(bytes) => println!(
+            "- Customer item before the erase: ≈ {bytes} bytes (one customer, phone + email, \
+             no address)"
+        ),
+        None => println!("- Customer item size: could not be read"),
+    }
+    println!();
+    println!("| Route | Case | Read CU | Write CU | Items touched |");
+    println!("|---|---|---:|---:|---|");
+    for row in rows {
+        println!(
+            "| `{}` | {} | {} | {} | {} |",
+            row.route,
+            row.case,
+            units(row.used.read),
+            units(row.used.write),
+            row.note
+        );
+    }
+    println!();
+    let (read, write) = rows.iter().fold((0.0, 0.0), |(r, w), row| {
+        (r + row.used.read, w + row.used.write)
+    });
+    println!(
+        "Total of the {} requests: {} RCU, {} WCU.",
+        rows.len(),
+        units(read),
+        units(write)
+    );
+    let unreported: Vec<String> = rows
+        .iter()
+        .filter(|row| row.writes && row.used.write == 0.0)
+        .map(|row| format!("`{}` ({})", row.route, row.case))
+        .collect();
+    let unread: Vec<String> = rows
+        .iter()
+        .filter(|row| row.used.read == 0.0)
+        .map(|row| format!("`{}` ({})", row.route, row.case))
+        .collect();
+    if !unreported.is_empty() {
+        println!(
+            "\n> **Caveat:** write capacity 0 where a write certainly happened: {}. DynamoDB Local \
+             did not report it; these rows understate the cost on DynamoDB.",
+            unreported.join(", ")
+        );
+    }
+    if !unread.is_empty() {
+        println!(
+            "\n> **Caveat:** read capacity 0 where a read certainly happened: {}. DynamoDB Local \
+             did not report it.",
+            unread.join(", ")
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provisioning for the memory benchmark
+// ---------------------------------------------------------------------------------------------
+
+/// Settings the provisioning app uses on top of the process environment: codes are echoed so
+/// it can sign in, and the access token outlives a long benchmark run (the functions verify
+/// the token's own `exp`, not their configured lifetime).
+const PROVISION_OVERRIDES: [(&str, &str); 5] = [
+    ("OTP_DELIVERY", "log"),
+    ("OTP_DEV_ECHO", "1"),
+    ("OTP_MIN_INTERVAL_SECONDS", "0"),
+    ("OTP_PER_PHONE_PER_HOUR", "1000"),
+    ("ACCESS_TOKEN_TTL_SECONDS", "86400"),
+];
+
+async fn provision(dir: &Path) {
+    for name in [
+        "DYNAMODB_ENDPOINT",
+        "S3_ENDPOINT",
+        "TABLE_NAME",
+        "MEDIA_BUCKET",
+    ] {
+        if std::env::var(name).map_or(true, |v| v.is_empty()) {
+            fail(&format!(
+                "provision needs {name} (the functions' environment)"
+            ));
+        }
+    }
+    let config = Config::from_lookup(|name| {
+        PROVISION_OVERRIDES
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| std::env::var(name).ok())
+    })
+    .unwrap_or_else(|err| fail(&format!("configuration: {err}")));
+    let app = App::new(config, &integration_tests::sdk_config().await);
+    let template = integration_tests::template();
+    let created = ensure_table(app.store.client(), app.store.table(), &template.table)
+        .await
+        .unwrap_or_else(|err| fail(&format!("table {}: {err}", app.store.table())));
+    ensure_bucket(&app.s3, &app.config.media_bucket)
+        .await
+        .unwrap_or_else(|err| fail(&format!("bucket {}: {err}", app.config.media_bucket)));
+    eprintln!(
+        "capacity provision: table {} ({}), bucket {}",
+        app.store.table(),
+        if created { "created" } else { "existed" },
+        app.config.media_bucket
+    );
+    let api = LocalApi::new(app, &template.routes)
+        .unwrap_or_else(|err| fail(&format!("local API: {err}")));
+
+    // A realistic customer: signed up by phone, with an email added afterwards.
+    let phone = "+260977000001";
+    let sent = call(
+        &api,
+        "POST",
+        "/v1/auth/otp",
+        None,
+        json!({ "phone": phone }),
+        202,
+    )
+    .await;
+    let code = sent["dev_code"]
+        .as_str()
+        .unwrap_or_else(|| fail("no dev_code"));
+    let login = json!({ "phone": phone, "code": code, "name": "Bench Customer" });
+    let login = call(&api, "POST", "/v1/auth/login", None, login, 200).await;
+    let token = login["access_token"]
+        .as_str()
+        .unwrap_or_else(|| fail("no access_token"))
+        .to_string();
+    let email = json!({ "email": "bench.customer@example.com" });
+    call(&api, "PATCH", "/v1/me", Some(&token), email, 200).await;
+    call(&api, "GET", "/v1/me", Some(&token), Value::Null, 200).await;
+    eprintln!(
+        "capacity provision: customer {} signed up, token valid for 24 h",
+        login["customer"]["customer_id"].as_str().unwrap_or("?")
+    );
+
+    std::fs::create_dir_all(dir).unwrap_or_else(|err| fail(&format!("{}: {err}", dir.display())));
+    let authorization = format!("Bearer {token}");
+    // `GET /v1/health` needs no token: its event is static, `bench/events/auth-health.json`.
+    let events = [("profile-get-me.json", "GET", "/v1/me", Some(authorization))];
+    for (file, method, path, authorization) in events {
+        let mut headers = vec![
+            ("accept".to_string(), "application/json".to_string()),
+            ("user-agent".to_string(), "bench".to_string()),
+            (
+                "host".to_string(),
+                "abc123.execute-api.us-east-1.amazonaws.com".to_string(),
+            ),
+        ];
+        if let Some(value) = authorization {
+            headers.push(("authorization".to_string(), value));
+        }
+        let route_key = format!("{method} {path}");
+        let event = api_gateway_event(&HttpInput {
+            method,
+            path_and_query: path,
+            headers,
+            body: b"",
+            source_ip: SOURCE_IP,
+            route_key: &route_key,
+        });
+        let target: PathBuf = dir.join(file);
+        let text = serde_json::to_string_pretty(&event).expect("JSON");
+        std::fs::write(&target, text + "\n")
+            .unwrap_or_else(|err| fail(&format!("{}: {err}", target.display())));
+        println!("{}", target.display());
+    }
+}
+
+async fn call(
+    api: &LocalApi,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+    expected: u16,
+) -> Value {
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if let Some(token) = token {
+        headers.push(("authorization".to_string(), format!("Bearer {token}")));
+    }
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let (status, _, response) = api
+        .call(HttpInput {
+            method,
+            path_and_query: path,
+            headers,
+            body: &bytes,
+            source_ip: SOURCE_IP,
+            route_key: "",
+        })
+        .await;
+    if status.as_u16() != expected {
+        fail(&format!(
+            "{method} {path} answered {status} (expected {expected}): {}",
+            String::from_utf8_lossy(&response)
+        ));
+    }
+    serde_json::from_slice(&response).unwrap_or(Value::Null)
+}

@@ -1,0 +1,358 @@
+//! The sample events under `events/`: every file is a real API Gateway HTTP API (payload v2)
+//! event that `lambda_http` parses, its function's handler answers it with the status in its
+//! file name (`events/<function>/<name>.<status>.json`), and every route of every function has
+//! at least one event, so a new route without a sample event fails here.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use futures::future::join_all;
+use integration_tests::{TestApp, repo_root};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::App;
+use shared::domain::{Customer, CustomerId, PhoneE164, Username};
+use shared::http::{Route, router};
+use shared::store::otp::OtpRecord;
+use shared::time::Timestamp;
+
+/// Files in `events/` that are documentation or SAM settings, not events.
+const NOT_EVENTS: &[&str] = &["README.md", "sam-env.json"];
+
+/// The fixtures the events are written against (see `events/README.md`).
+const EVENT_PHONE: &str = "+260971234567";
+const EVENT_CODE: &str = "123456";
+const EVENT_CUSTOMER: &str = "CUST_0E7E5700";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Function {
+    Auth,
+    Profile,
+}
+
+impl Function {
+    const ALL: [Function; 2] = [Function::Auth, Function::Profile];
+
+    /// The folder under `events/` holding this function's events.
+    fn folder(self) -> &'static str {
+        match self {
+            Function::Auth => "auth",
+            Function::Profile => "profile",
+        }
+    }
+
+    fn from_folder(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.folder() == name)
+    }
+
+    fn routes(self) -> &'static [Route] {
+        match self {
+            Function::Auth => auth::ROUTES,
+            Function::Profile => profile::ROUTES,
+        }
+    }
+
+    async fn handle(self, app: &App, request: Request) -> Response<Body> {
+        match self {
+            Function::Auth => auth::handle(app, request).await,
+            Function::Profile => profile::handle(app, request).await,
+        }
+    }
+}
+
+/// One event file, checked for shape and ready to send.
+struct EventFile {
+    /// `events/auth/login.200.json`, for messages.
+    name: String,
+    function: Function,
+    expected: u16,
+    route: Route,
+    text: String,
+}
+
+#[tokio::test]
+async fn every_event_gets_the_status_in_its_file_name_and_every_route_has_one() {
+    let root = repo_root().join("events");
+    let mut failures = Vec::new();
+
+    // Every function the local stack serves (hence every function in template.yaml) must be
+    // known here, or its events could never be checked.
+    for function in local_stack::functions::Function::ALL {
+        let known = Function::ALL
+            .iter()
+            .any(|f| f.routes() == function.routes());
+        if !known {
+            failures.push(format!(
+                "{} is served by the local stack but this test does not know its events folder",
+                function.logical_id()
+            ));
+        }
+    }
+
+    let mut events = Vec::new();
+    for path in files_under(&root) {
+        let relative = path
+            .strip_prefix(&root)
+            .expect("under events/")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if NOT_EVENTS.contains(&relative.as_str()) {
+            continue;
+        }
+        match load_event(&path, &relative) {
+            Ok(event) => events.push(event),
+            Err(message) => failures.push(format!("events/{relative}: {message}")),
+        }
+    }
+
+    for function in Function::ALL {
+        let covered: BTreeSet<(&str, &str)> = events
+            .iter()
+            .filter(|e| e.function == function)
+            .map(|e| (e.route.method, e.route.path))
+            .collect();
+        for route in function.routes() {
+            if !covered.contains(&(route.method, route.path)) {
+                failures.push(format!(
+                    "events/{}/: no event for {} {} (add events/{}/<name>.<status>.json)",
+                    function.folder(),
+                    route.method,
+                    route.path,
+                    function.folder()
+                ));
+            }
+        }
+    }
+
+    let outcomes = join_all(events.iter().map(run_event)).await;
+    failures.extend(outcomes.into_iter().filter_map(Result::err));
+
+    assert!(
+        events.len() >= 2,
+        "no events found under {}",
+        root.display()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} problem(s) with the sample events:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
+/// Every file below `dir`, sorted, so failures come out in a stable order.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Reads `events/<function>/<name>.<status>.json` and checks that it is an HTTP API event
+/// for one of that function's routes, shaped the way API Gateway sends it.
+fn load_event(path: &Path, relative: &str) -> Result<EventFile, String> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let [folder, file] = parts.as_slice() else {
+        return Err("events live in events/<function>/<name>.<status>.json".into());
+    };
+    let function = Function::from_folder(folder).ok_or_else(|| {
+        let known: Vec<&str> = Function::ALL.iter().map(|f| f.folder()).collect();
+        format!(
+            "unknown function folder {folder:?} (known: {})",
+            known.join(", ")
+        )
+    })?;
+    let expected = file
+        .strip_suffix(".json")
+        .and_then(|stem| stem.rsplit_once('.'))
+        .and_then(|(_, status)| status.parse::<u16>().ok())
+        .filter(|status| (100..=599).contains(status))
+        .ok_or(
+            "the file name must be <name>.<status>.json with an HTTP status, e.g. login.200.json",
+        )?;
+
+    let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read: {err}"))?;
+    let event: Value = serde_json::from_str(&text).map_err(|err| format!("not JSON: {err}"))?;
+    let field = |pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if field("/version") != "2.0" {
+        return Err("not an HTTP API payload v2 event (\"version\": \"2.0\")".into());
+    }
+    let method = field("/requestContext/http/method");
+    let http_path = field("/requestContext/http/path");
+    if http_path != field("/rawPath") {
+        return Err(format!(
+            "rawPath {:?} differs from requestContext.http.path {http_path:?}",
+            field("/rawPath")
+        ));
+    }
+    if field("/requestContext/stage") != "$default" {
+        return Err(
+            "requestContext.stage must be \"$default\" (the API has no named stage)".into(),
+        );
+    }
+    let headers = event.get("headers").and_then(Value::as_object);
+    let upper_case = headers
+        .into_iter()
+        .flat_map(|h| h.keys())
+        .find(|name| name.chars().any(|c| c.is_ascii_uppercase()));
+    if let Some(name) = upper_case {
+        return Err(format!(
+            "header {name:?} is not lower-case, as API Gateway sends it"
+        ));
+    }
+    let route = router::find(function.routes(), &method, &http_path)
+        .map_err(|_| {
+            format!(
+                "{method} {http_path} is not a route of the {} function",
+                function.folder()
+            )
+        })?
+        .route;
+    let route_key = format!("{} {}", route.method, route.path);
+    for pointer in ["/routeKey", "/requestContext/routeKey"] {
+        if field(pointer) != route_key {
+            return Err(format!(
+                "{pointer} is {:?}, API Gateway sends {route_key:?}",
+                field(pointer)
+            ));
+        }
+    }
+    lambda_http::request::from_str(&text)
+        .map_err(|err| format!("lambda_http cannot parse it: {err}"))?;
+    Ok(EventFile {
+        name: format!("events/{relative}"),
+        function,
+        expected,
+        route,
+        text,
+    })
+}
+
+/// Sends the event to its handler in a fresh table, after seeding what it refers to.
+async fn run_event(event: &EventFile) -> Result<(), String> {
+    let fail = |message: String| format!("{}: {message}", event.name);
+    let t = TestApp::new().await;
+    seed(t.app(), event.route).await.map_err(fail)?;
+    let request = lambda_http::request::from_str(&event.text)
+        .map_err(|err| fail(format!("lambda_http cannot parse it: {err}")))?;
+    let response = event.function.handle(t.app(), request).await;
+    check_response(event, &response).map_err(fail)
+}
+
+/// The data the events are written against: a pending code `123456` for the login events'
+/// phone, and the customer the sample access tokens belong to.
+async fn seed(app: &App, route: Route) -> Result<(), String> {
+    let phone = PhoneE164::parse(EVENT_PHONE, phonenumber::country::Id::ZM)
+        .map_err(|err| format!("fixture phone: {err}"))?;
+    let now = Timestamp::now().unix();
+    match (route.method, route.path) {
+        ("POST", "/v1/auth/login") => {
+            let record = OtpRecord {
+                code_hash: Some(app.otp_hasher.hash(&phone, EVENT_CODE)),
+                expires_at: now + 300,
+                attempts: 0,
+                sent_at: vec![],
+                version: 1,
+            };
+            let saved = app
+                .store
+                .save_otp(&phone, &record, None, now + 3600)
+                .await
+                .map_err(|err| format!("seeding the code: {err}"))?;
+            if !saved {
+                return Err("seeding the code: an OTP item already existed".into());
+            }
+        }
+        (_, "/v1/me") => {
+            let id = CustomerId::parse(EVENT_CUSTOMER).ok_or("fixture customer id is malformed")?;
+            let names = ("Event".to_string(), "Tester".to_string());
+            let mut customer = Customer::new(
+                id,
+                Username::base(&names.0, &names.1),
+                names,
+                Timestamp::now(),
+            );
+            customer.phone = Some(phone);
+            customer.phone_verified = true;
+            app.store
+                .create_customer(customer)
+                .await
+                .map_err(|err| format!("seeding {EVENT_CUSTOMER}: {err}"))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), String> {
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    };
+    if status != event.expected {
+        return Err(format!("expected {}, got {status}: {body}", event.expected));
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    if status >= 400 {
+        // RFC 9457 problem details, as the contract promises for every error.
+        if header("content-type") != "application/problem+json" {
+            return Err(format!(
+                "a {status} must be application/problem+json, got {:?}",
+                header("content-type")
+            ));
+        }
+        let problem: Value = serde_json::from_str(&body)
+            .map_err(|err| format!("problem body is not JSON: {err}"))?;
+        if problem["status"] != status
+            || !problem["title"].is_string()
+            || !problem["type"].is_string()
+        {
+            return Err(format!("not a problem+json body for {status}: {body}"));
+        }
+        if status == 429 && header("retry-after").is_empty() {
+            return Err("429 without Retry-After".into());
+        }
+    } else if status == 204 {
+        if !body.is_empty() {
+            return Err(format!("204 with a body: {body}"));
+        }
+    } else {
+        serde_json::from_str::<Value>(&body)
+            .map_err(|err| format!("{status} body is not JSON: {err}"))?;
+        if header("content-type") != "application/json" {
+            return Err(format!(
+                "{status} must be application/json, got {:?}",
+                header("content-type")
+            ));
+        }
+        if event.route.path == "/v1/me" && header("etag").is_empty() {
+            return Err("a customer response must carry an ETag".into());
+        }
+    }
+    Ok(())
+}
