@@ -2,6 +2,8 @@
 //! Amazon SNS SMS in AWS, and a log line (with the digits withheld) for the local stack, where
 //! `OTP_DEV_ECHO=1` returns the code in the response instead.
 
+use std::time::Duration;
+
 use aws_sdk_sns::types::MessageAttributeValue;
 use thiserror::Error;
 
@@ -19,9 +21,14 @@ pub enum CodeSender {
 }
 
 impl CodeSender {
-    pub async fn send(&self, phone: &PhoneE164, code: &OtpCode) -> Result<(), DeliveryError> {
+    pub async fn send(
+        &self,
+        phone: &PhoneE164,
+        code: &OtpCode,
+        valid_for: Duration,
+    ) -> Result<(), DeliveryError> {
         match self {
-            CodeSender::Sns(client) => send_sms(client, phone, code).await,
+            CodeSender::Sns(client) => send_sms(client, phone, code, valid_for).await,
             CodeSender::Log => {
                 tracing::info!(phone = %mask_phone(phone.as_str()), "one-time code issued (log delivery; not sent)");
                 Ok(())
@@ -34,6 +41,7 @@ async fn send_sms(
     client: &aws_sdk_sns::Client,
     phone: &PhoneE164,
     code: &OtpCode,
+    valid_for: Duration,
 ) -> Result<(), DeliveryError> {
     let transactional = MessageAttributeValue::builder()
         .data_type("String")
@@ -44,8 +52,9 @@ async fn send_sms(
         .publish()
         .phone_number(phone.as_str())
         .message(format!(
-            "Your verification code is {}. It expires in 5 minutes.",
-            code.digits()
+            "Your verification code is {}. It expires in {} minutes.",
+            code.digits(),
+            valid_for.as_secs().div_ceil(60)
         ))
         .message_attributes("AWS.SNS.SMS.SMSType", transactional)
         .send()

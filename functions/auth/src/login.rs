@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::App;
 use shared::auth::Role;
-use shared::auth::otp::is_well_formed;
+use shared::auth::otp::{is_well_formed, recent_sends, send_wait};
 use shared::domain::customer::{Audience, parse_full_name};
 use shared::domain::validation::bounded_text;
 use shared::domain::{Customer, CustomerId, PhoneE164, Username, ValidationErrors};
@@ -172,13 +172,9 @@ async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> 
 
 /// The wrong-try limit is a limit like the others: 429, retry once a new code may be requested.
 fn too_many_tries(app: &App, record: &OtpRecord, now: i64) -> ApiError {
-    let last_send = record.sent_at.iter().copied().max().unwrap_or(now);
-    let retry_after =
-        (last_send + app.config.otp.min_interval.as_secs() as i64 - now).max(1) as u64;
-    ApiError::TooManyRequests {
-        detail: format!("too many wrong codes; request a new code in {retry_after} s"),
-        retry_after,
-    }
+    let recent = recent_sends(&record.sent_at, now);
+    let retry_after = send_wait(&app.config.otp, &recent, now).map_or(1, |wait| wait.seconds);
+    crate::otp::too_many("too many wrong codes; request a new code", retry_after)
 }
 
 fn ensure_may_log_in(customer: &Customer) -> Result<(), ApiError> {

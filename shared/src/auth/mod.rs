@@ -3,6 +3,7 @@
 
 pub mod jwt;
 pub mod otp;
+pub mod password;
 pub mod refresh;
 pub mod roles;
 

@@ -6,7 +6,10 @@ use rand::Rng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::config::OtpLimits;
 use crate::domain::PhoneE164;
+
+pub const HOUR: i64 = 3600;
 
 /// A freshly generated code. Its `Debug` hides the digits so it never reaches a log.
 pub struct OtpCode(String);
@@ -66,6 +69,50 @@ impl OtpHasher {
     }
 }
 
+/// Why another code may not be sent yet, and for how many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendWait {
+    pub seconds: u64,
+    pub reason: &'static str,
+}
+
+/// Send times within the last hour, oldest first.
+pub fn recent_sends(sent_at: &[i64], now: i64) -> Vec<i64> {
+    let mut sends: Vec<i64> = sent_at
+        .iter()
+        .copied()
+        .filter(|&at| at > now - HOUR)
+        .collect();
+    sends.sort_unstable();
+    sends
+}
+
+/// The per-phone limits: one code per `min_interval`, at most `per_phone_per_hour` in any
+/// sliding hour. `recent` comes from [`recent_sends`].
+pub fn send_wait(limits: &OtpLimits, recent: &[i64], now: i64) -> Option<SendWait> {
+    let per_hour = limits.per_phone_per_hour as usize;
+    if per_hour == 0 || recent.len() >= per_hour {
+        // The hour frees up when the oldest of the last `per_hour` sends is an hour old.
+        let oldest = recent
+            .len()
+            .checked_sub(per_hour)
+            .and_then(|i| recent.get(i))
+            .copied()
+            .unwrap_or(now);
+        let seconds = (oldest + HOUR - now).max(1) as u64;
+        return Some(SendWait {
+            seconds,
+            reason: "too many codes requested for this phone",
+        });
+    }
+    let last = *recent.last()?;
+    let next_allowed = last + limits.min_interval.as_secs() as i64;
+    (next_allowed > now).then(|| SendWait {
+        seconds: (next_allowed - now) as u64,
+        reason: "a code was just sent to this phone",
+    })
+}
+
 fn unreachable_key() -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     unreachable!("HMAC-SHA256 takes keys of any length")
@@ -105,6 +152,43 @@ mod tests {
         let other = OtpHasher::new(b"another-secret-another-secret-xx");
         assert!(!other.matches(&a, "123456", &stored));
         assert!(!stored.contains("123456"));
+    }
+
+    fn limits() -> OtpLimits {
+        OtpLimits {
+            code_ttl: std::time::Duration::from_secs(300),
+            max_attempts: 5,
+            per_phone_per_hour: 5,
+            min_interval: std::time::Duration::from_secs(30),
+            per_ip_per_hour: 300,
+        }
+    }
+
+    #[test]
+    fn send_limits_are_a_sliding_hour_and_a_minimum_gap() {
+        let now = 10_000;
+        assert_eq!(send_wait(&limits(), &[], now), None);
+        assert_eq!(
+            send_wait(&limits(), &[now - 10], now).map(|w| w.seconds),
+            Some(20)
+        );
+        assert_eq!(send_wait(&limits(), &[now - 40], now), None);
+        let five = recent_sends(
+            &[
+                now - 3000,
+                now - 2000,
+                now - 1000,
+                now - 500,
+                now - 100,
+                now - 4000,
+            ],
+            now,
+        );
+        assert_eq!(five.len(), 5, "sends older than an hour are forgotten");
+        assert_eq!(
+            send_wait(&limits(), &five, now).map(|w| w.seconds),
+            Some(600)
+        );
     }
 
     #[test]
