@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use local_stack::admin::{AdminOutcome, ensure_admin};
 use local_stack::provision::{ensure_bucket, ensure_table};
 use local_stack::server::{LocalApi, serve};
 use local_stack::template::Template;
@@ -26,6 +27,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if ensure_bucket(&app.s3, &app.config.media_bucket).await? {
         tracing::info!(bucket = %app.config.media_bucket, "created the media bucket");
+    }
+
+    let admin_email =
+        std::env::var("LOCAL_ADMIN_EMAIL").unwrap_or_else(|_| "admin@example.com".into());
+    let admin_password =
+        std::env::var("LOCAL_ADMIN_PASSWORD").unwrap_or_else(|_| "local-admin-password".into());
+    match ensure_admin(&app.store, &admin_email, &admin_password, "Local admin").await? {
+        AdminOutcome::Created(id) => {
+            tracing::info!(staff_id = %id, email = %admin_email, "created the local admin")
+        }
+        AdminOutcome::AlreadyExists(id) => {
+            tracing::info!(staff_id = %id, email = %admin_email, "the local admin exists")
+        }
     }
 
     let port: u16 = std::env::var("PORT")

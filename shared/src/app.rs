@@ -4,7 +4,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::auth::JwtKeys;
 use crate::auth::otp::OtpHasher;
+use crate::auth::refresh::RefreshSigner;
 use crate::config::{Config, ConfigError, OtpDelivery};
+use crate::http::cursor::CursorSigner;
 use crate::sms::CodeSender;
 use crate::store::Store;
 
@@ -14,6 +16,8 @@ pub struct App {
     pub s3: aws_sdk_s3::Client,
     pub jwt: JwtKeys,
     pub otp_hasher: OtpHasher,
+    pub refresh_signer: RefreshSigner,
+    pub cursor_signer: CursorSigner,
     pub code_sender: CodeSender,
 }
 
@@ -59,6 +63,11 @@ impl App {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             jwt,
             otp_hasher: OtpHasher::new(&config.jwt_secret),
+            refresh_signer: RefreshSigner::new(
+                &config.jwt_secret,
+                config.jwt_previous.as_ref().map(|(_, s)| s.as_slice()),
+            ),
+            cursor_signer: CursorSigner::new(&config.jwt_secret),
             code_sender,
             config,
         }

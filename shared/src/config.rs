@@ -48,6 +48,17 @@ pub struct Config {
     pub otp_delivery: OtpDelivery,
     pub otp_dev_echo: bool,
     pub otp: OtpLimits,
+    /// How long the previous refresh token of a session still works after a rotation, so two
+    /// refreshes racing from one device do not log it out.
+    pub refresh_grace: Duration,
+    pub staff_lockout: StaffLockout,
+}
+
+/// A staff account locks for `window` after `threshold` failed passwords within `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffLockout {
+    pub threshold: u32,
+    pub window: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -131,6 +142,11 @@ impl Config {
                 per_phone_per_hour: count("OTP_PER_PHONE_PER_HOUR", 5)?,
                 min_interval: seconds("OTP_MIN_INTERVAL_SECONDS", 30)?,
                 per_ip_per_hour: count("OTP_PER_IP_PER_HOUR", 300)?,
+            },
+            refresh_grace: seconds("REFRESH_GRACE_SECONDS", 10)?,
+            staff_lockout: StaffLockout {
+                threshold: count("STAFF_LOCKOUT_THRESHOLD", 10)?,
+                window: seconds("STAFF_LOCKOUT_SECONDS", 900)?,
             },
         })
     }

@@ -1,9 +1,9 @@
-//! Opening a session and the token response shared by every login flavour.
+//! Opening a session and the token fields shared by every login flavour and by refresh.
 
 use serde_json::{Value, json};
 use shared::App;
 use shared::auth::Role;
-use shared::auth::refresh::RefreshToken;
+use shared::auth::refresh::token_hash;
 use shared::domain::SessionId;
 use shared::http::ApiError;
 use shared::store::sessions::SessionRecord;
@@ -18,26 +18,36 @@ pub async fn open_session(
     now: Timestamp,
 ) -> Result<Value, ApiError> {
     let session_id = SessionId::generate();
-    let refresh = RefreshToken::generate(owner_id, &session_id);
+    let refresh_token = app.refresh_signer.issue(owner_id, &session_id, 1);
     let session = SessionRecord {
-        session_id: session_id.clone(),
+        session_id,
         owner_id: owner_id.to_string(),
         role,
         device_name,
         created_at: now,
         last_used_at: now,
         expires_at: now.plus_seconds(app.config.refresh_token_ttl.as_secs() as i64),
-        refresh_hash: refresh.hash(),
-        previous_refresh_hash: None,
-        rotated_at: None,
+        refresh_hash: token_hash(&refresh_token),
         generation: 1,
-        revoked: false,
+        rotated_at: None,
     };
     app.store.put_session(&session).await?;
-    let access_token = app.jwt.issue(owner_id, role, session_id.as_str(), now)?;
+    token_fields(app, &session, role, refresh_token, now)
+}
+
+pub fn token_fields(
+    app: &App,
+    session: &SessionRecord,
+    role: Role,
+    refresh_token: String,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
+    let access_token = app
+        .jwt
+        .issue(&session.owner_id, role, session.session_id.as_str(), now)?;
     Ok(json!({
         "access_token": access_token,
-        "refresh_token": refresh.to_token_string(),
+        "refresh_token": refresh_token,
         "token_type": "Bearer",
         "expires_in": app.jwt.lifetime().as_secs(),
     }))

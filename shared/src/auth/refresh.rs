@@ -1,74 +1,144 @@
-//! Refresh tokens: opaque to clients, `rt1.<owner>.<session>.<secret>`. Only the SHA-256 of the
-//! secret is stored; the secret has 256 bits of entropy, so a plain hash is enough.
+//! Refresh tokens: `rt1.<owner>.<session>.<generation>.<mac>`, opaque to clients.
+//!
+//! The MAC is an HMAC of (owner, session, generation) under a key derived from the service
+//! secret, so the server can tell a genuine old token (a replay: revoke the session) from a
+//! forged one (just 401), and can hand the *same* current token to a second refresh that raced
+//! the first within the grace window. The session stores only the SHA-256 of its current token.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::otp::hex;
 use crate::domain::SessionId;
-use crate::domain::ids::random_token;
 
 const PREFIX: &str = "rt1";
 
+/// A refresh token as presented, with a MAC that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshToken {
+pub struct PresentedRefresh {
     pub owner_id: String,
     pub session_id: SessionId,
-    secret: String,
+    pub generation: u64,
+    pub hash: String,
 }
 
-impl RefreshToken {
-    pub fn generate(owner_id: &str, session_id: &SessionId) -> Self {
-        Self {
-            owner_id: owner_id.to_string(),
-            session_id: session_id.clone(),
-            secret: random_token(32),
-        }
+pub struct RefreshSigner {
+    /// The current key first; a retiring key still verifies during a rotation.
+    keys: Vec<Vec<u8>>,
+}
+
+impl RefreshSigner {
+    pub fn new(secret: &[u8], previous_secret: Option<&[u8]>) -> Self {
+        let keys = std::iter::once(secret)
+            .chain(previous_secret)
+            .map(derive_key)
+            .collect();
+        Self { keys }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.trim().split('.');
-        let (prefix, owner, sid, secret) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if prefix != PREFIX
-            || parts.next().is_some()
-            || owner.is_empty()
-            || owner.len() > 64
-            || secret.len() != 43
-        {
-            return None;
-        }
-        Some(Self {
-            owner_id: owner.to_string(),
-            session_id: SessionId::parse(sid)?,
-            secret: secret.to_string(),
-        })
-    }
-
-    pub fn hash(&self) -> String {
-        hex(&Sha256::digest(self.secret.as_bytes()))
-    }
-
-    pub fn to_token_string(&self) -> String {
+    pub fn issue(&self, owner_id: &str, session_id: &SessionId, generation: u64) -> String {
+        let mac = mac(&self.keys[0], owner_id, session_id, generation);
         format!(
-            "{PREFIX}.{}.{}.{}",
-            self.owner_id,
-            self.session_id.as_str(),
-            self.secret
+            "{PREFIX}.{owner_id}.{}.{generation}.{}",
+            session_id.as_str(),
+            URL_SAFE_NO_PAD.encode(mac)
         )
     }
+
+    /// `None` for anything that is not a token this service issued.
+    pub fn parse(&self, token: &str) -> Option<PresentedRefresh> {
+        let token = token.trim();
+        let parts: Vec<&str> = token.split('.').collect();
+        let [prefix, owner, sid, generation, tag] = parts.as_slice() else {
+            return None;
+        };
+        if *prefix != PREFIX || owner.is_empty() || owner.len() > 64 {
+            return None;
+        }
+        let session_id = SessionId::parse(sid)?;
+        let generation: u64 = generation.parse().ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let genuine = self
+            .keys
+            .iter()
+            .any(|key| bool::from(mac(key, owner, &session_id, generation).ct_eq(&tag)));
+        genuine.then(|| PresentedRefresh {
+            owner_id: owner.to_string(),
+            session_id,
+            generation,
+            hash: token_hash(token),
+        })
+    }
+}
+
+/// What the session stores of its current token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.trim().as_bytes()))
+}
+
+fn derive_key(secret: &[u8]) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(b"customer-platform/refresh/v1");
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn mac(key: &[u8], owner: &str, session_id: &SessionId, generation: u64) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(format!("{owner}|{}|{generation}", session_id.as_str()).as_bytes());
+    mac.finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
     #[test]
-    fn round_trips_and_rejects_garbage() {
-        let token = RefreshToken::generate("CUST_0000ABCD", &SessionId::generate());
-        let parsed = RefreshToken::parse(&token.to_token_string()).expect("parses");
-        assert_eq!(parsed, token);
-        assert_eq!(parsed.hash(), token.hash());
-        assert!(RefreshToken::parse("garbage").is_none());
-        assert!(RefreshToken::parse(&format!("{}.x", token.to_token_string())).is_none());
+    fn issued_tokens_parse_and_hash_stably() {
+        let signer = RefreshSigner::new(SECRET, None);
+        let sid = SessionId::generate();
+        let token = signer.issue("CUST_0000ABCD", &sid, 3);
+        let parsed = signer.parse(&token).expect("genuine");
+        assert_eq!(
+            (parsed.owner_id.as_str(), parsed.generation),
+            ("CUST_0000ABCD", 3)
+        );
+        assert_eq!(parsed.hash, token_hash(&token));
+        assert_eq!(
+            signer.issue("CUST_0000ABCD", &sid, 3),
+            token,
+            "the same generation gives the same token"
+        );
+    }
+
+    #[test]
+    fn forged_and_foreign_tokens_do_not_parse() {
+        let signer = RefreshSigner::new(SECRET, None);
+        let sid = SessionId::generate();
+        let token = signer.issue("CUST_0000ABCD", &sid, 3);
+        assert!(
+            signer.parse(&token.replace(".3.", ".4.")).is_none(),
+            "generation edited"
+        );
+        assert!(
+            signer
+                .parse(&token.replace("CUST_0000ABCD", "CUST_0000ABCE"))
+                .is_none(),
+            "owner edited"
+        );
+        let other = RefreshSigner::new(b"another-secret-another-secret-xx", None);
+        assert!(other.parse(&token).is_none());
+        assert!(signer.parse("garbage").is_none());
+        let rotated = RefreshSigner::new(b"another-secret-another-secret-xx", Some(SECRET));
+        assert!(
+            rotated.parse(&token).is_some(),
+            "the retiring key still verifies"
+        );
     }
 }

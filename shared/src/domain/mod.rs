@@ -4,6 +4,7 @@ pub mod contact;
 pub mod customer;
 pub mod ids;
 pub mod patch;
+pub mod staff;
 pub mod validation;
 
 pub use contact::{EmailAddress, PhoneE164};

@@ -1,6 +1,7 @@
 //! The HTTP edge: problem+json errors, JSON bodies, routing and responses.
 
 pub mod body;
+pub mod cursor;
 pub mod error;
 pub mod response;
 pub mod router;

@@ -295,7 +295,7 @@ impl Store {
                 fields.push(None);
             }
             match self.transact(items, &fields).await {
-                Ok(()) => return self.delete_partition(&keys::customer_pk(id)).await,
+                Ok(()) => return self.delete_prefix(&keys::customer_pk(id), None).await,
                 Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => {
                     backoff(attempt).await
                 }
@@ -305,17 +305,31 @@ impl Store {
         Err(StoreError::VersionConflict)
     }
 
-    async fn delete_partition(&self, pk: &str) -> Result<(), StoreError> {
+    /// Every item of a partition whose sort key starts with `prefix` (all of them for `None`).
+    pub(crate) async fn query_prefix(
+        &self,
+        pk: &str,
+        prefix: Option<&str>,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let out = self
+            let mut request = self
                 .client()
                 .query()
                 .table_name(self.table())
-                .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_values(":pk", s(pk))
-                .projection_expression("PK, SK")
+                .expression_attribute_values(":pk", s(pk));
+            request = match prefix {
+                Some(prefix) => request
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", keys::SK)
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => request.key_condition_expression("#pk = :pk"),
+            };
+            let out = request
+                .set_projection_expression(projection.map(str::to_string))
                 .consistent_read(true)
                 .set_exclusive_start_key(start_key)
                 .return_consumed_capacity(Self::CAPACITY)
@@ -323,15 +337,25 @@ impl Store {
                 .await
                 .map_err(StoreError::backend)?;
             self.meter().read(out.consumed_capacity());
-            let keys: Vec<Item> = out.items().to_vec();
-            for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
-                self.batch_delete(chunk).await?;
-            }
+            items.extend(out.items.unwrap_or_default());
             start_key = out.last_evaluated_key;
             if start_key.is_none() {
-                return Ok(());
+                return Ok(items);
             }
         }
+    }
+
+    /// Deletes the items of a partition whose sort key starts with `prefix` (all for `None`).
+    pub(crate) async fn delete_prefix(
+        &self,
+        pk: &str,
+        prefix: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let keys = self.query_prefix(pk, prefix, Some("PK, SK")).await?;
+        for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
+            self.batch_delete(chunk).await?;
+        }
+        Ok(())
     }
 
     async fn batch_delete(&self, keys: &[Item]) -> Result<(), StoreError> {

@@ -10,6 +10,9 @@
 //! | username sentinel | `UNIQUE#USERNAME#<name>` | `UNIQUE`           | —                                          |
 //! | one-time code   | `OTP#<e164>`               | `OTP`              | —                                          |
 //! | rate window     | `RATE#<scope>#<subject>`   | `<window start>`   | —                                          |
+//! | staff member    | `STAFF#<staff_id>`         | `PROFILE`          | GSI4 `STAFF` + created (admin list)        |
+//! | staff session   | `STAFF#<staff_id>`         | `SESSION#<sid>`    | —                                          |
+//! | staff email sentinel | `UNIQUE#STAFF_EMAIL#<email>` | `UNIQUE`   | —                                          |
 //!
 //! The customer item doubles as the customer-id sentinel: it is written with
 //! `attribute_not_exists(PK)`, so two customers can never share an id.
@@ -36,10 +39,21 @@ pub mod entity {
     pub const UNIQUE: &str = "unique";
     pub const OTP: &str = "otp";
     pub const RATE_WINDOW: &str = "rate_window";
+    pub const STAFF: &str = "staff";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
     format!("CUSTOMER#{id}")
+}
+
+pub const STAFF_LIST: &str = "STAFF";
+
+pub fn staff_pk(id: &crate::domain::staff::StaffId) -> String {
+    format!("STAFF#{id}")
+}
+
+pub fn staff_email_key(email: &EmailAddress) -> String {
+    format!("STAFF_EMAIL#{email}")
 }
 
 pub fn customer_id_from_pk(pk: &str) -> Option<CustomerId> {

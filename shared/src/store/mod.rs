@@ -6,6 +6,7 @@ pub mod keys;
 pub mod otp;
 pub mod rate_limit;
 pub mod sessions;
+pub mod staff;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,12 +1,15 @@
-//! Sessions: one item per signed-in device, in the owner's partition, so listing a user's
-//! sessions is one `Query` and erasing a customer takes them along. The refresh token is stored
-//! only as a hash; `previous_refresh_hash` and `rotated_at` let a racing second refresh within
-//! the grace window succeed, and reuse of anything older revoke the session.
+//! Sessions: one item per signed-in device, in the owner's partition (`CUSTOMER#…` or
+//! `STAFF#…`), so listing them is one `Query` and erasing a customer takes them along.
+//!
+//! The item stores the SHA-256 of the current refresh token and its `generation`. A refresh
+//! bumps the generation under a condition on the old one, so of two racing refreshes exactly one
+//! rotates; the other, still within `rotated_at + grace`, is handed the same new token.
+//! Revoking a session deletes the item; expired ones go by TTL.
 
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
-use super::{Store, StoreError, n, s};
+use super::{Store, StoreError, is_condition_failure, n, s};
 use crate::auth::Role;
 use crate::domain::SessionId;
 use crate::time::Timestamp;
@@ -21,38 +24,29 @@ pub struct SessionRecord {
     pub created_at: Timestamp,
     pub last_used_at: Timestamp,
     pub expires_at: Timestamp,
+    /// SHA-256 of the current refresh token.
     pub refresh_hash: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_refresh_hash: Option<String>,
+    pub generation: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<Timestamp>,
-    /// Bumped on every rotation; conditions on it keep concurrent rotations apart.
-    pub generation: u64,
-    #[serde(default)]
-    pub revoked: bool,
 }
 
-impl SessionRecord {
-    /// The partition that owns the session: the customer's partition for customers.
-    pub fn owner_pk(role: Role, owner_id: &str) -> String {
-        match role {
-            Role::Customer => format!("CUSTOMER#{owner_id}"),
-            Role::Staff | Role::Admin => format!("STAFF#{owner_id}"),
-        }
+/// The partition that owns a principal's items: customers and staff live apart.
+pub fn owner_pk(owner_id: &str) -> String {
+    if owner_id.starts_with("STAFF_") {
+        format!("STAFF#{owner_id}")
+    } else {
+        format!("CUSTOMER#{owner_id}")
     }
 }
 
 impl Store {
     pub async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         let mut item: super::Item = serde_dynamo::to_item(session)?;
-        item.insert(
-            keys::PK.into(),
-            s(SessionRecord::owner_pk(session.role, &session.owner_id)),
-        );
+        item.insert(keys::PK.into(), s(owner_pk(&session.owner_id)));
         item.insert(keys::SK.into(), s(keys::session_sk(&session.session_id)));
         item.insert(keys::ENTITY.into(), s(entity::SESSION));
-        // Kept a day past expiry so a late replay is still recognised as one, then gone.
-        item.insert(keys::TTL.into(), n(session.expires_at.unix() + 86_400));
+        item.insert(keys::TTL.into(), n(session.expires_at.unix()));
         let out = self
             .client()
             .put_item()
@@ -67,17 +61,18 @@ impl Store {
         Ok(())
     }
 
+    /// The session, unless it is gone or past its expiry (TTL deletion can lag by days).
     pub async fn get_session(
         &self,
-        role: Role,
         owner_id: &str,
         session_id: &SessionId,
+        now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let out = self
             .client()
             .get_item()
             .table_name(self.table())
-            .key(keys::PK, s(SessionRecord::owner_pk(role, owner_id)))
+            .key(keys::PK, s(owner_pk(owner_id)))
             .key(keys::SK, s(keys::session_sk(session_id)))
             .consistent_read(true)
             .return_consumed_capacity(Self::CAPACITY)
@@ -85,9 +80,91 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        out.item
+        let session: Option<SessionRecord> = out.item.map(serde_dynamo::from_item).transpose()?;
+        Ok(session.filter(|s| s.expires_at > now))
+    }
+
+    /// Moves the session to `next_generation` if it is still at `session.generation`. `false`
+    /// when a concurrent refresh rotated it first.
+    pub async fn rotate_session(
+        &self,
+        session: &SessionRecord,
+        next_generation: u64,
+        next_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(owner_pk(&session.owner_id)))
+            .key(keys::SK, s(keys::session_sk(&session.session_id)))
+            .update_expression("SET refresh_hash = :hash, generation = :next, rotated_at = :now, last_used_at = :now")
+            .condition_expression("generation = :current")
+            .expression_attribute_values(":hash", s(next_hash))
+            .expression_attribute_values(":next", n(next_generation))
+            .expression_attribute_values(":current", n(session.generation))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+
+    /// Deletes one session; `false` when there was none.
+    pub async fn delete_session(
+        &self,
+        owner_id: &str,
+        session_id: &SessionId,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key(keys::PK, s(owner_pk(owner_id)))
+            .key(keys::SK, s(keys::session_sk(session_id)))
+            .condition_expression("attribute_exists(PK)")
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+
+    /// The owner's live sessions, newest first.
+    pub async fn list_sessions(
+        &self,
+        owner_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let items = self
+            .query_prefix(&owner_pk(owner_id), Some(keys::SESSION_PREFIX), None)
+            .await?;
+        let mut sessions: Vec<SessionRecord> = items
+            .into_iter()
             .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(StoreError::from)
+            .collect::<Result<_, _>>()?;
+        sessions.retain(|s| s.expires_at > now);
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(sessions)
+    }
+
+    /// Revokes every session of the owner.
+    pub async fn delete_all_sessions(&self, owner_id: &str) -> Result<(), StoreError> {
+        self.delete_prefix(&owner_pk(owner_id), Some(keys::SESSION_PREFIX))
+            .await
     }
 }

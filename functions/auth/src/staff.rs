@@ -1,0 +1,244 @@
+//! Staff login and the admin's staff management.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::App;
+use shared::auth::password;
+use shared::auth::{Principal, Role};
+use shared::domain::EmailAddress;
+use shared::domain::staff::{StaffId, StaffMember, new_staff, parse_staff_role};
+use shared::domain::validation::{ValidationErrors, bounded_text};
+use shared::http::cursor::page_limit;
+use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::store::StoreError;
+use shared::time::Timestamp;
+
+use crate::tokens::open_session;
+
+const GUARD_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Deserialize)]
+struct StaffLoginRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    device_name: Option<String>,
+}
+
+impl JsonBody for StaffLoginRequest {
+    const FIELDS: &'static [&'static str] = &["email", "password", "device_name"];
+}
+
+/// One answer for an unknown email and a wrong password, so neither reveals which emails exist.
+fn bad_credentials() -> ApiError {
+    ApiError::Unauthorized("wrong email or password".into())
+}
+
+pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: StaffLoginRequest = parse_json(req)?;
+    let device_name = match body.device_name.as_deref() {
+        Some(name) => {
+            Some(bounded_text(name, 100).map_err(|m| ApiError::validation("device_name", m))?)
+        }
+        None => None,
+    };
+    let now = Timestamp::now();
+    let staff = match EmailAddress::parse(&body.email) {
+        Ok(email) => app.store.find_staff_by_email(&email).await?,
+        Err(_) => None,
+    };
+    let Some(staff) = staff else {
+        password::verify_against_nothing(&body.password);
+        return Err(bad_credentials());
+    };
+    if let Some(until) = staff.locked_until.filter(|&until| until > now.unix()) {
+        return Err(locked(until - now.unix()));
+    }
+    if !password::verify(&body.password, &staff.password_hash) {
+        return Err(record_failure(app, staff, now).await);
+    }
+    if staff.disabled {
+        return Err(ApiError::Forbidden("this staff account is disabled".into()));
+    }
+    if !staff.failed_logins.is_empty() || staff.locked_until.is_some() {
+        app.store.save_login_guard(&staff, &[], None).await?;
+    }
+    let mut response =
+        open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;
+    response["staff"] = staff.to_json();
+    json(StatusCode::OK, &response)
+}
+
+fn locked(retry_after: i64) -> ApiError {
+    let retry_after = retry_after.max(1) as u64;
+    ApiError::TooManyRequests {
+        detail: format!("too many failed passwords; this account is locked for {retry_after} s"),
+        retry_after,
+    }
+}
+
+/// Counts a failed password; the one that reaches the threshold within the window locks the
+/// account for the window. Concurrent failures are all counted (optimistic retries).
+async fn record_failure(app: &App, mut staff: StaffMember, now: Timestamp) -> ApiError {
+    let policy = app.config.staff_lockout;
+    let window = policy.window.as_secs() as i64;
+    for _ in 0..GUARD_ATTEMPTS {
+        let mut failures: Vec<i64> = staff
+            .failed_logins
+            .iter()
+            .copied()
+            .filter(|&at| at > now.unix() - window)
+            .collect();
+        failures.push(now.unix());
+        let lock = failures.len() >= policy.threshold as usize;
+        let (failures, locked_until) = if lock {
+            (Vec::new(), Some(now.unix() + window))
+        } else {
+            (failures, None)
+        };
+        match app
+            .store
+            .save_login_guard(&staff, &failures, locked_until)
+            .await
+        {
+            Ok(true) if lock => return locked(window),
+            Ok(true) => return bad_credentials(),
+            Ok(false) => match app.store.get_staff(&staff.staff_id).await {
+                Ok(Some(fresh)) => staff = fresh,
+                Ok(None) => return bad_credentials(),
+                Err(err) => return err.into(),
+            },
+            Err(err) => return err.into(),
+        }
+    }
+    bad_credentials()
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateStaffRequest {
+    email: String,
+    password: String,
+    name: String,
+    role: String,
+}
+
+impl JsonBody for CreateStaffRequest {
+    const FIELDS: &'static [&'static str] = &["email", "password", "name", "role"];
+}
+
+pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: CreateStaffRequest = parse_json(req)?;
+    let staff = new_staff(
+        &body.email,
+        &body.password,
+        &body.name,
+        &body.role,
+        Timestamp::now(),
+    )?;
+    app.store
+        .create_staff(&staff)
+        .await
+        .map_err(|err| match err {
+            StoreError::Taken(_) => ApiError::Conflict {
+                detail: "a staff account with this email exists".into(),
+                field: Some("email"),
+            },
+            other => other.into(),
+        })?;
+    let mut response = json(StatusCode::CREATED, &staff.to_json())?;
+    let location = format!("/v1/staff/{}", staff.staff_id)
+        .parse()
+        .map_err(|_| ApiError::Internal("bad Location".into()))?;
+    response
+        .headers_mut()
+        .insert(http::header::LOCATION, location);
+    Ok(response)
+}
+
+pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let query = req.query_string_parameters();
+    let limit = page_limit(query.first("limit"))?;
+    let scope = "GET /v1/staff";
+    let start = query
+        .first("cursor")
+        .map(|c| app.cursor_signer.decode(scope, c))
+        .transpose()?;
+    let page = app.store.list_staff(limit, start).await?;
+    let next_cursor = page
+        .last_key
+        .map(|key| app.cursor_signer.encode(scope, &key));
+    let items: Vec<_> = page.items.iter().map(StaffMember::to_json).collect();
+    json(
+        StatusCode::OK,
+        &json!({ "items": items, "next_cursor": next_cursor }),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UpdateStaffRequest {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl JsonBody for UpdateStaffRequest {
+    const FIELDS: &'static [&'static str] = &["role", "disabled", "name"];
+}
+
+/// Role change, disable/enable, rename. Disabling or changing the role ends the member's
+/// sessions, so the change holds from the next request on (access tokens aside, see
+/// `sessions.rs`). Admins cannot disable or demote themselves, so there is always an admin.
+pub async fn update(
+    app: &App,
+    req: &Request,
+    admin: &Principal,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let body: UpdateStaffRequest = parse_json(req)?;
+    let not_found = || ApiError::NotFound("no such staff member".into());
+    let id = StaffId::parse(raw_id).ok_or_else(not_found)?;
+    let mut errors = ValidationErrors::new();
+    let role = body
+        .role
+        .as_deref()
+        .and_then(|r| errors.check("role", parse_staff_role(r)));
+    let name = body
+        .name
+        .as_deref()
+        .and_then(|n| errors.check("name", bounded_text(n, 100)));
+    errors.into_result()?;
+
+    let current = app.store.get_staff(&id).await?.ok_or_else(not_found)?;
+    let mut next = current.clone();
+    if let Some(role) = role {
+        next.role = role;
+    }
+    if let Some(disabled) = body.disabled {
+        next.disabled = disabled;
+    }
+    if let Some(name) = name {
+        next.name = name;
+    }
+    let weakens_self = admin.subject == id.as_str() && (next.disabled || next.role != Role::Admin);
+    if weakens_self {
+        return Err(ApiError::Conflict {
+            detail: "you cannot disable or demote your own account".into(),
+            field: None,
+        });
+    }
+    if next == current {
+        return json(StatusCode::OK, &current.to_json());
+    }
+    app.store
+        .replace_staff(&current, &mut next, Timestamp::now())
+        .await?;
+    if next.disabled != current.disabled || next.role != current.role {
+        app.store.delete_all_sessions(id.as_str()).await?;
+    }
+    json(StatusCode::OK, &next.to_json())
+}

@@ -1,0 +1,160 @@
+//! Staff and admin accounts of the back office.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::EmailAddress;
+use super::validation::{ValidationErrors, bounded_text};
+use crate::auth::Role;
+use crate::auth::password;
+use crate::time::Timestamp;
+
+pub const MAX_STAFF_NAME: usize = 100;
+
+/// `STAFF_` followed by 8 upper-case hex characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StaffId(String);
+
+impl StaffId {
+    const PREFIX: &'static str = "STAFF_";
+
+    pub fn generate() -> Self {
+        Self(format!("{}{:08X}", Self::PREFIX, rand::random::<u32>()))
+    }
+
+    pub fn parse(input: &str) -> Option<Self> {
+        let hex = input.strip_prefix(Self::PREFIX)?;
+        let valid = hex.len() == 8
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        valid.then(|| Self(input.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StaffId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMember {
+    pub staff_id: StaffId,
+    pub email: EmailAddress,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    #[serde(default)]
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+    /// Failed password times within the lockout window, oldest first.
+    #[serde(default)]
+    pub failed_logins: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<i64>,
+    /// Bumped on every change of the two fields above; conditions on it keep concurrent failed
+    /// logins from overwriting each other without touching `version`.
+    #[serde(default)]
+    pub login_guard: u64,
+}
+
+impl StaffMember {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "staff_id": self.staff_id,
+            "email": self.email,
+            "name": self.name,
+            "role": self.role,
+            "disabled": self.disabled,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "version": self.version,
+        })
+    }
+}
+
+/// Staff roles are `staff` and `admin`; `customer` is not a staff role.
+pub fn parse_staff_role(text: &str) -> Result<Role, String> {
+    match text.trim() {
+        "staff" => Ok(Role::Staff),
+        "admin" => Ok(Role::Admin),
+        _ => Err("must be staff or admin".into()),
+    }
+}
+
+/// A validated new account, password already hashed.
+pub fn new_staff(
+    email: &str,
+    password_text: &str,
+    name: &str,
+    role: &str,
+    now: Timestamp,
+) -> Result<StaffMember, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let email = errors.check("email", EmailAddress::parse(email));
+    let strong = errors.check("password", password::check_strength(password_text));
+    let name = errors.check("name", bounded_text(name, MAX_STAFF_NAME));
+    let role = errors.check("role", parse_staff_role(role));
+    errors.clone().into_result()?;
+    let (Some(email), Some(()), Some(name), Some(role)) = (email, strong, name, role) else {
+        return Err(errors);
+    };
+    let password_hash =
+        password::hash(password_text).map_err(|e| ValidationErrors::single("password", e))?;
+    Ok(StaffMember {
+        staff_id: StaffId::generate(),
+        email,
+        name,
+        role,
+        password_hash,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        failed_logins: Vec::new(),
+        locked_until: None,
+        login_guard: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_ids_have_their_own_prefix() {
+        let id = StaffId::generate();
+        assert!(StaffId::parse(id.as_str()).is_some());
+        assert!(StaffId::parse("CUST_1A2B3C4D").is_none());
+    }
+
+    #[test]
+    fn new_staff_validates_every_field() {
+        let errors =
+            new_staff("nope", "short", "", "customer", Timestamp::now()).expect_err("invalid");
+        let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "password", "name", "role"]);
+        let staff = new_staff(
+            "Ops@Example.com",
+            "a long enough password",
+            "Ops",
+            "admin",
+            Timestamp::now(),
+        )
+        .expect("valid");
+        assert_eq!(staff.email.as_str(), "ops@example.com");
+        assert_eq!(staff.role, Role::Admin);
+        assert!(
+            staff.to_json().get("password_hash").is_none(),
+            "the hash never leaves the store"
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Staff accounts: the item in its own partition (with its sessions), a sentinel that keeps
+//! emails unique, and GSI4 (`STAFF`, newest first) for the admin list.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::keys::{self, entity};
+use super::{Item, Store, StoreError, UniqueField, is_condition_failure, n, s, string_attr};
+use crate::domain::EmailAddress;
+use crate::domain::ids::random_token;
+use crate::domain::staff::{StaffId, StaffMember};
+
+/// One page of a list, and the key to continue from.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<HashMap<String, AttributeValue>>,
+}
+
+fn staff_item(staff: &StaffMember) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(staff)?;
+    item.insert(keys::PK.into(), s(keys::staff_pk(&staff.staff_id)));
+    item.insert(keys::SK.into(), s(keys::PROFILE_SK));
+    item.insert(keys::ENTITY.into(), s(entity::STAFF));
+    item.insert("GSI4PK".into(), s(keys::STAFF_LIST));
+    item.insert(
+        "GSI4SK".into(),
+        s(format!(
+            "{}#{}",
+            staff.created_at.to_rfc3339(),
+            staff.staff_id
+        )),
+    );
+    Ok(item)
+}
+
+impl Store {
+    /// Creates the account and its email sentinel in one transaction; `Taken(Email)` when the
+    /// email belongs to another staff member.
+    pub async fn create_staff(&self, staff: &StaffMember) -> Result<(), StoreError> {
+        let account = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(staff_item(staff)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sentinel = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(Item::from([
+                (
+                    keys::PK.to_string(),
+                    s(keys::unique_pk(&keys::staff_email_key(&staff.email))),
+                ),
+                (keys::SK.to_string(), s(keys::UNIQUE_SK)),
+                (keys::ENTITY.to_string(), s(entity::UNIQUE)),
+                ("staff_id".to_string(), s(staff.staff_id.as_str())),
+            ])))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let result = self
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(account).build())
+            .transact_items(TransactWriteItem::builder().put(sentinel).build())
+            .client_request_token(random_token(18))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write_all(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => {
+                let cancelled_on_email = err
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().get(1).and_then(|r| r.code()) == Some("ConditionalCheckFailed"))
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(false);
+                if cancelled_on_email {
+                    Err(StoreError::Taken(UniqueField::Email))
+                } else {
+                    Err(StoreError::backend(err))
+                }
+            }
+        }
+    }
+
+    pub async fn get_staff(&self, id: &StaffId) -> Result<Option<StaffMember>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::staff_pk(id)))
+            .key(keys::SK, s(keys::PROFILE_SK))
+            .consistent_read(true)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn find_staff_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<StaffMember>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::unique_pk(&keys::staff_email_key(email))))
+            .key(keys::SK, s(keys::UNIQUE_SK))
+            .consistent_read(true)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        let owner = out
+            .item
+            .as_ref()
+            .and_then(|item| string_attr(item, "staff_id"))
+            .and_then(StaffId::parse);
+        match owner {
+            Some(id) => self.get_staff(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Newest first, `limit` at a time.
+    pub async fn list_staff(
+        &self,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<StaffMember>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name("GSI4")
+            .key_condition_expression("GSI4PK = :staff")
+            .expression_attribute_values(":staff", s(keys::STAFF_LIST))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            last_key: out.last_evaluated_key,
+        })
+    }
+
+    /// Writes `next` over `current` if nobody changed the account meanwhile.
+    pub async fn replace_staff(
+        &self,
+        current: &StaffMember,
+        next: &mut StaffMember,
+        now: crate::time::Timestamp,
+    ) -> Result<(), StoreError> {
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(staff_item(next)?))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(current.version))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) if is_condition_failure(&err) => Err(StoreError::VersionConflict),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+
+    /// Saves the failed-login history if no concurrent login changed it first (`false` then).
+    pub async fn save_login_guard(
+        &self,
+        staff: &StaffMember,
+        failed_logins: &[i64],
+        locked_until: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let failures = AttributeValue::L(failed_logins.iter().map(n).collect());
+        let locked = locked_until.map_or(AttributeValue::Null(true), n);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::staff_pk(&staff.staff_id)))
+            .key(keys::SK, s(keys::PROFILE_SK))
+            .update_expression("SET failed_logins = :failures, locked_until = :locked, login_guard = :next")
+            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(login_guard) OR login_guard = :current)")
+            .expression_attribute_values(":failures", failures)
+            .expression_attribute_values(":locked", locked)
+            .expression_attribute_values(":next", n(staff.login_guard + 1))
+            .expression_attribute_values(":current", n(staff.login_guard))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+}
