@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::keys::{self, entity};
-use super::{Item, Store, StoreError, UniqueField, is_condition_failure, n, s, string_attr};
+use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::ids::random_token;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
@@ -153,36 +153,20 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
+        match self.conditional(result)? {
+            Some(out) => {
                 let item = out
                     .attributes
                     .ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
                 Ok(Some(serde_dynamo::from_item(item)?))
             }
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(StoreError::backend(err)),
+            None => Ok(None),
         }
     }
 
     pub async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::customer_pk(id)))
-            .key(keys::SK, s(keys::PROFILE_SK))
-            .consistent_read(true)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+        self.get_typed(keys::customer_pk(id), keys::PROFILE_SK)
             .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(StoreError::from)
     }
 
     /// Read-after-write consistent look-up by phone: the GSI first (cheap, eventually
@@ -260,20 +244,10 @@ impl Store {
     }
 
     async fn unique_owner(&self, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::unique_pk(value_key)))
-            .key(keys::SK, s(keys::UNIQUE_SK))
-            .consistent_read(true)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        Ok(out
-            .item
+        let item = self
+            .get_raw(keys::unique_pk(value_key), keys::UNIQUE_SK)
+            .await?;
+        Ok(item
             .as_ref()
             .and_then(|item| string_attr(item, "customer_id"))
             .and_then(CustomerId::parse))

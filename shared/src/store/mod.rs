@@ -172,6 +172,78 @@ impl Store {
     }
 }
 
+/// Outputs of single-item writes, which all carry their consumed capacity.
+pub(crate) trait WriteOutput {
+    fn consumed(&self) -> Option<&ConsumedCapacity>;
+}
+
+macro_rules! write_output {
+    ($($output:ty),*) => {$(
+        impl WriteOutput for $output {
+            fn consumed(&self) -> Option<&ConsumedCapacity> {
+                self.consumed_capacity()
+            }
+        }
+    )*};
+}
+
+write_output!(
+    aws_sdk_dynamodb::operation::put_item::PutItemOutput,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput
+);
+
+impl Store {
+    /// A strongly consistent read of one item.
+    pub(crate) async fn get_raw(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .consistent_read(true)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter.read(out.consumed_capacity());
+        Ok(out.item)
+    }
+
+    /// A strongly consistent read of one item, mapped with `serde_dynamo`.
+    pub(crate) async fn get_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get_raw(pk, sk)
+            .await?
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    /// The outcome of a conditional write: `Ok(Some(output))` when it applied, `Ok(None)` when
+    /// its condition failed, an error otherwise.
+    pub(crate) fn conditional<O: WriteOutput, E>(
+        &self,
+        result: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    ) -> Result<Option<O>, StoreError>
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match result {
+            Ok(out) => {
+                self.meter.write(out.consumed());
+                Ok(Some(out))
+            }
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+}
+
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

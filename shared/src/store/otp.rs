@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
-use super::{Store, StoreError, is_condition_failure, n, s};
+use super::{Store, StoreError, n, s};
 use crate::domain::PhoneE164;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,22 +35,7 @@ pub enum WrongCode {
 
 impl Store {
     pub async fn get_otp(&self, phone: &PhoneE164) -> Result<Option<OtpRecord>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(phone)))
-            .key(keys::SK, s(keys::OTP_SK))
-            .consistent_read(true)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(StoreError::from)
+        self.get_typed(keys::otp_pk(phone), keys::OTP_SK).await
     }
 
     /// Saves a new code if the item is still at `previous_version` (optimistic locking), so
@@ -79,14 +64,7 @@ impl Store {
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", n(version)),
         };
-        match request.send().await {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+        Ok(self.conditional(request.send().await)?.is_some())
     }
 
     /// Counts a wrong try against the code with `code_hash`; the last allowed try removes the
@@ -112,17 +90,14 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        let attempts = match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                out.attributes
-                    .as_ref()
-                    .and_then(|a| super::number_attr(a, "attempts"))
-                    .unwrap_or(i64::from(max_attempts))
-            }
-            Err(err) if is_condition_failure(&err) => return Ok(WrongCode::Exhausted),
-            Err(err) => return Err(StoreError::backend(err)),
+        let Some(out) = self.conditional(result)? else {
+            return Ok(WrongCode::Exhausted);
         };
+        let attempts = out
+            .attributes
+            .as_ref()
+            .and_then(|a| super::number_attr(a, "attempts"))
+            .unwrap_or(i64::from(max_attempts));
         let used = u32::try_from(attempts).unwrap_or(max_attempts);
         if used < max_attempts {
             return Ok(WrongCode::TriesLeft(max_attempts - used));
@@ -154,14 +129,7 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+        Ok(self.conditional(result)?.is_some())
     }
 
     async fn remove_otp_code(&self, phone: &PhoneE164, code_hash: &str) -> Result<(), StoreError> {
@@ -177,14 +145,8 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(())
-            }
-            // Already replaced or removed by a concurrent request: nothing left to do.
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+        // A failed condition means a concurrent request replaced or removed it already.
+        self.conditional(result)?;
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! item that expires by TTL after the window ends.
 
 use super::keys::{self, entity};
-use super::{Store, StoreError, is_condition_failure, n, s};
+use super::{Store, StoreError, n, s};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateDecision {
@@ -43,15 +43,11 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(RateDecision::Allowed)
-            }
-            Err(err) if is_condition_failure(&err) => Ok(RateDecision::Limited {
+        Ok(match self.conditional(result)? {
+            Some(_) => RateDecision::Allowed,
+            None => RateDecision::Limited {
                 retry_after: (window_end - now).max(1) as u64,
-            }),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+            },
+        })
     }
 }

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
-use super::{Store, StoreError, is_condition_failure, n, s};
+use super::{Store, StoreError, n, s};
 use crate::auth::Role;
 use crate::domain::SessionId;
 use crate::time::Timestamp;
@@ -68,19 +68,9 @@ impl Store {
         session_id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(keys::PK, s(owner_pk(owner_id)))
-            .key(keys::SK, s(keys::session_sk(session_id)))
-            .consistent_read(true)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        let session: Option<SessionRecord> = out.item.map(serde_dynamo::from_item).transpose()?;
+        let session: Option<SessionRecord> = self
+            .get_typed(owner_pk(owner_id), &keys::session_sk(session_id))
+            .await?;
         Ok(session.filter(|s| s.expires_at > now))
     }
 
@@ -108,14 +98,7 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+        Ok(self.conditional(result)?.is_some())
     }
 
     /// Deletes one session; `false` when there was none.
@@ -134,14 +117,7 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+        Ok(self.conditional(result)?.is_some())
     }
 
     /// The owner's live sessions, newest first.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::keys::{self, entity};
-use super::{Item, Store, StoreError, UniqueField, is_condition_failure, n, s, string_attr};
+use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::EmailAddress;
 use crate::domain::ids::random_token;
 use crate::domain::staff::{StaffId, StaffMember};
@@ -92,46 +92,24 @@ impl Store {
     }
 
     pub async fn get_staff(&self, id: &StaffId) -> Result<Option<StaffMember>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::staff_pk(id)))
-            .key(keys::SK, s(keys::PROFILE_SK))
-            .consistent_read(true)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(StoreError::from)
+        self.get_typed(keys::staff_pk(id), keys::PROFILE_SK).await
     }
 
     pub async fn find_staff_by_email(
         &self,
         email: &EmailAddress,
     ) -> Result<Option<StaffMember>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::unique_pk(&keys::staff_email_key(email))))
-            .key(keys::SK, s(keys::UNIQUE_SK))
-            .consistent_read(true)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        let owner = out
-            .item
+        let sentinel = self
+            .get_raw(
+                keys::unique_pk(&keys::staff_email_key(email)),
+                keys::UNIQUE_SK,
+            )
+            .await?;
+        match sentinel
             .as_ref()
             .and_then(|item| string_attr(item, "staff_id"))
-            .and_then(StaffId::parse);
-        match owner {
+            .and_then(StaffId::parse)
+        {
             Some(id) => self.get_staff(&id).await,
             None => Ok(None),
         }
@@ -190,14 +168,9 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) if is_condition_failure(&err) => Err(StoreError::VersionConflict),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+        self.conditional(result)?
+            .map(|_| ())
+            .ok_or(StoreError::VersionConflict)
     }
 
     /// Saves the failed-login history if no concurrent login changed it first (`false` then).
@@ -224,13 +197,6 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.meter().write(out.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::backend(err)),
-        }
+        Ok(self.conditional(result)?.is_some())
     }
 }
