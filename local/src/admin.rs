@@ -14,31 +14,15 @@ pub enum AdminOutcome {
 
 /// Creates an admin with this email unless a staff account with it exists (then nothing
 /// changes: an existing password is never overwritten).
-pub async fn ensure_admin(
-    store: &Store,
-    email: &str,
-    password: &str,
-    name: &str,
-) -> Result<AdminOutcome, String> {
+pub async fn ensure_admin(store: &Store, email: &str, password: &str, name: &str) -> Result<AdminOutcome, String> {
     let normalised = EmailAddress::parse(email).map_err(|m| format!("admin email {m}"))?;
-    if let Some(existing) = store
-        .find_staff_by_email(&normalised)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    if let Some(existing) = store.find_staff_by_email(&normalised).await.map_err(|e| e.to_string())? {
         return Ok(AdminOutcome::AlreadyExists(existing.staff_id.to_string()));
     }
     let admin = new_staff(email, password, name, "admin", Timestamp::now()).map_err(|errors| {
-        let problems: Vec<String> = errors
-            .fields()
-            .iter()
-            .map(|e| format!("{} {}", e.field, e.message))
-            .collect();
+        let problems: Vec<String> = errors.fields().iter().map(|e| format!("{} {}", e.field, e.message)).collect();
         problems.join("; ")
     })?;
-    store
-        .create_staff(&admin)
-        .await
-        .map_err(|e| e.to_string())?;
+    store.create_staff(&admin).await.map_err(|e| e.to_string())?;
     Ok(AdminOutcome::Created(admin.staff_id.to_string()))
 }

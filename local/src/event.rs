@@ -19,10 +19,7 @@ pub struct HttpInput<'a> {
 }
 
 pub fn api_gateway_event(input: &HttpInput<'_>) -> Value {
-    let (path, query) = input
-        .path_and_query
-        .split_once('?')
-        .unwrap_or((input.path_and_query, ""));
+    let (path, query) = input.path_and_query.split_once('?').unwrap_or((input.path_and_query, ""));
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &input.headers {
@@ -43,15 +40,10 @@ pub fn api_gateway_event(input: &HttpInput<'_>) -> Value {
     let (body, encoded) = match std::str::from_utf8(input.body) {
         _ if input.body.is_empty() => (Value::Null, false),
         Ok(text) => (json!(text), false),
-        Err(_) => (
-            json!(base64::engine::general_purpose::STANDARD.encode(input.body)),
-            true,
-        ),
+        Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(input.body)), true),
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     json!({
         "version": "2.0",
         "routeKey": input.route_key,

@@ -13,26 +13,19 @@ use local_stack::template::Template;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::logging::init();
-    let template_path = std::env::var("TEMPLATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("template.yaml"));
+    let template_path = std::env::var("TEMPLATE").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("template.yaml"));
     let template = Template::load(&template_path)?;
     let app = shared::App::from_env().await?;
 
     if ensure_table(app.store.client(), app.store.table(), &template.table).await? {
-        tracing::info!(
-            table = app.store.table(),
-            "created the table from template.yaml"
-        );
+        tracing::info!(table = app.store.table(), "created the table from template.yaml");
     }
     if ensure_bucket(&app.s3, &app.config.media_bucket).await? {
         tracing::info!(bucket = %app.config.media_bucket, "created the media bucket");
     }
 
-    let admin_email =
-        std::env::var("LOCAL_ADMIN_EMAIL").unwrap_or_else(|_| "admin@example.com".into());
-    let admin_password =
-        std::env::var("LOCAL_ADMIN_PASSWORD").unwrap_or_else(|_| "local-admin-password".into());
+    let admin_email = std::env::var("LOCAL_ADMIN_EMAIL").unwrap_or_else(|_| "admin@example.com".into());
+    let admin_password = std::env::var("LOCAL_ADMIN_PASSWORD").unwrap_or_else(|_| "local-admin-password".into());
     match ensure_admin(&app.store, &admin_email, &admin_password, "Local admin").await? {
         AdminOutcome::Created(id) => {
             tracing::info!(staff_id = %id, email = %admin_email, "created the local admin")
@@ -42,10 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let api = Arc::new(LocalApi::new(app, &template.routes)?);
     for route in &template.routes {

@@ -1,8 +1,8 @@
 //! Creates the table (from the template's definition) and the media bucket when missing.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use thiserror::Error;
 
@@ -46,10 +46,7 @@ pub async fn create_table(
     name: &str,
     definition: &TableDefinition,
 ) -> Result<(), ProvisionError> {
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest);
+    let mut request = client.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
     for attribute in &definition.attribute_definitions {
         let built = AttributeDefinition::builder()
             .attribute_name(&attribute.attribute_name)
@@ -63,12 +60,9 @@ pub async fn create_table(
     }
     for index in &definition.global_secondary_indexes {
         let projection = Projection::builder()
-            .projection_type(ProjectionType::from(
-                index.projection.projection_type.as_str(),
-            ))
+            .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
             .set_non_key_attributes(
-                (!index.projection.non_key_attributes.is_empty())
-                    .then(|| index.projection.non_key_attributes.clone()),
+                (!index.projection.non_key_attributes.is_empty()).then(|| index.projection.non_key_attributes.clone()),
             )
             .build();
         let built = GlobalSecondaryIndex::builder()
@@ -98,9 +92,7 @@ pub async fn create_table(
     Ok(())
 }
 
-fn key_schema(
-    elements: &[crate::template::KeyElement],
-) -> Result<Vec<KeySchemaElement>, ProvisionError> {
+fn key_schema(elements: &[crate::template::KeyElement]) -> Result<Vec<KeySchemaElement>, ProvisionError> {
     elements
         .iter()
         .map(|e| {
@@ -113,31 +105,18 @@ fn key_schema(
         .collect()
 }
 
-async fn wait_until_active(
-    client: &aws_sdk_dynamodb::Client,
-    name: &str,
-) -> Result<(), ProvisionError> {
+async fn wait_until_active(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), ProvisionError> {
     for _ in 0..100 {
-        let described = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(dynamo_error)?;
+        let described = client.describe_table().table_name(name).send().await.map_err(dynamo_error)?;
         if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    Err(ProvisionError::DynamoDb(format!(
-        "table {name} did not become active"
-    )))
+    Err(ProvisionError::DynamoDb(format!("table {name} did not become active")))
 }
 
-pub async fn ensure_bucket(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-) -> Result<bool, ProvisionError> {
+pub async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, ProvisionError> {
     if client.head_bucket().bucket(bucket).send().await.is_ok() {
         return Ok(false);
     }

@@ -31,17 +31,9 @@ impl LocalApi {
             .iter()
             .map(|route| {
                 Function::from_logical_id(&route.function)
-                    .map(|f| {
-                        (
-                            f,
-                            Route::new(leak(&route.method), leak(&route.path), Access::Anyone),
-                        )
-                    })
+                    .map(|f| (f, Route::new(leak(&route.method), leak(&route.path), Access::Anyone)))
                     .ok_or_else(|| {
-                        format!(
-                            "template.yaml declares {} but the local stack has no such function",
-                            route.function
-                        )
+                        format!("template.yaml declares {} but the local stack has no such function", route.function)
                     })
             })
             .collect::<Result<_, _>>()?;
@@ -56,10 +48,7 @@ impl LocalApi {
     fn route_for(&self, method: &str, path: &str) -> Option<(Function, String)> {
         self.routes.iter().find_map(|(function, route)| {
             let matched = router::find(std::slice::from_ref(route), method, path).ok()?;
-            Some((
-                *function,
-                format!("{} {}", matched.route.method, matched.route.path),
-            ))
+            Some((*function, format!("{} {}", matched.route.method, matched.route.path)))
         })
     }
 
@@ -67,15 +56,9 @@ impl LocalApi {
     pub async fn call(&self, input: HttpInput<'_>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
         let path = input.path_and_query.split('?').next().unwrap_or_default();
         let Some((function, route_key)) = self.route_for(input.method, path) else {
-            return error_parts(ApiError::NotFound(format!(
-                "no route for {} {path}",
-                input.method
-            )));
+            return error_parts(ApiError::NotFound(format!("no route for {} {path}", input.method)));
         };
-        let event = api_gateway_event(&HttpInput {
-            route_key: &route_key,
-            ..input
-        });
+        let event = api_gateway_event(&HttpInput { route_key: &route_key, ..input });
         let request = match to_request(&event) {
             Ok(request) => request,
             Err(err) => {
@@ -87,12 +70,7 @@ impl LocalApi {
         let headers = response
             .headers()
             .iter()
-            .filter_map(|(name, value)| {
-                value
-                    .to_str()
-                    .ok()
-                    .map(|v| (name.to_string(), v.to_string()))
-            })
+            .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.to_string(), v.to_string())))
             .collect();
         (status, headers, body_bytes(response.body()))
     }
@@ -109,12 +87,7 @@ fn error_parts(error: ApiError) -> (StatusCode, Vec<(String, String)>, Vec<u8>) 
     let headers = response
         .headers()
         .iter()
-        .filter_map(|(name, value)| {
-            value
-                .to_str()
-                .ok()
-                .map(|v| (name.to_string(), v.to_string()))
-        })
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.to_string(), v.to_string())))
         .collect();
     (response.status(), headers, body_bytes(response.body()))
 }
@@ -129,21 +102,14 @@ pub async fn serve(api: Arc<LocalApi>, listener: tokio::net::TcpListener) -> std
                 async move { Ok::<_, Infallible>(respond(&api, req, peer).await) }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(err) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
+            if let Err(err) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
                 tracing::debug!(error = %err, "connection closed");
             }
         });
     }
 }
 
-async fn respond(
-    api: &LocalApi,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+async fn respond(api: &LocalApi, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, GATEWAY_BODY_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -152,18 +118,9 @@ async fn respond(
     let headers = parts
         .headers
         .iter()
-        .filter_map(|(name, value)| {
-            value
-                .to_str()
-                .ok()
-                .map(|v| (name.to_string(), v.to_string()))
-        })
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.to_string(), v.to_string())))
         .collect();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let source_ip = peer.ip().to_string();
     let input = HttpInput {
         method: parts.method.as_str(),
@@ -179,14 +136,10 @@ async fn respond(
     to_hyper(answer)
 }
 
-fn to_hyper(
-    (status, headers, body): (StatusCode, Vec<(String, String)>, Vec<u8>),
-) -> Response<Full<Bytes>> {
+fn to_hyper((status, headers, body): (StatusCode, Vec<(String, String)>, Vec<u8>)) -> Response<Full<Bytes>> {
     let mut builder = Response::builder().status(status);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
-    builder
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }

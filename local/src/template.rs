@@ -10,10 +10,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum TemplateError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("template.yaml is not valid YAML: {0}")]
     Yaml(#[from] serde_yaml::Error),
     #[error("template.yaml has no {0}")]
@@ -82,27 +79,20 @@ pub struct Template {
 
 impl Template {
     pub fn load(path: &Path) -> Result<Self, TemplateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?;
         Self::parse(&text)
     }
 
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
         let root: Value = serde_yaml::from_str(text)?;
-        let resources = root
-            .get("Resources")
-            .ok_or_else(|| TemplateError::Missing("Resources".into()))?;
+        let resources = root.get("Resources").ok_or_else(|| TemplateError::Missing("Resources".into()))?;
         let table_properties = resources
             .get("Table")
             .and_then(|t| t.get("Properties"))
             .ok_or_else(|| TemplateError::Missing("Resources.Table.Properties".into()))?;
         let table: TableDefinition = serde_yaml::from_value(table_properties.clone())?;
-        Ok(Self {
-            table,
-            routes: routes(resources),
-        })
+        Ok(Self { table, routes: routes(resources) })
     }
 }
 
@@ -116,27 +106,15 @@ fn routes(resources: &Value) -> Vec<TemplateRoute> {
             continue;
         }
         let function = name.as_str().unwrap_or_default().to_string();
-        let events = resource
-            .get("Properties")
-            .and_then(|p| p.get("Events"))
-            .and_then(Value::as_mapping);
+        let events = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
         for event in events.into_iter().flat_map(|e| e.values()) {
             if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
                 continue;
             }
             let properties = event.get("Properties");
-            let field = |key: &str| {
-                properties
-                    .and_then(|p| p.get(key))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
+            let field = |key: &str| properties.and_then(|p| p.get(key)).and_then(Value::as_str).map(str::to_string);
             if let (Some(method), Some(path)) = (field("Method"), field("Path")) {
-                routes.push(TemplateRoute {
-                    function: function.clone(),
-                    method: method.to_ascii_uppercase(),
-                    path,
-                });
+                routes.push(TemplateRoute { function: function.clone(), method: method.to_ascii_uppercase(), path });
             }
         }
     }

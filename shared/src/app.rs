@@ -44,22 +44,11 @@ impl App {
             OtpDelivery::Sns => CodeSender::Sns(aws_sdk_sns::Client::new(sdk)),
             OtpDelivery::Log => CodeSender::Log,
         };
-        let previous = config
-            .jwt_previous
-            .as_ref()
-            .map(|(kid, secret)| (kid.as_str(), secret.as_slice()));
-        let jwt = JwtKeys::new(
-            &config.jwt_kid,
-            &config.jwt_secret,
-            previous,
-            &config.jwt_issuer,
-            config.access_token_ttl,
-        );
+        let previous = config.jwt_previous.as_ref().map(|(kid, secret)| (kid.as_str(), secret.as_slice()));
+        let jwt =
+            JwtKeys::new(&config.jwt_kid, &config.jwt_secret, previous, &config.jwt_issuer, config.access_token_ttl);
         Self {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
-                config.table_name.clone(),
-            ),
+            store: Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), config.table_name.clone()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             jwt,
             otp_hasher: OtpHasher::new(&config.jwt_secret),

@@ -88,8 +88,7 @@ impl Config {
             number(name, get(name), default).map(Duration::from_secs)
         };
         let count = |name: &'static str, default: u64| -> Result<u32, ConfigError> {
-            number(name, get(name), default)
-                .and_then(|n| u32::try_from(n).map_err(|_| invalid(name, "too large")))
+            number(name, get(name), default).and_then(|n| u32::try_from(n).map_err(|_| invalid(name, "too large")))
         };
 
         let jwt_secret = secret("JWT_SECRET", required("JWT_SECRET")?)?;
@@ -97,10 +96,7 @@ impl Config {
             (Some(kid), Some(s)) => Some((kid, secret("JWT_PREVIOUS_SECRET", s)?)),
             (None, None) => None,
             _ => {
-                return Err(invalid(
-                    "JWT_PREVIOUS_KID",
-                    "JWT_PREVIOUS_KID and JWT_PREVIOUS_SECRET go together",
-                ));
+                return Err(invalid("JWT_PREVIOUS_KID", "JWT_PREVIOUS_KID and JWT_PREVIOUS_SECRET go together"));
             }
         };
         let region = get("PHONE_DEFAULT_REGION").unwrap_or_else(|| "US".into());
@@ -113,10 +109,7 @@ impl Config {
             "sns" => OtpDelivery::Sns,
             "log" => OtpDelivery::Log,
             other => {
-                return Err(invalid(
-                    "OTP_DELIVERY",
-                    format!("{other:?} is not sns or log"),
-                ));
+                return Err(invalid("OTP_DELIVERY", format!("{other:?} is not sns or log")));
             }
         };
 
@@ -153,29 +146,20 @@ impl Config {
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { name, reason: reason.into() }
 }
 
 fn number(name: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
     match value {
         None => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| invalid(name, "not a whole number")),
+        Some(text) => text.trim().parse().map_err(|_| invalid(name, "not a whole number")),
     }
 }
 
 fn secret(name: &'static str, value: String) -> Result<Vec<u8>, ConfigError> {
     let bytes = value.into_bytes();
     if bytes.len() < MIN_SECRET_BYTES {
-        return Err(invalid(
-            name,
-            format!("must be at least {MIN_SECRET_BYTES} bytes"),
-        ));
+        return Err(invalid(name, format!("must be at least {MIN_SECRET_BYTES} bytes")));
     }
     Ok(bytes)
 }
@@ -186,18 +170,12 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
-    const BASE: [(&str, &str); 3] = [
-        ("TABLE_NAME", "t"),
-        ("MEDIA_BUCKET", "b"),
-        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
-    ];
+    const BASE: [(&str, &str); 3] =
+        [("TABLE_NAME", "t"), ("MEDIA_BUCKET", "b"), ("JWT_SECRET", "0123456789abcdef0123456789abcdef")];
 
     #[test]
     fn defaults_follow_the_contract() {
@@ -213,17 +191,8 @@ mod tests {
     fn rejects_short_secrets_and_missing_table() {
         let mut pairs = BASE.to_vec();
         pairs[2] = ("JWT_SECRET", "short");
-        assert!(matches!(
-            config(&pairs),
-            Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                ..
-            })
-        ));
-        assert!(matches!(
-            config(&BASE[1..]),
-            Err(ConfigError::Missing("TABLE_NAME"))
-        ));
+        assert!(matches!(config(&pairs), Err(ConfigError::Invalid { name: "JWT_SECRET", .. })));
+        assert!(matches!(config(&BASE[1..]), Err(ConfigError::Missing("TABLE_NAME"))));
     }
 
     #[test]

@@ -21,12 +21,7 @@ pub enum CodeSender {
 }
 
 impl CodeSender {
-    pub async fn send(
-        &self,
-        phone: &PhoneE164,
-        code: &OtpCode,
-        valid_for: Duration,
-    ) -> Result<(), DeliveryError> {
+    pub async fn send(&self, phone: &PhoneE164, code: &OtpCode, valid_for: Duration) -> Result<(), DeliveryError> {
         match self {
             CodeSender::Sns(client) => send_sms(client, phone, code, valid_for).await,
             CodeSender::Log => {

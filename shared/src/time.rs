@@ -31,9 +31,7 @@ impl Timestamp {
 
     pub fn parse(text: &str) -> Option<Self> {
         let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-        Some(Self::from_unix(
-            at.to_offset(UtcOffset::UTC).unix_timestamp(),
-        ))
+        Some(Self::from_unix(at.to_offset(UtcOffset::UTC).unix_timestamp()))
     }
 
     /// `2026-01-15T10:30:00Z`: fixed width, so it also sorts correctly as a string.
@@ -70,10 +68,7 @@ mod tests {
 
     #[test]
     fn prints_utc_with_second_precision() {
-        assert_eq!(
-            Timestamp::from_unix(1_768_473_000).to_rfc3339(),
-            "2026-01-15T10:30:00Z"
-        );
+        assert_eq!(Timestamp::from_unix(1_768_473_000).to_rfc3339(), "2026-01-15T10:30:00Z");
     }
 
     #[test]

@@ -35,14 +35,9 @@ static SERVICES: OnceLock<(Endpoints, Mutex<Option<Child>>)> = OnceLock::new();
 
 fn endpoints() -> &'static Endpoints {
     &SERVICES
-        .get_or_init(|| {
-            match (
-                std::env::var("DYNAMODB_ENDPOINT"),
-                std::env::var("S3_ENDPOINT"),
-            ) {
-                (Ok(dynamodb), Ok(s3)) => (Endpoints { dynamodb, s3 }, Mutex::new(None)),
-                _ => start_services(),
-            }
+        .get_or_init(|| match (std::env::var("DYNAMODB_ENDPOINT"), std::env::var("S3_ENDPOINT")) {
+            (Ok(dynamodb), Ok(s3)) => (Endpoints { dynamodb, s3 }, Mutex::new(None)),
+            _ => start_services(),
         })
         .0
 }
@@ -70,18 +65,10 @@ fn start_services() -> (Endpoints, Mutex<Option<Child>>) {
         .expect("bash is needed to start DynamoDB Local and moto (scripts/lib/services.sh)");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read endpoints");
+    BufReader::new(stdout).read_line(&mut line).expect("read endpoints");
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next()) {
-        (Some(dynamodb), Some(s3)) => (
-            Endpoints {
-                dynamodb: dynamodb.into(),
-                s3: s3.into(),
-            },
-            Mutex::new(Some(child)),
-        ),
+        (Some(dynamodb), Some(s3)) => (Endpoints { dynamodb: dynamodb.into(), s3: s3.into() }, Mutex::new(Some(child))),
         _ => panic!(
             "could not start DynamoDB Local and moto; see the messages above. Fix: run scripts/install-deps \
              (needs Java 17+, npm and python3), or run the tests with scripts/test"
@@ -92,9 +79,7 @@ fn start_services() -> (Endpoints, Mutex<Option<Child>>) {
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "tests",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
         .load()
         .await
 }
@@ -143,22 +128,14 @@ impl TestResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The `field`s named in a problem+json `errors` list.
     pub fn error_fields(&self) -> Vec<String> {
         self.json()["errors"]
             .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(|e| e["field"].as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     }
 }
@@ -171,25 +148,14 @@ impl TestApp {
     /// A fresh table and bucket, created from the template's definitions.
     pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
         let suffix = unique_suffix();
-        let vars = test_env(
-            &format!("test-{suffix}"),
-            &format!("test-{suffix}"),
-            overrides,
-        );
-        let config = Config::from_lookup(|name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-        .expect("test config");
+        let vars = test_env(&format!("test-{suffix}"), &format!("test-{suffix}"), overrides);
+        let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("test config");
         let app = App::new(config, &sdk_config().await);
         let template = template();
-        create_table(app.store.client(), app.store.table(), &template.table)
-            .await
-            .expect("create test table");
-        ensure_bucket(&app.s3, &app.config.media_bucket)
-            .await
-            .expect("create test bucket");
-        let api = LocalApi::new(app, &template.routes)
-            .expect("every template function is served locally");
+        create_table(app.store.client(), app.store.table(), &template.table).await.expect("create test table");
+        ensure_bucket(&app.s3, &app.config.media_bucket).await.expect("create test bucket");
+        let api = LocalApi::new(app, &template.routes).expect("every template function is served locally");
         Self { api }
     }
 
@@ -208,79 +174,40 @@ impl TestApp {
         let input = HttpInput {
             method,
             path_and_query: path,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body,
             source_ip,
             route_key: "",
         };
         let (status, headers, body) = self.api.call(input).await;
-        TestResponse {
-            status: status.as_u16(),
-            headers,
-            body,
-        }
+        TestResponse { status: status.as_u16(), headers, body }
     }
 
     /// A JSON request, optionally with a bearer token.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> TestResponse {
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
         let auth = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![("content-type", "application/json")];
         if let Some(auth) = &auth {
             headers.push(("authorization", auth.as_str()));
         }
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        self.send(method, path, &headers, &bytes, "203.0.113.7")
-            .await
+        self.send(method, path, &headers, &bytes, "203.0.113.7").await
     }
 
     /// Requests a code and returns it (the test config echoes codes).
     pub async fn request_code(&self, phone: &str) -> String {
-        let response = self
-            .call(
-                "POST",
-                "/v1/auth/otp",
-                None,
-                Some(json!({ "phone": phone })),
-            )
-            .await;
-        assert_eq!(
-            response.status,
-            202,
-            "OTP request failed: {}",
-            String::from_utf8_lossy(&response.body)
-        );
-        response.json()["dev_code"]
-            .as_str()
-            .expect("dev_code echoed")
-            .to_string()
+        let response = self.call("POST", "/v1/auth/otp", None, Some(json!({ "phone": phone }))).await;
+        assert_eq!(response.status, 202, "OTP request failed: {}", String::from_utf8_lossy(&response.body));
+        response.json()["dev_code"].as_str().expect("dev_code echoed").to_string()
     }
 
     /// OTP → login; returns the login response body.
     pub async fn sign_in(&self, phone: &str, name: &str) -> Value {
         let code = self.request_code(phone).await;
         let response = self
-            .call(
-                "POST",
-                "/v1/auth/login",
-                None,
-                Some(json!({ "phone": phone, "code": code, "name": name })),
-            )
+            .call("POST", "/v1/auth/login", None, Some(json!({ "phone": phone, "code": code, "name": name })))
             .await;
-        assert_eq!(
-            response.status,
-            200,
-            "login failed: {}",
-            String::from_utf8_lossy(&response.body)
-        );
+        assert_eq!(response.status, 200, "login failed: {}", String::from_utf8_lossy(&response.body));
         response.json()
     }
 
@@ -294,10 +221,7 @@ impl TestApp {
             .scan()
             .table_name(self.app().store.table())
             .filter_expression("entity = :e")
-            .expression_attribute_values(
-                ":e",
-                aws_sdk_dynamodb::types::AttributeValue::S(entity.into()),
-            )
+            .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
             .send()
             .await
             .expect("scan");

@@ -5,15 +5,20 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use futures::future::join_all;
 use integration_tests::{TestApp, repo_root};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::App;
-use shared::domain::{Customer, CustomerId, PhoneE164, Username};
+use shared::auth::Role;
+use shared::auth::refresh::token_hash;
+use shared::domain::staff::{StaffId, StaffMember, new_staff};
+use shared::domain::{Customer, CustomerId, PhoneE164, SessionId, Username};
 use shared::http::{Route, router};
 use shared::store::otp::OtpRecord;
+use shared::store::sessions::SessionRecord;
 use shared::time::Timestamp;
 
 /// Files in `events/` that are documentation or SAM settings, not events.
@@ -23,6 +28,24 @@ const NOT_EVENTS: &[&str] = &["README.md", "sam-env.json"];
 const EVENT_PHONE: &str = "+260971234567";
 const EVENT_CODE: &str = "123456";
 const EVENT_CUSTOMER: &str = "CUST_0E7E5700";
+/// The `sid` of the sample customer tokens: the customer's current session.
+const EVENT_SESSION: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+/// The customer's other device (`revoke-session.204.json` revokes it).
+const EVENT_OTHER_SESSION: &str = "CCCCCCCCCCCCCCCCCCCCCC";
+/// The refresh token of `EVENT_SESSION` at generation 1, signed with the test secret
+/// (`refresh.200.json` carries it; `events/README.md` says how to regenerate it).
+const EVENT_REFRESH_TOKEN: &str =
+    "rt1.CUST_0E7E5700.AAAAAAAAAAAAAAAAAAAAAA.1.80R-7Htcjt6Bfq-4xyn0g1hBVtciF5CMIHvQ9Wn77y4";
+/// The admin the sample admin token belongs to, and that token's `sid`.
+const EVENT_ADMIN: &str = "STAFF_0A0A0A0A";
+const EVENT_ADMIN_SESSION: &str = "BBBBBBBBBBBBBBBBBBBBBB";
+
+/// The staff accounts of the staff events: (id, email, password, name, role, locked).
+const EVENT_STAFF: &[(&str, &str, &str, &str, &str, bool)] = &[
+    (EVENT_ADMIN, "event.admin@example.com", "event-admin-password", "Event Admin", "admin", false),
+    ("STAFF_0B0B0B0B", "ops@example.com", "event-staff-password", "Event Ops", "staff", false),
+    ("STAFF_0C0C0C0C", "locked@example.com", "event-locked-password", "Event Locked", "staff", true),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Function {
@@ -78,9 +101,7 @@ async fn every_event_gets_the_status_in_its_file_name_and_every_route_has_one() 
     // Every function the local stack serves (hence every function in template.yaml) must be
     // known here, or its events could never be checked.
     for function in local_stack::functions::Function::ALL {
-        let known = Function::ALL
-            .iter()
-            .any(|f| f.routes() == function.routes());
+        let known = Function::ALL.iter().any(|f| f.routes() == function.routes());
         if !known {
             failures.push(format!(
                 "{} is served by the local stack but this test does not know its events folder",
@@ -91,11 +112,7 @@ async fn every_event_gets_the_status_in_its_file_name_and_every_route_has_one() 
 
     let mut events = Vec::new();
     for path in files_under(&root) {
-        let relative = path
-            .strip_prefix(&root)
-            .expect("under events/")
-            .to_string_lossy()
-            .replace('\\', "/");
+        let relative = path.strip_prefix(&root).expect("under events/").to_string_lossy().replace('\\', "/");
         if NOT_EVENTS.contains(&relative.as_str()) {
             continue;
         }
@@ -106,11 +123,8 @@ async fn every_event_gets_the_status_in_its_file_name_and_every_route_has_one() 
     }
 
     for function in Function::ALL {
-        let covered: BTreeSet<(&str, &str)> = events
-            .iter()
-            .filter(|e| e.function == function)
-            .map(|e| (e.route.method, e.route.path))
-            .collect();
+        let covered: BTreeSet<(&str, &str)> =
+            events.iter().filter(|e| e.function == function).map(|e| (e.route.method, e.route.path)).collect();
         for route in function.routes() {
             if !covered.contains(&(route.method, route.path)) {
                 failures.push(format!(
@@ -127,17 +141,8 @@ async fn every_event_gets_the_status_in_its_file_name_and_every_route_has_one() 
     let outcomes = join_all(events.iter().map(run_event)).await;
     failures.extend(outcomes.into_iter().filter_map(Result::err));
 
-    assert!(
-        events.len() >= 2,
-        "no events found under {}",
-        root.display()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} problem(s) with the sample events:\n  {}",
-        failures.len(),
-        failures.join("\n  ")
-    );
+    assert!(events.len() >= 2, "no events found under {}", root.display());
+    assert!(failures.is_empty(), "{} problem(s) with the sample events:\n  {}", failures.len(), failures.join("\n  "));
 }
 
 /// Every file below `dir`, sorted, so failures come out in a stable order.
@@ -167,81 +172,46 @@ fn load_event(path: &Path, relative: &str) -> Result<EventFile, String> {
     };
     let function = Function::from_folder(folder).ok_or_else(|| {
         let known: Vec<&str> = Function::ALL.iter().map(|f| f.folder()).collect();
-        format!(
-            "unknown function folder {folder:?} (known: {})",
-            known.join(", ")
-        )
+        format!("unknown function folder {folder:?} (known: {})", known.join(", "))
     })?;
     let expected = file
         .strip_suffix(".json")
         .and_then(|stem| stem.rsplit_once('.'))
         .and_then(|(_, status)| status.parse::<u16>().ok())
         .filter(|status| (100..=599).contains(status))
-        .ok_or(
-            "the file name must be <name>.<status>.json with an HTTP status, e.g. login.200.json",
-        )?;
+        .ok_or("the file name must be <name>.<status>.json with an HTTP status, e.g. login.200.json")?;
 
     let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read: {err}"))?;
     let event: Value = serde_json::from_str(&text).map_err(|err| format!("not JSON: {err}"))?;
-    let field = |pointer: &str| {
-        event
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let field = |pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string();
     if field("/version") != "2.0" {
         return Err("not an HTTP API payload v2 event (\"version\": \"2.0\")".into());
     }
     let method = field("/requestContext/http/method");
     let http_path = field("/requestContext/http/path");
     if http_path != field("/rawPath") {
-        return Err(format!(
-            "rawPath {:?} differs from requestContext.http.path {http_path:?}",
-            field("/rawPath")
-        ));
+        return Err(format!("rawPath {:?} differs from requestContext.http.path {http_path:?}", field("/rawPath")));
     }
     if field("/requestContext/stage") != "$default" {
-        return Err(
-            "requestContext.stage must be \"$default\" (the API has no named stage)".into(),
-        );
+        return Err("requestContext.stage must be \"$default\" (the API has no named stage)".into());
     }
     let headers = event.get("headers").and_then(Value::as_object);
-    let upper_case = headers
-        .into_iter()
-        .flat_map(|h| h.keys())
-        .find(|name| name.chars().any(|c| c.is_ascii_uppercase()));
+    let upper_case =
+        headers.into_iter().flat_map(|h| h.keys()).find(|name| name.chars().any(|c| c.is_ascii_uppercase()));
     if let Some(name) = upper_case {
-        return Err(format!(
-            "header {name:?} is not lower-case, as API Gateway sends it"
-        ));
+        return Err(format!("header {name:?} is not lower-case, as API Gateway sends it"));
     }
     let route = router::find(function.routes(), &method, &http_path)
-        .map_err(|_| {
-            format!(
-                "{method} {http_path} is not a route of the {} function",
-                function.folder()
-            )
-        })?
+        .map_err(|_| format!("{method} {http_path} is not a route of the {} function", function.folder()))?
         .route;
     let route_key = format!("{} {}", route.method, route.path);
     for pointer in ["/routeKey", "/requestContext/routeKey"] {
         if field(pointer) != route_key {
-            return Err(format!(
-                "{pointer} is {:?}, API Gateway sends {route_key:?}",
-                field(pointer)
-            ));
+            return Err(format!("{pointer} is {:?}, API Gateway sends {route_key:?}", field(pointer)));
         }
     }
-    lambda_http::request::from_str(&text)
-        .map_err(|err| format!("lambda_http cannot parse it: {err}"))?;
-    Ok(EventFile {
-        name: format!("events/{relative}"),
-        function,
-        expected,
-        route,
-        text,
-    })
+    lambda_http::request::from_str(&text).map_err(|err| format!("lambda_http cannot parse it: {err}"))?;
+    Ok(EventFile { name: format!("events/{relative}"), function, expected, route, text })
 }
 
 /// Sends the event to its handler in a fresh table, after seeding what it refers to.
@@ -255,49 +225,147 @@ async fn run_event(event: &EventFile) -> Result<(), String> {
     check_response(event, &response).map_err(fail)
 }
 
-/// The data the events are written against: a pending code `123456` for the login events'
-/// phone, and the customer the sample access tokens belong to.
+/// The data the events are written against (see `events/README.md`): a pending code `123456`
+/// for the login events' phone; the customer the sample customer tokens belong to, with its
+/// sessions; the staff accounts and the admin's session.
 async fn seed(app: &App, route: Route) -> Result<(), String> {
-    let phone = PhoneE164::parse(EVENT_PHONE, phonenumber::country::Id::ZM)
-        .map_err(|err| format!("fixture phone: {err}"))?;
-    let now = Timestamp::now().unix();
-    match (route.method, route.path) {
-        ("POST", "/v1/auth/login") => {
-            let record = OtpRecord {
-                code_hash: Some(app.otp_hasher.hash(&phone, EVENT_CODE)),
-                expires_at: now + 300,
-                attempts: 0,
-                sent_at: vec![],
-                version: 1,
-            };
-            let saved = app
-                .store
-                .save_otp(&phone, &record, None, now + 3600)
-                .await
-                .map_err(|err| format!("seeding the code: {err}"))?;
-            if !saved {
-                return Err("seeding the code: an OTP item already existed".into());
-            }
-        }
-        (_, "/v1/me") => {
-            let id = CustomerId::parse(EVENT_CUSTOMER).ok_or("fixture customer id is malformed")?;
-            let names = ("Event".to_string(), "Tester".to_string());
-            let mut customer = Customer::new(
-                id,
-                Username::base(&names.0, &names.1),
-                names,
-                Timestamp::now(),
-            );
-            customer.phone = Some(phone);
-            customer.phone_verified = true;
-            app.store
-                .create_customer(customer)
-                .await
-                .map_err(|err| format!("seeding {EVENT_CUSTOMER}: {err}"))?;
-        }
-        _ => {}
+    let path = route.path;
+    if (route.method, path) == ("POST", "/v1/auth/login") {
+        seed_code(app).await?;
+    }
+    let customer_routes = path == "/v1/me"
+        || path == "/v1/auth/refresh"
+        || path == "/v1/auth/logout"
+        || path == "/v1/auth/verify"
+        || path.starts_with("/v1/auth/sessions");
+    if customer_routes {
+        seed_customer(app).await?;
+    }
+    let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
+    if staff_routes {
+        seed_staff(app).await?;
     }
     Ok(())
+}
+
+fn event_phone() -> Result<PhoneE164, String> {
+    PhoneE164::parse(EVENT_PHONE, phonenumber::country::Id::ZM).map_err(|err| format!("fixture phone: {err}"))
+}
+
+async fn seed_code(app: &App) -> Result<(), String> {
+    let phone = event_phone()?;
+    let now = Timestamp::now().unix();
+    let record = OtpRecord {
+        code_hash: Some(app.otp_hasher.hash(&phone, EVENT_CODE)),
+        expires_at: now + 300,
+        attempts: 0,
+        sent_at: vec![],
+        version: 1,
+    };
+    let saved = app
+        .store
+        .save_otp(&phone, &record, None, now + 3600)
+        .await
+        .map_err(|err| format!("seeding the code: {err}"))?;
+    if !saved {
+        return Err("seeding the code: an OTP item already existed".into());
+    }
+    Ok(())
+}
+
+/// `CUST_0E7E5700` with its current session (`sid` of the sample tokens, refresh token
+/// `EVENT_REFRESH_TOKEN` at generation 1) and a second device's session.
+async fn seed_customer(app: &App) -> Result<(), String> {
+    let id = CustomerId::parse(EVENT_CUSTOMER).ok_or("fixture customer id is malformed")?;
+    let names = ("Event".to_string(), "Tester".to_string());
+    let mut customer = Customer::new(id, Username::base(&names.0, &names.1), names, Timestamp::now());
+    customer.phone = Some(event_phone()?);
+    customer.phone_verified = true;
+    app.store.create_customer(customer).await.map_err(|err| format!("seeding {EVENT_CUSTOMER}: {err}"))?;
+
+    let current = session_id(EVENT_SESSION)?;
+    let token = app.refresh_signer.issue(EVENT_CUSTOMER, &current, 1);
+    if token != EVENT_REFRESH_TOKEN {
+        return Err(format!(
+            "EVENT_REFRESH_TOKEN is not the test secret's token for {EVENT_CUSTOMER}/{EVENT_SESSION} \
+             generation 1; put {token} in it and in events/auth/refresh.200.json"
+        ));
+    }
+    let now = Timestamp::now();
+    put_session(app, EVENT_CUSTOMER, Role::Customer, current, "Pixel 8", &token, now).await?;
+    let other = session_id(EVENT_OTHER_SESSION)?;
+    let other_token = app.refresh_signer.issue(EVENT_CUSTOMER, &other, 1);
+    let earlier = now.plus_seconds(-86_400);
+    put_session(app, EVENT_CUSTOMER, Role::Customer, other, "iPad", &other_token, earlier).await
+}
+
+/// The staff accounts of `EVENT_STAFF` (fixed ids, so the admin token's `sub` and the events'
+/// paths name them) and the admin's session (`sid` of the sample admin token).
+async fn seed_staff(app: &App) -> Result<(), String> {
+    let now = Timestamp::now();
+    for (staff, &(.., locked)) in staff_fixtures()?.iter().zip(EVENT_STAFF) {
+        let mut staff = staff.clone();
+        if locked {
+            // Locked by ten failed passwords a moment ago: 15 minutes to go.
+            staff.locked_until = Some(now.unix() + 900);
+        }
+        app.store.create_staff(&staff).await.map_err(|err| format!("seeding {}: {err}", staff.staff_id))?;
+    }
+    let sid = session_id(EVENT_ADMIN_SESSION)?;
+    let token = app.refresh_signer.issue(EVENT_ADMIN, &sid, 1);
+    put_session(app, EVENT_ADMIN, Role::Admin, sid, "Back office", &token, now).await
+}
+
+/// `EVENT_STAFF` as accounts. Argon2 is slow by design, so the passwords are hashed once per
+/// test run rather than once per event.
+fn staff_fixtures() -> Result<&'static [StaffMember], String> {
+    static STAFF: OnceLock<Result<Vec<StaffMember>, String>> = OnceLock::new();
+    STAFF
+        .get_or_init(|| {
+            EVENT_STAFF
+                .iter()
+                .map(|&(id, email, password, name, role, _)| {
+                    let mut staff = new_staff(email, password, name, role, Timestamp::now())
+                        .map_err(|err| format!("fixture staff {email}: {err:?}"))?;
+                    staff.staff_id = StaffId::parse(id).ok_or(format!("fixture staff id {id} is malformed"))?;
+                    Ok(staff)
+                })
+                .collect()
+        })
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
+}
+
+fn session_id(text: &str) -> Result<SessionId, String> {
+    SessionId::parse(text).ok_or(format!("fixture session id {text} is malformed"))
+}
+
+async fn put_session(
+    app: &App,
+    owner_id: &str,
+    role: Role,
+    session_id: SessionId,
+    device_name: &str,
+    refresh_token: &str,
+    created_at: Timestamp,
+) -> Result<(), String> {
+    let session = SessionRecord {
+        session_id,
+        owner_id: owner_id.to_string(),
+        role,
+        device_name: Some(device_name.to_string()),
+        created_at,
+        last_used_at: created_at,
+        expires_at: created_at.plus_seconds(30 * 86_400),
+        refresh_hash: token_hash(refresh_token),
+        generation: 1,
+        rotated_at: None,
+    };
+    app.store
+        .put_session(&session)
+        .await
+        .map_err(|err| format!("seeding session {owner_id}/{}: {err}", session.session_id.as_str()))
 }
 
 fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), String> {
@@ -310,28 +378,15 @@ fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), St
     if status != event.expected {
         return Err(format!("expected {}, got {status}: {body}", event.expected));
     }
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let header =
+        |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     if status >= 400 {
         // RFC 9457 problem details, as the contract promises for every error.
         if header("content-type") != "application/problem+json" {
-            return Err(format!(
-                "a {status} must be application/problem+json, got {:?}",
-                header("content-type")
-            ));
+            return Err(format!("a {status} must be application/problem+json, got {:?}", header("content-type")));
         }
-        let problem: Value = serde_json::from_str(&body)
-            .map_err(|err| format!("problem body is not JSON: {err}"))?;
-        if problem["status"] != status
-            || !problem["title"].is_string()
-            || !problem["type"].is_string()
-        {
+        let problem: Value = serde_json::from_str(&body).map_err(|err| format!("problem body is not JSON: {err}"))?;
+        if problem["status"] != status || !problem["title"].is_string() || !problem["type"].is_string() {
             return Err(format!("not a problem+json body for {status}: {body}"));
         }
         if status == 429 && header("retry-after").is_empty() {
@@ -342,17 +397,57 @@ fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), St
             return Err(format!("204 with a body: {body}"));
         }
     } else {
-        serde_json::from_str::<Value>(&body)
-            .map_err(|err| format!("{status} body is not JSON: {err}"))?;
+        let json: Value = serde_json::from_str(&body).map_err(|err| format!("{status} body is not JSON: {err}"))?;
         if header("content-type") != "application/json" {
-            return Err(format!(
-                "{status} must be application/json, got {:?}",
-                header("content-type")
-            ));
+            return Err(format!("{status} must be application/json, got {:?}", header("content-type")));
         }
         if event.route.path == "/v1/me" && header("etag").is_empty() {
             return Err("a customer response must carry an ETag".into());
         }
+        if status == 201 && header("location").is_empty() {
+            return Err("a 201 must carry a Location".into());
+        }
+        check_shape(event.route, &json).map_err(|message| format!("{message}: {body}"))?;
     }
     Ok(())
+}
+
+/// The top-level shape of a success body, for the routes whose contract names it.
+fn check_shape(route: Route, body: &Value) -> Result<(), String> {
+    let has = |key: &str| body.get(key).is_some_and(|v| !v.is_null());
+    let tokens = || {
+        let ok = body["access_token"].is_string()
+            && body["refresh_token"].is_string()
+            && body["token_type"] == "Bearer"
+            && body["expires_in"].is_u64();
+        ok.then_some(()).ok_or("not a token response (access_token, refresh_token, token_type, expires_in)")
+    };
+    match (route.method, route.path) {
+        ("POST", "/v1/auth/login") if !(has("customer") && body["created"].is_boolean()) => {
+            Err("a login response has customer and created".into())
+        }
+        ("POST", "/v1/auth/login" | "/v1/auth/refresh") => Ok(tokens()?),
+        ("POST", "/v1/auth/staff/login") => {
+            tokens()?;
+            if has("staff") && !has("customer") {
+                Ok(())
+            } else {
+                Err("a staff login response has staff, not customer".into())
+            }
+        }
+        ("GET", "/v1/auth/verify") if !(has("claims") && (has("customer") ^ has("staff"))) => {
+            Err("verify answers claims and either customer or staff".into())
+        }
+        ("GET", "/v1/auth/sessions" | "/v1/staff")
+            if !(body["items"].is_array() && body.get("next_cursor").is_some()) =>
+        {
+            Err("a list answers items and next_cursor".into())
+        }
+        ("POST", "/v1/staff") | ("PATCH", "/v1/staff/{staff_id}")
+            if !has("staff_id") || body.get("password_hash").is_some() =>
+        {
+            Err("a staff response has staff_id and never password_hash".into())
+        }
+        _ => Ok(()),
+    }
 }

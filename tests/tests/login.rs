@@ -19,34 +19,16 @@ async fn new_phone_signs_up_and_the_same_phone_logs_in_later() {
     assert_eq!(customer["phone_verified"], true);
     assert_eq!(customer["username"], "johndoe");
     assert_eq!(customer["full_name"], "John Doe");
-    assert!(
-        customer["customer_id"]
-            .as_str()
-            .expect("id")
-            .starts_with("CUST_")
-    );
+    assert!(customer["customer_id"].as_str().expect("id").starts_with("CUST_"));
     assert!(customer["last_login_at"].is_string());
-    assert!(
-        customer.get("notes").is_none(),
-        "staff-only fields stay hidden"
-    );
+    assert!(customer.get("notes").is_none(), "staff-only fields stay hidden");
 
     // Any spelling of the same number reaches the same customer; no name needed now.
     let code = t.request_code("0971234567").await;
-    let again = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": "00260971234567", "code": code})),
-        )
-        .await;
+    let again = t.call("POST", "/v1/auth/login", None, Some(json!({"phone": "00260971234567", "code": code}))).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["created"], false);
-    assert_eq!(
-        again.json()["customer"]["customer_id"],
-        customer["customer_id"]
-    );
+    assert_eq!(again.json()["customer"]["customer_id"], customer["customer_id"]);
     assert_eq!(t.count_items("customer").await, 1);
 }
 
@@ -54,26 +36,13 @@ async fn new_phone_signs_up_and_the_same_phone_logs_in_later() {
 async fn new_phone_without_name_is_422_and_keeps_the_code() {
     let t = TestApp::new().await;
     let code = t.request_code(PHONE).await;
-    let response = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": PHONE, "code": code})),
-        )
-        .await;
+    let response = t.call("POST", "/v1/auth/login", None, Some(json!({"phone": PHONE, "code": code}))).await;
     assert_eq!(response.status, 422);
     assert_eq!(response.error_fields(), ["name"]);
     assert_eq!(t.count_items("customer").await, 0);
 
-    let response = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": PHONE, "code": code, "name": "Ann Lee"})),
-        )
-        .await;
+    let response =
+        t.call("POST", "/v1/auth/login", None, Some(json!({"phone": PHONE, "code": code, "name": "Ann Lee"}))).await;
     assert_eq!(response.status, 200, "the same code still works");
     assert_eq!(response.json()["created"], true);
 }
@@ -83,18 +52,8 @@ async fn a_code_works_once() {
     let t = TestApp::new().await;
     let code = t.request_code(PHONE).await;
     let body = json!({"phone": PHONE, "code": code, "name": "Ann Lee"});
-    assert_eq!(
-        t.call("POST", "/v1/auth/login", None, Some(body.clone()))
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        t.call("POST", "/v1/auth/login", None, Some(body))
-            .await
-            .status,
-        401
-    );
+    assert_eq!(t.call("POST", "/v1/auth/login", None, Some(body.clone())).await.status, 200);
+    assert_eq!(t.call("POST", "/v1/auth/login", None, Some(body)).await.status, 401);
 }
 
 #[tokio::test]
@@ -104,27 +63,15 @@ async fn five_wrong_codes_invalidate_the_code() {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let login = |code: &str| json!({"phone": PHONE, "code": code, "name": "A B"});
     for attempt in 1..=4 {
-        let response = t
-            .call("POST", "/v1/auth/login", None, Some(login(wrong)))
-            .await;
+        let response = t.call("POST", "/v1/auth/login", None, Some(login(wrong))).await;
         assert_eq!(response.status, 401, "wrong try {attempt}");
-        assert_eq!(
-            response.json()["detail"],
-            format!("wrong code; {} tries left", 5 - attempt)
-        );
+        assert_eq!(response.json()["detail"], format!("wrong code; {} tries left", 5 - attempt));
     }
-    let fifth = t
-        .call("POST", "/v1/auth/login", None, Some(login(wrong)))
-        .await;
+    let fifth = t.call("POST", "/v1/auth/login", None, Some(login(wrong))).await;
     assert_eq!(fifth.status, 429, "the fifth wrong try uses up the code");
     assert!(fifth.header("retry-after").is_some());
-    let right = t
-        .call("POST", "/v1/auth/login", None, Some(login(&code)))
-        .await;
-    assert_eq!(
-        right.status, 429,
-        "the right code no longer works after five wrong ones"
-    );
+    let right = t.call("POST", "/v1/auth/login", None, Some(login(&code))).await;
+    assert_eq!(right.status, 429, "the right code no longer works after five wrong ones");
     assert!(right.header("retry-after").is_some());
     assert_eq!(t.count_items("customer").await, 0);
 }
@@ -137,21 +84,10 @@ async fn concurrent_wrong_codes_are_all_counted() {
     let login = |code: &str| json!({"phone": PHONE, "code": code, "name": "A B"});
     let tries = (0..8).map(|_| t.call("POST", "/v1/auth/login", None, Some(login(wrong))));
     let statuses: Vec<u16> = join_all(tries).await.iter().map(|r| r.status).collect();
-    assert!(
-        statuses.iter().all(|&s| s == 401 || s == 429),
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.contains(&429),
-        "eight wrong tries exceed the limit: {statuses:?}"
-    );
-    let right = t
-        .call("POST", "/v1/auth/login", None, Some(login(&code)))
-        .await;
-    assert_eq!(
-        right.status, 429,
-        "no try beyond the fifth gets through, even concurrently"
-    );
+    assert!(statuses.iter().all(|&s| s == 401 || s == 429), "{statuses:?}");
+    assert!(statuses.contains(&429), "eight wrong tries exceed the limit: {statuses:?}");
+    let right = t.call("POST", "/v1/auth/login", None, Some(login(&code))).await;
+    assert_eq!(right.status, 429, "no try beyond the fifth gets through, even concurrently");
 }
 
 #[tokio::test]
@@ -159,29 +95,20 @@ async fn twenty_concurrent_logins_for_a_new_phone_make_one_customer() {
     let t = TestApp::new().await;
     let code = t.request_code(PHONE).await;
     let body = json!({"phone": PHONE, "code": code, "name": "Racing Rita"});
-    let responses =
-        join_all((0..20).map(|_| t.call("POST", "/v1/auth/login", None, Some(body.clone())))).await;
+    let responses = join_all((0..20).map(|_| t.call("POST", "/v1/auth/login", None, Some(body.clone())))).await;
     let winners: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
     assert!(!winners.is_empty(), "at least one login succeeds");
-    assert!(
-        responses.iter().all(|r| r.status == 200 || r.status == 401),
-        "losers are told the code is used"
-    );
+    assert!(responses.iter().all(|r| r.status == 200 || r.status == 401), "losers are told the code is used");
     assert_eq!(t.count_items("customer").await, 1, "exactly one customer");
     let by_phone = t
         .app()
         .store
-        .find_customer_by_phone(
-            &shared::domain::PhoneE164::parse(E164, phonenumber_zm()).expect("phone"),
-        )
+        .find_customer_by_phone(&shared::domain::PhoneE164::parse(E164, phonenumber_zm()).expect("phone"))
         .await
         .expect("lookup")
         .expect("exists");
     for winner in winners {
-        assert_eq!(
-            winner.json()["customer"]["customer_id"],
-            by_phone.customer_id.as_str()
-        );
+        assert_eq!(winner.json()["customer"]["customer_id"], by_phone.customer_id.as_str());
     }
 }
 
@@ -206,13 +133,7 @@ async fn twenty_concurrent_signups_through_the_write_path_make_one_customer() {
     assert_eq!(created.len(), 1, "exactly one create wins");
     for result in &results {
         if let Err(err) = result {
-            assert!(
-                matches!(
-                    err,
-                    shared::store::StoreError::Taken(shared::store::UniqueField::Phone)
-                ),
-                "{err}"
-            );
+            assert!(matches!(err, shared::store::StoreError::Taken(shared::store::UniqueField::Phone)), "{err}");
         }
     }
     assert_eq!(t.count_items("customer").await, 1);
@@ -226,20 +147,11 @@ fn phonenumber_zm() -> phonenumber::country::Id {
 async fn repeated_code_requests_get_429_with_retry_after() {
     let t = TestApp::new().await;
     t.request_code(PHONE).await;
-    let response = t
-        .call("POST", "/v1/auth/otp", None, Some(json!({"phone": PHONE})))
-        .await;
+    let response = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": PHONE}))).await;
     assert_eq!(response.status, 429);
-    let retry: u64 = response
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry: u64 = response.header("retry-after").expect("Retry-After").parse().expect("seconds");
     assert!((1..=30).contains(&retry), "{retry}");
-    assert_eq!(
-        response.header("content-type"),
-        Some("application/problem+json")
-    );
+    assert_eq!(response.header("content-type"), Some("application/problem+json"));
 }
 
 #[tokio::test]
@@ -248,15 +160,9 @@ async fn at_most_five_codes_per_phone_per_hour() {
     for _ in 0..5 {
         t.request_code(PHONE).await;
     }
-    let response = t
-        .call("POST", "/v1/auth/otp", None, Some(json!({"phone": PHONE})))
-        .await;
+    let response = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": PHONE}))).await;
     assert_eq!(response.status, 429);
-    let retry: u64 = response
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry: u64 = response.header("retry-after").expect("Retry-After").parse().expect("seconds");
     assert!(retry > 3000 && retry <= 3600, "{retry}");
 }
 
@@ -266,14 +172,7 @@ async fn the_per_ip_cap_holds_across_phones() {
     for n in 0..3 {
         t.request_code(&format!("+26097123450{n}")).await;
     }
-    let response = t
-        .call(
-            "POST",
-            "/v1/auth/otp",
-            None,
-            Some(json!({"phone": "+260971234509"})),
-        )
-        .await;
+    let response = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": "+260971234509"}))).await;
     assert_eq!(response.status, 429);
     assert!(response.header("retry-after").is_some());
 }
@@ -281,19 +180,11 @@ async fn the_per_ip_cap_holds_across_phones() {
 #[tokio::test]
 async fn bad_phones_and_codes_are_422_naming_the_field() {
     let t = TestApp::new().await;
-    let response = t
-        .call("POST", "/v1/auth/otp", None, Some(json!({"phone": "12"})))
-        .await;
+    let response = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": "12"}))).await;
     assert_eq!(response.status, 422);
     assert_eq!(response.error_fields(), ["phone"]);
-    let response = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": "not a phone", "code": "12ab", "name": ""})),
-        )
-        .await;
+    let response =
+        t.call("POST", "/v1/auth/login", None, Some(json!({"phone": "not a phone", "code": "12ab", "name": ""}))).await;
     assert_eq!(response.status, 422);
     assert_eq!(response.error_fields(), ["phone", "code", "name"]);
 }
@@ -301,9 +192,7 @@ async fn bad_phones_and_codes_are_422_naming_the_field() {
 #[tokio::test]
 async fn codes_are_stored_hashed_and_not_echoed_without_the_dev_flag() {
     let t = TestApp::with_env(&[("OTP_DEV_ECHO", "0")]).await;
-    let response = t
-        .call("POST", "/v1/auth/otp", None, Some(json!({"phone": PHONE})))
-        .await;
+    let response = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": PHONE}))).await;
     assert_eq!(response.status, 202);
     assert_eq!(response.json(), json!({"expires_in": 300}));
     let record = t
@@ -322,13 +211,7 @@ async fn expired_codes_do_not_work() {
     let t = TestApp::with_env(&[("OTP_TTL_SECONDS", "1")]).await;
     let code = t.request_code(PHONE).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let response = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": PHONE, "code": code, "name": "A B"})),
-        )
-        .await;
+    let response =
+        t.call("POST", "/v1/auth/login", None, Some(json!({"phone": PHONE, "code": code, "name": "A B"}))).await;
     assert_eq!(response.status, 401);
 }

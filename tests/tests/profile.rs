@@ -6,10 +6,7 @@ use serde_json::{Value, json};
 
 async fn signed_in(t: &TestApp, phone: &str, name: &str) -> (String, Value) {
     let login = t.sign_in(phone, name).await;
-    (
-        login["access_token"].as_str().expect("token").to_string(),
-        login["customer"].clone(),
-    )
+    (login["access_token"].as_str().expect("token").to_string(), login["customer"].clone())
 }
 
 #[tokio::test]
@@ -19,46 +16,23 @@ async fn view_and_edit_my_profile() {
     let me = t.call("GET", "/v1/me", Some(&token), None).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["customer_id"], customer["customer_id"]);
-    assert_eq!(
-        me.header("etag"),
-        Some(format!("\"{}\"", me.json()["version"]).as_str())
-    );
+    assert_eq!(me.header("etag"), Some(format!("\"{}\"", me.json()["version"]).as_str()));
 
     let patch = json!({"email": " John.Doe@Example.COM ", "city": "Lusaka", "country": "Zambia", "date_of_birth": "1990-01-15", "gender": "male", "marketing_sms": true, "name": "Johnny Doe"});
     let updated = t.call("PATCH", "/v1/me", Some(&token), Some(patch)).await;
-    assert_eq!(
-        updated.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&updated.body)
-    );
+    assert_eq!(updated.status, 200, "{}", String::from_utf8_lossy(&updated.body));
     let body = updated.json();
     assert_eq!(body["email"], "john.doe@example.com");
     assert_eq!(body["email_verified"], false);
-    assert_eq!(
-        body["is_verified"], false,
-        "an unverified email makes the customer unverified"
-    );
+    assert_eq!(body["is_verified"], false, "an unverified email makes the customer unverified");
     assert_eq!(body["full_name"], "Johnny Doe");
     assert_eq!(body["full_address"], "Lusaka, Zambia");
-    assert_eq!(
-        body["version"].as_u64(),
-        me.json()["version"].as_u64().map(|v| v + 1)
-    );
-    assert_eq!(
-        body["username"], customer["username"],
-        "usernames never change on edit"
-    );
+    assert_eq!(body["version"].as_u64(), me.json()["version"].as_u64().map(|v| v + 1));
+    assert_eq!(body["username"], customer["username"], "usernames never change on edit");
 
     // The new email is unique and can be looked up right away.
     let email = shared::domain::EmailAddress::parse("JOHN.DOE@example.com").expect("email");
-    let found = t
-        .app()
-        .store
-        .find_customer_by_email(&email)
-        .await
-        .expect("lookup")
-        .expect("found");
+    let found = t.app().store.find_customer_by_email(&email).await.expect("lookup").expect("found");
     assert_eq!(found.customer_id.as_str(), customer["customer_id"]);
 }
 
@@ -73,14 +47,8 @@ async fn invalid_edits_are_422_naming_every_field_and_change_nothing() {
     assert_eq!(response.status, 422);
     let mut fields = response.error_fields();
     fields.sort();
-    assert_eq!(
-        fields,
-        ["date_of_birth", "email", "gender", "notes", "phone"]
-    );
-    assert_eq!(
-        t.call("GET", "/v1/me", Some(&token), None).await.json(),
-        before
-    );
+    assert_eq!(fields, ["date_of_birth", "email", "gender", "notes", "phone"]);
+    assert_eq!(t.call("GET", "/v1/me", Some(&token), None).await.json(), before);
 }
 
 #[tokio::test]
@@ -92,40 +60,18 @@ async fn malformed_oversized_and_wrongly_typed_bodies() {
     let send = |body: Vec<u8>, content_type: &'static str| {
         let auth = auth.clone();
         async move {
-            t.send(
-                "PATCH",
-                "/v1/me",
-                &[("authorization", &auth), ("content-type", content_type)],
-                &body,
-                "203.0.113.9",
-            )
-            .await
+            t.send("PATCH", "/v1/me", &[("authorization", &auth), ("content-type", content_type)], &body, "203.0.113.9")
+                .await
         }
     };
-    assert_eq!(
-        send(b"{\"city\": ".to_vec(), "application/json")
-            .await
-            .status,
-        400
-    );
+    assert_eq!(send(b"{\"city\": ".to_vec(), "application/json").await.status, 400);
     assert_eq!(send(b"{}".to_vec(), "text/plain").await.status, 415);
     let huge = format!("{{\"city\":\"{}\"}}", "a".repeat(1024 * 1024 + 1));
-    assert_eq!(
-        send(huge.into_bytes(), "application/json").await.status,
-        413
-    );
-    let unknown = send(
-        br#"{"favourite_colour":"blue"}"#.to_vec(),
-        "application/json",
-    )
-    .await;
+    assert_eq!(send(huge.into_bytes(), "application/json").await.status, 413);
+    let unknown = send(br#"{"favourite_colour":"blue"}"#.to_vec(), "application/json").await;
     assert_eq!(unknown.status, 422);
     assert_eq!(unknown.error_fields(), ["favourite_colour"]);
-    let too_long = send(
-        format!("{{\"first_name\":\"{}\"}}", "a".repeat(101)).into_bytes(),
-        "application/json",
-    )
-    .await;
+    let too_long = send(format!("{{\"first_name\":\"{}\"}}", "a".repeat(101)).into_bytes(), "application/json").await;
     assert_eq!(too_long.status, 422);
     assert_eq!(too_long.error_fields(), ["first_name"]);
 }
@@ -135,31 +81,11 @@ async fn taken_email_is_409_naming_it() {
     let t = TestApp::new().await;
     let (ann, _) = signed_in(&t, "+260971234567", "Ann Lee").await;
     let (bob, _) = signed_in(&t, "+260971234568", "Bob Lee").await;
-    assert_eq!(
-        t.call(
-            "PATCH",
-            "/v1/me",
-            Some(&ann),
-            Some(json!({"email": "same@example.com"}))
-        )
-        .await
-        .status,
-        200
-    );
-    let response = t
-        .call(
-            "PATCH",
-            "/v1/me",
-            Some(&bob),
-            Some(json!({"email": "SAME@example.com"})),
-        )
-        .await;
+    assert_eq!(t.call("PATCH", "/v1/me", Some(&ann), Some(json!({"email": "same@example.com"}))).await.status, 200);
+    let response = t.call("PATCH", "/v1/me", Some(&bob), Some(json!({"email": "SAME@example.com"}))).await;
     assert_eq!(response.status, 409);
     assert_eq!(response.error_fields(), ["email"]);
-    assert_eq!(
-        t.call("GET", "/v1/me", Some(&bob), None).await.json()["email"],
-        Value::Null
-    );
+    assert_eq!(t.call("GET", "/v1/me", Some(&bob), None).await.json()["email"], Value::Null);
 }
 
 #[tokio::test]
@@ -167,51 +93,16 @@ async fn changing_email_frees_the_old_one() {
     let t = TestApp::new().await;
     let (ann, _) = signed_in(&t, "+260971234567", "Ann Lee").await;
     let (bob, _) = signed_in(&t, "+260971234568", "Bob Lee").await;
-    assert_eq!(
-        t.call(
-            "PATCH",
-            "/v1/me",
-            Some(&ann),
-            Some(json!({"email": "first@example.com"}))
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(
-        t.call(
-            "PATCH",
-            "/v1/me",
-            Some(&ann),
-            Some(json!({"email": "second@example.com"}))
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(
-        t.call(
-            "PATCH",
-            "/v1/me",
-            Some(&bob),
-            Some(json!({"email": "first@example.com"}))
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(t.call("PATCH", "/v1/me", Some(&ann), Some(json!({"email": "first@example.com"}))).await.status, 200);
+    assert_eq!(t.call("PATCH", "/v1/me", Some(&ann), Some(json!({"email": "second@example.com"}))).await.status, 200);
+    assert_eq!(t.call("PATCH", "/v1/me", Some(&bob), Some(json!({"email": "first@example.com"}))).await.status, 200);
 }
 
 #[tokio::test]
 async fn if_match_guards_against_lost_updates() {
     let t = TestApp::new().await;
     let (token, _) = signed_in(&t, "+260971234567", "Ann Lee").await;
-    let etag = t
-        .call("GET", "/v1/me", Some(&token), None)
-        .await
-        .header("etag")
-        .expect("etag")
-        .to_string();
+    let etag = t.call("GET", "/v1/me", Some(&token), None).await.header("etag").expect("etag").to_string();
     let auth = format!("Bearer {token}");
     let t = &t;
     let patch = |city: &'static str| {
@@ -221,11 +112,7 @@ async fn if_match_guards_against_lost_updates() {
             t.send(
                 "PATCH",
                 "/v1/me",
-                &[
-                    ("authorization", &auth),
-                    ("content-type", "application/json"),
-                    ("if-match", &etag),
-                ],
+                &[("authorization", &auth), ("content-type", "application/json"), ("if-match", &etag)],
                 body.as_bytes(),
                 "203.0.113.9",
             )
@@ -234,76 +121,30 @@ async fn if_match_guards_against_lost_updates() {
     };
     let results = join_all(["A", "B", "C", "D", "E"].map(patch)).await;
     let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 412).count(),
-        4,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&s| s == 412).count(), 4, "{statuses:?}");
 }
 
 #[tokio::test]
 async fn concurrent_edits_without_if_match_all_apply() {
     let t = TestApp::new().await;
     let (token, _) = signed_in(&t, "+260971234567", "Ann Lee").await;
-    let before = t.call("GET", "/v1/me", Some(&token), None).await.json()["version"]
-        .as_u64()
-        .expect("version");
-    let edits = ["a", "b", "c", "d"].map(|city| {
-        t.call(
-            "PATCH",
-            "/v1/me",
-            Some(&token),
-            Some(json!({ "city": city })),
-        )
-    });
+    let before = t.call("GET", "/v1/me", Some(&token), None).await.json()["version"].as_u64().expect("version");
+    let edits = ["a", "b", "c", "d"].map(|city| t.call("PATCH", "/v1/me", Some(&token), Some(json!({ "city": city }))));
     let results = join_all(edits).await;
-    assert!(
-        results.iter().all(|r| r.status == 200),
-        "{:?}",
-        results.iter().map(|r| r.status).collect::<Vec<_>>()
-    );
-    let after = t.call("GET", "/v1/me", Some(&token), None).await.json()["version"]
-        .as_u64()
-        .expect("version");
-    assert_eq!(
-        after,
-        before + 4,
-        "every edit applied atomically, none lost"
-    );
+    assert!(results.iter().all(|r| r.status == 200), "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    let after = t.call("GET", "/v1/me", Some(&token), None).await.json()["version"].as_u64().expect("version");
+    assert_eq!(after, before + 4, "every edit applied atomically, none lost");
 }
 
 #[tokio::test]
 async fn deleting_my_account_erases_it_and_frees_the_phone() {
     let t = TestApp::with_env(&[("OTP_MIN_INTERVAL_SECONDS", "0")]).await;
     let (token, customer) = signed_in(&t, "+260971234567", "Ann Lee").await;
-    assert_eq!(
-        t.call(
-            "PATCH",
-            "/v1/me",
-            Some(&token),
-            Some(json!({"email": "ann@example.com"}))
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(
-        t.call("DELETE", "/v1/me", Some(&token), None).await.status,
-        204
-    );
-    assert_eq!(
-        t.call("GET", "/v1/me", Some(&token), None).await.status,
-        404
-    );
-    assert_eq!(
-        t.call("DELETE", "/v1/me", Some(&token), None).await.status,
-        404
-    );
+    assert_eq!(t.call("PATCH", "/v1/me", Some(&token), Some(json!({"email": "ann@example.com"}))).await.status, 200);
+    assert_eq!(t.call("DELETE", "/v1/me", Some(&token), None).await.status, 204);
+    assert_eq!(t.call("GET", "/v1/me", Some(&token), None).await.status, 404);
+    assert_eq!(t.call("DELETE", "/v1/me", Some(&token), None).await.status, 404);
     for entity in ["customer", "unique", "session"] {
         assert_eq!(t.count_items(entity).await, 0, "no {entity} items left");
     }
@@ -320,24 +161,15 @@ async fn other_peoples_data_is_out_of_reach() {
     let (bob, bob_customer) = signed_in(&t, "+260971234568", "Bob Lee").await;
     let mine = t.call("GET", "/v1/me", Some(&ann), None).await.json();
     assert_ne!(mine["customer_id"], bob_customer["customer_id"]);
-    assert_eq!(
-        t.call("DELETE", "/v1/me", Some(&ann), None).await.status,
-        204
-    );
-    assert_eq!(
-        t.call("GET", "/v1/me", Some(&bob), None).await.status,
-        200,
-        "Bob is untouched"
-    );
+    assert_eq!(t.call("DELETE", "/v1/me", Some(&ann), None).await.status, 204);
+    assert_eq!(t.call("GET", "/v1/me", Some(&bob), None).await.status, 200, "Bob is untouched");
 }
 
 #[tokio::test]
 async fn if_match_uses_strong_comparison_and_accepts_lists() {
     let t = TestApp::new().await;
     let (token, _) = signed_in(&t, "+260971234567", "Ann Lee").await;
-    let version = t.call("GET", "/v1/me", Some(&token), None).await.json()["version"]
-        .as_u64()
-        .expect("version");
+    let version = t.call("GET", "/v1/me", Some(&token), None).await.json()["version"].as_u64().expect("version");
     let auth = format!("Bearer {token}");
     let patch = |if_match: String, city: &'static str| {
         let auth = auth.clone();
@@ -347,11 +179,7 @@ async fn if_match_uses_strong_comparison_and_accepts_lists() {
             t.send(
                 "PATCH",
                 "/v1/me",
-                &[
-                    ("authorization", &auth),
-                    ("content-type", "application/json"),
-                    ("if-match", &if_match),
-                ],
+                &[("authorization", &auth), ("content-type", "application/json"), ("if-match", &if_match)],
                 body.as_bytes(),
                 "203.0.113.9",
             )
@@ -359,15 +187,8 @@ async fn if_match_uses_strong_comparison_and_accepts_lists() {
             .status
         }
     };
-    assert_eq!(
-        patch(format!("W/\"{version}\""), "Weak").await,
-        412,
-        "weak tags never match"
-    );
-    assert_eq!(
-        patch(format!("\"999\", \"{version}\""), "Listed").await,
-        200
-    );
+    assert_eq!(patch(format!("W/\"{version}\""), "Weak").await, 412, "weak tags never match");
+    assert_eq!(patch(format!("\"999\", \"{version}\""), "Listed").await, 200);
     assert_eq!(patch("garbage".into(), "Bad").await, 400);
 }
 
@@ -375,43 +196,15 @@ async fn if_match_uses_strong_comparison_and_accepts_lists() {
 async fn suspended_customers_cannot_edit_their_profile() {
     let t = TestApp::with_env(&[("OTP_MIN_INTERVAL_SECONDS", "0")]).await;
     let (token, customer) = signed_in(&t, "+260971234567", "Ann Lee").await;
-    let id = shared::domain::CustomerId::parse(customer["customer_id"].as_str().expect("id"))
-        .expect("id");
-    let current = t
-        .app()
-        .store
-        .get_customer(&id)
-        .await
-        .expect("read")
-        .expect("exists");
+    let id = shared::domain::CustomerId::parse(customer["customer_id"].as_str().expect("id")).expect("id");
+    let current = t.app().store.get_customer(&id).await.expect("read").expect("exists");
     let mut suspended = current.clone();
     suspended.status = shared::domain::CustomerStatus::Suspended;
-    t.app()
-        .store
-        .replace_customer(&current, &mut suspended, shared::time::Timestamp::now())
-        .await
-        .expect("suspend");
-    let response = t
-        .call(
-            "PATCH",
-            "/v1/me",
-            Some(&token),
-            Some(json!({"city": "Ndola"})),
-        )
-        .await;
+    t.app().store.replace_customer(&current, &mut suspended, shared::time::Timestamp::now()).await.expect("suspend");
+    let response = t.call("PATCH", "/v1/me", Some(&token), Some(json!({"city": "Ndola"}))).await;
     assert_eq!(response.status, 403);
-    assert_eq!(
-        t.call("GET", "/v1/me", Some(&token), None).await.json()["city"],
-        Value::Null
-    );
+    assert_eq!(t.call("GET", "/v1/me", Some(&token), None).await.json()["city"], Value::Null);
     let code = t.request_code("+260971234567").await;
-    let login = t
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"phone": "+260971234567", "code": code})),
-        )
-        .await;
+    let login = t.call("POST", "/v1/auth/login", None, Some(json!({"phone": "+260971234567", "code": code}))).await;
     assert_eq!(login.status, 403, "suspended customers cannot log in");
 }

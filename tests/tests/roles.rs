@@ -10,18 +10,8 @@ use shared::auth::roles::Access;
 #[tokio::test]
 async fn every_route_answers_as_its_declared_role_says() {
     let t = TestApp::new().await;
-    let customer = t.sign_in("+260971234567", "Role Walker").await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    ensure_admin(
-        &t.app().store,
-        "admin@example.com",
-        "local-admin-password",
-        "Admin",
-    )
-    .await
-    .expect("admin");
+    let customer = t.sign_in("+260971234567", "Role Walker").await["access_token"].as_str().expect("token").to_string();
+    ensure_admin(&t.app().store, "admin@example.com", "local-admin-password", "Admin").await.expect("admin");
     let admin_login = t
         .call(
             "POST",
@@ -31,11 +21,17 @@ async fn every_route_answers_as_its_declared_role_says() {
         )
         .await
         .json();
-    let admin = admin_login["access_token"]
-        .as_str()
-        .expect("admin token")
-        .to_string();
-    let created = t.call("POST", "/v1/staff", Some(&admin), Some(json!({"email": "staff@example.com", "password": "staff password 1", "name": "Staff", "role": "staff"}))).await;
+    let admin = admin_login["access_token"].as_str().expect("admin token").to_string();
+    let created = t
+        .call(
+            "POST",
+            "/v1/staff",
+            Some(&admin),
+            Some(
+                json!({"email": "staff@example.com", "password": "staff password 1", "name": "Staff", "role": "staff"}),
+            ),
+        )
+        .await;
     assert_eq!(created.status, 201);
     let staff_login = t
         .call(
@@ -46,10 +42,7 @@ async fn every_route_answers_as_its_declared_role_says() {
         )
         .await
         .json();
-    let staff = staff_login["access_token"]
-        .as_str()
-        .expect("staff token")
-        .to_string();
+    let staff = staff_login["access_token"].as_str().expect("staff token").to_string();
 
     let mut walked = 0;
     for function in Function::ALL {
@@ -58,10 +51,8 @@ async fn every_route_answers_as_its_declared_role_says() {
                 continue;
             }
             // Placeholder ids: the walk checks authorisation, which comes before any look-up.
-            let path = route
-                .path
-                .replace("{session_id}", "AAAAAAAAAAAAAAAAAAAAAA")
-                .replace("{staff_id}", "STAFF_00000000");
+            let path =
+                route.path.replace("{session_id}", "AAAAAAAAAAAAAAAAAAAAAA").replace("{staff_id}", "STAFF_00000000");
             // Destructive routes are walked with the allowed roles last, on fresh principals.
             let allowed = |role: &str| match route.access {
                 Access::Customer => role == "customer",
@@ -70,22 +61,12 @@ async fn every_route_answers_as_its_declared_role_says() {
                 Access::SignedIn | Access::Anyone => true,
             };
             let anonymous = t.call(route.method, &path, None, Some(json!({}))).await;
-            assert_eq!(
-                anonymous.status, 401,
-                "{} {} without a token",
-                route.method, route.path
-            );
-            for (role, token) in [
-                ("customer", &customer),
-                ("staff", &staff),
-                ("admin", &admin),
-            ] {
+            assert_eq!(anonymous.status, 401, "{} {} without a token", route.method, route.path);
+            for (role, token) in [("customer", &customer), ("staff", &staff), ("admin", &admin)] {
                 if is_destructive(route.method, route.path) && allowed(role) {
                     continue;
                 }
-                let response = t
-                    .call(route.method, &path, Some(token), Some(json!({})))
-                    .await;
+                let response = t.call(route.method, &path, Some(token), Some(json!({}))).await;
                 let denied = response.status == 401 || response.status == 403;
                 assert_eq!(
                     !denied,
@@ -105,8 +86,5 @@ async fn every_route_answers_as_its_declared_role_says() {
 /// Routes that would end the walker's own sessions or account; their allowed calls are covered
 /// by their own tests.
 fn is_destructive(method: &str, path: &str) -> bool {
-    matches!(
-        (method, path),
-        ("DELETE", "/v1/me") | ("POST", "/v1/auth/logout") | ("DELETE", "/v1/auth/sessions")
-    )
+    matches!((method, path), ("DELETE", "/v1/me") | ("POST", "/v1/auth/logout") | ("DELETE", "/v1/auth/sessions"))
 }

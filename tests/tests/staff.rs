@@ -10,9 +10,7 @@ const ADMIN_PASSWORD: &str = "local-admin-password";
 
 async fn with_admin(overrides: &[(&str, &str)]) -> (TestApp, String) {
     let t = TestApp::with_env(overrides).await;
-    let outcome = ensure_admin(&t.app().store, ADMIN_EMAIL, ADMIN_PASSWORD, "Admin")
-        .await
-        .expect("admin");
+    let outcome = ensure_admin(&t.app().store, ADMIN_EMAIL, ADMIN_PASSWORD, "Admin").await.expect("admin");
     assert!(matches!(outcome, AdminOutcome::Created(_)));
     let login = staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(login.0, 200, "{}", login.1);
@@ -21,19 +19,9 @@ async fn with_admin(overrides: &[(&str, &str)]) -> (TestApp, String) {
 }
 
 async fn staff_login(t: &TestApp, email: &str, password: &str) -> (u16, Value, Option<String>) {
-    let response = t
-        .call(
-            "POST",
-            "/v1/auth/staff/login",
-            None,
-            Some(json!({ "email": email, "password": password })),
-        )
-        .await;
-    (
-        response.status,
-        response.json(),
-        response.header("retry-after").map(str::to_string),
-    )
+    let response =
+        t.call("POST", "/v1/auth/staff/login", None, Some(json!({ "email": email, "password": password }))).await;
+    (response.status, response.json(), response.header("retry-after").map(str::to_string))
 }
 
 #[tokio::test]
@@ -45,9 +33,7 @@ async fn staff_log_in_with_a_password_and_get_a_staff_response() {
     assert!(body.get("customer").is_none());
     assert!(body["staff"].get("password_hash").is_none());
     assert_eq!(
-        ensure_admin(&t.app().store, ADMIN_EMAIL, "another password!", "Admin")
-            .await
-            .expect("ok"),
+        ensure_admin(&t.app().store, ADMIN_EMAIL, "another password!", "Admin").await.expect("ok"),
         AdminOutcome::AlreadyExists(body["staff"]["staff_id"].as_str().expect("id").into())
     );
 }
@@ -65,11 +51,7 @@ async fn unknown_email_and_wrong_password_look_the_same() {
 async fn ten_failed_passwords_lock_the_account_for_fifteen_minutes() {
     let (t, _) = with_admin(&[]).await;
     for attempt in 1..=9 {
-        assert_eq!(
-            staff_login(&t, ADMIN_EMAIL, "wrong password!").await.0,
-            401,
-            "failure {attempt}"
-        );
+        assert_eq!(staff_login(&t, ADMIN_EMAIL, "wrong password!").await.0, 401, "failure {attempt}");
     }
     let (status, _, retry) = staff_login(&t, ADMIN_EMAIL, "wrong password!").await;
     assert_eq!(status, 429, "the tenth failure locks");
@@ -85,11 +67,7 @@ async fn concurrent_failed_passwords_are_all_counted() {
     let (t, _) = with_admin(&[("STAFF_LOCKOUT_THRESHOLD", "5")]).await;
     let attempts = join_all((0..5).map(|_| staff_login(&t, ADMIN_EMAIL, "wrong password!"))).await;
     assert!(attempts.iter().all(|a| a.0 == 401 || a.0 == 429));
-    assert_eq!(
-        staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await.0,
-        429,
-        "five concurrent failures lock the account"
-    );
+    assert_eq!(staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 429, "five concurrent failures lock the account");
 }
 
 #[tokio::test]
@@ -100,11 +78,7 @@ async fn a_success_clears_earlier_failures() {
     }
     assert_eq!(staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 200);
     for _ in 0..2 {
-        assert_eq!(
-            staff_login(&t, ADMIN_EMAIL, "wrong password!").await.0,
-            401,
-            "the count started over"
-        );
+        assert_eq!(staff_login(&t, ADMIN_EMAIL, "wrong password!").await.0, 401, "the count started over");
     }
 }
 
@@ -112,19 +86,18 @@ async fn a_success_clears_earlier_failures() {
 async fn admins_create_list_and_change_staff() {
     let (t, admin) = with_admin(&[]).await;
     let created = t
-        .call("POST", "/v1/staff", Some(&admin), Some(json!({"email": "Clerk@Example.com", "password": "clerk password 1", "name": "Clerk", "role": "staff"})))
+        .call(
+            "POST",
+            "/v1/staff",
+            Some(&admin),
+            Some(
+                json!({"email": "Clerk@Example.com", "password": "clerk password 1", "name": "Clerk", "role": "staff"}),
+            ),
+        )
         .await;
-    assert_eq!(
-        created.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
+    assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
     let clerk_id = created.json()["staff_id"].as_str().expect("id").to_string();
-    assert_eq!(
-        created.header("location"),
-        Some(format!("/v1/staff/{clerk_id}").as_str())
-    );
+    assert_eq!(created.header("location"), Some(format!("/v1/staff/{clerk_id}").as_str()));
     assert!(created.json().get("password_hash").is_none());
 
     let duplicate = t.call("POST", "/v1/staff", Some(&admin), Some(json!({"email": "clerk@example.com", "password": "clerk password 2", "name": "Clerk 2", "role": "staff"}))).await;
@@ -139,86 +112,31 @@ async fn admins_create_list_and_change_staff() {
         )
         .await;
     assert_eq!(invalid.status, 422);
-    assert_eq!(
-        invalid.error_fields(),
-        ["email", "password", "name", "role"]
-    );
+    assert_eq!(invalid.error_fields(), ["email", "password", "name", "role"]);
 
-    let list = t
-        .call("GET", "/v1/staff?limit=1", Some(&admin), None)
-        .await
-        .json();
+    let list = t.call("GET", "/v1/staff?limit=1", Some(&admin), None).await.json();
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
-    assert_eq!(
-        list["items"][0]["staff_id"],
-        clerk_id.as_str(),
-        "newest first"
-    );
+    assert_eq!(list["items"][0]["staff_id"], clerk_id.as_str(), "newest first");
     let cursor = list["next_cursor"].as_str().expect("more").to_string();
-    let page2 = t
-        .call(
-            "GET",
-            &format!("/v1/staff?limit=1&cursor={cursor}"),
-            Some(&admin),
-            None,
-        )
-        .await
-        .json();
+    let page2 = t.call("GET", &format!("/v1/staff?limit=1&cursor={cursor}"), Some(&admin), None).await.json();
     assert_eq!(page2["items"][0]["email"], ADMIN_EMAIL);
     let mut tampered = cursor.clone();
     tampered.insert(3, 'x');
-    assert_eq!(
-        t.call(
-            "GET",
-            &format!("/v1/staff?cursor={tampered}"),
-            Some(&admin),
-            None
-        )
-        .await
-        .status,
-        400
-    );
+    assert_eq!(t.call("GET", &format!("/v1/staff?cursor={tampered}"), Some(&admin), None).await.status, 400);
 
     let clerk = staff_login(&t, "clerk@example.com", "clerk password 1").await;
     assert_eq!(clerk.0, 200);
-    let clerk_refresh = clerk.1["refresh_token"]
-        .as_str()
-        .expect("refresh")
-        .to_string();
+    let clerk_refresh = clerk.1["refresh_token"].as_str().expect("refresh").to_string();
     let clerk_token = clerk.1["access_token"].as_str().expect("token").to_string();
-    assert_eq!(
-        t.call("GET", "/v1/staff", Some(&clerk_token), None)
-            .await
-            .status,
-        403,
-        "staff are not admins"
-    );
+    assert_eq!(t.call("GET", "/v1/staff", Some(&clerk_token), None).await.status, 403, "staff are not admins");
 
-    let disabled = t
-        .call(
-            "PATCH",
-            &format!("/v1/staff/{clerk_id}"),
-            Some(&admin),
-            Some(json!({"disabled": true})),
-        )
-        .await;
+    let disabled =
+        t.call("PATCH", &format!("/v1/staff/{clerk_id}"), Some(&admin), Some(json!({"disabled": true}))).await;
     assert_eq!(disabled.status, 200);
     assert_eq!(disabled.json()["disabled"], true);
-    let refreshed = t
-        .call(
-            "POST",
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": clerk_refresh})),
-        )
-        .await;
+    let refreshed = t.call("POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": clerk_refresh}))).await;
     assert_eq!(refreshed.status, 401, "a disabled member's sessions end");
-    assert_eq!(
-        staff_login(&t, "clerk@example.com", "clerk password 1")
-            .await
-            .0,
-        403
-    );
+    assert_eq!(staff_login(&t, "clerk@example.com", "clerk password 1").await.0, 403);
 
     let promoted = t
         .call(
@@ -230,25 +148,11 @@ async fn admins_create_list_and_change_staff() {
         .await;
     assert_eq!(promoted.json()["role"], "admin");
     assert_eq!(
-        t.call(
-            "PATCH",
-            "/v1/staff/STAFF_00000000",
-            Some(&admin),
-            Some(json!({"disabled": true}))
-        )
-        .await
-        .status,
+        t.call("PATCH", "/v1/staff/STAFF_00000000", Some(&admin), Some(json!({"disabled": true}))).await.status,
         404
     );
     assert_eq!(
-        t.call(
-            "PATCH",
-            &format!("/v1/staff/{clerk_id}"),
-            Some(&admin),
-            Some(json!({"role": "customer"}))
-        )
-        .await
-        .status,
+        t.call("PATCH", &format!("/v1/staff/{clerk_id}"), Some(&admin), Some(json!({"role": "customer"}))).await.status,
         422
     );
 }
@@ -256,52 +160,73 @@ async fn admins_create_list_and_change_staff() {
 #[tokio::test]
 async fn admins_cannot_lock_themselves_out() {
     let (t, admin) = with_admin(&[]).await;
-    let me = t
-        .call("GET", "/v1/auth/verify", Some(&admin), None)
-        .await
-        .json();
+    let me = t.call("GET", "/v1/auth/verify", Some(&admin), None).await.json();
     let my_id = me["staff"]["staff_id"].as_str().expect("id").to_string();
     assert_eq!(me["claims"]["role"], "admin");
     for change in [json!({"disabled": true}), json!({"role": "staff"})] {
-        assert_eq!(
-            t.call(
-                "PATCH",
-                &format!("/v1/staff/{my_id}"),
-                Some(&admin),
-                Some(change)
-            )
-            .await
-            .status,
-            409
-        );
+        assert_eq!(t.call("PATCH", &format!("/v1/staff/{my_id}"), Some(&admin), Some(change)).await.status, 409);
     }
 }
 
 #[tokio::test]
 async fn staff_sessions_list_and_refresh_with_the_current_role() {
     let (t, admin) = with_admin(&[]).await;
-    let sessions = t
-        .call("GET", "/v1/auth/sessions", Some(&admin), None)
-        .await
-        .json();
+    let sessions = t.call("GET", "/v1/auth/sessions", Some(&admin), None).await.json();
     assert_eq!(sessions["items"].as_array().map(Vec::len), Some(1));
     let (_, login, _) = staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let refreshed = t
-        .call(
-            "POST",
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": login["refresh_token"]})),
-        )
-        .await;
+    let refreshed =
+        t.call("POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": login["refresh_token"]}))).await;
     assert_eq!(refreshed.status, 200);
-    let token = refreshed.json()["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = refreshed.json()["access_token"].as_str().expect("token").to_string();
     assert_eq!(
         t.call("GET", "/v1/staff", Some(&token), None).await.status,
         200,
         "the refreshed token carries the admin role"
     );
+}
+
+#[tokio::test]
+async fn unknown_emails_lock_like_real_accounts() {
+    let (t, _) = with_admin(&[("STAFF_LOCKOUT_THRESHOLD", "3")]).await;
+    for email in ["ghost@example.com", ADMIN_EMAIL] {
+        assert_eq!(staff_login(&t, email, "wrong password!").await.0, 401, "{email}");
+        assert_eq!(staff_login(&t, email, "wrong password!").await.0, 401, "{email}");
+        let (status, _, retry) = staff_login(&t, email, "wrong password!").await;
+        assert_eq!(status, 429, "{email}: the third failure locks, account or not");
+        assert!(retry.is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_demoted_admin_loses_admin_routes_at_once() {
+    let (t, admin) = with_admin(&[]).await;
+    let created = t
+        .call("POST", "/v1/staff", Some(&admin), Some(json!({"email": "second@example.com", "password": "second admin pw", "name": "Second", "role": "admin"})))
+        .await;
+    let second_id = created.json()["staff_id"].as_str().expect("id").to_string();
+    let second = staff_login(&t, "second@example.com", "second admin pw").await.1["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    assert_eq!(t.call("GET", "/v1/staff", Some(&second), None).await.status, 200);
+    let demoted =
+        t.call("PATCH", &format!("/v1/staff/{second_id}"), Some(&admin), Some(json!({"role": "staff"}))).await;
+    assert_eq!(demoted.status, 200);
+    assert_eq!(
+        t.call("GET", "/v1/staff", Some(&second), None).await.status,
+        403,
+        "the old admin token no longer opens admin routes"
+    );
+}
+
+#[tokio::test]
+async fn a_full_last_page_has_no_cursor() {
+    let (t, admin) = with_admin(&[]).await;
+    let body = json!({"email": "one@example.com", "password": "one password 12", "name": "One", "role": "staff"});
+    assert_eq!(t.call("POST", "/v1/staff", Some(&admin), Some(body)).await.status, 201);
+    let page = t.call("GET", "/v1/staff?limit=2", Some(&admin), None).await.json();
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(page["next_cursor"], Value::Null);
+    assert_eq!(t.call("GET", "/v1/staff?limit=abc", Some(&admin), None).await.status, 400);
+    assert_eq!(t.call("GET", "/v1/staff?limit=0", Some(&admin), None).await.status, 422);
 }

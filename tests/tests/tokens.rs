@@ -40,17 +40,10 @@ async fn bad_tokens_are_all_401() {
     let secret = integration_tests::TEST_SECRET.as_bytes();
 
     let expired = sign(&header, &claims(now - 1), secret);
-    let wrong_key = sign(
-        &header,
-        &claims(now + 600),
-        b"some-other-secret-some-other-secret!",
-    );
+    let wrong_key = sign(&header, &claims(now + 600), b"some-other-secret-some-other-secret!");
     let unknown_kid = sign(&json!({"kid": "nope"}), &claims(now + 600), secret);
-    let alg_none = format!(
-        "{}.{}.",
-        encode(&json!({"alg": "none", "typ": "JWT", "kid": "test"})),
-        encode(&claims(now + 600))
-    );
+    let alg_none =
+        format!("{}.{}.", encode(&json!({"alg": "none", "typ": "JWT", "kid": "test"})), encode(&claims(now + 600)));
     let parts: Vec<&str> = good.split('.').collect();
     let mut forged_claims: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("json");
@@ -85,16 +78,8 @@ async fn bad_tokens_are_all_401() {
 #[tokio::test]
 async fn staff_tokens_cannot_use_customer_routes() {
     let t = TestApp::new().await;
-    let token = t
-        .app()
-        .jwt
-        .issue(
-            "STAFF_1",
-            shared::auth::Role::Staff,
-            "sid",
-            shared::time::Timestamp::now(),
-        )
-        .expect("sign");
+    let token =
+        t.app().jwt.issue("STAFF_1", shared::auth::Role::Staff, "sid", shared::time::Timestamp::now()).expect("sign");
     let (status, _) = status_of_me(&t, Some(&format!("Bearer {token}"))).await;
     assert_eq!(status, 403);
 }

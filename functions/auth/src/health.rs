@@ -17,11 +17,7 @@ pub async fn health(app: &App) -> Result<Response<Body>, ApiError> {
         tracing::warn!(error = %aws_smithy_error(err), "health: S3 did not answer");
     }
     let healthy = dynamodb.is_ok() && s3.is_ok();
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     json(
         status,
         &json!({
@@ -32,8 +28,6 @@ pub async fn health(app: &App) -> Result<Response<Body>, ApiError> {
     )
 }
 
-fn aws_smithy_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    err: &shared::store::SdkError<E, R>,
-) -> String {
+fn aws_smithy_error<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &shared::store::SdkError<E, R>) -> String {
     shared::store::DisplayErrorContext(err).to_string()
 }

@@ -31,19 +31,16 @@ pub const ROUTES: &[Route] = &[
 ];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    dispatch(app, &req)
-        .await
-        .unwrap_or_else(ApiError::into_response)
+    dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
 }
 
 async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let matched = router::find(ROUTES, req.method().as_str(), req.uri().path())?;
     let principal = authorize(req.headers(), matched.route.access, &app.jwt)?;
-    let signed_in = || {
-        principal
-            .as_ref()
-            .ok_or_else(|| ApiError::Unauthorized("sign in first".into()))
-    };
+    let signed_in = || principal.as_ref().ok_or_else(|| ApiError::Unauthorized("sign in first".into()));
+    if matched.route.access == Access::Admin {
+        staff::ensure_current_admin(app, signed_in()?).await?;
+    }
     match (matched.route.method, matched.route.path) {
         ("POST", "/v1/auth/otp") => otp::request_code(app, req).await,
         ("POST", "/v1/auth/login") => login::login(app, req).await,
@@ -58,9 +55,7 @@ async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
         ("POST", "/v1/auth/staff/login") => staff::login(app, req).await,
         ("POST", "/v1/staff") => staff::create(app, req).await,
         ("GET", "/v1/staff") => staff::list(app, req).await,
-        ("PATCH", "/v1/staff/{staff_id}") => {
-            staff::update(app, req, signed_in()?, matched.param("staff_id")).await
-        }
+        ("PATCH", "/v1/staff/{staff_id}") => staff::update(app, req, signed_in()?, matched.param("staff_id")).await,
         ("GET", "/v1/health") => health::health(app).await,
         _ => Err(ApiError::NotFound("no such route".into())),
     }

@@ -46,46 +46,24 @@ struct ValidLogin {
     device_name: Option<String>,
 }
 
-fn validate(
-    app: &App,
-    body: LoginRequest,
-    mut errors: ValidationErrors,
-) -> Result<ValidLogin, ValidationErrors> {
+fn validate(app: &App, body: LoginRequest, mut errors: ValidationErrors) -> Result<ValidLogin, ValidationErrors> {
     let phone = match &body.phone {
-        Some(text) => errors.check(
-            "phone",
-            PhoneE164::parse(text, app.config.phone_default_region),
-        ),
+        Some(text) => errors.check("phone", PhoneE164::parse(text, app.config.phone_default_region)),
         None => {
             errors.add("phone", "is required");
             None
         }
     };
-    let code = body
-        .code
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_string();
+    let code = body.code.as_deref().map(str::trim).unwrap_or_default().to_string();
     if !is_well_formed(&code) {
         errors.add("code", "must be the 6 digits we sent");
     }
-    let names = body
-        .name
-        .as_deref()
-        .and_then(|name| errors.check("name", parse_full_name(name)));
-    let device_name = body
-        .device_name
-        .as_deref()
-        .and_then(|d| errors.check("device_name", bounded_text(d, MAX_DEVICE_NAME)));
+    let names = body.name.as_deref().and_then(|name| errors.check("name", parse_full_name(name)));
+    let device_name =
+        body.device_name.as_deref().and_then(|d| errors.check("device_name", bounded_text(d, MAX_DEVICE_NAME)));
     errors.into_result()?;
     match phone {
-        Some(phone) => Ok(ValidLogin {
-            phone,
-            code,
-            names,
-            device_name,
-        }),
+        Some(phone) => Ok(ValidLogin { phone, code, names, device_name }),
         None => Err(ValidationErrors::single("phone", "is required")),
     }
 }
@@ -100,38 +78,18 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     if let Some(customer) = &existing {
         ensure_may_log_in(customer)?;
     } else if login.names.is_none() {
-        return Err(ApiError::validation(
-            "name",
-            "is required to create an account for a new phone",
-        ));
+        return Err(ApiError::validation("name", "is required to create an account for a new phone"));
     }
-    let consumed = app
-        .store
-        .consume_otp(
-            &login.phone,
-            &code_hash,
-            app.config.otp.max_attempts,
-            now.unix(),
-        )
-        .await?;
+    let consumed = app.store.consume_otp(&login.phone, &code_hash, app.config.otp.max_attempts, now.unix()).await?;
     if !consumed {
-        return Err(ApiError::Unauthorized(
-            "the code has expired or was already used; request a new one".into(),
-        ));
+        return Err(ApiError::Unauthorized("the code has expired or was already used; request a new one".into()));
     }
 
     let (customer, created) = match existing {
         Some(customer) => (log_in(app, &customer.customer_id, now).await?, false),
         None => sign_up_or_join(app, &login, now).await?,
     };
-    let mut response = open_session(
-        app,
-        customer.customer_id.as_str(),
-        Role::Customer,
-        login.device_name,
-        now,
-    )
-    .await?;
+    let mut response = open_session(app, customer.customer_id.as_str(), Role::Customer, login.device_name, now).await?;
     response["customer"] = customer.to_json(Audience::Owner);
     response["created"] = json!(created);
     json(StatusCode::OK, &response)
@@ -140,8 +98,7 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
 /// Checks the code against the stored hash; a wrong code counts against the code's tries.
 /// Returns the hash to use it up with.
 async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> {
-    let invalid =
-        || ApiError::Unauthorized("the code is invalid or has expired; request a new one".into());
+    let invalid = || ApiError::Unauthorized("the code is invalid or has expired; request a new one".into());
     let record = app.store.get_otp(&login.phone).await?.ok_or_else(invalid)?;
     let now = Timestamp::now().unix();
     let max = app.config.otp.max_attempts;
@@ -152,20 +109,11 @@ async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> 
         Some(hash) if record.expires_at > now => hash,
         _ => return Err(invalid()),
     };
-    if app
-        .otp_hasher
-        .matches(&login.phone, &login.code, &code_hash)
-    {
+    if app.otp_hasher.matches(&login.phone, &login.code, &code_hash) {
         return Ok(code_hash);
     }
-    match app
-        .store
-        .record_wrong_otp(&login.phone, &code_hash, max)
-        .await?
-    {
-        WrongCode::TriesLeft(left) => Err(ApiError::Unauthorized(format!(
-            "wrong code; {left} tries left"
-        ))),
+    match app.store.record_wrong_otp(&login.phone, &code_hash, max).await? {
+        WrongCode::TriesLeft(left) => Err(ApiError::Unauthorized(format!("wrong code; {left} tries left"))),
         WrongCode::Exhausted => Err(too_many_tries(app, &record, now)),
     }
 }
@@ -181,10 +129,7 @@ fn ensure_may_log_in(customer: &Customer) -> Result<(), ApiError> {
     if customer.is_active() {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!(
-            "this account is {}",
-            customer.status.as_str()
-        )))
+        Err(ApiError::Forbidden(format!("this account is {}", customer.status.as_str())))
     }
 }
 
@@ -197,18 +142,9 @@ async fn log_in(app: &App, id: &CustomerId, now: Timestamp) -> Result<Customer, 
 
 /// Creates the customer; if a concurrent request created one for this phone first, logs into
 /// that one instead, so every successful response names the same customer.
-async fn sign_up_or_join(
-    app: &App,
-    login: &ValidLogin,
-    now: Timestamp,
-) -> Result<(Customer, bool), ApiError> {
+async fn sign_up_or_join(app: &App, login: &ValidLogin, now: Timestamp) -> Result<(Customer, bool), ApiError> {
     let (first, last) = login.names.clone().unwrap_or_default();
-    let mut customer = Customer::new(
-        CustomerId::generate(),
-        Username::base(&first, &last),
-        (first, last),
-        now,
-    );
+    let mut customer = Customer::new(CustomerId::generate(), Username::base(&first, &last), (first, last), now);
     customer.phone = Some(login.phone.clone());
     customer.phone_verified = true;
     customer.last_login_at = Some(now);

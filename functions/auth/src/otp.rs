@@ -28,26 +28,14 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     let now = Timestamp::now().unix();
 
     let previous = app.store.get_otp(&phone).await?;
-    let recent = recent_sends(
-        previous
-            .as_ref()
-            .map(|p| p.sent_at.as_slice())
-            .unwrap_or_default(),
-        now,
-    );
+    let recent = recent_sends(previous.as_ref().map(|p| p.sent_at.as_slice()).unwrap_or_default(), now);
     if let Some(wait) = send_wait(&app.config.otp, &recent, now) {
         return Err(too_many(wait.reason, wait.seconds));
     }
     if let Some(ip) = source_ip(req) {
-        let decision = app
-            .store
-            .hit_rate_window("otp-ip", &ip, app.config.otp.per_ip_per_hour, HOUR, now)
-            .await?;
+        let decision = app.store.hit_rate_window("otp-ip", &ip, app.config.otp.per_ip_per_hour, HOUR, now).await?;
         if let RateDecision::Limited { retry_after } = decision {
-            return Err(too_many(
-                "too many codes requested from this network",
-                retry_after,
-            ));
+            return Err(too_many("too many codes requested from this network", retry_after));
         }
     }
 
@@ -64,10 +52,7 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     };
     // The send history must outlive the code, or the hourly limit would forget it.
     let item_ttl = now + HOUR.max(ttl) + 60;
-    let saved = app
-        .store
-        .save_otp(&phone, &record, previous.map(|p| p.version), item_ttl)
-        .await?;
+    let saved = app.store.save_otp(&phone, &record, previous.map(|p| p.version), item_ttl).await?;
     if !saved {
         let retry_after = app.config.otp.min_interval.as_secs().max(1);
         return Err(too_many("a code was just sent to this phone", retry_after));
@@ -85,8 +70,5 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
 }
 
 pub fn too_many(detail: &str, retry_after: u64) -> ApiError {
-    ApiError::TooManyRequests {
-        detail: format!("{detail}; retry in {retry_after} s"),
-        retry_after,
-    }
+    ApiError::TooManyRequests { detail: format!("{detail}; retry in {retry_after} s"), retry_after }
 }

@@ -39,10 +39,7 @@ fn invalid_refresh() -> ApiError {
 
 pub async fn refresh(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: RefreshRequest = parse_json(req)?;
-    let presented = app
-        .refresh_signer
-        .parse(&body.refresh_token)
-        .ok_or_else(invalid_refresh)?;
+    let presented = app.refresh_signer.parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
     let now = Timestamp::now();
     for _ in 0..REFRESH_ATTEMPTS {
         let session = app
@@ -51,61 +48,32 @@ pub async fn refresh(app: &App, req: &Request) -> Result<Response<Body>, ApiErro
             .await?
             .ok_or_else(invalid_refresh)?;
         let role = current_role(app, &session).await?;
-        let current =
-            presented.generation == session.generation && presented.hash == session.refresh_hash;
+        let current = presented.generation == session.generation && presented.hash == session.refresh_hash;
         if current {
             let next = session.generation + 1;
-            let token = app
-                .refresh_signer
-                .issue(&session.owner_id, &session.session_id, next);
-            if app
-                .store
-                .rotate_session(&session, next, &token_hash(&token), now)
-                .await?
-            {
-                return json(
-                    StatusCode::OK,
-                    &token_fields(app, &session, role, token, now)?,
-                );
+            let token = app.refresh_signer.issue(&session.owner_id, &session.session_id, next);
+            if app.store.rotate_session(&session, next, &token_hash(&token), now).await? {
+                return json(StatusCode::OK, &token_fields(app, &session, role, token, now)?);
             }
             continue; // A concurrent refresh rotated first: we are now the racing one.
         }
         if within_grace(app, &presented, &session, now) {
             // The racing twin of a refresh that just rotated: hand out the same new token.
-            let token = app.refresh_signer.issue(
-                &session.owner_id,
-                &session.session_id,
-                session.generation,
-            );
-            return json(
-                StatusCode::OK,
-                &token_fields(app, &session, role, token, now)?,
-            );
+            let token = app.refresh_signer.issue(&session.owner_id, &session.session_id, session.generation);
+            return json(StatusCode::OK, &token_fields(app, &session, role, token, now)?);
         }
         // A genuine but superseded token: someone replayed it. Revoke the whole session.
         tracing::warn!(session = %session.session_id.as_str(), "refresh token reuse detected; session revoked");
-        app.store
-            .delete_session(&session.owner_id, &session.session_id)
-            .await?;
+        app.store.delete_session(&session.owner_id, &session.session_id).await?;
         return Err(invalid_refresh());
     }
-    Err(ApiError::Conflict {
-        detail: "the session is being refreshed elsewhere; try again".into(),
-        field: None,
-    })
+    Err(ApiError::Conflict { detail: "the session is being refreshed elsewhere; try again".into(), field: None })
 }
 
-fn within_grace(
-    app: &App,
-    presented: &PresentedRefresh,
-    session: &SessionRecord,
-    now: Timestamp,
-) -> bool {
+fn within_grace(app: &App, presented: &PresentedRefresh, session: &SessionRecord, now: Timestamp) -> bool {
     let grace = app.config.refresh_grace.as_secs() as i64;
     presented.generation + 1 == session.generation
-        && session
-            .rotated_at
-            .is_some_and(|at| now.unix() - at.unix() <= grace)
+        && session.rotated_at.is_some_and(|at| now.unix() - at.unix() <= grace)
 }
 
 /// The role a refreshed access token carries: re-read, so a demotion or a disabled account
@@ -120,23 +88,17 @@ async fn current_role(app: &App, session: &SessionRecord) -> Result<Role, ApiErr
     let id = CustomerId::parse(&session.owner_id).ok_or_else(invalid_refresh)?;
     match app.store.get_customer(&id).await? {
         Some(customer) if customer.is_active() => Ok(Role::Customer),
-        Some(customer) => Err(ApiError::Forbidden(format!(
-            "this account is {}",
-            customer.status.as_str()
-        ))),
+        Some(customer) => Err(ApiError::Forbidden(format!("this account is {}", customer.status.as_str()))),
         None => Err(invalid_refresh()),
     }
 }
 
 fn session_id(principal: &Principal) -> Result<SessionId, ApiError> {
-    SessionId::parse(&principal.session_id)
-        .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))
+    SessionId::parse(&principal.session_id).ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))
 }
 
 pub async fn logout(app: &App, principal: &Principal) -> Result<Response<Body>, ApiError> {
-    app.store
-        .delete_session(&principal.subject, &session_id(principal)?)
-        .await?;
+    app.store.delete_session(&principal.subject, &session_id(principal)?).await?;
     no_content()
 }
 
@@ -145,9 +107,7 @@ pub async fn list_sessions(app: &App, principal: &Principal) -> Result<Response<
     let sessions = app.store.list_sessions(&principal.subject, now).await?;
     let current = session_id(principal)?;
     if !sessions.iter().any(|s| s.session_id == current) {
-        return Err(ApiError::Unauthorized(
-            "this session has been revoked".into(),
-        ));
+        return Err(ApiError::Unauthorized("this session has been revoked".into()));
     }
     let items: Vec<_> = sessions
         .iter()
@@ -162,25 +122,14 @@ pub async fn list_sessions(app: &App, principal: &Principal) -> Result<Response<
             })
         })
         .collect();
-    json(
-        StatusCode::OK,
-        &json!({ "items": items, "next_cursor": null }),
-    )
+    json(StatusCode::OK, &json!({ "items": items, "next_cursor": null }))
 }
 
-pub async fn revoke_session(
-    app: &App,
-    principal: &Principal,
-    raw_id: &str,
-) -> Result<Response<Body>, ApiError> {
+pub async fn revoke_session(app: &App, principal: &Principal, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let not_found = || ApiError::NotFound("no such session".into());
     let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
     // The key includes the caller's own partition, so another user's session id is a 404.
-    if app.store.delete_session(&principal.subject, &id).await? {
-        no_content()
-    } else {
-        Err(not_found())
-    }
+    if app.store.delete_session(&principal.subject, &id).await? { no_content() } else { Err(not_found()) }
 }
 
 pub async fn revoke_all(app: &App, principal: &Principal) -> Result<Response<Body>, ApiError> {
@@ -191,22 +140,17 @@ pub async fn revoke_all(app: &App, principal: &Principal) -> Result<Response<Bod
 pub async fn verify(app: &App, principal: &Principal) -> Result<Response<Body>, ApiError> {
     let now = Timestamp::now();
     let revoked = || ApiError::Unauthorized("this session has been revoked".into());
-    app.store
-        .get_session(&principal.subject, &session_id(principal)?, now)
-        .await?
-        .ok_or_else(revoked)?;
+    app.store.get_session(&principal.subject, &session_id(principal)?, now).await?.ok_or_else(revoked)?;
     let mut body = json!({ "claims": principal.claims });
     if let Some(id) = StaffId::parse(&principal.subject) {
-        let staff = app
-            .store
-            .get_staff(&id)
-            .await?
-            .filter(|s| !s.disabled)
-            .ok_or_else(revoked)?;
+        let staff = app.store.get_staff(&id).await?.filter(|s| !s.disabled).ok_or_else(revoked)?;
         body["staff"] = staff.to_json();
     } else {
         let id = CustomerId::parse(&principal.subject).ok_or_else(revoked)?;
         let customer = app.store.get_customer(&id).await?.ok_or_else(revoked)?;
+        if !customer.is_active() {
+            return Err(ApiError::Forbidden(format!("this account is {}", customer.status.as_str())));
+        }
         body["customer"] = customer.to_json(Audience::Owner);
     }
     json(StatusCode::OK, &body)

@@ -13,6 +13,7 @@ use shared::domain::validation::{ValidationErrors, bounded_text};
 use shared::http::cursor::page_limit;
 use shared::http::{ApiError, JsonBody, json, parse_json};
 use shared::store::StoreError;
+use shared::store::rate_limit::RateDecision;
 use shared::time::Timestamp;
 
 use crate::tokens::open_session;
@@ -39,9 +40,7 @@ fn bad_credentials() -> ApiError {
 pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: StaffLoginRequest = parse_json(req)?;
     let device_name = match body.device_name.as_deref() {
-        Some(name) => {
-            Some(bounded_text(name, 100).map_err(|m| ApiError::validation("device_name", m))?)
-        }
+        Some(name) => Some(bounded_text(name, 100).map_err(|m| ApiError::validation("device_name", m))?),
         None => None,
     };
     let now = Timestamp::now();
@@ -51,7 +50,7 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     };
     let Some(staff) = staff else {
         password::verify_against_nothing(&body.password);
-        return Err(bad_credentials());
+        return Err(unknown_account_failure(app, &body.email, now).await);
     };
     if let Some(until) = staff.locked_until.filter(|&until| until > now.unix()) {
         return Err(locked(until - now.unix()));
@@ -65,10 +64,34 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     if !staff.failed_logins.is_empty() || staff.locked_until.is_some() {
         app.store.save_login_guard(&staff, &[], None).await?;
     }
-    let mut response =
-        open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;
+    let mut response = open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;
     response["staff"] = staff.to_json();
     json(StatusCode::OK, &response)
+}
+
+/// Failed logins for an email with no account are counted too and lock the same way, so a
+/// lockout (429) does not tell an attacker which emails have accounts.
+async fn unknown_account_failure(app: &App, email: &str, now: Timestamp) -> ApiError {
+    let policy = app.config.staff_lockout;
+    let subject = email.trim().to_lowercase();
+    let window = policy.window.as_secs() as i64;
+    match app.store.hit_rate_window("staff-login", &subject, policy.threshold - 1, window, now.unix()).await {
+        Ok(RateDecision::Allowed) => bad_credentials(),
+        Ok(RateDecision::Limited { retry_after }) => locked(retry_after as i64),
+        Err(err) => err.into(),
+    }
+}
+
+/// Admin routes act on the caller's current account, not on the token alone: a demoted or
+/// disabled admin loses access at once, not when the access token expires.
+pub async fn ensure_current_admin(app: &App, principal: &Principal) -> Result<(), ApiError> {
+    let id = StaffId::parse(&principal.subject)
+        .ok_or_else(|| ApiError::Forbidden("this route needs the admin role".into()))?;
+    match app.store.get_staff(&id).await? {
+        Some(staff) if !staff.disabled && staff.role == Role::Admin => Ok(()),
+        Some(staff) if !staff.disabled => Err(ApiError::Forbidden("this route needs the admin role".into())),
+        _ => Err(ApiError::Unauthorized("this account is disabled".into())),
+    }
 }
 
 fn locked(retry_after: i64) -> ApiError {
@@ -85,24 +108,12 @@ async fn record_failure(app: &App, mut staff: StaffMember, now: Timestamp) -> Ap
     let policy = app.config.staff_lockout;
     let window = policy.window.as_secs() as i64;
     for _ in 0..GUARD_ATTEMPTS {
-        let mut failures: Vec<i64> = staff
-            .failed_logins
-            .iter()
-            .copied()
-            .filter(|&at| at > now.unix() - window)
-            .collect();
+        let mut failures: Vec<i64> =
+            staff.failed_logins.iter().copied().filter(|&at| at > now.unix() - window).collect();
         failures.push(now.unix());
         let lock = failures.len() >= policy.threshold as usize;
-        let (failures, locked_until) = if lock {
-            (Vec::new(), Some(now.unix() + window))
-        } else {
-            (failures, None)
-        };
-        match app
-            .store
-            .save_login_guard(&staff, &failures, locked_until)
-            .await
-        {
+        let (failures, locked_until) = if lock { (Vec::new(), Some(now.unix() + window)) } else { (failures, None) };
+        match app.store.save_login_guard(&staff, &failures, locked_until).await {
             Ok(true) if lock => return locked(window),
             Ok(true) => return bad_credentials(),
             Ok(false) => match app.store.get_staff(&staff.staff_id).await {
@@ -130,30 +141,17 @@ impl JsonBody for CreateStaffRequest {
 
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: CreateStaffRequest = parse_json(req)?;
-    let staff = new_staff(
-        &body.email,
-        &body.password,
-        &body.name,
-        &body.role,
-        Timestamp::now(),
-    )?;
-    app.store
-        .create_staff(&staff)
-        .await
-        .map_err(|err| match err {
-            StoreError::Taken(_) => ApiError::Conflict {
-                detail: "a staff account with this email exists".into(),
-                field: Some("email"),
-            },
-            other => other.into(),
-        })?;
+    let staff = new_staff(&body.email, &body.password, &body.name, &body.role, Timestamp::now())?;
+    app.store.create_staff(&staff).await.map_err(|err| match err {
+        StoreError::Taken(_) => {
+            ApiError::Conflict { detail: "a staff account with this email exists".into(), field: Some("email") }
+        }
+        other => other.into(),
+    })?;
     let mut response = json(StatusCode::CREATED, &staff.to_json())?;
-    let location = format!("/v1/staff/{}", staff.staff_id)
-        .parse()
-        .map_err(|_| ApiError::Internal("bad Location".into()))?;
-    response
-        .headers_mut()
-        .insert(http::header::LOCATION, location);
+    let location =
+        format!("/v1/staff/{}", staff.staff_id).parse().map_err(|_| ApiError::Internal("bad Location".into()))?;
+    response.headers_mut().insert(http::header::LOCATION, location);
     Ok(response)
 }
 
@@ -161,19 +159,11 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
     let query = req.query_string_parameters();
     let limit = page_limit(query.first("limit"))?;
     let scope = "GET /v1/staff";
-    let start = query
-        .first("cursor")
-        .map(|c| app.cursor_signer.decode(scope, c))
-        .transpose()?;
+    let start = query.first("cursor").map(|c| app.cursor_signer.decode(scope, c)).transpose()?;
     let page = app.store.list_staff(limit, start).await?;
-    let next_cursor = page
-        .last_key
-        .map(|key| app.cursor_signer.encode(scope, &key));
+    let next_cursor = page.last_key.map(|key| app.cursor_signer.encode(scope, &key));
     let items: Vec<_> = page.items.iter().map(StaffMember::to_json).collect();
-    json(
-        StatusCode::OK,
-        &json!({ "items": items, "next_cursor": next_cursor }),
-    )
+    json(StatusCode::OK, &json!({ "items": items, "next_cursor": next_cursor }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,24 +183,13 @@ impl JsonBody for UpdateStaffRequest {
 /// Role change, disable/enable, rename. Disabling or changing the role ends the member's
 /// sessions, so the change holds from the next request on (access tokens aside, see
 /// `sessions.rs`). Admins cannot disable or demote themselves, so there is always an admin.
-pub async fn update(
-    app: &App,
-    req: &Request,
-    admin: &Principal,
-    raw_id: &str,
-) -> Result<Response<Body>, ApiError> {
+pub async fn update(app: &App, req: &Request, admin: &Principal, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let body: UpdateStaffRequest = parse_json(req)?;
     let not_found = || ApiError::NotFound("no such staff member".into());
     let id = StaffId::parse(raw_id).ok_or_else(not_found)?;
     let mut errors = ValidationErrors::new();
-    let role = body
-        .role
-        .as_deref()
-        .and_then(|r| errors.check("role", parse_staff_role(r)));
-    let name = body
-        .name
-        .as_deref()
-        .and_then(|n| errors.check("name", bounded_text(n, 100)));
+    let role = body.role.as_deref().and_then(|r| errors.check("role", parse_staff_role(r)));
+    let name = body.name.as_deref().and_then(|n| errors.check("name", bounded_text(n, 100)));
     errors.into_result()?;
 
     let current = app.store.get_staff(&id).await?.ok_or_else(not_found)?;
@@ -226,17 +205,12 @@ pub async fn update(
     }
     let weakens_self = admin.subject == id.as_str() && (next.disabled || next.role != Role::Admin);
     if weakens_self {
-        return Err(ApiError::Conflict {
-            detail: "you cannot disable or demote your own account".into(),
-            field: None,
-        });
+        return Err(ApiError::Conflict { detail: "you cannot disable or demote your own account".into(), field: None });
     }
     if next == current {
         return json(StatusCode::OK, &current.to_json());
     }
-    app.store
-        .replace_staff(&current, &mut next, Timestamp::now())
-        .await?;
+    app.store.replace_staff(&current, &mut next, Timestamp::now()).await?;
     if next.disabled != current.disabled || next.role != current.role {
         app.store.delete_all_sessions(id.as_str()).await?;
     }

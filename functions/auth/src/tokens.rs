@@ -42,9 +42,7 @@ pub fn token_fields(
     refresh_token: String,
     now: Timestamp,
 ) -> Result<Value, ApiError> {
-    let access_token = app
-        .jwt
-        .issue(&session.owner_id, role, session.session_id.as_str(), now)?;
+    let access_token = app.jwt.issue(&session.owner_id, role, session.session_id.as_str(), now)?;
     Ok(json!({
         "access_token": access_token,
         "refresh_token": refresh_token,

@@ -23,9 +23,7 @@ pub const ROUTES: &[Route] = &[
 const UPDATE_ATTEMPTS: usize = 5;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    dispatch(app, &req)
-        .await
-        .unwrap_or_else(ApiError::into_response)
+    dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
 }
 
 async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -42,8 +40,7 @@ async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
 }
 
 fn customer_id(principal: &Principal) -> Result<CustomerId, ApiError> {
-    CustomerId::parse(&principal.subject)
-        .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))
+    CustomerId::parse(&principal.subject).ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))
 }
 
 fn gone() -> ApiError {
@@ -51,11 +48,7 @@ fn gone() -> ApiError {
 }
 
 fn customer_response(customer: &Customer) -> Result<Response<Body>, ApiError> {
-    json_with_etag(
-        StatusCode::OK,
-        &customer.to_json(Audience::Owner),
-        &customer.etag(),
-    )
+    json_with_etag(StatusCode::OK, &customer.to_json(Audience::Owner), &customer.etag())
 }
 
 async fn get_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
@@ -70,17 +63,11 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
     let expected = if_match(req)?;
     for _ in 0..UPDATE_ATTEMPTS {
         let current = app.store.get_customer(me).await?.ok_or_else(gone)?;
-        if expected
-            .as_ref()
-            .is_some_and(|versions| !versions.contains(&current.version))
-        {
-            return Err(ApiError::PreconditionFailed);
-        }
         if !current.is_active() {
-            return Err(ApiError::Forbidden(format!(
-                "this account is {}",
-                current.status.as_str()
-            )));
+            return Err(ApiError::Forbidden(format!("this account is {}", current.status.as_str())));
+        }
+        if expected.as_ref().is_some_and(|versions| !versions.contains(&current.version)) {
+            return Err(ApiError::PreconditionFailed);
         }
         let now = Timestamp::now();
         let mut next = match input.apply(&current, now.date()) {
@@ -104,10 +91,7 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
             Err(err) => return Err(err.into()),
         }
     }
-    Err(ApiError::Conflict {
-        detail: "your profile is being changed elsewhere; try again".into(),
-        field: None,
-    })
+    Err(ApiError::Conflict { detail: "your profile is being changed elsewhere; try again".into(), field: None })
 }
 
 async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
@@ -124,10 +108,7 @@ fn if_match(req: &Request) -> Result<Option<Vec<u64>>, ApiError> {
     let Some(value) = req.headers().get(http::header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest("If-Match is not readable".into()))?
-        .trim();
+    let text = value.to_str().map_err(|_| ApiError::BadRequest("If-Match is not readable".into()))?.trim();
     if text == "*" {
         return Ok(None);
     }
@@ -138,9 +119,9 @@ fn if_match(req: &Request) -> Result<Option<Vec<u64>>, ApiError> {
         }
         let quoted = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
         let version = quoted.and_then(|v| v.parse().ok());
-        versions.push(version.ok_or_else(|| {
-            ApiError::BadRequest("If-Match must list ETags from previous responses".into())
-        })?);
+        versions.push(
+            version.ok_or_else(|| ApiError::BadRequest("If-Match must list ETags from previous responses".into()))?,
+        );
     }
     Ok(Some(versions))
 }

@@ -17,17 +17,14 @@ use shared::store::Store;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let (Some(email), Some(name)) = (flag("--email"), flag("--name")) else {
-        return Err("usage: create-admin --email <email> --name <name>  (password on stdin, TABLE_NAME in the environment)".into());
+        return Err(
+            "usage: create-admin --email <email> --name <name>  (password on stdin, TABLE_NAME in the environment)"
+                .into(),
+        );
     };
-    let table = std::env::var("TABLE_NAME")
-        .map_err(|_| "TABLE_NAME is required (the stack's TableName output)")?;
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required (the stack's TableName output)")?;
     eprintln!("password for {email} (one line on standard input):");
     let mut password = String::new();
     std::io::stdin().lock().read_line(&mut password)?;

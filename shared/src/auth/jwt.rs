@@ -35,22 +35,10 @@ pub struct JwtKeys {
 }
 
 impl JwtKeys {
-    pub fn new(
-        kid: &str,
-        secret: &[u8],
-        previous: Option<(&str, &[u8])>,
-        issuer: &str,
-        lifetime: Duration,
-    ) -> Self {
-        let mut verifying = vec![VerifyingKey {
-            kid: kid.to_string(),
-            key: DecodingKey::from_secret(secret),
-        }];
+    pub fn new(kid: &str, secret: &[u8], previous: Option<(&str, &[u8])>, issuer: &str, lifetime: Duration) -> Self {
+        let mut verifying = vec![VerifyingKey { kid: kid.to_string(), key: DecodingKey::from_secret(secret) }];
         if let Some((old_kid, old_secret)) = previous {
-            verifying.push(VerifyingKey {
-                kid: old_kid.to_string(),
-                key: DecodingKey::from_secret(old_secret),
-            });
+            verifying.push(VerifyingKey { kid: old_kid.to_string(), key: DecodingKey::from_secret(old_secret) });
         }
         Self {
             kid: kid.to_string(),
@@ -65,13 +53,7 @@ impl JwtKeys {
         self.lifetime
     }
 
-    pub fn issue(
-        &self,
-        subject: &str,
-        role: Role,
-        session_id: &str,
-        now: Timestamp,
-    ) -> Result<String, AuthError> {
+    pub fn issue(&self, subject: &str, role: Role, session_id: &str, now: Timestamp) -> Result<String, AuthError> {
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: subject.to_string(),
@@ -91,11 +73,7 @@ impl JwtKeys {
             return Err(AuthError::InvalidToken);
         }
         let kid = header.kid.ok_or(AuthError::InvalidToken)?;
-        let key = self
-            .verifying
-            .iter()
-            .find(|k| k.kid == kid)
-            .ok_or(AuthError::InvalidToken)?;
+        let key = self.verifying.iter().find(|k| k.kid == kid).ok_or(AuthError::InvalidToken)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_issuer(&[&self.issuer]);
@@ -120,9 +98,7 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify_and_carry_kid() {
-        let token = keys()
-            .issue("CUST_00000001", Role::Customer, "sid", Timestamp::now())
-            .expect("sign");
+        let token = keys().issue("CUST_00000001", Role::Customer, "sid", Timestamp::now()).expect("sign");
         let header = jsonwebtoken::decode_header(&token).expect("header");
         assert_eq!(header.kid.as_deref(), Some("k1"));
         let claims = keys().verify(&token).expect("valid");
@@ -133,20 +109,15 @@ mod tests {
     #[test]
     fn expired_tokens_fail() {
         let long_ago = Timestamp::now().plus_seconds(-1000);
-        let token = keys()
-            .issue("CUST_00000001", Role::Customer, "sid", long_ago)
-            .expect("sign");
+        let token = keys().issue("CUST_00000001", Role::Customer, "sid", long_ago).expect("sign");
         assert_eq!(keys().verify(&token), Err(AuthError::InvalidToken));
     }
 
     #[test]
     fn tampered_payload_fails() {
-        let token = keys()
-            .issue("CUST_00000001", Role::Customer, "sid", Timestamp::now())
-            .expect("sign");
+        let token = keys().issue("CUST_00000001", Role::Customer, "sid", Timestamp::now()).expect("sign");
         let parts: Vec<&str> = token.split('.').collect();
-        let payload =
-            String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("utf8");
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("utf8");
         let forged = URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin"));
         let tampered = format!("{}.{}.{}", parts[0], forged, parts[2]);
         assert_eq!(keys().verify(&tampered), Err(AuthError::InvalidToken));
@@ -154,37 +125,18 @@ mod tests {
 
     #[test]
     fn alg_none_and_wrong_key_fail() {
-        let token = keys()
-            .issue("CUST_00000001", Role::Customer, "sid", Timestamp::now())
-            .expect("sign");
+        let token = keys().issue("CUST_00000001", Role::Customer, "sid", Timestamp::now()).expect("sign");
         let payload = token.split('.').nth(1).expect("payload");
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
-        assert_eq!(
-            keys().verify(&format!("{none_header}.{payload}.")),
-            Err(AuthError::InvalidToken)
-        );
-        let other = JwtKeys::new(
-            "k1",
-            b"another-secret-another-secret-xx",
-            None,
-            "test",
-            Duration::from_secs(900),
-        );
+        assert_eq!(keys().verify(&format!("{none_header}.{payload}.")), Err(AuthError::InvalidToken));
+        let other = JwtKeys::new("k1", b"another-secret-another-secret-xx", None, "test", Duration::from_secs(900));
         assert_eq!(other.verify(&token), Err(AuthError::InvalidToken));
     }
 
     #[test]
     fn retiring_key_still_verifies_during_rotation() {
-        let old = JwtKeys::new(
-            "k0",
-            b"old-secret-old-secret-old-secret",
-            None,
-            "test",
-            Duration::from_secs(900),
-        );
-        let token = old
-            .issue("CUST_00000001", Role::Customer, "sid", Timestamp::now())
-            .expect("sign");
+        let old = JwtKeys::new("k0", b"old-secret-old-secret-old-secret", None, "test", Duration::from_secs(900));
+        let token = old.issue("CUST_00000001", Role::Customer, "sid", Timestamp::now()).expect("sign");
         let rotated = JwtKeys::new(
             "k1",
             SECRET,
@@ -193,10 +145,6 @@ mod tests {
             Duration::from_secs(900),
         );
         assert!(rotated.verify(&token).is_ok());
-        assert_eq!(
-            keys().verify(&token),
-            Err(AuthError::InvalidToken),
-            "unknown kid"
-        );
+        assert_eq!(keys().verify(&token), Err(AuthError::InvalidToken), "unknown kid");
     }
 }

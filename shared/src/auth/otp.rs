@@ -44,17 +44,13 @@ pub struct OtpHasher {
 impl OtpHasher {
     /// Derives its own key from the service secret so the two uses never share a key.
     pub fn new(service_secret: &[u8]) -> Self {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(service_secret).unwrap_or_else(|_| unreachable_key());
+        let mut mac = Hmac::<Sha256>::new_from_slice(service_secret).unwrap_or_else(|_| unreachable_key());
         mac.update(b"customer-platform/otp/v1");
-        Self {
-            key: mac.finalize().into_bytes().to_vec(),
-        }
+        Self { key: mac.finalize().into_bytes().to_vec() }
     }
 
     pub fn hash(&self, phone: &PhoneE164, code: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_key());
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_key());
         mac.update(phone.as_str().as_bytes());
         mac.update(b":");
         mac.update(code.as_bytes());
@@ -62,10 +58,7 @@ impl OtpHasher {
     }
 
     pub fn matches(&self, phone: &PhoneE164, code: &str, stored_hash: &str) -> bool {
-        self.hash(phone, code)
-            .as_bytes()
-            .ct_eq(stored_hash.as_bytes())
-            .into()
+        self.hash(phone, code).as_bytes().ct_eq(stored_hash.as_bytes()).into()
     }
 }
 
@@ -78,11 +71,7 @@ pub struct SendWait {
 
 /// Send times within the last hour, oldest first.
 pub fn recent_sends(sent_at: &[i64], now: i64) -> Vec<i64> {
-    let mut sends: Vec<i64> = sent_at
-        .iter()
-        .copied()
-        .filter(|&at| at > now - HOUR)
-        .collect();
+    let mut sends: Vec<i64> = sent_at.iter().copied().filter(|&at| at > now - HOUR).collect();
     sends.sort_unstable();
     sends
 }
@@ -93,24 +82,14 @@ pub fn send_wait(limits: &OtpLimits, recent: &[i64], now: i64) -> Option<SendWai
     let per_hour = limits.per_phone_per_hour as usize;
     if per_hour == 0 || recent.len() >= per_hour {
         // The hour frees up when the oldest of the last `per_hour` sends is an hour old.
-        let oldest = recent
-            .len()
-            .checked_sub(per_hour)
-            .and_then(|i| recent.get(i))
-            .copied()
-            .unwrap_or(now);
+        let oldest = recent.len().checked_sub(per_hour).and_then(|i| recent.get(i)).copied().unwrap_or(now);
         let seconds = (oldest + HOUR - now).max(1) as u64;
-        return Some(SendWait {
-            seconds,
-            reason: "too many codes requested for this phone",
-        });
+        return Some(SendWait { seconds, reason: "too many codes requested for this phone" });
     }
     let last = *recent.last()?;
     let next_allowed = last + limits.min_interval.as_secs() as i64;
-    (next_allowed > now).then(|| SendWait {
-        seconds: (next_allowed - now) as u64,
-        reason: "a code was just sent to this phone",
-    })
+    (next_allowed > now)
+        .then(|| SendWait { seconds: (next_allowed - now) as u64, reason: "a code was just sent to this phone" })
 }
 
 fn unreachable_key() -> Hmac<Sha256> {
@@ -168,27 +147,11 @@ mod tests {
     fn send_limits_are_a_sliding_hour_and_a_minimum_gap() {
         let now = 10_000;
         assert_eq!(send_wait(&limits(), &[], now), None);
-        assert_eq!(
-            send_wait(&limits(), &[now - 10], now).map(|w| w.seconds),
-            Some(20)
-        );
+        assert_eq!(send_wait(&limits(), &[now - 10], now).map(|w| w.seconds), Some(20));
         assert_eq!(send_wait(&limits(), &[now - 40], now), None);
-        let five = recent_sends(
-            &[
-                now - 3000,
-                now - 2000,
-                now - 1000,
-                now - 500,
-                now - 100,
-                now - 4000,
-            ],
-            now,
-        );
+        let five = recent_sends(&[now - 3000, now - 2000, now - 1000, now - 500, now - 100, now - 4000], now);
         assert_eq!(five.len(), 5, "sends older than an hour are forgotten");
-        assert_eq!(
-            send_wait(&limits(), &five, now).map(|w| w.seconds),
-            Some(600)
-        );
+        assert_eq!(send_wait(&limits(), &five, now).map(|w| w.seconds), Some(600));
     }
 
     #[test]

@@ -10,7 +10,8 @@ pub const MAX_PASSWORD: usize = 128;
 
 /// A PHC string for an unknown account, so a login for an email that does not exist costs the
 /// same as one with a wrong password and timing does not reveal which emails exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$F9yRgExJDbK3TBI35Et0fPpLAtF8DDhG0nHJkGMjD4A";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$F9yRgExJDbK3TBI35Et0fPpLAtF8DDhG0nHJkGMjD4A";
 
 pub fn check_strength(password: &str) -> Result<(), String> {
     let length = password.chars().count();
@@ -25,17 +26,12 @@ pub fn check_strength(password: &str) -> Result<(), String> {
 
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }

@@ -32,20 +32,13 @@ pub struct RefreshSigner {
 
 impl RefreshSigner {
     pub fn new(secret: &[u8], previous_secret: Option<&[u8]>) -> Self {
-        let keys = std::iter::once(secret)
-            .chain(previous_secret)
-            .map(derive_key)
-            .collect();
+        let keys = std::iter::once(secret).chain(previous_secret).map(derive_key).collect();
         Self { keys }
     }
 
     pub fn issue(&self, owner_id: &str, session_id: &SessionId, generation: u64) -> String {
         let mac = mac(&self.keys[0], owner_id, session_id, generation);
-        format!(
-            "{PREFIX}.{owner_id}.{}.{generation}.{}",
-            session_id.as_str(),
-            URL_SAFE_NO_PAD.encode(mac)
-        )
+        format!("{PREFIX}.{owner_id}.{}.{generation}.{}", session_id.as_str(), URL_SAFE_NO_PAD.encode(mac))
     }
 
     /// `None` for anything that is not a token this service issued.
@@ -61,10 +54,7 @@ impl RefreshSigner {
         let session_id = SessionId::parse(sid)?;
         let generation: u64 = generation.parse().ok()?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        let genuine = self
-            .keys
-            .iter()
-            .any(|key| bool::from(mac(key, owner, &session_id, generation).ct_eq(&tag)));
+        let genuine = self.keys.iter().any(|key| bool::from(mac(key, owner, &session_id, generation).ct_eq(&tag)));
         genuine.then(|| PresentedRefresh {
             owner_id: owner.to_string(),
             session_id,
@@ -80,15 +70,13 @@ pub fn token_hash(token: &str) -> String {
 }
 
 fn derive_key(secret: &[u8]) -> Vec<u8> {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(b"customer-platform/refresh/v1");
     mac.finalize().into_bytes().to_vec()
 }
 
 fn mac(key: &[u8], owner: &str, session_id: &SessionId, generation: u64) -> Vec<u8> {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(format!("{owner}|{}|{generation}", session_id.as_str()).as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
@@ -105,16 +93,9 @@ mod tests {
         let sid = SessionId::generate();
         let token = signer.issue("CUST_0000ABCD", &sid, 3);
         let parsed = signer.parse(&token).expect("genuine");
-        assert_eq!(
-            (parsed.owner_id.as_str(), parsed.generation),
-            ("CUST_0000ABCD", 3)
-        );
+        assert_eq!((parsed.owner_id.as_str(), parsed.generation), ("CUST_0000ABCD", 3));
         assert_eq!(parsed.hash, token_hash(&token));
-        assert_eq!(
-            signer.issue("CUST_0000ABCD", &sid, 3),
-            token,
-            "the same generation gives the same token"
-        );
+        assert_eq!(signer.issue("CUST_0000ABCD", &sid, 3), token, "the same generation gives the same token");
     }
 
     #[test]
@@ -122,23 +103,12 @@ mod tests {
         let signer = RefreshSigner::new(SECRET, None);
         let sid = SessionId::generate();
         let token = signer.issue("CUST_0000ABCD", &sid, 3);
-        assert!(
-            signer.parse(&token.replace(".3.", ".4.")).is_none(),
-            "generation edited"
-        );
-        assert!(
-            signer
-                .parse(&token.replace("CUST_0000ABCD", "CUST_0000ABCE"))
-                .is_none(),
-            "owner edited"
-        );
+        assert!(signer.parse(&token.replace(".3.", ".4.")).is_none(), "generation edited");
+        assert!(signer.parse(&token.replace("CUST_0000ABCD", "CUST_0000ABCE")).is_none(), "owner edited");
         let other = RefreshSigner::new(b"another-secret-another-secret-xx", None);
         assert!(other.parse(&token).is_none());
         assert!(signer.parse("garbage").is_none());
         let rotated = RefreshSigner::new(b"another-secret-another-secret-xx", Some(SECRET));
-        assert!(
-            rotated.parse(&token).is_some(),
-            "the retiring key still verifies"
-        );
+        assert!(rotated.parse(&token).is_some(), "the retiring key still verifies");
     }
 }

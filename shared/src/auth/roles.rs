@@ -66,11 +66,7 @@ pub struct Principal {
 }
 
 /// Verifies the bearer token and checks the role. `Ok(None)` only for `Access::Anyone`.
-pub fn authorize(
-    headers: &HeaderMap,
-    access: Access,
-    keys: &JwtKeys,
-) -> Result<Option<Principal>, AuthError> {
+pub fn authorize(headers: &HeaderMap, access: Access, keys: &JwtKeys) -> Result<Option<Principal>, AuthError> {
     if access == Access::Anyone {
         return Ok(None);
     }
@@ -79,12 +75,7 @@ pub fn authorize(
     if !access.allows(claims.role) {
         return Err(AuthError::Forbidden(access.name()));
     }
-    Ok(Some(Principal {
-        subject: claims.sub.clone(),
-        role: claims.role,
-        session_id: claims.sid.clone(),
-        claims,
-    }))
+    Ok(Some(Principal { subject: claims.sub.clone(), role: claims.role, session_id: claims.sid.clone(), claims }))
 }
 
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
@@ -93,10 +84,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         .ok_or(AuthError::MissingToken)?
         .to_str()
         .map_err(|_| AuthError::InvalidToken)?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or(AuthError::InvalidToken)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::InvalidToken)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(AuthError::InvalidToken);
     }
@@ -121,15 +109,9 @@ mod tests {
     fn bearer_scheme_is_required() {
         let mut headers = HeaderMap::new();
         assert_eq!(bearer_token(&headers), Err(AuthError::MissingToken));
-        headers.insert(
-            http::header::AUTHORIZATION,
-            "Basic abc".parse().expect("header"),
-        );
+        headers.insert(http::header::AUTHORIZATION, "Basic abc".parse().expect("header"));
         assert_eq!(bearer_token(&headers), Err(AuthError::InvalidToken));
-        headers.insert(
-            http::header::AUTHORIZATION,
-            "bearer abc".parse().expect("header"),
-        );
+        headers.insert(http::header::AUTHORIZATION, "bearer abc".parse().expect("header"));
         assert_eq!(bearer_token(&headers), Ok("abc"));
     }
 }

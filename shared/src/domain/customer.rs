@@ -108,12 +108,7 @@ pub enum Audience {
 
 impl Customer {
     /// A new active customer; the store assigns nothing but what it must (uniqueness).
-    pub fn new(
-        id: CustomerId,
-        username: Username,
-        names: (String, String),
-        now: Timestamp,
-    ) -> Self {
+    pub fn new(id: CustomerId, username: Username, names: (String, String), now: Timestamp) -> Self {
         Self {
             customer_id: id,
             username,
@@ -159,17 +154,11 @@ impl Customer {
     }
 
     pub fn full_address(&self) -> Option<String> {
-        let parts: Vec<&str> = [
-            &self.address_line1,
-            &self.address_line2,
-            &self.city,
-            &self.state,
-            &self.postal_code,
-            &self.country,
-        ]
-        .into_iter()
-        .filter_map(|part| part.as_deref())
-        .collect();
+        let parts: Vec<&str> =
+            [&self.address_line1, &self.address_line2, &self.city, &self.state, &self.postal_code, &self.country]
+                .into_iter()
+                .filter_map(|part| part.as_deref())
+                .collect();
         (!parts.is_empty()).then(|| parts.join(", "))
     }
 
@@ -256,8 +245,7 @@ pub fn parse_full_name(name: &str) -> Result<(String, String), String> {
 /// A `YYYY-MM-DD` birth date between 1900-01-01 and today.
 pub fn parse_date_of_birth(text: &str, today: time::Date) -> Result<String, String> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = time::Date::parse(text.trim(), &format)
-        .map_err(|_| "must be a date written YYYY-MM-DD".to_string())?;
+    let date = time::Date::parse(text.trim(), &format).map_err(|_| "must be a date written YYYY-MM-DD".to_string())?;
     if date > today {
         return Err("must not be in the future".into());
     }
@@ -269,11 +257,7 @@ pub fn parse_date_of_birth(text: &str, today: time::Date) -> Result<String, Stri
 
 pub fn parse_gender(text: &str) -> Result<String, String> {
     let value = text.trim().to_ascii_lowercase();
-    if GENDERS.contains(&value.as_str()) {
-        Ok(value)
-    } else {
-        Err(format!("must be one of {}", GENDERS.join(", ")))
-    }
+    if GENDERS.contains(&value.as_str()) { Ok(value) } else { Err(format!("must be one of {}", GENDERS.join(", "))) }
 }
 
 /// The fields a customer may change on their own profile (`PATCH /v1/me`), as sent.
@@ -330,11 +314,7 @@ impl SelfUpdateInput {
 
     /// Applies the changes to a copy of `current`, validating every field and naming each bad
     /// one. Returns the updated customer; the caller bumps version and `updated_at`.
-    pub fn apply(
-        &self,
-        current: &Customer,
-        today: time::Date,
-    ) -> Result<Customer, ValidationErrors> {
+    pub fn apply(&self, current: &Customer, today: time::Date) -> Result<Customer, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let mut next = current.clone();
 
@@ -346,13 +326,7 @@ impl SelfUpdateInput {
         } else if self.name == Patch::Null {
             errors.add("name", "must not be null");
         }
-        required_text(
-            &mut errors,
-            "first_name",
-            &self.first_name,
-            MAX_NAME,
-            &mut next.first_name,
-        );
+        required_text(&mut errors, "first_name", &self.first_name, MAX_NAME, &mut next.first_name);
         optional_last_name(&mut errors, &self.last_name, &mut next.last_name);
         match &self.email {
             Patch::Absent => {}
@@ -362,62 +336,16 @@ impl SelfUpdateInput {
         if next.email != current.email {
             next.email_verified = false;
         }
-        optional_text(
-            &mut errors,
-            "address_line1",
-            &self.address_line1,
-            MAX_ADDRESS_LINE,
-            &mut next.address_line1,
-        );
-        optional_text(
-            &mut errors,
-            "address_line2",
-            &self.address_line2,
-            MAX_ADDRESS_LINE,
-            &mut next.address_line2,
-        );
-        optional_text(
-            &mut errors,
-            "city",
-            &self.city,
-            MAX_SHORT_TEXT,
-            &mut next.city,
-        );
-        optional_text(
-            &mut errors,
-            "state",
-            &self.state,
-            MAX_SHORT_TEXT,
-            &mut next.state,
-        );
-        optional_text(
-            &mut errors,
-            "postal_code",
-            &self.postal_code,
-            MAX_POSTAL_CODE,
-            &mut next.postal_code,
-        );
-        optional_text(
-            &mut errors,
-            "country",
-            &self.country,
-            MAX_SHORT_TEXT,
-            &mut next.country,
-        );
-        optional_parsed(
-            &mut errors,
-            "date_of_birth",
-            &self.date_of_birth,
-            &mut next.date_of_birth,
-            |t| parse_date_of_birth(t, today),
-        );
-        optional_parsed(
-            &mut errors,
-            "gender",
-            &self.gender,
-            &mut next.gender,
-            parse_gender,
-        );
+        optional_text(&mut errors, "address_line1", &self.address_line1, MAX_ADDRESS_LINE, &mut next.address_line1);
+        optional_text(&mut errors, "address_line2", &self.address_line2, MAX_ADDRESS_LINE, &mut next.address_line2);
+        optional_text(&mut errors, "city", &self.city, MAX_SHORT_TEXT, &mut next.city);
+        optional_text(&mut errors, "state", &self.state, MAX_SHORT_TEXT, &mut next.state);
+        optional_text(&mut errors, "postal_code", &self.postal_code, MAX_POSTAL_CODE, &mut next.postal_code);
+        optional_text(&mut errors, "country", &self.country, MAX_SHORT_TEXT, &mut next.country);
+        optional_parsed(&mut errors, "date_of_birth", &self.date_of_birth, &mut next.date_of_birth, |t| {
+            parse_date_of_birth(t, today)
+        });
+        optional_parsed(&mut errors, "gender", &self.gender, &mut next.gender, parse_gender);
         if let Some(flag) = self.marketing_emails {
             next.marketing_emails = flag;
         }
@@ -431,13 +359,7 @@ impl SelfUpdateInput {
     }
 }
 
-fn required_text(
-    errors: &mut ValidationErrors,
-    field: &str,
-    patch: &Patch<String>,
-    max: usize,
-    target: &mut String,
-) {
+fn required_text(errors: &mut ValidationErrors, field: &str, patch: &Patch<String>, max: usize, target: &mut String) {
     match patch {
         Patch::Absent => {}
         Patch::Null => errors.add(field, "must not be null"),
@@ -505,8 +427,7 @@ mod tests {
             ("John".into(), "Doe".into()),
             Timestamp::from_unix(1_768_473_000),
         );
-        c.phone =
-            Some(PhoneE164::parse("+260971234567", phonenumber::country::Id::ZM).expect("valid"));
+        c.phone = Some(PhoneE164::parse("+260971234567", phonenumber::country::Id::ZM).expect("valid"));
         c.phone_verified = true;
         c
     }
@@ -517,10 +438,7 @@ mod tests {
 
     #[test]
     fn names_split_at_the_last_space() {
-        assert_eq!(
-            split_full_name("  Mary  Ann Lee "),
-            ("Mary Ann".into(), "Lee".into())
-        );
+        assert_eq!(split_full_name("  Mary  Ann Lee "), ("Mary Ann".into(), "Lee".into()));
         assert_eq!(split_full_name("Cher"), ("Cher".into(), String::new()));
     }
 
@@ -529,10 +447,7 @@ mod tests {
         let mut c = customer();
         assert!(c.is_verified());
         c.email = Some(EmailAddress::parse("j@example.com").expect("valid"));
-        assert!(
-            !c.is_verified(),
-            "an unverified email makes the customer unverified"
-        );
+        assert!(!c.is_verified(), "an unverified email makes the customer unverified");
         c.city = Some("Lusaka".into());
         c.country = Some("Zambia".into());
         assert_eq!(c.full_address().as_deref(), Some("Lusaka, Zambia"));
@@ -544,10 +459,9 @@ mod tests {
 
     #[test]
     fn self_update_names_every_bad_field() {
-        let input: SelfUpdateInput = serde_json::from_str(
-            r#"{"email":"nope","gender":"dragon","date_of_birth":"2999-01-01","first_name":""}"#,
-        )
-        .expect("shape is fine");
+        let input: SelfUpdateInput =
+            serde_json::from_str(r#"{"email":"nope","gender":"dragon","date_of_birth":"2999-01-01","first_name":""}"#)
+                .expect("shape is fine");
         let errors = input.apply(&customer(), today()).expect_err("invalid");
         let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["first_name", "email", "date_of_birth", "gender"]);
@@ -559,26 +473,16 @@ mod tests {
         current.email = Some(EmailAddress::parse("old@example.com").expect("valid"));
         current.email_verified = true;
         let input: SelfUpdateInput =
-            serde_json::from_str(r#"{"email":" New@Example.com ","name":"Jane Roe","city":null}"#)
-                .expect("ok");
+            serde_json::from_str(r#"{"email":" New@Example.com ","name":"Jane Roe","city":null}"#).expect("ok");
         let next = input.apply(&current, today()).expect("valid");
-        assert_eq!(
-            next.email.as_ref().map(EmailAddress::as_str),
-            Some("new@example.com")
-        );
+        assert_eq!(next.email.as_ref().map(EmailAddress::as_str), Some("new@example.com"));
         assert!(!next.email_verified);
-        assert_eq!(
-            (next.first_name.as_str(), next.last_name.as_str()),
-            ("Jane", "Roe")
-        );
+        assert_eq!((next.first_name.as_str(), next.last_name.as_str()), ("Jane", "Roe"));
     }
 
     #[test]
     fn dates_of_birth_are_checked() {
-        assert_eq!(
-            parse_date_of_birth("1990-01-15", today()),
-            Ok("1990-01-15".into())
-        );
+        assert_eq!(parse_date_of_birth("1990-01-15", today()), Ok("1990-01-15".into()));
         assert!(parse_date_of_birth("1990-02-30", today()).is_err());
         assert!(parse_date_of_birth("15/01/1990", today()).is_err());
         assert!(parse_date_of_birth("1899-12-31", today()).is_err());

@@ -18,10 +18,7 @@ impl CustomerId {
 
     pub fn parse(input: &str) -> Option<Self> {
         let hex = input.strip_prefix(Self::PREFIX)?;
-        let valid = hex.len() == 8
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        let valid = hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
         valid.then(|| Self(input.to_string()))
     }
 
@@ -47,10 +44,7 @@ impl SessionId {
     }
 
     pub fn parse(input: &str) -> Option<Self> {
-        let valid = input.len() == 22
-            && input
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid = input.len() == 22 && input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         valid.then(|| Self(input.to_string()))
     }
 
@@ -85,11 +79,7 @@ impl Username {
             .map(|c| c.to_ascii_lowercase())
             .take(Self::MAX_BASE)
             .collect();
-        if base.is_empty() {
-            Self("customer".into())
-        } else {
-            Self(base)
-        }
+        if base.is_empty() { Self("customer".into()) } else { Self(base) }
     }
 
     /// The base with four random digits, for when the base is taken: `johndoe4821`.
@@ -101,9 +91,8 @@ impl Username {
     /// Look-ups accept any case; usernames are stored lower-case.
     pub fn parse(input: &str) -> Option<Self> {
         let value = input.trim().to_ascii_lowercase();
-        let valid = !value.is_empty()
-            && value.len() <= Self::MAX_BASE + 8
-            && value.bytes().all(|b| b.is_ascii_alphanumeric());
+        let valid =
+            !value.is_empty() && value.len() <= Self::MAX_BASE + 8 && value.bytes().all(|b| b.is_ascii_alphanumeric());
         valid.then_some(Self(value))
     }
 
@@ -129,16 +118,8 @@ mod tests {
     #[test]
     fn username_base_folds_accents_and_caps_length() {
         assert_eq!(Username::base("John", "Doe").as_str(), "johndoe");
-        assert_eq!(
-            Username::base("Zoë", "Núñez-O'Brien").as_str(),
-            "zoenunezobrien"
-        );
-        assert_eq!(
-            Username::base("Maximilian-Alexander", "Featherstonehaugh")
-                .as_str()
-                .len(),
-            20
-        );
+        assert_eq!(Username::base("Zoë", "Núñez-O'Brien").as_str(), "zoenunezobrien");
+        assert_eq!(Username::base("Maximilian-Alexander", "Featherstonehaugh").as_str().len(), 20);
         assert_eq!(Username::base("李", "").as_str(), "li");
         assert_eq!(Username::base("!!", "??").as_str(), "customer");
     }

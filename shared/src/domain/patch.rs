@@ -41,9 +41,6 @@ mod tests {
         let parse = |s| serde_json::from_str::<Body>(s).expect("valid").email;
         assert_eq!(parse("{}"), Patch::Absent);
         assert_eq!(parse(r#"{"email":null}"#), Patch::Null);
-        assert_eq!(
-            parse(r#"{"email":"a@b.co"}"#),
-            Patch::Value("a@b.co".into())
-        );
+        assert_eq!(parse(r#"{"email":"a@b.co"}"#), Patch::Value("a@b.co".into()));
     }
 }

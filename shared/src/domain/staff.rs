@@ -25,10 +25,7 @@ impl StaffId {
 
     pub fn parse(input: &str) -> Option<Self> {
         let hex = input.strip_prefix(Self::PREFIX)?;
-        let valid = hex.len() == 8
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        let valid = hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
         valid.then(|| Self(input.to_string()))
     }
 
@@ -107,8 +104,7 @@ pub fn new_staff(
     let (Some(email), Some(()), Some(name), Some(role)) = (email, strong, name, role) else {
         return Err(errors);
     };
-    let password_hash =
-        password::hash(password_text).map_err(|e| ValidationErrors::single("password", e))?;
+    let password_hash = password::hash(password_text).map_err(|e| ValidationErrors::single("password", e))?;
     Ok(StaffMember {
         staff_id: StaffId::generate(),
         email,
@@ -138,23 +134,13 @@ mod tests {
 
     #[test]
     fn new_staff_validates_every_field() {
-        let errors =
-            new_staff("nope", "short", "", "customer", Timestamp::now()).expect_err("invalid");
+        let errors = new_staff("nope", "short", "", "customer", Timestamp::now()).expect_err("invalid");
         let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["email", "password", "name", "role"]);
-        let staff = new_staff(
-            "Ops@Example.com",
-            "a long enough password",
-            "Ops",
-            "admin",
-            Timestamp::now(),
-        )
-        .expect("valid");
+        let staff =
+            new_staff("Ops@Example.com", "a long enough password", "Ops", "admin", Timestamp::now()).expect("valid");
         assert_eq!(staff.email.as_str(), "ops@example.com");
         assert_eq!(staff.role, Role::Admin);
-        assert!(
-            staff.to_json().get("password_hash").is_none(),
-            "the hash never leaves the store"
-        );
+        assert!(staff.to_json().get("password_hash").is_none(), "the hash never leaves the store");
     }
 }

@@ -26,10 +26,7 @@ impl ValidationErrors {
         let field = field.into();
         // One message per field is enough; the first one is usually the most basic problem.
         if !self.0.iter().any(|e| e.field == field) {
-            self.0.push(FieldError {
-                field,
-                message: message.into(),
-            });
+            self.0.push(FieldError { field, message: message.into() });
         }
     }
 

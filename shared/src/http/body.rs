@@ -47,8 +47,8 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("a JSON body is required".into()));
     }
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     match value {
         Value::Object(object) => Ok(object),
         _ => Err(ApiError::validation("body", "must be a JSON object")),
@@ -56,31 +56,16 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
 }
 
 fn is_json_content_type(req: &Request) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let mime = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-fn deserialize_all_errors<T: JsonBody>(
-    mut object: Map<String, Value>,
-) -> Result<(T, ValidationErrors), ApiError> {
+fn deserialize_all_errors<T: JsonBody>(mut object: Map<String, Value>) -> Result<(T, ValidationErrors), ApiError> {
     let mut errors = ValidationErrors::new();
-    let unknown: Vec<String> = object
-        .keys()
-        .filter(|k| !T::FIELDS.contains(&k.as_str()))
-        .cloned()
-        .collect();
+    let unknown: Vec<String> = object.keys().filter(|k| !T::FIELDS.contains(&k.as_str())).cloned().collect();
     for key in unknown {
         errors.add(key.clone(), "unknown field");
         object.remove(&key);
@@ -90,12 +75,7 @@ fn deserialize_all_errors<T: JsonBody>(
         match serde_path_to_error::deserialize::<_, T>(Value::Object(object.clone())) {
             Ok(value) => return Ok((value, errors)),
             Err(err) => {
-                let field = err
-                    .path()
-                    .iter()
-                    .next()
-                    .map(|segment| segment.to_string())
-                    .unwrap_or_default();
+                let field = err.path().iter().next().map(|segment| segment.to_string()).unwrap_or_default();
                 let message = err.into_inner().to_string();
                 if field.is_empty() || !object.contains_key(&field) {
                     let target = missing_field(&message).unwrap_or("body").to_string();
@@ -134,9 +114,7 @@ mod tests {
     }
 
     fn request(body: &str, content_type: Option<&str>) -> Request {
-        let mut builder = http::Request::builder()
-            .method("POST")
-            .uri("/v1/auth/login");
+        let mut builder = http::Request::builder().method("POST").uri("/v1/auth/login");
         if let Some(ct) = content_type {
             builder = builder.header("content-type", ct);
         }
@@ -145,19 +123,14 @@ mod tests {
 
     fn fields(err: ApiError) -> Vec<String> {
         match err {
-            ApiError::Validation(errors) => {
-                errors.fields().iter().map(|e| e.field.clone()).collect()
-            }
+            ApiError::Validation(errors) => errors.fields().iter().map(|e| e.field.clone()).collect(),
             other => panic!("expected 422, got {other:?}"),
         }
     }
 
     #[test]
     fn every_unknown_and_mistyped_field_is_named() {
-        let req = request(
-            r#"{"phone":5,"code":"1","name":[],"extra":1,"more":2}"#,
-            Some("application/json"),
-        );
+        let req = request(r#"{"phone":5,"code":"1","name":[],"extra":1,"more":2}"#, Some("application/json"));
         let mut named = fields(parse_json::<Login>(&req).expect_err("invalid"));
         named.sort();
         assert_eq!(named, ["extra", "more", "name", "phone"]);
@@ -166,28 +139,17 @@ mod tests {
     #[test]
     fn missing_required_field_is_named() {
         let req = request(r#"{"phone":"+1"}"#, Some("application/json"));
-        assert_eq!(
-            fields(parse_json::<Login>(&req).expect_err("invalid")),
-            ["code"]
-        );
+        assert_eq!(fields(parse_json::<Login>(&req).expect_err("invalid")), ["code"]);
     }
 
     #[test]
     fn syntax_size_and_content_type_have_their_own_statuses() {
-        let status = |req: Request| {
-            parse_json::<Login>(&req)
-                .expect_err("invalid")
-                .status()
-                .as_u16()
-        };
+        let status = |req: Request| parse_json::<Login>(&req).expect_err("invalid").status().as_u16();
         assert_eq!(status(request("{not json", Some("application/json"))), 400);
         assert_eq!(status(request("", Some("application/json"))), 400);
         assert_eq!(status(request("{}", Some("text/plain"))), 415);
         assert_eq!(status(request("{}", None)), 415);
-        assert_eq!(
-            status(request("[1]", Some("application/json; charset=utf-8"))),
-            422
-        );
+        assert_eq!(status(request("[1]", Some("application/json; charset=utf-8"))), 422);
         let big = format!(r#"{{"phone":"{}"}}"#, "1".repeat(MAX_BODY_BYTES));
         assert_eq!(status(request(&big, Some("application/json"))), 413);
     }

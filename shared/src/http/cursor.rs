@@ -18,12 +18,9 @@ pub struct CursorSigner {
 
 impl CursorSigner {
     pub fn new(secret: &[u8]) -> Self {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
         mac.update(b"customer-platform/cursor/v1");
-        Self {
-            key: mac.finalize().into_bytes().to_vec(),
-        }
+        Self { key: mac.finalize().into_bytes().to_vec() }
     }
 
     /// `scope` names the query (route and filters), so a cursor cannot be replayed elsewhere.
@@ -34,18 +31,10 @@ impl CursorSigner {
             .collect();
         let payload = serde_json::to_vec(&key).unwrap_or_default();
         let tag = self.tag(scope, &payload);
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(tag)
-        )
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
     }
 
-    pub fn decode(
-        &self,
-        scope: &str,
-        cursor: &str,
-    ) -> Result<HashMap<String, AttributeValue>, ApiError> {
+    pub fn decode(&self, scope: &str, cursor: &str) -> Result<HashMap<String, AttributeValue>, ApiError> {
         let invalid = || ApiError::BadRequest("the cursor is not valid for this query".into());
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
@@ -53,17 +42,12 @@ impl CursorSigner {
         if !bool::from(self.tag(scope, &payload).ct_eq(&tag)) {
             return Err(invalid());
         }
-        let key: BTreeMap<String, String> =
-            serde_json::from_slice(&payload).map_err(|_| invalid())?;
-        Ok(key
-            .into_iter()
-            .map(|(name, value)| (name, AttributeValue::S(value)))
-            .collect())
+        let key: BTreeMap<String, String> = serde_json::from_slice(&payload).map_err(|_| invalid())?;
+        Ok(key.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect())
     }
 
     fn tag(&self, scope: &str, payload: &[u8]) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .expect("HMAC takes keys of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(scope.as_bytes());
         mac.update(b"\n");
         mac.update(payload);
@@ -75,12 +59,10 @@ impl CursorSigner {
 pub fn page_limit(raw: Option<&str>) -> Result<i32, ApiError> {
     match raw {
         None => Ok(20),
-        Some(text) => match text.trim().parse::<i32>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::validation(
-                "limit",
-                "must be a whole number from 1 to 100",
-            )),
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n as i32),
+            Ok(_) => Err(ApiError::validation("limit", "must be from 1 to 100")),
+            Err(_) => Err(ApiError::BadRequest("limit must be a whole number".into())),
         },
     }
 }
@@ -101,10 +83,7 @@ mod tests {
         let signer = CursorSigner::new(b"0123456789abcdef0123456789abcdef");
         let cursor = signer.encode("staff", &key());
         assert_eq!(signer.decode("staff", &cursor).expect("valid"), key());
-        assert!(
-            signer.decode("customers", &cursor).is_err(),
-            "foreign scope"
-        );
+        assert!(signer.decode("customers", &cursor).is_err(), "foreign scope");
         let mut edited = cursor.clone();
         edited.replace_range(0..1, if cursor.starts_with('A') { "B" } else { "A" });
         assert!(signer.decode("staff", &edited).is_err(), "edited payload");
@@ -115,8 +94,9 @@ mod tests {
     fn limits_are_bounded() {
         assert_eq!(page_limit(None).expect("default"), 20);
         assert_eq!(page_limit(Some("100")).expect("max"), 100);
-        assert!(page_limit(Some("0")).is_err());
-        assert!(page_limit(Some("101")).is_err());
-        assert!(page_limit(Some("ten")).is_err());
+        let status = |raw| page_limit(Some(raw)).expect_err("invalid").status().as_u16();
+        assert_eq!(status("0"), 422);
+        assert_eq!(status("101"), 422);
+        assert_eq!(status("ten"), 400, "malformed query syntax");
     }
 }

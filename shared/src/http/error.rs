@@ -18,18 +18,12 @@ pub enum ApiError {
     Forbidden(String),
     NotFound(String),
     MethodNotAllowed(Vec<&'static str>),
-    Conflict {
-        detail: String,
-        field: Option<&'static str>,
-    },
+    Conflict { detail: String, field: Option<&'static str> },
     PreconditionFailed,
     PayloadTooLarge(usize),
     UnsupportedMediaType,
     Validation(ValidationErrors),
-    TooManyRequests {
-        detail: String,
-        retry_after: u64,
-    },
+    TooManyRequests { detail: String, retry_after: u64 },
     Unavailable(String),
     Internal(String),
 }
@@ -87,9 +81,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(allowed) => {
                 format!("this path accepts {}", allowed.join(", "))
             }
-            ApiError::PreconditionFailed => {
-                "the resource changed since you read it (If-Match does not match)".into()
-            }
+            ApiError::PreconditionFailed => "the resource changed since you read it (If-Match does not match)".into(),
             ApiError::PayloadTooLarge(limit) => {
                 format!("the request body is larger than {limit} bytes")
             }
@@ -117,31 +109,21 @@ impl ApiError {
         });
         match &self {
             ApiError::Validation(errors) => body["errors"] = json!(errors.fields()),
-            ApiError::Conflict {
-                field: Some(field), ..
-            } => {
+            ApiError::Conflict { field: Some(field), .. } => {
                 body["errors"] = json!([{"field": field, "message": "is already taken"}]);
             }
             _ => {}
         }
-        let mut builder = Response::builder()
-            .status(status)
-            .header(http::header::CONTENT_TYPE, PROBLEM_JSON);
+        let mut builder = Response::builder().status(status).header(http::header::CONTENT_TYPE, PROBLEM_JSON);
         match &self {
             ApiError::TooManyRequests { retry_after, .. } => {
                 builder = builder.header(http::header::RETRY_AFTER, retry_after.to_string())
             }
-            ApiError::Unauthorized(_) => {
-                builder = builder.header(http::header::WWW_AUTHENTICATE, "Bearer")
-            }
-            ApiError::MethodNotAllowed(allowed) => {
-                builder = builder.header(http::header::ALLOW, allowed.join(", "))
-            }
+            ApiError::Unauthorized(_) => builder = builder.header(http::header::WWW_AUTHENTICATE, "Bearer"),
+            ApiError::MethodNotAllowed(allowed) => builder = builder.header(http::header::ALLOW, allowed.join(", ")),
             _ => {}
         }
-        builder
-            .body(Body::Text(body.to_string()))
-            .unwrap_or_else(|_| Response::new(Body::Text(String::new())))
+        builder.body(Body::Text(body.to_string())).unwrap_or_else(|_| Response::new(Body::Text(String::new())))
     }
 }
 
@@ -158,10 +140,9 @@ impl From<StoreError> for ApiError {
                 detail: format!("another customer already has this {}", field.name()),
                 field: Some(field.name()),
             },
-            StoreError::VersionConflict => ApiError::Conflict {
-                detail: "the resource changed meanwhile; try again".into(),
-                field: None,
-            },
+            StoreError::VersionConflict => {
+                ApiError::Conflict { detail: "the resource changed meanwhile; try again".into(), field: None }
+            }
             StoreError::NotFound => ApiError::NotFound("not found".into()),
             other => ApiError::Internal(other.to_string()),
         }
@@ -171,9 +152,7 @@ impl From<StoreError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::MissingToken | AuthError::InvalidToken => {
-                ApiError::Unauthorized(err.to_string())
-            }
+            AuthError::MissingToken | AuthError::InvalidToken => ApiError::Unauthorized(err.to_string()),
             AuthError::Forbidden(_) => ApiError::Forbidden(err.to_string()),
             AuthError::Signing => ApiError::Internal(err.to_string()),
         }

@@ -15,22 +15,13 @@ pub fn json(status: StatusCode, body: &Value) -> Result<Response<Body>, ApiError
 }
 
 /// A JSON response carrying the resource version as `ETag`.
-pub fn json_with_etag(
-    status: StatusCode,
-    body: &Value,
-    etag: &str,
-) -> Result<Response<Body>, ApiError> {
+pub fn json_with_etag(status: StatusCode, body: &Value, etag: &str) -> Result<Response<Body>, ApiError> {
     let mut response = json(status, body)?;
-    let value = etag
-        .parse()
-        .map_err(|_| ApiError::Internal("ETag is not a header value".into()))?;
+    let value = etag.parse().map_err(|_| ApiError::Internal("ETag is not a header value".into()))?;
     response.headers_mut().insert(http::header::ETAG, value);
     Ok(response)
 }
 
 pub fn no_content() -> Result<Response<Body>, ApiError> {
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).map_err(|e| ApiError::Internal(e.to_string()))
 }

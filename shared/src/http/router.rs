@@ -17,11 +17,7 @@ pub struct Route {
 
 impl Route {
     pub const fn new(method: &'static str, path: &'static str, access: Access) -> Self {
-        Self {
-            method,
-            path,
-            access,
-        }
+        Self { method, path, access }
     }
 }
 
@@ -33,10 +29,7 @@ pub struct RouteMatch {
 
 impl RouteMatch {
     pub fn param(&self, name: &str) -> &str {
-        self.params
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
+        self.params.get(name).map(String::as_str).unwrap_or_default()
     }
 }
 
@@ -47,10 +40,7 @@ pub fn find(routes: &[Route], method: &str, path: &str) -> Result<RouteMatch, Ap
     for route in routes {
         if let Some(params) = match_path(route.path, path) {
             if route.method.eq_ignore_ascii_case(method) {
-                return Ok(RouteMatch {
-                    route: *route,
-                    params,
-                });
+                return Ok(RouteMatch { route: *route, params });
             }
             allowed.push(route.method);
         }
@@ -120,34 +110,16 @@ mod tests {
 
     #[test]
     fn matches_methods_params_and_trailing_slashes() {
-        assert_eq!(
-            find(ROUTES, "patch", "/v1/me/")
-                .expect("route")
-                .route
-                .method,
-            "PATCH"
-        );
+        assert_eq!(find(ROUTES, "patch", "/v1/me/").expect("route").route.method, "PATCH");
         let m = find(ROUTES, "GET", "/v1/customers/by-phone/%2B260971234567").expect("route");
         assert_eq!(m.param("phone"), "+260971234567");
     }
 
     #[test]
     fn unknown_paths_404_and_wrong_methods_405() {
-        assert_eq!(
-            find(ROUTES, "GET", "/v1/nope")
-                .expect_err("none")
-                .status()
-                .as_u16(),
-            404
-        );
+        assert_eq!(find(ROUTES, "GET", "/v1/nope").expect_err("none").status().as_u16(), 404);
         let err = find(ROUTES, "DELETE", "/v1/me").expect_err("none");
         assert_eq!(err.status().as_u16(), 405);
-        assert_eq!(
-            find(ROUTES, "GET", "/v1/customers/by-phone/")
-                .expect_err("none")
-                .status()
-                .as_u16(),
-            404
-        );
+        assert_eq!(find(ROUTES, "GET", "/v1/customers/by-phone/").expect_err("none").status().as_u16(), 404);
     }
 }

@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
 
 use super::keys::{self, entity};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
@@ -25,31 +23,21 @@ impl Store {
     /// collision, a new id. Fails with `Taken(Phone | Email)` when another customer has them.
     pub async fn create_customer(&self, mut customer: Customer) -> Result<Customer, StoreError> {
         let base = customer.username.clone();
-        if self
-            .unique_owner(&keys::username_key(&base))
-            .await?
-            .is_some()
-        {
+        if self.unique_owner(&keys::username_key(&base)).await?.is_some() {
             customer.username = base.with_suffix();
         }
         for attempt in 0..CREATE_ATTEMPTS {
             match self.put_new_customer(&customer).await {
                 Ok(()) => return Ok(customer),
-                Err(TxError::Taken(UniqueField::Username)) => {
-                    customer.username = base.with_suffix()
-                }
-                Err(TxError::Taken(UniqueField::CustomerId)) => {
-                    customer.customer_id = CustomerId::generate()
-                }
+                Err(TxError::Taken(UniqueField::Username)) => customer.username = base.with_suffix(),
+                Err(TxError::Taken(UniqueField::CustomerId)) => customer.customer_id = CustomerId::generate(),
                 Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
                 Err(TxError::Conflict) => backoff(attempt).await,
                 Err(TxError::Condition) => return Err(StoreError::VersionConflict),
                 Err(TxError::Store(err)) => return Err(err),
             }
         }
-        Err(StoreError::Backend(
-            "could not create the customer after repeated conflicts".into(),
-        ))
+        Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
     }
 
     async fn put_new_customer(&self, customer: &Customer) -> Result<(), TxError> {
@@ -131,11 +119,7 @@ impl Store {
 
     /// Marks a login: `last_login_at`, `phone_verified`, a new version. Only active customers
     /// may log in; returns the updated customer, or `None` when it is not active (or gone).
-    pub async fn record_login(
-        &self,
-        id: &CustomerId,
-        now: Timestamp,
-    ) -> Result<Option<Customer>, StoreError> {
+    pub async fn record_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
         let result = self
             .client()
             .update_item()
@@ -155,9 +139,7 @@ impl Store {
             .await;
         match self.conditional(result)? {
             Some(out) => {
-                let item = out
-                    .attributes
-                    .ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
+                let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
                 Ok(Some(serde_dynamo::from_item(item)?))
             }
             None => Ok(None),
@@ -165,34 +147,24 @@ impl Store {
     }
 
     pub async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
-        self.get_typed(keys::customer_pk(id), keys::PROFILE_SK)
-            .await
+        self.get_typed(keys::customer_pk(id), keys::PROFILE_SK).await
     }
 
     /// Read-after-write consistent look-up by phone: the GSI first (cheap, eventually
     /// consistent), then the sentinel with a consistent read when the GSI has not caught up.
-    pub async fn find_customer_by_phone(
-        &self,
-        phone: &PhoneE164,
-    ) -> Result<Option<Customer>, StoreError> {
+    pub async fn find_customer_by_phone(&self, phone: &PhoneE164) -> Result<Option<Customer>, StoreError> {
         let key = keys::phone_key(phone);
         let matches = |c: &Customer| c.phone.as_ref() == Some(phone);
         self.find_by_unique(keys::GSI_PHONE, &key, matches).await
     }
 
-    pub async fn find_customer_by_email(
-        &self,
-        email: &EmailAddress,
-    ) -> Result<Option<Customer>, StoreError> {
+    pub async fn find_customer_by_email(&self, email: &EmailAddress) -> Result<Option<Customer>, StoreError> {
         let key = keys::email_key(email);
         let matches = |c: &Customer| c.email.as_ref() == Some(email);
         self.find_by_unique(keys::GSI_EMAIL, &key, matches).await
     }
 
-    pub async fn find_customer_by_username(
-        &self,
-        username: &Username,
-    ) -> Result<Option<Customer>, StoreError> {
+    pub async fn find_customer_by_username(&self, username: &Username) -> Result<Option<Customer>, StoreError> {
         let key = keys::username_key(username);
         let matches = |c: &Customer| &c.username == username;
         self.find_by_unique(keys::GSI_USERNAME, &key, matches).await
@@ -217,11 +189,7 @@ impl Store {
         }
     }
 
-    async fn index_owner(
-        &self,
-        index: &str,
-        value_key: &str,
-    ) -> Result<Option<CustomerId>, StoreError> {
+    async fn index_owner(&self, index: &str, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
         let out = self
             .client()
             .query()
@@ -236,21 +204,12 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        Ok(out
-            .items()
-            .first()
-            .and_then(|item| string_attr(item, keys::PK))
-            .and_then(keys::customer_id_from_pk))
+        Ok(out.items().first().and_then(|item| string_attr(item, keys::PK)).and_then(keys::customer_id_from_pk))
     }
 
     async fn unique_owner(&self, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
-        let item = self
-            .get_raw(keys::unique_pk(value_key), keys::UNIQUE_SK)
-            .await?;
-        Ok(item
-            .as_ref()
-            .and_then(|item| string_attr(item, "customer_id"))
-            .and_then(CustomerId::parse))
+        let item = self.get_raw(keys::unique_pk(value_key), keys::UNIQUE_SK).await?;
+        Ok(item.as_ref().and_then(|item| string_attr(item, "customer_id")).and_then(CustomerId::parse))
     }
 
     /// The ONE erase path: the customer, its sentinels and everything in its partition
@@ -270,9 +229,7 @@ impl Store {
             }
             match self.transact(items, &fields).await {
                 Ok(()) => return self.delete_prefix(&keys::customer_pk(id), None).await,
-                Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => {
-                    backoff(attempt).await
-                }
+                Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => backoff(attempt).await,
                 Err(TxError::Store(err)) => return Err(err),
             }
         }
@@ -320,11 +277,7 @@ impl Store {
     }
 
     /// Deletes the items of a partition whose sort key starts with `prefix` (all for `None`).
-    pub(crate) async fn delete_prefix(
-        &self,
-        pk: &str,
-        prefix: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn delete_prefix(&self, pk: &str, prefix: Option<&str>) -> Result<(), StoreError> {
         let keys = self.query_prefix(pk, prefix, Some("PK, SK")).await?;
         for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
             self.batch_delete(chunk).await?;
@@ -353,18 +306,13 @@ impl Store {
                 .await
                 .map_err(StoreError::backend)?;
             self.meter().write_all(out.consumed_capacity());
-            requests = out
-                .unprocessed_items
-                .and_then(|mut m| m.remove(self.table()))
-                .unwrap_or_default();
+            requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
             if requests.is_empty() {
                 return Ok(());
             }
             backoff(attempt).await;
         }
-        Err(StoreError::Backend(
-            "batch delete left unprocessed items".into(),
-        ))
+        Err(StoreError::Backend("batch delete left unprocessed items".into()))
     }
 
     fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
@@ -377,10 +325,7 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn delete_customer_at_version(
-        &self,
-        customer: &Customer,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn delete_customer_at_version(&self, customer: &Customer) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(&customer.customer_id)))
@@ -395,11 +340,7 @@ impl Store {
 
     /// Deletes a sentinel only while it still points at `owner`, so a stale writer can never
     /// free a value that another customer has taken since.
-    fn delete_owned_sentinel(
-        &self,
-        value_key: &str,
-        owner: &CustomerId,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn delete_owned_sentinel(&self, value_key: &str, owner: &CustomerId) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::unique_pk(value_key)))
@@ -413,11 +354,7 @@ impl Store {
 
     /// Runs a transaction with a client request token (so SDK retries apply it at most once)
     /// and maps a cancellation to the action that caused it.
-    async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        fields: &[Option<UniqueField>],
-    ) -> Result<(), TxError> {
+    async fn transact(&self, items: Vec<TransactWriteItem>, fields: &[Option<UniqueField>]) -> Result<(), TxError> {
         let result = self
             .client()
             .transact_write_items()
@@ -463,10 +400,7 @@ impl From<StoreError> for TxError {
     }
 }
 
-fn classify(
-    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
-    fields: &[Option<UniqueField>],
-) -> TxError {
+fn classify(reasons: &[aws_sdk_dynamodb::types::CancellationReason], fields: &[Option<UniqueField>]) -> TxError {
     // A failed condition is a definite answer; a conflict only means "try again".
     let mut outcome = TxError::Conflict;
     for (index, reason) in reasons.iter().enumerate() {
@@ -513,14 +447,8 @@ fn customer_item(customer: &Customer) -> Result<Item, StoreError> {
     }
     item.insert("GSI3PK".into(), s(keys::username_key(&customer.username)));
     item.insert("GSI3SK".into(), s(keys::PROFILE_SK));
-    item.insert(
-        "GSI4PK".into(),
-        s(keys::status_partition(customer.status.as_str())),
-    );
-    item.insert(
-        "GSI4SK".into(),
-        s(format!("{}#{}", customer.created_at.to_rfc3339(), id)),
-    );
+    item.insert("GSI4PK".into(), s(keys::status_partition(customer.status.as_str())));
+    item.insert("GSI4SK".into(), s(format!("{}#{}", customer.created_at.to_rfc3339(), id)));
     Ok(item)
 }
 
@@ -535,10 +463,7 @@ fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
 
 /// The unique values a customer holds, as sentinel keys, with the field each one guards.
 fn unique_keys(customer: &Customer) -> Vec<(UniqueField, String)> {
-    let mut keys = vec![(
-        UniqueField::Username,
-        keys::username_key(&customer.username),
-    )];
+    let mut keys = vec![(UniqueField::Username, keys::username_key(&customer.username))];
     if let Some(phone) = &customer.phone {
         keys.push((UniqueField::Phone, keys::phone_key(phone)));
     }

@@ -80,10 +80,7 @@ pub struct Capacity {
 impl std::ops::Sub for Capacity {
     type Output = Capacity;
     fn sub(self, other: Capacity) -> Capacity {
-        Capacity {
-            read: self.read - other.read,
-            write: self.write - other.write,
-        }
+        Capacity { read: self.read - other.read, write: self.write - other.write }
     }
 }
 
@@ -103,10 +100,7 @@ impl CapacityMeter {
     }
 
     fn add<'a>(counter: &AtomicU64, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
-        let units: f64 = consumed
-            .into_iter()
-            .filter_map(|c| c.capacity_units())
-            .sum();
+        let units: f64 = consumed.into_iter().filter_map(|c| c.capacity_units()).sum();
         counter.fetch_add((units * 100.0).round() as u64, Ordering::Relaxed);
     }
 
@@ -132,11 +126,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-            meter: Arc::new(CapacityMeter::default()),
-        }
+        Self { client, table: table.into(), meter: Arc::new(CapacityMeter::default()) }
     }
 
     pub fn client(&self) -> &Client {
@@ -217,11 +207,7 @@ impl Store {
         pk: String,
         sk: &str,
     ) -> Result<Option<T>, StoreError> {
-        self.get_raw(pk, sk)
-            .await?
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(StoreError::from)
+        self.get_raw(pk, sk).await?.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
     }
 
     /// The outcome of a conditional write: `Ok(Some(output))` when it applied, `Ok(None)` when
@@ -253,20 +239,14 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 }
 
 pub(crate) fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 pub(crate) fn number_attr(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
 }
 
-pub(crate) fn is_condition_failure<E>(
-    err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> bool
+pub(crate) fn is_condition_failure<E>(err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {

@@ -60,9 +60,7 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY);
         let request = match previous_version {
             None => request.condition_expression("attribute_not_exists(PK)"),
-            Some(version) => request
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(version)),
+            Some(version) => request.condition_expression("version = :v").expression_attribute_values(":v", n(version)),
         };
         Ok(self.conditional(request.send().await)?.is_some())
     }
@@ -93,11 +91,8 @@ impl Store {
         let Some(out) = self.conditional(result)? else {
             return Ok(WrongCode::Exhausted);
         };
-        let attempts = out
-            .attributes
-            .as_ref()
-            .and_then(|a| super::number_attr(a, "attempts"))
-            .unwrap_or(i64::from(max_attempts));
+        let attempts =
+            out.attributes.as_ref().and_then(|a| super::number_attr(a, "attempts")).unwrap_or(i64::from(max_attempts));
         let used = u32::try_from(attempts).unwrap_or(max_attempts);
         if used < max_attempts {
             return Ok(WrongCode::TriesLeft(max_attempts - used));

@@ -45,9 +45,7 @@ impl Store {
             .await;
         Ok(match self.conditional(result)? {
             Some(_) => RateDecision::Allowed,
-            None => RateDecision::Limited {
-                retry_after: (window_end - now).max(1) as u64,
-            },
+            None => RateDecision::Limited { retry_after: (window_end - now).max(1) as u64 },
         })
     }
 }

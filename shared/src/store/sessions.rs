@@ -33,11 +33,7 @@ pub struct SessionRecord {
 
 /// The partition that owns a principal's items: customers and staff live apart.
 pub fn owner_pk(owner_id: &str) -> String {
-    if owner_id.starts_with("STAFF_") {
-        format!("STAFF#{owner_id}")
-    } else {
-        format!("CUSTOMER#{owner_id}")
-    }
+    if owner_id.starts_with("STAFF_") { format!("STAFF#{owner_id}") } else { format!("CUSTOMER#{owner_id}") }
 }
 
 impl Store {
@@ -68,9 +64,7 @@ impl Store {
         session_id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let session: Option<SessionRecord> = self
-            .get_typed(owner_pk(owner_id), &keys::session_sk(session_id))
-            .await?;
+        let session: Option<SessionRecord> = self.get_typed(owner_pk(owner_id), &keys::session_sk(session_id)).await?;
         Ok(session.filter(|s| s.expires_at > now))
     }
 
@@ -102,11 +96,7 @@ impl Store {
     }
 
     /// Deletes one session; `false` when there was none.
-    pub async fn delete_session(
-        &self,
-        owner_id: &str,
-        session_id: &SessionId,
-    ) -> Result<bool, StoreError> {
+    pub async fn delete_session(&self, owner_id: &str, session_id: &SessionId) -> Result<bool, StoreError> {
         let result = self
             .client()
             .delete_item()
@@ -121,18 +111,10 @@ impl Store {
     }
 
     /// The owner's live sessions, newest first.
-    pub async fn list_sessions(
-        &self,
-        owner_id: &str,
-        now: Timestamp,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        let items = self
-            .query_prefix(&owner_pk(owner_id), Some(keys::SESSION_PREFIX), None)
-            .await?;
-        let mut sessions: Vec<SessionRecord> = items
-            .into_iter()
-            .map(serde_dynamo::from_item)
-            .collect::<Result<_, _>>()?;
+    pub async fn list_sessions(&self, owner_id: &str, now: Timestamp) -> Result<Vec<SessionRecord>, StoreError> {
+        let items = self.query_prefix(&owner_pk(owner_id), Some(keys::SESSION_PREFIX), None).await?;
+        let mut sessions: Vec<SessionRecord> =
+            items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
         sessions.retain(|s| s.expires_at > now);
         sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         Ok(sessions)
@@ -140,7 +122,6 @@ impl Store {
 
     /// Revokes every session of the owner.
     pub async fn delete_all_sessions(&self, owner_id: &str) -> Result<(), StoreError> {
-        self.delete_prefix(&owner_pk(owner_id), Some(keys::SESSION_PREFIX))
-            .await
+        self.delete_prefix(&owner_pk(owner_id), Some(keys::SESSION_PREFIX)).await
     }
 }

@@ -17,20 +17,18 @@ pub struct Page<T> {
     pub last_key: Option<HashMap<String, AttributeValue>>,
 }
 
+/// The attributes of `item` that make up an index's `ExclusiveStartKey`.
+fn index_key(item: &Item, names: &[&str]) -> HashMap<String, AttributeValue> {
+    names.iter().filter_map(|name| item.get(*name).map(|value| (name.to_string(), value.clone()))).collect()
+}
+
 fn staff_item(staff: &StaffMember) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(staff)?;
     item.insert(keys::PK.into(), s(keys::staff_pk(&staff.staff_id)));
     item.insert(keys::SK.into(), s(keys::PROFILE_SK));
     item.insert(keys::ENTITY.into(), s(entity::STAFF));
     item.insert("GSI4PK".into(), s(keys::STAFF_LIST));
-    item.insert(
-        "GSI4SK".into(),
-        s(format!(
-            "{}#{}",
-            staff.created_at.to_rfc3339(),
-            staff.staff_id
-        )),
-    );
+    item.insert("GSI4SK".into(), s(format!("{}#{}", staff.created_at.to_rfc3339(), staff.staff_id)));
     Ok(item)
 }
 
@@ -47,10 +45,7 @@ impl Store {
         let sentinel = Put::builder()
             .table_name(self.table())
             .set_item(Some(Item::from([
-                (
-                    keys::PK.to_string(),
-                    s(keys::unique_pk(&keys::staff_email_key(&staff.email))),
-                ),
+                (keys::PK.to_string(), s(keys::unique_pk(&keys::staff_email_key(&staff.email)))),
                 (keys::SK.to_string(), s(keys::UNIQUE_SK)),
                 (keys::ENTITY.to_string(), s(entity::UNIQUE)),
                 ("staff_id".to_string(), s(staff.staff_id.as_str())),
@@ -95,27 +90,16 @@ impl Store {
         self.get_typed(keys::staff_pk(id), keys::PROFILE_SK).await
     }
 
-    pub async fn find_staff_by_email(
-        &self,
-        email: &EmailAddress,
-    ) -> Result<Option<StaffMember>, StoreError> {
-        let sentinel = self
-            .get_raw(
-                keys::unique_pk(&keys::staff_email_key(email)),
-                keys::UNIQUE_SK,
-            )
-            .await?;
-        match sentinel
-            .as_ref()
-            .and_then(|item| string_attr(item, "staff_id"))
-            .and_then(StaffId::parse)
-        {
+    pub async fn find_staff_by_email(&self, email: &EmailAddress) -> Result<Option<StaffMember>, StoreError> {
+        let sentinel = self.get_raw(keys::unique_pk(&keys::staff_email_key(email)), keys::UNIQUE_SK).await?;
+        match sentinel.as_ref().and_then(|item| string_attr(item, "staff_id")).and_then(StaffId::parse) {
             Some(id) => self.get_staff(&id).await,
             None => Ok(None),
         }
     }
 
-    /// Newest first, `limit` at a time.
+    /// Newest first, `limit` at a time. Asks for one more than a page so a full last page does
+    /// not come with a cursor to an empty one.
     pub async fn list_staff(
         &self,
         limit: i32,
@@ -129,23 +113,22 @@ impl Store {
             .key_condition_expression("GSI4PK = :staff")
             .expression_attribute_values(":staff", s(keys::STAFF_LIST))
             .scan_index_forward(false)
-            .limit(limit)
+            .limit(limit + 1)
             .set_exclusive_start_key(start)
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await
             .map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(serde_dynamo::from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            last_key: out.last_evaluated_key,
-        })
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let last_key = match items.last() {
+            Some(last) if more => Some(index_key(last, &["PK", "SK", "GSI4PK", "GSI4SK"])),
+            _ => None,
+        };
+        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, last_key })
     }
 
     /// Writes `next` over `current` if nobody changed the account meanwhile.
@@ -168,9 +151,7 @@ impl Store {
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
-        self.conditional(result)?
-            .map(|_| ())
-            .ok_or(StoreError::VersionConflict)
+        self.conditional(result)?.map(|_| ()).ok_or(StoreError::VersionConflict)
     }
 
     /// Saves the failed-login history if no concurrent login changed it first (`false` then).
@@ -189,7 +170,9 @@ impl Store {
             .key(keys::PK, s(keys::staff_pk(&staff.staff_id)))
             .key(keys::SK, s(keys::PROFILE_SK))
             .update_expression("SET failed_logins = :failures, locked_until = :locked, login_guard = :next")
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(login_guard) OR login_guard = :current)")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(login_guard) OR login_guard = :current)",
+            )
             .expression_attribute_values(":failures", failures)
             .expression_attribute_values(":locked", locked)
             .expression_attribute_values(":next", n(staff.login_guard + 1))
