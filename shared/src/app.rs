@@ -21,13 +21,31 @@ pub struct App {
     pub code_sender: CodeSender,
 }
 
+/// Amazon Trust Services roots, which every AWS service endpoint in the commercial partition
+/// chains to. Trusting just these (instead of the platform store) keeps init from reading and
+/// parsing a few hundred certificate files before the first request: see docs/benchmarks.md.
+const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
+
+fn aws_roots_https_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, ConfigError> {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS);
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| ConfigError::Invalid { name: "TLS_TRUST_STORE", reason: e.to_string() })?;
+    Ok(aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).tls_context(tls).build_https())
+}
+
 impl App {
     /// Reads the environment and builds the clients. No network calls: credentials resolve
     /// lazily on the first request, which keeps init close to a hello-world binary.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Ok(Self::new(config, &sdk))
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if config.aws_roots_only {
+            loader = loader.http_client(aws_roots_https_client()?);
+        }
+        Ok(Self::new(config, &loader.load().await))
     }
 
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
@@ -60,5 +78,16 @@ impl App {
             code_sender,
             config,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_aws_roots_make_a_client() {
+        assert_eq!(String::from_utf8_lossy(AWS_ROOTS).matches("BEGIN CERTIFICATE").count(), 5);
+        assert!(aws_roots_https_client().is_ok());
     }
 }

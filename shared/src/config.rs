@@ -52,6 +52,9 @@ pub struct Config {
     /// refreshes racing from one device do not log it out.
     pub refresh_grace: Duration,
     pub staff_lockout: StaffLockout,
+    /// Trust only the compiled-in Amazon roots for TLS to AWS (`TLS_TRUST_STORE=aws`, the
+    /// default) or the platform's store (`system`, e.g. for a partition with other roots).
+    pub aws_roots_only: bool,
 }
 
 /// A staff account locks for `window` after `threshold` failed passwords within `window`.
@@ -137,6 +140,11 @@ impl Config {
                 per_ip_per_hour: count("OTP_PER_IP_PER_HOUR", 300)?,
             },
             refresh_grace: seconds("REFRESH_GRACE_SECONDS", 10)?,
+            aws_roots_only: match get("TLS_TRUST_STORE").as_deref().unwrap_or("aws") {
+                "aws" => true,
+                "system" => false,
+                other => return Err(invalid("TLS_TRUST_STORE", format!("{other:?} is not aws or system"))),
+            },
             staff_lockout: StaffLockout {
                 threshold: count("STAFF_LOCKOUT_THRESHOLD", 10)?,
                 window: seconds("STAFF_LOCKOUT_SECONDS", 900)?,
