@@ -33,7 +33,10 @@ fn aws_roots_https_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient
         .with_trust_store(trust)
         .build()
         .map_err(|e| ConfigError::Invalid { name: "TLS_TRUST_STORE", reason: e.to_string() })?;
-    Ok(aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).tls_context(tls).build_https())
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https())
 }
 
 impl App {

@@ -146,7 +146,10 @@ impl Config {
                 other => return Err(invalid("TLS_TRUST_STORE", format!("{other:?} is not aws or system"))),
             },
             staff_lockout: StaffLockout {
-                threshold: count("STAFF_LOCKOUT_THRESHOLD", 10)?,
+                threshold: match count("STAFF_LOCKOUT_THRESHOLD", 10)? {
+                    0 => return Err(invalid("STAFF_LOCKOUT_THRESHOLD", "must be at least 1")),
+                    n => n,
+                },
                 window: seconds("STAFF_LOCKOUT_SECONDS", 900)?,
             },
         })

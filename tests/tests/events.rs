@@ -17,6 +17,7 @@ use shared::auth::refresh::token_hash;
 use shared::domain::staff::{StaffId, StaffMember, new_staff};
 use shared::domain::{Customer, CustomerId, PhoneE164, SessionId, Username};
 use shared::http::{Route, router};
+use shared::store::login_guard::{LoginGuard, guard_subject};
 use shared::store::otp::OtpRecord;
 use shared::store::sessions::SessionRecord;
 use shared::time::Timestamp;
@@ -304,12 +305,16 @@ async fn seed_customer(app: &App) -> Result<(), String> {
 async fn seed_staff(app: &App) -> Result<(), String> {
     let now = Timestamp::now();
     for (staff, &(.., locked)) in staff_fixtures()?.iter().zip(EVENT_STAFF) {
-        let mut staff = staff.clone();
         if locked {
             // Locked by ten failed passwords a moment ago: 15 minutes to go.
-            staff.locked_until = Some(now.unix() + 900);
+            let guard = LoginGuard { failed_logins: Vec::new(), locked_until: Some(now.unix() + 900), version: 1 };
+            let subject = guard_subject(staff.email.as_str());
+            app.store
+                .save_login_guard(&subject, &LoginGuard::default(), &guard, now.unix() + 960)
+                .await
+                .map_err(|err| format!("locking {}: {err}", staff.staff_id))?;
         }
-        app.store.create_staff(&staff).await.map_err(|err| format!("seeding {}: {err}", staff.staff_id))?;
+        app.store.create_staff(staff).await.map_err(|err| format!("seeding {}: {err}", staff.staff_id))?;
     }
     let sid = session_id(EVENT_ADMIN_SESSION)?;
     let token = app.refresh_signer.issue(EVENT_ADMIN, &sid, 1);

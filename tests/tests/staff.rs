@@ -85,6 +85,8 @@ async fn a_success_clears_earlier_failures() {
 #[tokio::test]
 async fn admins_create_list_and_change_staff() {
     let (t, admin) = with_admin(&[]).await;
+    // Creation times have one-second precision; a second apart makes "newest first" certain.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let created = t
         .call(
             "POST",
@@ -229,4 +231,14 @@ async fn a_full_last_page_has_no_cursor() {
     assert_eq!(page["next_cursor"], Value::Null);
     assert_eq!(t.call("GET", "/v1/staff?limit=abc", Some(&admin), None).await.status, 400);
     assert_eq!(t.call("GET", "/v1/staff?limit=0", Some(&admin), None).await.status, 422);
+}
+
+#[tokio::test]
+async fn a_burst_of_wrong_passwords_keeps_the_lock() {
+    let (t, _) = with_admin(&[("STAFF_LOCKOUT_THRESHOLD", "5")]).await;
+    let attempts = join_all((0..12).map(|_| staff_login(&t, ADMIN_EMAIL, "wrong password!"))).await;
+    let statuses: Vec<u16> = attempts.iter().map(|a| a.0).collect();
+    assert!(statuses.iter().all(|&s| s == 401 || s == 429), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 429, "no racing failure clears the lock");
 }

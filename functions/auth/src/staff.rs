@@ -13,12 +13,13 @@ use shared::domain::validation::{ValidationErrors, bounded_text};
 use shared::http::cursor::page_limit;
 use shared::http::{ApiError, JsonBody, json, parse_json};
 use shared::store::StoreError;
-use shared::store::rate_limit::RateDecision;
+use shared::store::login_guard::{LoginGuard, guard_subject};
 use shared::time::Timestamp;
 
 use crate::tokens::open_session;
 
-const GUARD_ATTEMPTS: usize = 5;
+/// Attempts of a failed-login write that keeps losing races with concurrent failures.
+const GUARD_ATTEMPTS: usize = 20;
 
 #[derive(Debug, Deserialize)]
 struct StaffLoginRequest {
@@ -44,42 +45,36 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         None => None,
     };
     let now = Timestamp::now();
+    let subject = guard_subject(&body.email);
+    let guard = app.store.get_login_guard(&subject).await?;
+    if let Some(until) = guard.locked_until.filter(|&until| until > now.unix()) {
+        return Err(locked(until - now.unix()));
+    }
     let staff = match EmailAddress::parse(&body.email) {
         Ok(email) => app.store.find_staff_by_email(&email).await?,
         Err(_) => None,
     };
-    let Some(staff) = staff else {
-        password::verify_against_nothing(&body.password);
-        return Err(unknown_account_failure(app, &body.email, now).await);
+    let verified = match staff {
+        Some(staff) => password::verify(&body.password, &staff.password_hash).then_some(staff),
+        // Unknown emails cost one Argon2 verification too, so timing reveals nothing.
+        None => {
+            password::verify_against_nothing(&body.password);
+            None
+        }
     };
-    if let Some(until) = staff.locked_until.filter(|&until| until > now.unix()) {
-        return Err(locked(until - now.unix()));
-    }
-    if !password::verify(&body.password, &staff.password_hash) {
-        return Err(record_failure(app, staff, now).await);
-    }
+    let Some(staff) = verified else {
+        return Err(record_failure(app, &subject, guard, now).await);
+    };
     if staff.disabled {
         return Err(ApiError::Forbidden("this staff account is disabled".into()));
     }
-    if !staff.failed_logins.is_empty() || staff.locked_until.is_some() {
-        app.store.save_login_guard(&staff, &[], None).await?;
+    if !guard.failed_logins.is_empty() {
+        let cleared = LoginGuard { failed_logins: Vec::new(), locked_until: None, version: guard.version + 1 };
+        app.store.save_login_guard(&subject, &guard, &cleared, now.unix() + 60).await?;
     }
     let mut response = open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;
     response["staff"] = staff.to_json();
     json(StatusCode::OK, &response)
-}
-
-/// Failed logins for an email with no account are counted too and lock the same way, so a
-/// lockout (429) does not tell an attacker which emails have accounts.
-async fn unknown_account_failure(app: &App, email: &str, now: Timestamp) -> ApiError {
-    let policy = app.config.staff_lockout;
-    let subject = email.trim().to_lowercase();
-    let window = policy.window.as_secs() as i64;
-    match app.store.hit_rate_window("staff-login", &subject, policy.threshold - 1, window, now.unix()).await {
-        Ok(RateDecision::Allowed) => bad_credentials(),
-        Ok(RateDecision::Limited { retry_after }) => locked(retry_after as i64),
-        Err(err) => err.into(),
-    }
 }
 
 /// Admin routes act on the caller's current account, not on the token alone: a demoted or
@@ -97,34 +92,41 @@ pub async fn ensure_current_admin(app: &App, principal: &Principal) -> Result<()
 fn locked(retry_after: i64) -> ApiError {
     let retry_after = retry_after.max(1) as u64;
     ApiError::TooManyRequests {
-        detail: format!("too many failed passwords; this account is locked for {retry_after} s"),
+        detail: format!("too many failed passwords; this login is locked for {retry_after} s"),
         retry_after,
     }
 }
 
-/// Counts a failed password; the one that reaches the threshold within the window locks the
-/// account for the window. Concurrent failures are all counted (optimistic retries).
-async fn record_failure(app: &App, mut staff: StaffMember, now: Timestamp) -> ApiError {
+/// Counts a failed password for the email (account or not); the failure that reaches the
+/// threshold within the window locks the email for the window. A failure that loses a race
+/// re-reads and tries again, and never clears a lock another request set.
+async fn record_failure(app: &App, subject: &str, mut guard: LoginGuard, now: Timestamp) -> ApiError {
     let policy = app.config.staff_lockout;
     let window = policy.window.as_secs() as i64;
     for _ in 0..GUARD_ATTEMPTS {
+        if let Some(until) = guard.locked_until.filter(|&until| until > now.unix()) {
+            return locked(until - now.unix());
+        }
         let mut failures: Vec<i64> =
-            staff.failed_logins.iter().copied().filter(|&at| at > now.unix() - window).collect();
+            guard.failed_logins.iter().copied().filter(|&at| at > now.unix() - window).collect();
         failures.push(now.unix());
         let lock = failures.len() >= policy.threshold as usize;
-        let (failures, locked_until) = if lock { (Vec::new(), Some(now.unix() + window)) } else { (failures, None) };
-        match app.store.save_login_guard(&staff, &failures, locked_until).await {
+        let next = LoginGuard {
+            failed_logins: if lock { Vec::new() } else { failures },
+            locked_until: lock.then_some(now.unix() + window),
+            version: guard.version + 1,
+        };
+        match app.store.save_login_guard(subject, &guard, &next, now.unix() + window + 60).await {
             Ok(true) if lock => return locked(window),
             Ok(true) => return bad_credentials(),
-            Ok(false) => match app.store.get_staff(&staff.staff_id).await {
-                Ok(Some(fresh)) => staff = fresh,
-                Ok(None) => return bad_credentials(),
+            Ok(false) => match app.store.get_login_guard(subject).await {
+                Ok(fresh) => guard = fresh,
                 Err(err) => return err.into(),
             },
             Err(err) => return err.into(),
         }
     }
-    bad_credentials()
+    ApiError::Conflict { detail: "too many simultaneous logins for this email; try again".into(), field: None }
 }
 
 #[derive(Debug, Deserialize)]

@@ -52,15 +52,6 @@ pub struct StaffMember {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
-    /// Failed password times within the lockout window, oldest first.
-    #[serde(default)]
-    pub failed_logins: Vec<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked_until: Option<i64>,
-    /// Bumped on every change of the two fields above; conditions on it keep concurrent failed
-    /// logins from overwriting each other without touching `version`.
-    #[serde(default)]
-    pub login_guard: u64,
 }
 
 impl StaffMember {
@@ -115,9 +106,6 @@ pub fn new_staff(
         created_at: now,
         updated_at: now,
         version: 1,
-        failed_logins: Vec::new(),
-        locked_until: None,
-        login_guard: 0,
     })
 }
 

@@ -13,6 +13,7 @@
 //! | staff member    | `STAFF#<staff_id>`         | `PROFILE`          | GSI4 `STAFF` + created (admin list)        |
 //! | staff session   | `STAFF#<staff_id>`         | `SESSION#<sid>`    | —                                          |
 //! | staff email sentinel | `UNIQUE#STAFF_EMAIL#<email>` | `UNIQUE`   | —                                          |
+//! | login guard     | `LOGINGUARD#<sha256(email)>` | `GUARD`          | —                                          |
 //!
 //! The customer item doubles as the customer-id sentinel: it is written with
 //! `attribute_not_exists(PK)`, so two customers can never share an id.
@@ -28,6 +29,7 @@ pub const PROFILE_SK: &str = "PROFILE";
 pub const UNIQUE_SK: &str = "UNIQUE";
 pub const OTP_SK: &str = "OTP";
 pub const SESSION_PREFIX: &str = "SESSION#";
+pub const GUARD_SK: &str = "GUARD";
 
 pub const GSI_PHONE: &str = "GSI1";
 pub const GSI_EMAIL: &str = "GSI2";
@@ -40,6 +42,7 @@ pub mod entity {
     pub const OTP: &str = "otp";
     pub const RATE_WINDOW: &str = "rate_window";
     pub const STAFF: &str = "staff";
+    pub const LOGIN_GUARD: &str = "login_guard";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -87,6 +90,10 @@ pub fn status_partition(status: &str) -> String {
 
 pub fn otp_pk(phone: &PhoneE164) -> String {
     format!("OTP#{phone}")
+}
+
+pub fn login_guard_pk(subject: &str) -> String {
+    format!("LOGINGUARD#{subject}")
 }
 
 pub fn rate_pk(scope: &str, subject: &str) -> String {

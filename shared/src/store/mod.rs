@@ -3,6 +3,7 @@
 
 pub mod customers;
 pub mod keys;
+pub mod login_guard;
 pub mod otp;
 pub mod rate_limit;
 pub mod sessions;

@@ -153,33 +153,4 @@ impl Store {
             .await;
         self.conditional(result)?.map(|_| ()).ok_or(StoreError::VersionConflict)
     }
-
-    /// Saves the failed-login history if no concurrent login changed it first (`false` then).
-    pub async fn save_login_guard(
-        &self,
-        staff: &StaffMember,
-        failed_logins: &[i64],
-        locked_until: Option<i64>,
-    ) -> Result<bool, StoreError> {
-        let failures = AttributeValue::L(failed_logins.iter().map(n).collect());
-        let locked = locked_until.map_or(AttributeValue::Null(true), n);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::staff_pk(&staff.staff_id)))
-            .key(keys::SK, s(keys::PROFILE_SK))
-            .update_expression("SET failed_logins = :failures, locked_until = :locked, login_guard = :next")
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(login_guard) OR login_guard = :current)",
-            )
-            .expression_attribute_values(":failures", failures)
-            .expression_attribute_values(":locked", locked)
-            .expression_attribute_values(":next", n(staff.login_guard + 1))
-            .expression_attribute_values(":current", n(staff.login_guard))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        Ok(self.conditional(result)?.is_some())
-    }
 }
