@@ -104,10 +104,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
             }
             let hello = hello.ok_or("cold-start needs --hello PATH")?;
             let hello = bin_spec(&format!("hello={hello}"), false)?;
-            let bins = bins
-                .iter()
-                .map(|b| bin_spec(b, false))
-                .collect::<Result<Vec<_>, _>>()?;
+            let bins = bins.iter().map(|b| bin_spec(b, false)).collect::<Result<Vec<_>, _>>()?;
             let all = std::iter::once(&hello).chain(&bins);
             unique_names(all)?;
             Ok(Command::ColdStart(ColdStartArgs {
@@ -129,10 +126,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
             if bins.is_empty() {
                 return Err("memory needs at least one --bin NAME=PATH:EVENT".into());
             }
-            let bins = bins
-                .iter()
-                .map(|b| bin_spec(b, true))
-                .collect::<Result<Vec<_>, _>>()?;
+            let bins = bins.iter().map(|b| bin_spec(b, true)).collect::<Result<Vec<_>, _>>()?;
             unique_names(bins.iter())?;
             Ok(Command::Memory(MemoryArgs {
                 requests,
@@ -146,8 +140,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
 }
 
 fn number(flag: &str, v: &str) -> Result<usize, String> {
-    v.parse()
-        .map_err(|_| format!("{flag}: `{v}` is not a non-negative integer"))
+    v.parse().map_err(|_| format!("{flag}: `{v}` is not a non-negative integer"))
 }
 
 /// `NAME=PATH` or `PATH` (name = file name); with `with_event`, `...:EVENT`.
@@ -157,9 +150,7 @@ fn bin_spec(raw: &str, with_event: bool) -> Result<BinSpec, String> {
         None => (None, raw),
     };
     let (path, event) = if with_event {
-        let (p, e) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| format!("--bin `{raw}`: expected NAME=PATH:EVENT_JSON"))?;
+        let (p, e) = rest.rsplit_once(':').ok_or_else(|| format!("--bin `{raw}`: expected NAME=PATH:EVENT_JSON"))?;
         (p, Some(PathBuf::from(e)))
     } else {
         (rest, None)
@@ -172,19 +163,14 @@ fn bin_spec(raw: &str, with_event: bool) -> Result<BinSpec, String> {
         Some(n) if !n.is_empty() => n,
         _ => file_name(&path),
     };
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         return Err(format!("--bin `{raw}`: name must be [A-Za-z0-9._-]"));
     }
     Ok(BinSpec { name, path, event })
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bin".into())
+    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "bin".into())
 }
 
 fn unique_names<'a>(specs: impl Iterator<Item = &'a BinSpec>) -> Result<(), String> {
@@ -214,10 +200,9 @@ mod tests {
 
     #[test]
     fn cold_start() {
-        let Command::ColdStart(a) = parse(argv(
-            "cold-start --runs 5 --hello t/hello --bin auth=t/auth --bin=t/profile",
-        ))
-        .unwrap() else {
+        let Command::ColdStart(a) =
+            parse(argv("cold-start --runs 5 --hello t/hello --bin auth=t/auth --bin=t/profile")).unwrap()
+        else {
             panic!()
         };
         assert_eq!(a.runs, 5);
@@ -229,9 +214,7 @@ mod tests {
 
     #[test]
     fn memory() {
-        let Command::Memory(a) =
-            parse(argv("memory --requests=10 --bin auth=t/auth:events/a.json")).unwrap()
-        else {
+        let Command::Memory(a) = parse(argv("memory --requests=10 --bin auth=t/auth:events/a.json")).unwrap() else {
             panic!()
         };
         assert_eq!(a.requests, 10);

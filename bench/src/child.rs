@@ -37,10 +37,7 @@ pub fn command(path: &Path, name: &str, api: SocketAddr, log: &Log) -> std::io::
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env(
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "2025/01/01/[$LATEST]00000000000000000000000000bench",
-        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2025/01/01/[$LATEST]00000000000000000000000000bench")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
         // Sequential invocations, like a real 1-concurrency sandbox.
         .env_remove("AWS_LAMBDA_MAX_CONCURRENCY")

@@ -24,10 +24,9 @@ struct Target {
 pub async fn run(args: ColdStartArgs) -> Result<bool, String> {
     let mut targets = Vec::new();
     for spec in std::iter::once(args.hello.clone()).chain(args.bins.iter().cloned()) {
-        let size =
-            report::file_size(&spec.path).map_err(|e| format!("{}: {e}", spec.path.display()))?;
-        let log = Log::create(&args.logs, &spec.name, "cold-start")
-            .map_err(|e| format!("{}: {e}", args.logs.display()))?;
+        let size = report::file_size(&spec.path).map_err(|e| format!("{}: {e}", spec.path.display()))?;
+        let log =
+            Log::create(&args.logs, &spec.name, "cold-start").map_err(|e| format!("{}: {e}", args.logs.display()))?;
         targets.push(Target {
             spec,
             size,
@@ -44,20 +43,12 @@ pub async fn run(args: ColdStartArgs) -> Result<bool, String> {
         eprint!(
             "\rcold-start: {} {}/{} ",
             if warm { "warm-up" } else { "round" },
-            if warm {
-                round + 1
-            } else {
-                round - args.warmup + 1
-            },
+            if warm { round + 1 } else { round - args.warmup + 1 },
             if warm { args.warmup } else { args.runs },
         );
         // Interleave: hello, a, b, hello, a, b, ... so drift hits all equally.
         for t in targets.iter_mut().filter(|t| t.error.is_none()) {
-            t.log.banner(&format!(
-                "round {}{}",
-                round + 1,
-                if warm { " (warm-up)" } else { "" }
-            ));
+            t.log.banner(&format!("round {}{}", round + 1, if warm { " (warm-up)" } else { "" }));
             match measure_once(&t.spec, &t.log, args.timeout).await {
                 Ok((ms, hwm)) => {
                     if !warm {
@@ -71,11 +62,7 @@ pub async fn run(args: ColdStartArgs) -> Result<bool, String> {
                     return Err(format!("{}: {e}", t.spec.path.display()));
                 }
                 Err(e) => {
-                    eprintln!(
-                        "\ncold-start: {} {e}; see {}",
-                        t.spec.name,
-                        t.log.path.display()
-                    );
+                    eprintln!("\ncold-start: {} {e}; see {}", t.spec.name, t.log.path.display());
                     t.error = Some(e.to_string());
                 }
             }
@@ -88,22 +75,13 @@ pub async fn run(args: ColdStartArgs) -> Result<bool, String> {
 }
 
 /// One spawn. Returns init time in ms and VmHWM (KiB) at the first `next`.
-async fn measure_once(
-    spec: &BinSpec,
-    log: &Log,
-    timeout: Duration,
-) -> Result<(f64, Option<u64>), RunError> {
+async fn measure_once(spec: &BinSpec, log: &Log, timeout: Duration) -> Result<(f64, Option<u64>), RunError> {
     // A fresh server (and port) per spawn: nothing from a previous, killed
     // process can be mistaken for this one's request.
-    let mut api = FakeApi::start(Mode::ColdStart)
-        .await
-        .map_err(RunError::Io)?;
+    let mut api = FakeApi::start(Mode::ColdStart).await.map_err(RunError::Io)?;
     let mut cmd = child::command(&spec.path, &spec.name, api.addr, log).map_err(RunError::Io)?;
     let (mut proc, t0) = child::spawn_timed(&mut cmd).map_err(RunError::Io)?;
-    let res = child::wait_for(&mut api, &mut proc, timeout, |s| {
-        matches!(s, Signal::FirstNext(_))
-    })
-    .await;
+    let res = child::wait_for(&mut api, &mut proc, timeout, |s| matches!(s, Signal::FirstNext(_))).await;
     let out = match res {
         Ok(Signal::FirstNext(t)) => {
             let hwm = child::memory_kib(proc.id()).map(|(hwm, _)| hwm);
@@ -117,12 +95,8 @@ async fn measure_once(
 }
 
 fn print_report(args: &ColdStartArgs, targets: &[Target]) {
-    let hello_median = targets[0]
-        .error
-        .is_none()
-        .then(|| report::summarize(&targets[0].init_ms))
-        .flatten()
-        .map(|s| s.median);
+    let hello_median =
+        targets[0].error.is_none().then(|| report::summarize(&targets[0].init_ms)).flatten().map(|s| s.median);
 
     println!("### Cold start: spawn → first `GET /2018-06-01/runtime/invocation/next`\n");
     print!("{}", report::machine_facts());
@@ -131,11 +105,7 @@ fn print_report(args: &ColdStartArgs, targets: &[Target]) {
          fresh fake Runtime API per spawn; child killed at its first `next`",
         args.runs,
         args.warmup,
-        targets
-            .iter()
-            .map(|t| t.spec.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        targets.iter().map(|t| t.spec.name.as_str()).collect::<Vec<_>>().join(", "),
     );
     println!("- Bar: median init ≤ {MAX_RATIO}× hello's median\n");
 
@@ -145,19 +115,13 @@ fn print_report(args: &ColdStartArgs, targets: &[Target]) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (i, t) in targets.iter().enumerate() {
-        let name = if i == 0 {
-            format!("`{}` (baseline)", t.spec.name)
-        } else {
-            format!("`{}`", t.spec.name)
-        };
+        let name = if i == 0 { format!("`{}` (baseline)", t.spec.name) } else { format!("`{}`", t.spec.name) };
         let size = format!("{} | {}", t.size, report::mib(t.size));
         let summary: Option<Summary> = report::summarize(&t.init_ms);
         match (&t.error, summary) {
             (None, Some(s)) => {
-                let rss = report::summarize(&t.init_hwm_kib).map_or_else(
-                    || "n/a".into(),
-                    |r| format!("{:.1}", r.median * 1024.0 / MIB),
-                );
+                let rss = report::summarize(&t.init_hwm_kib)
+                    .map_or_else(|| "n/a".into(), |r| format!("{:.1}", r.median * 1024.0 / MIB));
                 let (ratio, verdict) = match hello_median {
                     Some(h) if h > 0.0 => {
                         let r = s.median / h;
@@ -179,10 +143,7 @@ fn print_report(args: &ColdStartArgs, targets: &[Target]) {
             }
             (err, _) => {
                 let err = err.as_deref().unwrap_or("no samples").replace('|', "\\|");
-                println!(
-                    "| {name} | {size} | {} | – | – | – | – | – | – | ERROR: {err} |",
-                    t.init_ms.len()
-                );
+                println!("| {name} | {size} | {} | – | – | – | – | – | – | ERROR: {err} |", t.init_ms.len());
             }
         }
     }

@@ -27,11 +27,7 @@ pub enum Mode {
     ColdStart,
     /// Serve `invocations` copies of `event`, one after another; hold the
     /// `next` after the last one.
-    Load {
-        event: Bytes,
-        invocations: usize,
-        function_arn: String,
-    },
+    Load { event: Bytes, invocations: usize, function_arn: String },
 }
 
 /// Sent to the driver as things happen.
@@ -90,12 +86,7 @@ impl FakeApi {
             tx,
         });
         let task = tokio::spawn(accept_loop(listener, state.clone()));
-        Ok(Self {
-            addr,
-            signals,
-            state,
-            task,
-        })
+        Ok(Self { addr, signals, state, task })
     }
 
     pub fn take_stats(&self) -> LoadStats {
@@ -122,9 +113,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
         let state = state.clone();
         conns.spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(state.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
@@ -171,12 +160,7 @@ async fn next(state: &State, arrived: Instant) -> Resp {
     if !state.seen_next.swap(true, Ordering::SeqCst) {
         let _ = state.tx.send(Signal::FirstNext(arrived));
     }
-    let Mode::Load {
-        event,
-        invocations,
-        function_arn,
-    } = &state.mode
-    else {
+    let Mode::Load { event, invocations, function_arn } = &state.mode else {
         return std::future::pending().await;
     };
 
@@ -196,16 +180,9 @@ async fn next(state: &State, arrived: Instant) -> Resp {
         return std::future::pending().await;
     };
 
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let deadline_ms = (now + Duration::from_secs(30)).as_millis();
-    let trace = format!(
-        "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
-        now.as_secs(),
-        seq,
-        seq
-    );
+    let trace = format!("Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0", now.as_secs(), seq, seq);
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")
@@ -255,12 +232,7 @@ fn completed(state: &State, id: &str, body: Bytes, is_error: bool) -> Resp {
 }
 
 fn request_id(seq: u64) -> String {
-    format!(
-        "{:08x}-{:04x}-4000-8000-{:012x}",
-        (seq >> 32) as u32,
-        (seq >> 16) as u16,
-        seq & 0xffff_ffff_ffff
-    )
+    format!("{:08x}-{:04x}-4000-8000-{:012x}", (seq >> 32) as u32, (seq >> 16) as u16, seq & 0xffff_ffff_ffff)
 }
 
 fn status(code: StatusCode, body: &'static str) -> Resp {

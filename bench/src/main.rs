@@ -33,10 +33,7 @@ fn main() -> ExitCode {
     // initialises, so it takes as little CPU as possible away from the child
     // on a small machine, and the arrival timestamp is taken on the thread
     // that is woken by the child's request.
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bench: tokio runtime: {e}");

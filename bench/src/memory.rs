@@ -23,66 +23,40 @@ struct Outcome {
 pub async fn run(args: MemoryArgs) -> Result<bool, String> {
     let mut outcomes = Vec::new();
     for spec in &args.bins {
-        let size =
-            report::file_size(&spec.path).map_err(|e| format!("{}: {e}", spec.path.display()))?;
+        let size = report::file_size(&spec.path).map_err(|e| format!("{}: {e}", spec.path.display()))?;
         let event_path = spec.event.as_ref().expect("memory specs carry an event");
-        let event =
-            std::fs::read(event_path).map_err(|e| format!("{}: {e}", event_path.display()))?;
+        let event = std::fs::read(event_path).map_err(|e| format!("{}: {e}", event_path.display()))?;
         serde_json::from_slice::<serde_json::Value>(&event)
             .map_err(|e| format!("{}: not JSON: {e}", event_path.display()))?;
-        let mut log = Log::create(&args.logs, &spec.name, "memory")
-            .map_err(|e| format!("{}: {e}", args.logs.display()))?;
-        log.banner(&format!(
-            "{} invocations of {}",
-            args.requests,
-            event_path.display()
-        ));
+        let mut log =
+            Log::create(&args.logs, &spec.name, "memory").map_err(|e| format!("{}: {e}", args.logs.display()))?;
+        log.banner(&format!("{} invocations of {}", args.requests, event_path.display()));
 
         eprintln!("memory: {} × {} ...", spec.name, args.requests);
         let (stats, mem_kib, error) = measure(spec, &log, Bytes::from(event), &args).await?;
         if let Some(e) = &error {
             eprintln!("memory: {} {e}; see {}", spec.name, log.path.display());
         }
-        outcomes.push(Outcome {
-            spec: spec.clone(),
-            size,
-            log,
-            stats,
-            mem_kib,
-            error,
-        });
+        outcomes.push(Outcome { spec: spec.clone(), size, log, stats, mem_kib, error });
     }
     print_report(&args, &outcomes);
-    Ok(outcomes
-        .iter()
-        .all(|o| o.error.is_none() && o.mem_kib.is_some()))
+    Ok(outcomes.iter().all(|o| o.error.is_none() && o.mem_kib.is_some()))
 }
 
 type Measured = (LoadStats, Option<(u64, u64)>, Option<String>);
 
-async fn measure(
-    spec: &BinSpec,
-    log: &Log,
-    event: Bytes,
-    args: &MemoryArgs,
-) -> Result<Measured, String> {
+async fn measure(spec: &BinSpec, log: &Log, event: Bytes, args: &MemoryArgs) -> Result<Measured, String> {
     let harness = |e: std::io::Error| format!("{}: {e}", spec.path.display());
     let mut api = FakeApi::start(Mode::Load {
         event,
         invocations: args.requests,
-        function_arn: format!(
-            "arn:aws:lambda:us-east-1:123456789012:function:{}",
-            spec.name
-        ),
+        function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{}", spec.name),
     })
     .await
     .map_err(harness)?;
     let mut cmd = child::command(&spec.path, &spec.name, api.addr, log).map_err(harness)?;
     let (mut proc, _) = child::spawn_timed(&mut cmd).map_err(harness)?;
-    let res = child::wait_for(&mut api, &mut proc, args.timeout, |s| {
-        matches!(s, Signal::AllDone)
-    })
-    .await;
+    let res = child::wait_for(&mut api, &mut proc, args.timeout, |s| matches!(s, Signal::AllDone)).await;
     // Read VmHWM while the process is still alive (parked on its next `next`).
     let mem = child::memory_kib(proc.id());
     child::kill(&mut proc);
@@ -91,10 +65,7 @@ async fn measure(
         Ok(_) => Ok((stats, mem, None)),
         Err(RunError::Io(e)) => Err(harness(e)),
         Err(e) => {
-            let msg = format!(
-                "{e} after {}/{} invocations",
-                stats.completed, args.requests
-            );
+            let msg = format!("{e} after {}/{} invocations", stats.completed, args.requests);
             Ok((stats, None, Some(msg)))
         }
     }
@@ -118,18 +89,9 @@ fn print_report(args: &MemoryArgs, outcomes: &[Outcome]) {
     let mut warnings = Vec::new();
     for o in outcomes {
         let s = &o.stats;
-        let event = o
-            .spec
-            .event
-            .as_ref()
-            .map_or_else(String::new, |p| p.display().to_string());
-        let head = format!(
-            "| `{}` | `{event}` | {} | {}/{}",
-            o.spec.name,
-            report::mib(o.size),
-            s.completed,
-            args.requests
-        );
+        let event = o.spec.event.as_ref().map_or_else(String::new, |p| p.display().to_string());
+        let head =
+            format!("| `{}` | `{event}` | {} | {}/{}", o.spec.name, report::mib(o.size), s.completed, args.requests);
         if let Some(err) = &o.error {
             println!(
                 "{head} | – | – | – | – | – | {} | {} | ERROR: {} |",
@@ -152,10 +114,7 @@ fn print_report(args: &MemoryArgs, outcomes: &[Outcome]) {
         let (p50, p99) = if lat.is_empty() {
             ("n/a".into(), "n/a".into())
         } else {
-            (
-                format!("{:.2}", report::percentile(&lat, 0.50)),
-                format!("{:.2}", report::percentile(&lat, 0.99)),
-            )
+            (format!("{:.2}", report::percentile(&lat, 0.50)), format!("{:.2}", report::percentile(&lat, 0.99)))
         };
         let invalid = s.status_5xx > 0 || s.error_posts > 0;
         let verdict = if o.mem_kib.is_none() {

@@ -20,18 +20,8 @@ pub fn summarize(samples: &[f64]) -> Option<Summary> {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    };
-    Some(Summary {
-        n,
-        min: s[0],
-        median,
-        p90: percentile(&s, 0.90),
-        mean: s.iter().sum::<f64>() / n as f64,
-    })
+    let median = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
+    Some(Summary { n, min: s[0], median, p90: percentile(&s, 0.90), mean: s.iter().sum::<f64>() / n as f64 })
 }
 
 /// Nearest-rank percentile of an already sorted slice.
@@ -59,10 +49,7 @@ pub fn machine_facts() -> String {
         .or_else(|| value("Model"))
         .or_else(|| value("Hardware"))
         .unwrap_or_else(|| "unknown".into());
-    let cpus = cpuinfo
-        .lines()
-        .filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor"))
-        .count();
+    let cpus = cpuinfo.lines().filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor")).count();
     let usable = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
@@ -70,19 +57,10 @@ pub fn machine_facts() -> String {
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
-            m.lines().find_map(|l| {
-                l.strip_prefix("MemTotal:")?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:")?.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
-        .map_or_else(
-            || "unknown".into(),
-            |kib| format!("{:.1} GiB", kib as f64 / MIB),
-        );
+        .map_or_else(|| "unknown".into(), |kib| format!("{:.1} GiB", kib as f64 / MIB));
     format!(
         "- CPU: {model}\n- Cores: {cpus} logical in /proc/cpuinfo, {usable} available to this process\n\
          - Memory: {mem}\n- Kernel: Linux {kernel} ({arch})\n",

@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if ensure_table(app.store.client(), app.store.table(), &template.table).await? {
         tracing::info!(table = app.store.table(), "created the table from template.yaml");
     }
-    if ensure_bucket(&app.s3, &app.config.media_bucket).await? {
+    if ensure_bucket(app.s3(), &app.config.media_bucket).await? {
         tracing::info!(bucket = %app.config.media_bucket, "created the media bucket");
     }
 

@@ -1,5 +1,7 @@
 //! Everything a handler needs, built once per Lambda instance at init and passed by reference.
 
+use std::sync::OnceLock;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::auth::JwtKeys;
@@ -13,12 +15,13 @@ use crate::store::Store;
 pub struct App {
     pub config: Config,
     pub store: Store,
-    pub s3: aws_sdk_s3::Client,
+    sdk: SdkConfig,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    code_sender: OnceLock<CodeSender>,
     pub jwt: JwtKeys,
     pub otp_hasher: OtpHasher,
     pub refresh_signer: RefreshSigner,
     pub cursor_signer: CursorSigner,
-    pub code_sender: CodeSender,
 }
 
 /// Amazon Trust Services roots, which every AWS service endpoint in the commercial partition
@@ -51,26 +54,18 @@ impl App {
         Ok(Self::new(config, &loader.load().await))
     }
 
+    /// DynamoDB, which every route uses, is built here; S3 and SNS on first use, so a function
+    /// that never calls them neither builds nor links them (see docs/benchmarks.md).
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
-        let mut s3 = aws_sdk_s3::config::Builder::from(sdk);
-        if let Some(endpoint) = &config.s3_endpoint {
-            // Local S3 servers answer on one host, so buckets go in the path.
-            s3 = s3.endpoint_url(endpoint).force_path_style(true);
-        }
-        let code_sender = match config.otp_delivery {
-            OtpDelivery::Sns => CodeSender::Sns(aws_sdk_sns::Client::new(sdk)),
-            OtpDelivery::Log => CodeSender::Log,
-        };
         let previous = config.jwt_previous.as_ref().map(|(kid, secret)| (kid.as_str(), secret.as_slice()));
         let jwt =
             JwtKeys::new(&config.jwt_kid, &config.jwt_secret, previous, &config.jwt_issuer, config.access_token_ttl);
         Self {
             store: Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), config.table_name.clone()),
-            s3: aws_sdk_s3::Client::from_conf(s3.build()),
             jwt,
             otp_hasher: OtpHasher::new(&config.jwt_secret),
             refresh_signer: RefreshSigner::new(
@@ -78,9 +73,29 @@ impl App {
                 config.jwt_previous.as_ref().map(|(_, s)| s.as_slice()),
             ),
             cursor_signer: CursorSigner::new(&config.jwt_secret),
-            code_sender,
+            sdk: sdk.clone(),
+            s3: OnceLock::new(),
+            code_sender: OnceLock::new(),
             config,
         }
+    }
+
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3.get_or_init(|| {
+            let mut s3 = aws_sdk_s3::config::Builder::from(&self.sdk);
+            if let Some(endpoint) = &self.config.s3_endpoint {
+                // Local S3 servers answer on one host, so buckets go in the path.
+                s3 = s3.endpoint_url(endpoint).force_path_style(true);
+            }
+            aws_sdk_s3::Client::from_conf(s3.build())
+        })
+    }
+
+    pub fn code_sender(&self) -> &CodeSender {
+        self.code_sender.get_or_init(|| match self.config.otp_delivery {
+            OtpDelivery::Sns => CodeSender::Sns(aws_sdk_sns::Client::new(&self.sdk)),
+            OtpDelivery::Log => CodeSender::Log,
+        })
     }
 }
 

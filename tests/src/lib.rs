@@ -154,7 +154,7 @@ impl TestApp {
         let app = App::new(config, &sdk_config().await);
         let template = template();
         create_table(app.store.client(), app.store.table(), &template.table).await.expect("create test table");
-        ensure_bucket(&app.s3, &app.config.media_bucket).await.expect("create test bucket");
+        ensure_bucket(app.s3(), &app.config.media_bucket).await.expect("create test bucket");
         let api = LocalApi::new(app, &template.routes).expect("every template function is served locally");
         Self { api }
     }

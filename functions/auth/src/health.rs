@@ -7,7 +7,7 @@ use shared::App;
 use shared::http::{ApiError, json};
 
 pub async fn health(app: &App) -> Result<Response<Body>, ApiError> {
-    let s3_check = app.s3.head_bucket().bucket(&app.config.media_bucket).send();
+    let s3_check = app.s3().head_bucket().bucket(&app.config.media_bucket).send();
     let (dynamodb, s3) = tokio::join!(app.store.ping(), s3_check);
     let verdict = |ok: bool| if ok { "ok" } else { "unavailable" };
     if let Err(err) = &dynamodb {

@@ -57,7 +57,7 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
         let retry_after = app.config.otp.min_interval.as_secs().max(1);
         return Err(too_many("a code was just sent to this phone", retry_after));
     }
-    app.code_sender
+    app.code_sender()
         .send(&phone, &code, app.config.otp.code_ttl)
         .await
         .map_err(|err| ApiError::Unavailable(format!("{err}; try again shortly")))?;

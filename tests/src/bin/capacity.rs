@@ -206,6 +206,7 @@ async fn capacity_table() {
     }
     let token = text(&response, "access_token");
     let token = Some(token.as_str());
+    let refresh_token = text(&response, "refresh_token");
     rows.push(Row {
         route: "POST /v1/auth/login",
         case: "existing customer",
@@ -217,6 +218,18 @@ async fn capacity_table() {
              session",
             gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
         ),
+        ..Row::default()
+    });
+    let refresh = json!({ "refresh_token": refresh_token });
+    let (_, used) = measure(&t, "POST", "/v1/auth/refresh", None, Some(refresh), 200).await;
+    rows.push(Row {
+        route: "POST /v1/auth/refresh",
+        case: "rotation",
+        used,
+        writes: true,
+        note: "GetItem session (consistent); GetItem customer (consistent: still active?); \
+               UpdateItem session conditional on `generation` (new token hash)"
+            .into(),
         ..Row::default()
     });
 
@@ -238,8 +251,8 @@ async fn capacity_table() {
         used,
         writes: true,
         note: format!(
-            "GetItem customer (consistent); **transaction** of 1: Put customer conditional on \
-             `version` (× 2; {})",
+            "GetItem customer (consistent); PutItem customer conditional on `version` (no \
+             sentinel changes, so no transaction; {})",
             gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
         ),
         ..Row::default()
@@ -289,6 +302,22 @@ async fn capacity_table() {
         note: "GetItem customer (consistent); **transaction**: Delete customer + username, phone \
                and email sentinels (4 items × 2), customer leaves GSI1–GSI4; Query own partition \
                (consistent, 2 sessions); BatchWriteItem deleting the 2 sessions"
+            .into(),
+        ..Row::default()
+    });
+
+    local_stack::admin::ensure_admin(&t.app().store, "bench-admin@example.com", "bench admin password", "Bench")
+        .await
+        .unwrap_or_else(|e| fail(&format!("creating the admin: {e}")));
+    let staff = json!({ "email": "bench-admin@example.com", "password": "bench admin password" });
+    let (_, used) = measure(&t, "POST", "/v1/auth/staff/login", None, Some(staff), 200).await;
+    rows.push(Row {
+        route: "POST /v1/auth/staff/login",
+        case: "right password",
+        used,
+        writes: true,
+        note: "GetItem login guard (consistent, absent); GetItem staff email sentinel + GetItem \
+               staff (consistent); Argon2id (no I/O); PutItem session"
             .into(),
         ..Row::default()
     });
@@ -544,7 +573,7 @@ async fn provision(dir: &Path) {
     let created = ensure_table(app.store.client(), app.store.table(), &template.table)
         .await
         .unwrap_or_else(|err| fail(&format!("table {}: {err}", app.store.table())));
-    ensure_bucket(&app.s3, &app.config.media_bucket)
+    ensure_bucket(app.s3(), &app.config.media_bucket)
         .await
         .unwrap_or_else(|err| fail(&format!("bucket {}: {err}", app.config.media_bucket)));
     eprintln!(
