@@ -24,6 +24,28 @@ pub struct App {
     pub cursor_signer: CursorSigner,
 }
 
+/// The SDK configuration of a function: region and credentials from the environment, where
+/// Lambda puts them. Built directly rather than through `aws_config::load`, whose provider
+/// chains (profile files, SSO, web identity, IMDS) a function never needs: skipping them keeps
+/// their code out of the binary and their construction out of init (see docs/benchmarks.md).
+/// Tools that run on an engineer's machine (`create-admin`) use the full chains instead.
+fn lambda_sdk_config(config: &Config) -> Result<SdkConfig, ConfigError> {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_sdk_dynamodb::config::{Region, SharedAsyncSleep, SharedCredentialsProvider};
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .map_err(|_| ConfigError::Missing("AWS_REGION"))?;
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .sleep_impl(SharedAsyncSleep::new(aws_smithy_async::rt::sleep::TokioSleep::new()));
+    if config.aws_roots_only {
+        sdk = sdk.http_client(aws_roots_https_client()?);
+    }
+    Ok(sdk.build())
+}
+
 /// Amazon Trust Services roots, which every AWS service endpoint in the commercial partition
 /// chains to. Trusting just these (instead of the platform store) keeps init from reading and
 /// parsing a few hundred certificate files before the first request: see docs/benchmarks.md.
@@ -47,11 +69,8 @@ impl App {
     /// lazily on the first request, which keeps init close to a hello-world binary.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if config.aws_roots_only {
-            loader = loader.http_client(aws_roots_https_client()?);
-        }
-        Ok(Self::new(config, &loader.load().await))
+        let sdk = lambda_sdk_config(&config)?;
+        Ok(Self::new(config, &sdk))
     }
 
     /// DynamoDB, which every route uses, is built here; S3 and SNS on first use, so a function
