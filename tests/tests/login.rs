@@ -215,3 +215,19 @@ async fn expired_codes_do_not_work() {
         t.call("POST", "/v1/auth/login", None, Some(json!({"phone": PHONE, "code": code, "name": "A B"}))).await;
     assert_eq!(response.status, 401);
 }
+
+#[tokio::test]
+async fn a_new_customer_is_found_by_every_unique_value_right_away() {
+    let t = TestApp::new().await;
+    let login = t.sign_in(PHONE, "Read After").await;
+    let id = login["customer"]["customer_id"].as_str().expect("id");
+    let store = &t.app().store;
+    let by_username = shared::domain::Username::parse(" READAFTER ").expect("username");
+    let found = store.find_customer_by_username(&by_username).await.expect("lookup").expect("found");
+    assert_eq!(found.customer_id.as_str(), id);
+    let by_phone = shared::domain::PhoneE164::parse("0971234567", phonenumber_zm()).expect("phone");
+    let found = store.find_customer_by_phone(&by_phone).await.expect("lookup").expect("found");
+    assert_eq!(found.customer_id.as_str(), id);
+    let unknown = shared::domain::Username::parse("nobody").expect("username");
+    assert!(store.find_customer_by_username(&unknown).await.expect("lookup").is_none());
+}
