@@ -3,35 +3,47 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// `CUST_` followed by 8 upper-case hex characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CustomerId(String);
+/// An id made of a prefix and 8 upper-case hex characters from the CSPRNG.
+macro_rules! prefixed_hex_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl CustomerId {
-    const PREFIX: &'static str = "CUST_";
+        impl $name {
+            const PREFIX: &'static str = $prefix;
 
-    pub fn generate() -> Self {
-        let value: u32 = rand::rng().random();
-        Self(format!("{}{value:08X}", Self::PREFIX))
-    }
+            pub fn generate() -> Self {
+                Self(format!("{}{:08X}", Self::PREFIX, rand::random::<u32>()))
+            }
 
-    pub fn parse(input: &str) -> Option<Self> {
-        let hex = input.strip_prefix(Self::PREFIX)?;
-        let valid = hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
-        valid.then(|| Self(input.to_string()))
-    }
+            pub fn parse(input: &str) -> Option<Self> {
+                let hex = input.strip_prefix(Self::PREFIX)?;
+                let valid = hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+                valid.then(|| Self(input.to_string()))
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl std::fmt::Display for CustomerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub(crate) use prefixed_hex_id;
+
+prefixed_hex_id!(
+    /// `CUST_` followed by 8 upper-case hex characters.
+    CustomerId,
+    "CUST_"
+);
 
 /// 128 random bits, URL-safe base64 without padding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -11,34 +11,11 @@ use crate::time::Timestamp;
 
 pub const MAX_STAFF_NAME: usize = 100;
 
-/// `STAFF_` followed by 8 upper-case hex characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct StaffId(String);
-
-impl StaffId {
-    const PREFIX: &'static str = "STAFF_";
-
-    pub fn generate() -> Self {
-        Self(format!("{}{:08X}", Self::PREFIX, rand::random::<u32>()))
-    }
-
-    pub fn parse(input: &str) -> Option<Self> {
-        let hex = input.strip_prefix(Self::PREFIX)?;
-        let valid = hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
-        valid.then(|| Self(input.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for StaffId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+super::ids::prefixed_hex_id!(
+    /// `STAFF_` followed by 8 upper-case hex characters.
+    StaffId,
+    "STAFF_"
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffMember {

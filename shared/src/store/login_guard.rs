@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::keys::{self, entity};
-use super::{Item, Store, StoreError, n, s};
+use super::{Store, StoreError};
 use crate::auth::otp::hex;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,22 +42,8 @@ impl Store {
         next: &LoginGuard,
         ttl: i64,
     ) -> Result<bool, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(next)?;
-        item.insert(keys::PK.into(), s(keys::login_guard_pk(subject)));
-        item.insert(keys::SK.into(), s(keys::GUARD_SK));
-        item.insert(keys::ENTITY.into(), s(entity::LOGIN_GUARD));
-        item.insert(keys::TTL.into(), n(ttl));
-        let request = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .return_consumed_capacity(Self::CAPACITY);
-        let request = if previous.version == 0 {
-            request.condition_expression("attribute_not_exists(PK)")
-        } else {
-            request.condition_expression("version = :v").expression_attribute_values(":v", n(previous.version))
-        };
-        Ok(self.conditional(request.send().await)?.is_some())
+        let previous_version = (previous.version > 0).then_some(previous.version);
+        let key = (keys::login_guard_pk(subject), keys::GUARD_SK, entity::LOGIN_GUARD);
+        self.put_versioned(next, key, previous_version, ttl).await
     }
 }

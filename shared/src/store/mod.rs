@@ -211,6 +211,33 @@ impl Store {
         self.get_raw(pk, sk).await?.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
     }
 
+    /// Writes a versioned item that expires at `ttl`: only if it is new (`previous_version`
+    /// None) or still at `previous_version`. `false` when a concurrent writer got there first.
+    pub(crate) async fn put_versioned<T: serde::Serialize>(
+        &self,
+        record: &T,
+        (pk, sk, entity): (String, &str, &str),
+        previous_version: Option<u64>,
+        ttl: i64,
+    ) -> Result<bool, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(record)?;
+        item.insert(keys::PK.into(), s(pk));
+        item.insert(keys::SK.into(), s(sk));
+        item.insert(keys::ENTITY.into(), s(entity));
+        item.insert(keys::TTL.into(), n(ttl));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(Self::CAPACITY);
+        let request = match previous_version {
+            None => request.condition_expression("attribute_not_exists(PK)"),
+            Some(version) => request.condition_expression("version = :v").expression_attribute_values(":v", n(version)),
+        };
+        Ok(self.conditional(request.send().await)?.is_some())
+    }
+
     /// The outcome of a conditional write: `Ok(Some(output))` when it applied, `Ok(None)` when
     /// its condition failed, an error otherwise.
     pub(crate) fn conditional<O: WriteOutput, E>(

@@ -47,22 +47,7 @@ impl Store {
         previous_version: Option<u64>,
         ttl: i64,
     ) -> Result<bool, StoreError> {
-        let mut item: super::Item = serde_dynamo::to_item(record)?;
-        item.insert(keys::PK.into(), s(keys::otp_pk(phone)));
-        item.insert(keys::SK.into(), s(keys::OTP_SK));
-        item.insert(keys::ENTITY.into(), s(entity::OTP));
-        item.insert(keys::TTL.into(), n(ttl));
-        let request = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .return_consumed_capacity(Self::CAPACITY);
-        let request = match previous_version {
-            None => request.condition_expression("attribute_not_exists(PK)"),
-            Some(version) => request.condition_expression("version = :v").expression_attribute_values(":v", n(version)),
-        };
-        Ok(self.conditional(request.send().await)?.is_some())
+        self.put_versioned(record, (keys::otp_pk(phone), keys::OTP_SK, entity::OTP), previous_version, ttl).await
     }
 
     /// Counts a wrong try against the code with `code_hash`; the last allowed try removes the
