@@ -333,7 +333,7 @@ impl Store {
         Err(StoreError::Backend("batch delete left unprocessed items".into()))
     }
 
-    fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(self.table())
             .set_item(Some(item))
@@ -372,7 +372,11 @@ impl Store {
 
     /// Runs a transaction with a client request token (so SDK retries apply it at most once)
     /// and maps a cancellation to the action that caused it.
-    async fn transact(&self, items: Vec<TransactWriteItem>, fields: &[Option<UniqueField>]) -> Result<(), TxError> {
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        fields: &[Option<UniqueField>],
+    ) -> Result<(), TxError> {
         let result = self
             .client()
             .transact_write_items()
@@ -405,7 +409,7 @@ impl Store {
     }
 }
 
-enum TxError {
+pub(crate) enum TxError {
     Taken(UniqueField),
     Condition,
     Conflict,

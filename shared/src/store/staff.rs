@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::customers::TxError;
 use super::keys::{self, entity};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::EmailAddress;
-use crate::domain::ids::random_token;
 use crate::domain::staff::{StaffId, StaffMember};
 
 /// One page of a list, and the key to continue from.
@@ -36,53 +36,18 @@ impl Store {
     /// Creates the account and its email sentinel in one transaction; `Taken(Email)` when the
     /// email belongs to another staff member.
     pub async fn create_staff(&self, staff: &StaffMember) -> Result<(), StoreError> {
-        let account = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(staff_item(staff)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let sentinel = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(Item::from([
-                (keys::PK.to_string(), s(keys::unique_pk(&keys::staff_email_key(&staff.email)))),
-                (keys::SK.to_string(), s(keys::UNIQUE_SK)),
-                (keys::ENTITY.to_string(), s(entity::UNIQUE)),
-                ("staff_id".to_string(), s(staff.staff_id.as_str())),
-            ])))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let result = self
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(account).build())
-            .transact_items(TransactWriteItem::builder().put(sentinel).build())
-            .client_request_token(random_token(18))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.meter().write_all(out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) => {
-                let cancelled_on_email = err
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                            Some(c.cancellation_reasons().get(1).and_then(|r| r.code()) == Some("ConditionalCheckFailed"))
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or(false);
-                if cancelled_on_email {
-                    Err(StoreError::Taken(UniqueField::Email))
-                } else {
-                    Err(StoreError::backend(err))
-                }
-            }
+        let sentinel = Item::from([
+            (keys::PK.to_string(), s(keys::unique_pk(&keys::staff_email_key(&staff.email)))),
+            (keys::SK.to_string(), s(keys::UNIQUE_SK)),
+            (keys::ENTITY.to_string(), s(entity::UNIQUE)),
+            ("staff_id".to_string(), s(staff.staff_id.as_str())),
+        ]);
+        let items = vec![self.put_if_absent(staff_item(staff)?)?, self.put_if_absent(sentinel)?];
+        match self.transact(items, &[None, Some(UniqueField::Email)]).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Taken(field)) => Err(StoreError::Taken(field)),
+            Err(TxError::Condition | TxError::Conflict) => Err(StoreError::VersionConflict),
+            Err(TxError::Store(err)) => Err(err),
         }
     }
 
