@@ -8,15 +8,17 @@ use shared::http::Route;
 pub enum Function {
     Auth,
     Profile,
+    Customers,
 }
 
 impl Function {
-    pub const ALL: [Function; 2] = [Function::Auth, Function::Profile];
+    pub const ALL: [Function; 3] = [Function::Auth, Function::Profile, Function::Customers];
 
     pub fn logical_id(&self) -> &'static str {
         match self {
             Function::Auth => "AuthFunction",
             Function::Profile => "ProfileFunction",
+            Function::Customers => "CustomersFunction",
         }
     }
 
@@ -28,6 +30,7 @@ impl Function {
         match self {
             Function::Auth => auth::ROUTES,
             Function::Profile => profile::ROUTES,
+            Function::Customers => customers::ROUTES,
         }
     }
 
@@ -35,6 +38,7 @@ impl Function {
         match self {
             Function::Auth => auth::handle(app, req).await,
             Function::Profile => profile::handle(app, req).await,
+            Function::Customers => customers::handle(app, req).await,
         }
     }
 }

@@ -36,8 +36,8 @@ impl LocalApi {
                         format!("template.yaml declares {} but the local stack has no such function", route.function)
                     })
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { app, routes })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { app, routes: most_specific_first(routes) })
     }
 
     pub fn app(&self) -> &App {
@@ -142,4 +142,12 @@ fn to_hyper((status, headers, body): (StatusCode, Vec<(String, String)>, Vec<u8>
         builder = builder.header(name, value);
     }
     builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// API Gateway matches the most specific route first: literal segments beat `{params}`
+/// (`/v1/customers/bulk-update` beats `/v1/customers/{customer_id}`). Trying routes with
+/// fewer params first gives the same answer.
+fn most_specific_first(mut routes: Vec<(Function, Route)>) -> Vec<(Function, Route)> {
+    routes.sort_by_key(|(_, route)| route.path.matches('{').count());
+    routes
 }

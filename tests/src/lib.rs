@@ -228,3 +228,8 @@ impl TestApp {
         out.count() as usize
     }
 }
+
+/// The audit note of changes a test makes directly through the store.
+pub fn test_audit() -> shared::domain::audit::AuditNote {
+    shared::domain::audit::AuditNote::new("test-setup", shared::domain::audit::AuditAction::Update)
+}

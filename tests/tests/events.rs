@@ -52,16 +52,18 @@ const EVENT_STAFF: &[(&str, &str, &str, &str, &str, bool)] = &[
 enum Function {
     Auth,
     Profile,
+    Customers,
 }
 
 impl Function {
-    const ALL: [Function; 2] = [Function::Auth, Function::Profile];
+    const ALL: [Function; 3] = [Function::Auth, Function::Profile, Function::Customers];
 
     /// The folder under `events/` holding this function's events.
     fn folder(self) -> &'static str {
         match self {
             Function::Auth => "auth",
             Function::Profile => "profile",
+            Function::Customers => "customers",
         }
     }
 
@@ -73,6 +75,7 @@ impl Function {
         match self {
             Function::Auth => auth::ROUTES,
             Function::Profile => profile::ROUTES,
+            Function::Customers => customers::ROUTES,
         }
     }
 
@@ -80,6 +83,7 @@ impl Function {
         match self {
             Function::Auth => auth::handle(app, request).await,
             Function::Profile => profile::handle(app, request).await,
+            Function::Customers => customers::handle(app, request).await,
         }
     }
 }
@@ -282,7 +286,10 @@ async fn seed_customer(app: &App) -> Result<(), String> {
     let mut customer = Customer::new(id, Username::base(&names.0, &names.1), names, Timestamp::now());
     customer.phone = Some(event_phone()?);
     customer.phone_verified = true;
-    app.store.create_customer(customer).await.map_err(|err| format!("seeding {EVENT_CUSTOMER}: {err}"))?;
+    app.store
+        .create_customer(customer, &integration_tests::test_audit(), false)
+        .await
+        .map_err(|err| format!("seeding {EVENT_CUSTOMER}: {err}"))?;
 
     let current = session_id(EVENT_SESSION)?;
     let token = app.refresh_signer.issue(EVENT_CUSTOMER, &current, 1);

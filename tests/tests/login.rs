@@ -118,6 +118,7 @@ async fn twenty_concurrent_signups_through_the_write_path_make_one_customer() {
     use shared::time::Timestamp;
     let t = TestApp::new().await;
     let phone = PhoneE164::parse(E164, phonenumber_zm()).expect("phone");
+    let note = integration_tests::test_audit();
     let attempts = (0..20).map(|_| {
         let mut c = Customer::new(
             CustomerId::generate(),
@@ -126,7 +127,7 @@ async fn twenty_concurrent_signups_through_the_write_path_make_one_customer() {
             Timestamp::now(),
         );
         c.phone = Some(phone.clone());
-        t.app().store.create_customer(c)
+        t.app().store.create_customer(c, &note, false)
     });
     let results = join_all(attempts).await;
     let created: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();

@@ -200,7 +200,11 @@ async fn suspended_customers_cannot_edit_their_profile() {
     let current = t.app().store.get_customer(&id).await.expect("read").expect("exists");
     let mut suspended = current.clone();
     suspended.status = shared::domain::CustomerStatus::Suspended;
-    t.app().store.replace_customer(&current, &mut suspended, shared::time::Timestamp::now()).await.expect("suspend");
+    t.app()
+        .store
+        .replace_customer(&current, &mut suspended, shared::time::Timestamp::now(), &integration_tests::test_audit())
+        .await
+        .expect("suspend");
     let response = t.call("PATCH", "/v1/me", Some(&token), Some(json!({"city": "Ndola"}))).await;
     assert_eq!(response.status, 403);
     assert_eq!(t.call("GET", "/v1/me", Some(&token), None).await.json()["city"], Value::Null);

@@ -161,7 +161,11 @@ async fn refresh_is_refused_once_the_customer_is_suspended() {
     let current = t.app().store.get_customer(&id).await.expect("read").expect("exists");
     let mut suspended = current.clone();
     suspended.status = shared::domain::CustomerStatus::Suspended;
-    t.app().store.replace_customer(&current, &mut suspended, shared::time::Timestamp::now()).await.expect("suspend");
+    t.app()
+        .store
+        .replace_customer(&current, &mut suspended, shared::time::Timestamp::now(), &integration_tests::test_audit())
+        .await
+        .expect("suspend");
     assert_eq!(refresh(&t, &field(&login, "refresh_token")).await.0, 403);
 }
 
@@ -173,6 +177,10 @@ async fn verify_refuses_a_suspended_customer() {
     let current = t.app().store.get_customer(&id).await.expect("read").expect("exists");
     let mut suspended = current.clone();
     suspended.status = shared::domain::CustomerStatus::Suspended;
-    t.app().store.replace_customer(&current, &mut suspended, shared::time::Timestamp::now()).await.expect("suspend");
+    t.app()
+        .store
+        .replace_customer(&current, &mut suspended, shared::time::Timestamp::now(), &integration_tests::test_audit())
+        .await
+        .expect("suspend");
     assert_eq!(t.call("GET", "/v1/auth/verify", Some(&field(&login, "access_token")), None).await.status, 403);
 }

@@ -39,7 +39,7 @@ async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
     let principal = authorize(req.headers(), matched.route.access, &app.jwt)?;
     let signed_in = || principal.as_ref().ok_or_else(|| ApiError::Unauthorized("sign in first".into()));
     if matched.route.access == Access::Admin {
-        staff::ensure_current_admin(app, signed_in()?).await?;
+        shared::auth::current::ensure_current_admin(app, signed_in()?).await?;
     }
     match (matched.route.method, matched.route.path) {
         ("POST", "/v1/auth/otp") => otp::request_code(app, req).await,

@@ -11,6 +11,7 @@ use serde_json::json;
 use shared::App;
 use shared::auth::Role;
 use shared::auth::otp::{is_well_formed, recent_sends, send_wait};
+use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::customer::{Audience, parse_full_name};
 use shared::domain::validation::bounded_text;
 use shared::domain::{Customer, CustomerId, PhoneE164, Username, ValidationErrors};
@@ -148,7 +149,13 @@ async fn sign_up_or_join(app: &App, login: &ValidLogin, now: Timestamp) -> Resul
     customer.phone = Some(login.phone.clone());
     customer.phone_verified = true;
     customer.last_login_at = Some(now);
-    match app.store.create_customer(customer).await {
+    // Custom-field defaults apply to signups too; required fields cannot be asked of a
+    // customer at signup, so staff fill those in later.
+    let definitions = app.store.list_fields().await?;
+    let mut ignored = shared::domain::ValidationErrors::new();
+    shared::domain::fields::fill_defaults(&mut customer.custom_fields, &definitions, false, &mut ignored);
+    let note = AuditNote::new("self-signup", AuditAction::Create);
+    match app.store.create_customer(customer, &note, false).await {
         Ok(created) => Ok((created, true)),
         Err(StoreError::Taken(UniqueField::Phone)) => {
             let winner = app

@@ -79,16 +79,6 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
 
 /// Admin routes act on the caller's current account, not on the token alone: a demoted or
 /// disabled admin loses access at once, not when the access token expires.
-pub async fn ensure_current_admin(app: &App, principal: &Principal) -> Result<(), ApiError> {
-    let id = StaffId::parse(&principal.subject)
-        .ok_or_else(|| ApiError::Forbidden("this route needs the admin role".into()))?;
-    match app.store.get_staff(&id).await? {
-        Some(staff) if !staff.disabled && staff.role == Role::Admin => Ok(()),
-        Some(staff) if !staff.disabled => Err(ApiError::Forbidden("this route needs the admin role".into())),
-        _ => Err(ApiError::Unauthorized("this account is disabled".into())),
-    }
-}
-
 fn locked(retry_after: i64) -> ApiError {
     let retry_after = retry_after.max(1) as u64;
     ApiError::TooManyRequests {

@@ -5,10 +5,14 @@ use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::auth::Principal;
 use shared::auth::roles::{Access, authorize};
-use shared::domain::customer::{Audience, SelfUpdateInput};
-use shared::domain::{Customer, CustomerId};
+use shared::domain::audit::{AuditAction, AuditNote};
+use shared::domain::customer::Audience;
+use shared::domain::fields::Writer;
+use shared::domain::input::{ApplyContext, SelfUpdateInput};
+use shared::domain::{Customer, CustomerId, Patch};
+use shared::http::customer_update::update_customer;
 use shared::http::response::json_with_etag;
-use shared::http::{ApiError, Route, no_content, parse_json_lenient, router};
+use shared::http::{ApiError, Route, if_match, no_content, parse_json_lenient, router};
 use shared::store::StoreError;
 use shared::time::Timestamp;
 
@@ -18,9 +22,6 @@ pub const ROUTES: &[Route] = &[
     Route::new("PATCH", "/v1/me", Access::Customer),
     Route::new("DELETE", "/v1/me", Access::Customer),
 ];
-
-/// Attempts of a `PATCH` without `If-Match` that lost a race with another writer.
-const UPDATE_ATTEMPTS: usize = 5;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
@@ -57,41 +58,37 @@ async fn get_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> 
 }
 
 /// Partial update. With `If-Match`, a stale version is 412; without it, the change is applied
-/// atomically to whatever version is current, retrying if another writer got in first.
+/// atomically to whatever version is current.
 async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response<Body>, ApiError> {
     let (input, shape_errors) = parse_json_lenient::<SelfUpdateInput>(req)?;
     let expected = if_match(req)?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let current = app.store.get_customer(me).await?.ok_or_else(gone)?;
+    let definitions = match &input.0.custom_fields {
+        Patch::Value(_) => app.store.list_fields().await?,
+        _ => Vec::new(),
+    };
+    let note = AuditNote::new(me.as_str(), AuditAction::Update);
+    let change = |current: &Customer, now: Timestamp| {
         if !current.is_active() {
             return Err(ApiError::Forbidden(format!("this account is {}", current.status.as_str())));
         }
-        if expected.as_ref().is_some_and(|versions| !versions.contains(&current.version)) {
-            return Err(ApiError::PreconditionFailed);
-        }
-        let now = Timestamp::now();
-        let mut next = match input.apply(&current, now.date()) {
-            Ok(next) if shape_errors.is_empty() => next,
-            Ok(_) => return Err(shape_errors.into()),
-            Err(errors) => {
-                let mut all = shape_errors;
-                all.merge(errors);
-                return Err(all.into());
-            }
+        let ctx = ApplyContext {
+            today: now.date(),
+            phone_region: app.config.phone_default_region,
+            fields: &definitions,
+            writer: Writer::Customer,
         };
-        if next == current {
-            return customer_response(&current);
-        }
-        match app.store.replace_customer(&current, &mut next, now).await {
-            Ok(()) => return customer_response(&next),
-            Err(StoreError::VersionConflict) if expected.is_some() => {
-                return Err(ApiError::PreconditionFailed);
+        let mut errors = shape_errors.clone();
+        match input.0.apply(current, &ctx) {
+            Ok(next) if errors.is_empty() => Ok(next),
+            Ok(_) => Err(errors.into()),
+            Err(found) => {
+                errors.merge(found);
+                Err(errors.into())
             }
-            Err(StoreError::VersionConflict) => continue,
-            Err(err) => return Err(err.into()),
         }
-    }
-    Err(ApiError::Conflict { detail: "your profile is being changed elsewhere; try again".into(), field: None })
+    };
+    let updated = update_customer(app, me, expected.as_deref(), &note, gone, change).await?;
+    customer_response(&updated.customer)
 }
 
 async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
@@ -100,28 +97,4 @@ async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
         Err(StoreError::NotFound) => Err(gone()),
         Err(err) => Err(err.into()),
     }
-}
-
-/// The versions an `If-Match` header accepts: `"3"` or a list `"3", "4"`; absent or `*` means
-/// any. Weak tags never match (RFC 9110 §13.1.1 uses the strong comparison).
-fn if_match(req: &Request) -> Result<Option<Vec<u64>>, ApiError> {
-    let Some(value) = req.headers().get(http::header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().map_err(|_| ApiError::BadRequest("If-Match is not readable".into()))?.trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    let mut versions = Vec::new();
-    for tag in text.split(',').map(str::trim) {
-        if tag.starts_with("W/") {
-            continue;
-        }
-        let quoted = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
-        let version = quoted.and_then(|v| v.parse().ok());
-        versions.push(
-            version.ok_or_else(|| ApiError::BadRequest("If-Match must list ETags from previous responses".into()))?,
-        );
-    }
-    Ok(Some(versions))
 }

@@ -1,6 +1,7 @@
 //! Authentication: JWT access tokens, opaque refresh tokens, one-time codes, and the one place
 //! where routes state which role they need.
 
+pub mod current;
 pub mod jwt;
 pub mod otp;
 pub mod password;

@@ -4,8 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ids::{CustomerId, Username};
-use super::patch::Patch;
-use super::validation::{ValidationErrors, bounded_text};
+use super::validation::bounded_text;
 use super::{EmailAddress, PhoneE164};
 use crate::time::Timestamp;
 
@@ -33,6 +32,87 @@ impl CustomerStatus {
             Self::Banned => "banned",
             Self::Deactivated => "deactivated",
             Self::Archived => "archived",
+        }
+    }
+
+    pub const ALL: [CustomerStatus; 5] =
+        [Self::Active, Self::Suspended, Self::Banned, Self::Deactivated, Self::Archived];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// The lifecycle: active → suspended/banned/deactivated/archived; suspended →
+    /// active/banned/archived; banned → active/archived; deactivated → active/archived;
+    /// archived is final.
+    pub fn can_move_to(&self, next: CustomerStatus) -> bool {
+        use CustomerStatus::*;
+        matches!(
+            (self, next),
+            (Active, Suspended | Banned | Deactivated | Archived)
+                | (Suspended, Active | Banned | Archived)
+                | (Banned, Active | Archived)
+                | (Deactivated, Active | Archived)
+        )
+    }
+
+    /// Statuses that end the relationship, which open loans must not be left behind by.
+    pub fn closes_account(&self) -> bool {
+        matches!(self, Self::Deactivated | Self::Archived)
+    }
+}
+
+/// What `POST /v1/customers/{id}/activity` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityKind {
+    Transaction,
+    LoanOpened,
+    LoanClosed,
+    Booking,
+}
+
+impl ActivityKind {
+    pub const NAMES: &'static str = "transaction, loan_opened, loan_closed, booking";
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "transaction" => Some(Self::Transaction),
+            "loan_opened" => Some(Self::LoanOpened),
+            "loan_closed" => Some(Self::LoanClosed),
+            "booking" => Some(Self::Booking),
+            _ => None,
+        }
+    }
+
+    /// The counter attribute it moves.
+    pub fn counter(&self) -> &'static str {
+        match self {
+            Self::Transaction => "total_transactions",
+            Self::LoanOpened | Self::LoanClosed => "active_loans",
+            Self::Booking => "bookings",
+        }
+    }
+
+    pub fn delta(&self) -> i64 {
+        if *self == Self::LoanClosed { -1 } else { 1 }
+    }
+}
+
+/// Why a status change is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransitionError {
+    NotAllowed { from: CustomerStatus, to: CustomerStatus },
+    OpenLoans(u64),
+}
+
+impl std::fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAllowed { from, to } if from == to => write!(f, "the customer is already {}", from.as_str()),
+            Self::NotAllowed { from, to } => {
+                write!(f, "a customer cannot move from {} to {}", from.as_str(), to.as_str())
+            }
+            Self::OpenLoans(count) => write!(f, "the customer has {count} open loan(s)"),
         }
     }
 }
@@ -173,6 +253,17 @@ impl Customer {
         (self.phone.is_some() || self.email.is_some()) && phone_ok && email_ok
     }
 
+    /// Checks a status change against the lifecycle and the open-loan rule.
+    pub fn check_transition(&self, next: CustomerStatus) -> Result<(), TransitionError> {
+        if !self.status.can_move_to(next) {
+            return Err(TransitionError::NotAllowed { from: self.status, to: next });
+        }
+        if next.closes_account() && self.active_loans > 0 {
+            return Err(TransitionError::OpenLoans(self.active_loans));
+        }
+        Ok(())
+    }
+
     /// The ETag value: the version, quoted as RFC 9110 wants.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
@@ -260,162 +351,6 @@ pub fn parse_gender(text: &str) -> Result<String, String> {
     if GENDERS.contains(&value.as_str()) { Ok(value) } else { Err(format!("must be one of {}", GENDERS.join(", "))) }
 }
 
-/// The fields a customer may change on their own profile (`PATCH /v1/me`), as sent.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SelfUpdateInput {
-    #[serde(default)]
-    pub name: Patch<String>,
-    #[serde(default)]
-    pub first_name: Patch<String>,
-    #[serde(default)]
-    pub last_name: Patch<String>,
-    #[serde(default)]
-    pub email: Patch<String>,
-    #[serde(default)]
-    pub address_line1: Patch<String>,
-    #[serde(default)]
-    pub address_line2: Patch<String>,
-    #[serde(default)]
-    pub city: Patch<String>,
-    #[serde(default)]
-    pub state: Patch<String>,
-    #[serde(default)]
-    pub postal_code: Patch<String>,
-    #[serde(default)]
-    pub country: Patch<String>,
-    #[serde(default)]
-    pub date_of_birth: Patch<String>,
-    #[serde(default)]
-    pub gender: Patch<String>,
-    #[serde(default)]
-    pub marketing_emails: Option<bool>,
-    #[serde(default)]
-    pub marketing_sms: Option<bool>,
-}
-
-impl SelfUpdateInput {
-    pub const FIELDS: &'static [&'static str] = &[
-        "name",
-        "first_name",
-        "last_name",
-        "email",
-        "address_line1",
-        "address_line2",
-        "city",
-        "state",
-        "postal_code",
-        "country",
-        "date_of_birth",
-        "gender",
-        "marketing_emails",
-        "marketing_sms",
-    ];
-
-    /// Applies the changes to a copy of `current`, validating every field and naming each bad
-    /// one. Returns the updated customer; the caller bumps version and `updated_at`.
-    pub fn apply(&self, current: &Customer, today: time::Date) -> Result<Customer, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let mut next = current.clone();
-
-        if let Patch::Value(name) = &self.name {
-            if let Some((first, last)) = errors.check("name", parse_full_name(name)) {
-                next.first_name = first;
-                next.last_name = last;
-            }
-        } else if self.name == Patch::Null {
-            errors.add("name", "must not be null");
-        }
-        required_text(&mut errors, "first_name", &self.first_name, MAX_NAME, &mut next.first_name);
-        optional_last_name(&mut errors, &self.last_name, &mut next.last_name);
-        match &self.email {
-            Patch::Absent => {}
-            Patch::Null => next.email = None,
-            Patch::Value(text) => next.email = errors.check("email", EmailAddress::parse(text)),
-        }
-        if next.email != current.email {
-            next.email_verified = false;
-        }
-        optional_text(&mut errors, "address_line1", &self.address_line1, MAX_ADDRESS_LINE, &mut next.address_line1);
-        optional_text(&mut errors, "address_line2", &self.address_line2, MAX_ADDRESS_LINE, &mut next.address_line2);
-        optional_text(&mut errors, "city", &self.city, MAX_SHORT_TEXT, &mut next.city);
-        optional_text(&mut errors, "state", &self.state, MAX_SHORT_TEXT, &mut next.state);
-        optional_text(&mut errors, "postal_code", &self.postal_code, MAX_POSTAL_CODE, &mut next.postal_code);
-        optional_text(&mut errors, "country", &self.country, MAX_SHORT_TEXT, &mut next.country);
-        optional_parsed(&mut errors, "date_of_birth", &self.date_of_birth, &mut next.date_of_birth, |t| {
-            parse_date_of_birth(t, today)
-        });
-        optional_parsed(&mut errors, "gender", &self.gender, &mut next.gender, parse_gender);
-        if let Some(flag) = self.marketing_emails {
-            next.marketing_emails = flag;
-        }
-        if let Some(flag) = self.marketing_sms {
-            next.marketing_sms = flag;
-        }
-        if next.phone.is_none() && next.email.is_none() {
-            errors.add("email", "a customer needs a phone or an email");
-        }
-        errors.into_result().map(|()| next)
-    }
-}
-
-fn required_text(errors: &mut ValidationErrors, field: &str, patch: &Patch<String>, max: usize, target: &mut String) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => errors.add(field, "must not be null"),
-        Patch::Value(text) => {
-            if let Some(value) = errors.check(field, bounded_text(text, max)) {
-                *target = value;
-            }
-        }
-    }
-}
-
-fn optional_last_name(errors: &mut ValidationErrors, patch: &Patch<String>, target: &mut String) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => target.clear(),
-        Patch::Value(text) if text.trim().is_empty() => target.clear(),
-        Patch::Value(text) => {
-            if let Some(value) = errors.check("last_name", bounded_text(text, MAX_NAME)) {
-                *target = value;
-            }
-        }
-    }
-}
-
-fn optional_text(
-    errors: &mut ValidationErrors,
-    field: &str,
-    patch: &Patch<String>,
-    max: usize,
-    target: &mut Option<String>,
-) {
-    optional_parsed(errors, field, patch, target, |text| bounded_text(text, max));
-}
-
-fn optional_parsed(
-    errors: &mut ValidationErrors,
-    field: &str,
-    patch: &Patch<String>,
-    target: &mut Option<String>,
-    parse: impl Fn(&str) -> Result<String, String>,
-) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(text) => {
-            if let Some(value) = errors.check(field, parse(text)) {
-                *target = Some(value);
-            }
-        }
-    }
-}
-
-impl crate::http::JsonBody for SelfUpdateInput {
-    const FIELDS: &'static [&'static str] = SelfUpdateInput::FIELDS;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,26 +393,30 @@ mod tests {
     }
 
     #[test]
-    fn self_update_names_every_bad_field() {
-        let input: SelfUpdateInput =
-            serde_json::from_str(r#"{"email":"nope","gender":"dragon","date_of_birth":"2999-01-01","first_name":""}"#)
-                .expect("shape is fine");
-        let errors = input.apply(&customer(), today()).expect_err("invalid");
-        let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["first_name", "email", "date_of_birth", "gender"]);
-    }
-
-    #[test]
-    fn changing_email_resets_its_verification() {
-        let mut current = customer();
-        current.email = Some(EmailAddress::parse("old@example.com").expect("valid"));
-        current.email_verified = true;
-        let input: SelfUpdateInput =
-            serde_json::from_str(r#"{"email":" New@Example.com ","name":"Jane Roe","city":null}"#).expect("ok");
-        let next = input.apply(&current, today()).expect("valid");
-        assert_eq!(next.email.as_ref().map(EmailAddress::as_str), Some("new@example.com"));
-        assert!(!next.email_verified);
-        assert_eq!((next.first_name.as_str(), next.last_name.as_str()), ("Jane", "Roe"));
+    fn the_lifecycle_allows_exactly_the_listed_moves() {
+        use CustomerStatus::*;
+        let allowed = [
+            (Active, Suspended),
+            (Active, Banned),
+            (Active, Deactivated),
+            (Active, Archived),
+            (Suspended, Active),
+            (Suspended, Banned),
+            (Suspended, Archived),
+            (Banned, Active),
+            (Banned, Archived),
+            (Deactivated, Active),
+            (Deactivated, Archived),
+        ];
+        for from in CustomerStatus::ALL {
+            for to in CustomerStatus::ALL {
+                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from:?} -> {to:?}");
+            }
+        }
+        let mut c = customer();
+        c.active_loans = 1;
+        assert_eq!(c.check_transition(Archived), Err(TransitionError::OpenLoans(1)));
+        assert_eq!(c.check_transition(Suspended), Ok(()));
     }
 
     #[test]

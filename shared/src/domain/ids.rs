@@ -45,6 +45,12 @@ prefixed_hex_id!(
     "CUST_"
 );
 
+prefixed_hex_id!(
+    /// `GRP_` followed by 8 upper-case hex characters.
+    GroupId,
+    "GRP_"
+);
+
 /// 128 random bits, URL-safe base64 without padding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -80,6 +86,7 @@ pub struct Username(String);
 
 impl Username {
     pub const MAX_BASE: usize = 20;
+    pub const RULE: &'static str = "must be 1 to 28 lower-case letters and digits";
 
     /// The collision-free first choice: `John Doe` → `johndoe`, accents folded
     /// (`Zoë Núñez` → `zoenunez`), `customer` when the names have no usable letters.

@@ -63,6 +63,12 @@ fn is_json_content_type(req: &Request) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
+/// Deserialises a JSON object already read (e.g. a nested one), naming every unknown or
+/// mistyped field like [`parse_json_lenient`].
+pub fn parse_object<T: JsonBody>(object: Map<String, Value>) -> Result<(T, ValidationErrors), ApiError> {
+    deserialize_all_errors(object)
+}
+
 fn deserialize_all_errors<T: JsonBody>(mut object: Map<String, Value>) -> Result<(T, ValidationErrors), ApiError> {
     let mut errors = ValidationErrors::new();
     let unknown: Vec<String> = object.keys().filter(|k| !T::FIELDS.contains(&k.as_str())).cloned().collect();

@@ -69,7 +69,7 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             ApiError::BadRequest(d)
             | ApiError::Unauthorized(d)

@@ -2,12 +2,15 @@
 
 pub mod body;
 pub mod cursor;
+pub mod customer_update;
 pub mod error;
+pub mod precondition;
 pub mod response;
 pub mod router;
 
 pub use body::{JsonBody, parse_json, parse_json_lenient};
 pub use error::ApiError;
+pub use precondition::if_match;
 pub use response::{json, no_content};
 pub use router::{Route, RouteMatch};
 

@@ -9,6 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, Transa
 
 use super::keys::{self, entity};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
+use crate::domain::audit::{AuditEntry, AuditNote};
+use crate::domain::customer::ActivityKind;
 use crate::domain::ids::random_token;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
@@ -19,17 +21,26 @@ const CREATE_ATTEMPTS: usize = 8;
 const BATCH_WRITE_LIMIT: usize = 25;
 
 impl Store {
-    /// Creates the customer, choosing a free username and, on the astronomically rare id
-    /// collision, a new id. Fails with `Taken(Phone | Email)` when another customer has them.
-    pub async fn create_customer(&self, mut customer: Customer) -> Result<Customer, StoreError> {
+    /// Creates the customer with its audit entry, choosing a free username and, on the
+    /// astronomically rare id collision, a new id. Fails with `Taken(Phone | Email)` when
+    /// another customer has them, and `Taken(Username)` when a username chosen by staff
+    /// (`username_chosen`) is taken.
+    pub async fn create_customer(
+        &self,
+        mut customer: Customer,
+        note: &AuditNote,
+        username_chosen: bool,
+    ) -> Result<Customer, StoreError> {
         let base = customer.username.clone();
-        if self.unique_owner(&keys::username_key(&base)).await?.is_some() {
+        if !username_chosen && self.unique_owner(&keys::username_key(&base)).await?.is_some() {
             customer.username = base.with_suffix();
         }
         for attempt in 0..CREATE_ATTEMPTS {
-            match self.put_new_customer(&customer).await {
+            match self.put_new_customer(&customer, note).await {
                 Ok(()) => return Ok(customer),
-                Err(TxError::Taken(UniqueField::Username)) => customer.username = base.with_suffix(),
+                Err(TxError::Taken(UniqueField::Username)) if !username_chosen => {
+                    customer.username = base.with_suffix()
+                }
                 Err(TxError::Taken(UniqueField::CustomerId)) => customer.customer_id = CustomerId::generate(),
                 Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
                 Err(TxError::Conflict) => backoff(attempt).await,
@@ -40,8 +51,8 @@ impl Store {
         Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
     }
 
-    async fn put_new_customer(&self, customer: &Customer) -> Result<(), TxError> {
-        let (items, fields) = self.creation_items(customer)?;
+    async fn put_new_customer(&self, customer: &Customer, note: &AuditNote) -> Result<(), TxError> {
+        let (items, fields) = self.creation_items(customer, note)?;
         self.transact(items, &fields).await
     }
 
@@ -49,10 +60,15 @@ impl Store {
     fn creation_items(
         &self,
         customer: &Customer,
+        note: &AuditNote,
     ) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
         let id = &customer.customer_id;
-        let mut items = vec![self.put_if_absent(customer_item(customer)?)?];
-        let mut fields = vec![Some(UniqueField::CustomerId)];
+        let audit = AuditEntry::record(note, None, customer, customer.created_at);
+        let mut items = vec![
+            self.put_if_absent(customer_item(customer)?)?,
+            self.put_if_absent(audit_item(id, customer.version, &audit)?)?,
+        ];
+        let mut fields = vec![Some(UniqueField::CustomerId), None];
         for (field, key) in unique_keys(customer) {
             items.push(self.put_if_absent(sentinel_item(&key, id))?);
             fields.push(Some(field));
@@ -60,36 +76,22 @@ impl Store {
         Ok((items, fields))
     }
 
-    /// Writes `next` over `current` if nobody changed the customer meanwhile (`version`),
-    /// swapping phone and email sentinels in the same transaction when they change.
-    /// Sets `next.version` and `next.updated_at`.
+    /// Writes `next` over `current` if nobody changed the customer meanwhile (`version`), with
+    /// its audit entry, swapping phone and email sentinels in the same transaction when they
+    /// change. Sets `next.version` and `next.updated_at`.
     pub async fn replace_customer(
         &self,
         current: &Customer,
         next: &mut Customer,
         now: Timestamp,
+        note: &AuditNote,
     ) -> Result<(), StoreError> {
         next.version = current.version + 1;
         next.updated_at = now;
-        let (items, fields) = self.change_items(current, next)?;
-        if let [only] = items.as_slice()
-            && let Some(put) = only.put()
-        {
-            // No sentinel changes: a conditional PutItem gives the same guarantee for half the
-            // write units of a one-item transaction.
-            let result = self
-                .client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(put.item().clone()))
-                .set_condition_expression(put.condition_expression().map(str::to_string))
-                .set_expression_attribute_names(put.expression_attribute_names().cloned())
-                .set_expression_attribute_values(put.expression_attribute_values().cloned())
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await;
-            return self.conditional(result)?.map(|_| ()).ok_or(StoreError::VersionConflict);
-        }
+        let (mut items, mut fields) = self.change_items(current, next)?;
+        let audit = AuditEntry::record(note, Some(current), next, now);
+        items.push(self.put_if_absent(audit_item(&current.customer_id, next.version, &audit)?)?);
+        fields.push(None);
         for attempt in 0..CREATE_ATTEMPTS {
             match self.transact(items.clone(), &fields).await {
                 Ok(()) => return Ok(()),
@@ -156,6 +158,48 @@ impl Store {
             .send()
             .await;
         match self.conditional(result)? {
+            Some(out) => {
+                let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
+                Ok(Some(serde_dynamo::from_item(item)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Counts an activity with an atomic `ADD`, so concurrent activities never lose a count.
+    /// Only active customers record activity, and a loan can only close while one is open.
+    /// Returns the updated customer, or `None` when a condition failed (the caller re-reads
+    /// to say which).
+    pub async fn record_activity(
+        &self,
+        id: &CustomerId,
+        kind: ActivityKind,
+        now: Timestamp,
+    ) -> Result<Option<Customer>, StoreError> {
+        let mut condition = "attribute_exists(PK) AND #status = :active".to_string();
+        if kind == ActivityKind::LoanClosed {
+            condition.push_str(" AND active_loans > :zero");
+        }
+        let mut request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::customer_pk(id)))
+            .key(keys::SK, s(keys::PROFILE_SK))
+            .update_expression("SET updated_at = :now ADD #counter :delta, version :one")
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#counter", kind.counter())
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":delta", n(kind.delta()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":active", s("active"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_consumed_capacity(Self::CAPACITY);
+        if kind == ActivityKind::LoanClosed {
+            request = request.expression_attribute_values(":zero", n(0));
+        }
+        match self.conditional(request.send().await)? {
             Some(out) => {
                 let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
                 Ok(Some(serde_dynamo::from_item(item)?))
@@ -471,6 +515,16 @@ fn customer_item(customer: &Customer) -> Result<Item, StoreError> {
     item.insert("GSI3SK".into(), s(keys::PROFILE_SK));
     item.insert("GSI4PK".into(), s(keys::status_partition(customer.status.as_str())));
     item.insert("GSI4SK".into(), s(format!("{}#{}", customer.created_at.to_rfc3339(), id)));
+    Ok(item)
+}
+
+/// Audit entries live in the customer's partition (so the erase path takes them along), keyed
+/// by the version the change produced: unique, and in the order the changes happened.
+fn audit_item(id: &CustomerId, version: u64, entry: &AuditEntry) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(entry)?;
+    item.insert(keys::PK.into(), s(keys::customer_pk(id)));
+    item.insert(keys::SK.into(), s(keys::audit_sk(version)));
+    item.insert(keys::ENTITY.into(), s(entity::AUDIT));
     Ok(item)
 }
 

@@ -14,6 +14,12 @@
 //! | staff session   | `STAFF#<staff_id>`         | `SESSION#<sid>`    | —                                          |
 //! | staff email sentinel | `UNIQUE#STAFF_EMAIL#<email>` | `UNIQUE`   | —                                          |
 //! | login guard     | `LOGINGUARD#<sha256(email)>` | `GUARD`          | —                                          |
+//! | audit entry     | `CUSTOMER#<customer_id>`   | `AUDIT#<version>`  | —                                          |
+//! | field definition | `FIELDS`                  | `FIELD#<key>`      | —                                          |
+//! | group           | `GROUP#<group_id>`         | `GROUP`            | GSI4 `GROUPS` + lower-cased name           |
+//! | group name sentinel | `UNIQUE#GROUP_NAME#<lower name>` | `UNIQUE` | —                                       |
+//! | group membership | `CUSTOMER#<customer_id>`  | `MEMBER#<group_id>` | GSI1 `GROUP#<group_id>` + customer id     |
+//! | idempotency record | `IDEMPOTENCY#<sha256(actor, route, key)>` | `IDEMPOTENCY` | —                       |
 //!
 //! The customer item doubles as the customer-id sentinel: it is written with
 //! `attribute_not_exists(PK)`, so two customers can never share an id.
@@ -43,6 +49,11 @@ pub mod entity {
     pub const RATE_WINDOW: &str = "rate_window";
     pub const STAFF: &str = "staff";
     pub const LOGIN_GUARD: &str = "login_guard";
+    pub const AUDIT: &str = "audit";
+    pub const FIELD: &str = "field_definition";
+    pub const GROUP: &str = "group";
+    pub const MEMBERSHIP: &str = "group_membership";
+    pub const IDEMPOTENCY: &str = "idempotency";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -65,6 +76,44 @@ pub fn customer_id_from_pk(pk: &str) -> Option<CustomerId> {
 
 pub fn session_sk(id: &SessionId) -> String {
     format!("{SESSION_PREFIX}{}", id.as_str())
+}
+
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// `AUDIT#0000000003`: zero-padded so the versions sort as strings.
+pub fn audit_sk(version: u64) -> String {
+    format!("{AUDIT_PREFIX}{version:010}")
+}
+
+/// Custom field definitions share one small partition: reading all of them is one `Query`.
+pub const FIELDS_PK: &str = "FIELDS";
+pub const FIELD_PREFIX: &str = "FIELD#";
+
+pub fn field_sk(key: &str) -> String {
+    format!("{FIELD_PREFIX}{key}")
+}
+
+pub const GROUP_SK: &str = "GROUP";
+/// GSI4 partition of the group list, sorted by lower-cased name.
+pub const GROUP_LIST: &str = "GROUPS";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+pub fn group_pk(id: &crate::domain::GroupId) -> String {
+    format!("GROUP#{id}")
+}
+
+pub fn member_sk(id: &crate::domain::GroupId) -> String {
+    format!("{MEMBER_PREFIX}{id}")
+}
+
+pub fn group_name_key(lower_name: &str) -> String {
+    format!("GROUP_NAME#{lower_name}")
+}
+
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+pub fn idempotency_pk(scope_hash: &str) -> String {
+    format!("IDEMPOTENCY#{scope_hash}")
 }
 
 pub fn phone_key(phone: &PhoneE164) -> String {

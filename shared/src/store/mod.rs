@@ -1,7 +1,11 @@
 //! The DynamoDB store. Every call asks for `ReturnConsumedCapacity` and adds it to a meter, so
 //! the benchmark and the logs can show what each route costs.
 
+pub mod customer_lists;
 pub mod customers;
+pub mod fields;
+pub mod groups;
+pub mod idempotency;
 pub mod keys;
 pub mod login_guard;
 pub mod otp;
@@ -15,10 +19,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+pub use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use thiserror::Error;
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// One page of a list, and the key to continue from.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<HashMap<String, AttributeValue>>,
+}
+
+/// The attributes of `item` that make up an index's `ExclusiveStartKey`.
+pub(crate) fn index_key(item: &Item, names: &[&str]) -> HashMap<String, AttributeValue> {
+    names.iter().filter_map(|name| item.get(*name).map(|value| (name.to_string(), value.clone()))).collect()
+}
 pub use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 
 /// A value that must be unique across customers.
@@ -28,6 +44,7 @@ pub enum UniqueField {
     Email,
     Username,
     CustomerId,
+    GroupName,
 }
 
 impl UniqueField {
@@ -37,6 +54,7 @@ impl UniqueField {
             UniqueField::Email => "email",
             UniqueField::Username => "username",
             UniqueField::CustomerId => "customer_id",
+            UniqueField::GroupName => "name",
         }
     }
 }

@@ -7,20 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::customers::TxError;
 use super::keys::{self, entity};
-use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
+use super::{Item, Page, Store, StoreError, UniqueField, index_key, n, s, string_attr};
 use crate::domain::EmailAddress;
 use crate::domain::staff::{StaffId, StaffMember};
-
-/// One page of a list, and the key to continue from.
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub last_key: Option<HashMap<String, AttributeValue>>,
-}
-
-/// The attributes of `item` that make up an index's `ExclusiveStartKey`.
-fn index_key(item: &Item, names: &[&str]) -> HashMap<String, AttributeValue> {
-    names.iter().filter_map(|name| item.get(*name).map(|value| (name.to_string(), value.clone()))).collect()
-}
 
 fn staff_item(staff: &StaffMember) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(staff)?;

@@ -1,0 +1,116 @@
+//! `POST /v1/customers/bulk-update`: the same change applied to up to 100 customers, each
+//! through the one update path, with a result per customer.
+
+use std::collections::HashSet;
+
+use futures::stream::{self, StreamExt};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use shared::App;
+use shared::domain::audit::{AuditAction, AuditNote};
+use shared::domain::input::StaffUpdateInput;
+use shared::domain::{Customer, CustomerId, Patch, ValidationErrors};
+use shared::http::body::parse_object;
+use shared::http::customer_update::update_customer;
+use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::time::Timestamp;
+
+use crate::common::{definitions_if, no_such_customer, staff_context, with_shape_errors};
+use crate::idempotency::idempotent;
+
+pub const MAX_IDS: usize = 100;
+/// Customers updated at the same time: enough to finish 100 well within the API's timeout
+/// without bursting the table.
+const CONCURRENCY: usize = 10;
+
+#[derive(Debug, Deserialize)]
+struct BulkRequest {
+    customer_ids: Vec<String>,
+    updates: Map<String, Value>,
+}
+
+impl JsonBody for BulkRequest {
+    const FIELDS: &'static [&'static str] = &["customer_ids", "updates"];
+}
+
+pub async fn bulk_update(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
+    idempotent(app, req, actor, "POST /v1/customers/bulk-update", || bulk_update_once(app, req, actor)).await
+}
+
+async fn bulk_update_once(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
+    let body: BulkRequest = parse_json(req)?;
+    check_ids(&body.customer_ids)?;
+    let input = parse_updates(body.updates)?;
+    let definitions = definitions_if(app, matches!(input.0.custom_fields, Patch::Value(_))).await?;
+    let note = AuditNote::new(actor, AuditAction::Update);
+    let mut updates = Vec::with_capacity(body.customer_ids.len());
+    for raw in &body.customer_ids {
+        updates.push(update_one(app, raw, &input, &definitions, &note));
+    }
+    let results: Vec<Value> = stream::iter(updates).buffered(CONCURRENCY).collect().await;
+    json(StatusCode::OK, &json!({ "results": results }))
+}
+
+fn check_ids(ids: &[String]) -> Result<(), ApiError> {
+    if ids.is_empty() || ids.len() > MAX_IDS {
+        return Err(ApiError::validation("customer_ids", format!("must list 1 to {MAX_IDS} customer ids")));
+    }
+    let mut seen = HashSet::new();
+    if let Some(repeated) = ids.iter().find(|id| !seen.insert(id.as_str())) {
+        return Err(ApiError::validation("customer_ids", format!("lists {repeated} more than once")));
+    }
+    Ok(())
+}
+
+/// `updates` is checked once, up front: the same fields as `PATCH`, errors named
+/// `updates.<field>`. A bad `updates` fails the whole request and changes nothing.
+fn parse_updates(updates: Map<String, Value>) -> Result<StaffUpdateInput, ApiError> {
+    if updates.is_empty() {
+        return Err(ApiError::validation("updates", "must change at least one field"));
+    }
+    let prefixed = |errors: ValidationErrors| {
+        let mut out = ValidationErrors::new();
+        for error in errors.fields() {
+            out.add(format!("updates.{}", error.field), error.message.clone());
+        }
+        ApiError::Validation(out)
+    };
+    match parse_object::<StaffUpdateInput>(updates) {
+        Ok((input, errors)) if errors.is_empty() => Ok(input),
+        Ok((_, errors)) => Err(prefixed(errors)),
+        Err(ApiError::Validation(errors)) => Err(prefixed(errors)),
+        Err(other) => Err(other),
+    }
+}
+
+async fn update_one(
+    app: &App,
+    raw_id: &str,
+    input: &StaffUpdateInput,
+    definitions: &[shared::domain::fields::FieldDefinition],
+    note: &AuditNote,
+) -> Value {
+    let Some(id) = CustomerId::parse(raw_id) else {
+        return result(raw_id, &Err(no_such_customer()));
+    };
+    let change = |current: &Customer, now: Timestamp| {
+        with_shape_errors(&ValidationErrors::new(), input.0.apply(current, &staff_context(app, definitions, now)))
+    };
+    let outcome = update_customer(app, &id, None, note, no_such_customer, change).await.map(|_| ());
+    result(raw_id, &outcome)
+}
+
+fn result(raw_id: &str, outcome: &Result<(), ApiError>) -> Value {
+    match outcome {
+        Ok(()) => json!({"customer_id": raw_id, "status": 200}),
+        Err(err) => {
+            let mut entry = json!({"customer_id": raw_id, "status": err.status().as_u16(), "error": err.detail()});
+            if let ApiError::Validation(errors) = err {
+                entry["errors"] = json!(errors.fields());
+            }
+            entry
+        }
+    }
+}

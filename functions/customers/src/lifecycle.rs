@@ -1,0 +1,165 @@
+//! The lifecycle: status changes (with reasons and the open-loan rule), soft delete,
+//! verification of contacts, activity counters, and the audit trail.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::App;
+use shared::domain::audit::{AuditAction, AuditNote};
+use shared::domain::customer::{ActivityKind, TransitionError};
+use shared::domain::validation::{ValidationErrors, bounded_text};
+use shared::domain::{Customer, CustomerStatus};
+use shared::http::cursor::page_limit;
+use shared::http::customer_update::update_customer;
+use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::time::Timestamp;
+
+use crate::common::{customer_response, load_customer, no_such_customer, parse_customer_id, query_param};
+
+pub const MAX_REASON: usize = 500;
+
+#[derive(Debug, Deserialize)]
+struct StatusRequest {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl JsonBody for StatusRequest {
+    const FIELDS: &'static [&'static str] = &["status", "reason"];
+}
+
+fn transition_conflict(err: TransitionError) -> ApiError {
+    ApiError::Conflict { detail: err.to_string(), field: None }
+}
+
+/// Moves the customer to `next` if the lifecycle allows it from the status it has *when the
+/// write happens* (the check runs inside the optimistic update loop, so a concurrent
+/// `loan_opened` or status change is never missed).
+fn move_to(current: &Customer, next: CustomerStatus) -> Result<Customer, ApiError> {
+    current.check_transition(next).map_err(transition_conflict)?;
+    let mut moved = current.clone();
+    moved.status = next;
+    Ok(moved)
+}
+
+pub async fn change_status(app: &App, req: &Request, actor: &str, raw_id: &str) -> Result<Response<Body>, ApiError> {
+    let id = parse_customer_id(raw_id)?;
+    let body: StatusRequest = parse_json(req)?;
+    let mut errors = ValidationErrors::new();
+    let status = match body.status.as_deref() {
+        Some(text) => errors.check(
+            "status",
+            CustomerStatus::parse(text.trim())
+                .ok_or_else(|| "must be one of active, suspended, banned, deactivated, archived".to_string()),
+        ),
+        None => {
+            errors.add("status", "is required");
+            None
+        }
+    };
+    let reason = match body.reason.as_deref() {
+        Some(text) => errors.check("reason", bounded_text(text, MAX_REASON)),
+        None => {
+            errors.add("reason", "is required");
+            None
+        }
+    };
+    errors.into_result()?;
+    let (Some(status), Some(reason)) = (status, reason) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let note = AuditNote::new(actor, AuditAction::StatusChange).with_reason(reason);
+    let updated =
+        update_customer(app, &id, None, &note, no_such_customer, |current, _| move_to(current, status)).await?;
+    customer_response(StatusCode::OK, &updated.customer)
+}
+
+/// Soft delete: the customer becomes `deactivated` (through the lifecycle rules, so open loans
+/// block it). Deleting an already deactivated customer changes nothing.
+pub async fn soft_delete(app: &App, actor: &str, raw_id: &str) -> Result<Response<Body>, ApiError> {
+    let id = parse_customer_id(raw_id)?;
+    let note = AuditNote::new(actor, AuditAction::StatusChange).with_reason("deleted by staff (soft delete)");
+    let change = |current: &Customer, _: Timestamp| {
+        if current.status == CustomerStatus::Deactivated {
+            Ok(current.clone())
+        } else {
+            move_to(current, CustomerStatus::Deactivated)
+        }
+    };
+    let updated = update_customer(app, &id, None, &note, no_such_customer, change).await?;
+    customer_response(StatusCode::OK, &updated.customer)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact {
+    Email,
+    Phone,
+}
+
+/// Marks the contact verified; 409 when the customer has no such contact on file. Verifying
+/// a verified contact changes nothing.
+pub async fn verify(app: &App, actor: &str, raw_id: &str, contact: Contact) -> Result<Response<Body>, ApiError> {
+    let id = parse_customer_id(raw_id)?;
+    let action = match contact {
+        Contact::Email => AuditAction::VerifyEmail,
+        Contact::Phone => AuditAction::VerifyPhone,
+    };
+    let note = AuditNote::new(actor, action);
+    let change = |current: &Customer, _: Timestamp| {
+        let mut next = current.clone();
+        let (on_file, flag, name) = match contact {
+            Contact::Email => (current.email.is_some(), &mut next.email_verified, "email"),
+            Contact::Phone => (current.phone.is_some(), &mut next.phone_verified, "phone"),
+        };
+        if !on_file {
+            return Err(ApiError::Conflict { detail: format!("the customer has no {name} on file"), field: None });
+        }
+        *flag = true;
+        Ok(next)
+    };
+    let updated = update_customer(app, &id, None, &note, no_such_customer, change).await?;
+    customer_response(StatusCode::OK, &updated.customer)
+}
+
+#[derive(Debug, Deserialize)]
+struct ActivityRequest {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+impl JsonBody for ActivityRequest {
+    const FIELDS: &'static [&'static str] = &["type"];
+}
+
+/// Counts an activity atomically. Only active customers record activity (403), and a loan can
+/// only close while one is open (409).
+pub async fn activity(app: &App, req: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
+    let id = parse_customer_id(raw_id)?;
+    let body: ActivityRequest = parse_json(req)?;
+    let kind = ActivityKind::parse(body.kind.trim())
+        .ok_or_else(|| ApiError::validation("type", format!("must be one of {}", ActivityKind::NAMES)))?;
+    if let Some(customer) = app.store.record_activity(&id, kind, Timestamp::now()).await? {
+        return customer_response(StatusCode::OK, &customer);
+    }
+    let customer = load_customer(app, &id).await?;
+    if !customer.is_active() {
+        return Err(ApiError::Forbidden(format!("the customer is {}", customer.status.as_str())));
+    }
+    Err(ApiError::Conflict { detail: "the customer has no open loan to close".into(), field: None })
+}
+
+/// The audit trail, newest first.
+pub async fn audit(app: &App, req: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
+    let id = parse_customer_id(raw_id)?;
+    load_customer(app, &id).await?;
+    let limit = page_limit(query_param(req, "limit").as_deref())?;
+    let scope = format!("GET /v1/customers/{id}/audit");
+    let start = query_param(req, "cursor").map(|c| app.cursor_signer.decode(&scope, &c)).transpose()?;
+    let page = app.store.list_audit(&id, limit, start).await?;
+    let next_cursor = page.last_key.map(|key| app.cursor_signer.encode(&scope, &key));
+    let items: Vec<_> = page.items.iter().map(|entry| entry.to_json()).collect();
+    json(StatusCode::OK, &json!({ "items": items, "next_cursor": next_cursor }))
+}

@@ -1,0 +1,18 @@
+//! Checks against the account as it is now, not as the token remembers it: an admin demoted or
+//! disabled a minute ago must not keep admin powers for the rest of the token's lifetime.
+
+use super::{Principal, Role};
+use crate::App;
+use crate::domain::staff::StaffId;
+use crate::http::ApiError;
+
+/// Admin routes re-read the staff member: 403 once demoted, 401 once disabled or gone.
+pub async fn ensure_current_admin(app: &App, principal: &Principal) -> Result<(), ApiError> {
+    let id = StaffId::parse(&principal.subject)
+        .ok_or_else(|| ApiError::Forbidden("this route needs the admin role".into()))?;
+    match app.store.get_staff(&id).await? {
+        Some(staff) if !staff.disabled && staff.role == Role::Admin => Ok(()),
+        Some(staff) if !staff.disabled => Err(ApiError::Forbidden("this route needs the admin role".into())),
+        _ => Err(ApiError::Unauthorized("this account is disabled".into())),
+    }
+}

@@ -1,0 +1,104 @@
+//! Customer lists: newest first by status (GSI4), and a customer's audit trail. Every read is
+//! bounded by the page size, never by the number of customers.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::future::try_join_all;
+
+use super::keys::{self, entity};
+use super::{Item, Page, Store, StoreError, index_key, s, string_attr};
+use crate::domain::audit::AuditEntry;
+use crate::domain::{Customer, CustomerId, CustomerStatus};
+
+/// A page of customers and, when more follow, the GSI4 sort key of the last one.
+pub struct CustomerPage {
+    pub items: Vec<Customer>,
+    pub next_position: Option<String>,
+}
+
+impl Store {
+    /// Newest first across `statuses`, continuing below `before` (a GSI4 sort key). Each status
+    /// is its own GSI4 partition; they are read in parallel, `limit + 1` each, and merged, so a
+    /// page costs at most `statuses × (limit + 1)` items whatever the table holds.
+    pub async fn list_customers(
+        &self,
+        statuses: &[CustomerStatus],
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<CustomerPage, StoreError> {
+        let queries = statuses.iter().map(|status| self.status_page(*status, limit + 1, before));
+        let mut merged: Vec<(String, Item)> = try_join_all(queries).await?.into_iter().flatten().collect();
+        merged.sort_by(|a, b| b.0.cmp(&a.0));
+        let more = merged.len() > limit;
+        merged.truncate(limit);
+        let next_position = if more { merged.last().map(|(position, _)| position.clone()) } else { None };
+        let items = merged.into_iter().map(|(_, item)| serde_dynamo::from_item(item)).collect::<Result<_, _>>()?;
+        Ok(CustomerPage { items, next_position })
+    }
+
+    async fn status_page(
+        &self,
+        status: CustomerStatus,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<Vec<(String, Item)>, StoreError> {
+        let mut request = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name("GSI4")
+            .expression_attribute_values(":status", s(keys::status_partition(status.as_str())))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .return_consumed_capacity(Self::CAPACITY);
+        request = match before {
+            Some(position) => request
+                .key_condition_expression("GSI4PK = :status AND GSI4SK < :before")
+                .expression_attribute_values(":before", s(position)),
+            None => request.key_condition_expression("GSI4PK = :status"),
+        };
+        let out = request.send().await.map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|item| string_attr(item, keys::ENTITY) == Some(entity::CUSTOMER))
+            .filter_map(|item| string_attr(&item, "GSI4SK").map(str::to_string).map(|position| (position, item)))
+            .collect())
+    }
+
+    /// The audit trail, newest first.
+    pub async fn list_audit(
+        &self,
+        id: &CustomerId,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :audit)")
+            .expression_attribute_values(":pk", s(keys::customer_pk(id)))
+            .expression_attribute_values(":audit", s(keys::AUDIT_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit + 1)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let last_key = match items.last() {
+            Some(last) if more => Some(index_key(last, &[keys::PK, keys::SK])),
+            _ => None,
+        };
+        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, last_key })
+    }
+}

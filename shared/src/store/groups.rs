@@ -1,0 +1,241 @@
+//! Groups and membership. A group is its own item (listed through GSI4 `GROUPS` by name) with a
+//! name sentinel; a membership lives in the customer's partition (so erasing the customer takes
+//! it along) and is listed per group through GSI1 (`GROUP#<id>`).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, TransactWriteItem};
+
+use super::customers::TxError;
+use super::keys::{self, entity};
+use super::{Item, Page, Store, StoreError, UniqueField, index_key, s, string_attr};
+use crate::domain::group::Group;
+use crate::domain::{Customer, CustomerId, GroupId};
+use crate::time::Timestamp;
+
+/// Why a membership could not be added.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MembershipOutcome {
+    Added,
+    AlreadyMember,
+    NoGroup,
+    NoCustomer,
+}
+
+fn group_item(group: &Group) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(group)?;
+    item.insert(keys::PK.into(), s(keys::group_pk(&group.group_id)));
+    item.insert(keys::SK.into(), s(keys::GROUP_SK));
+    item.insert(keys::ENTITY.into(), s(entity::GROUP));
+    item.insert("GSI4PK".into(), s(keys::GROUP_LIST));
+    item.insert("GSI4SK".into(), s(format!("{}#{}", group.name_key(), group.group_id)));
+    Ok(item)
+}
+
+fn membership_item(group: &GroupId, customer: &CustomerId, now: Timestamp) -> Item {
+    Item::from([
+        (keys::PK.to_string(), s(keys::customer_pk(customer))),
+        (keys::SK.to_string(), s(keys::member_sk(group))),
+        (keys::ENTITY.to_string(), s(entity::MEMBERSHIP)),
+        ("GSI1PK".to_string(), s(keys::group_pk(group))),
+        ("GSI1SK".to_string(), s(customer.as_str())),
+        ("group_id".to_string(), s(group.as_str())),
+        ("customer_id".to_string(), s(customer.as_str())),
+        ("added_at".to_string(), s(now.to_rfc3339())),
+    ])
+}
+
+impl Store {
+    /// Creates the group and its name sentinel in one transaction; `Taken(GroupName)` when
+    /// another group has the name (in any case).
+    pub async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+        let sentinel = Item::from([
+            (keys::PK.to_string(), s(keys::unique_pk(&keys::group_name_key(&group.name_key())))),
+            (keys::SK.to_string(), s(keys::UNIQUE_SK)),
+            (keys::ENTITY.to_string(), s(entity::UNIQUE)),
+            ("group_id".to_string(), s(group.group_id.as_str())),
+        ]);
+        let items = vec![self.put_if_absent(group_item(group)?)?, self.put_if_absent(sentinel)?];
+        match self.transact(items, &[None, Some(UniqueField::GroupName)]).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Taken(field)) => Err(StoreError::Taken(field)),
+            Err(TxError::Condition | TxError::Conflict) => Err(StoreError::VersionConflict),
+            Err(TxError::Store(err)) => Err(err),
+        }
+    }
+
+    pub async fn get_group(&self, id: &GroupId) -> Result<Option<Group>, StoreError> {
+        self.get_typed(keys::group_pk(id), keys::GROUP_SK).await
+    }
+
+    /// Groups by name, `limit` at a time.
+    pub async fn list_groups(
+        &self,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<Group>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name("GSI4")
+            .key_condition_expression("GSI4PK = :groups")
+            .expression_attribute_values(":groups", s(keys::GROUP_LIST))
+            .limit(limit + 1)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let last_key = match items.last() {
+            Some(last) if more => Some(index_key(last, &["PK", "SK", "GSI4PK", "GSI4SK"])),
+            _ => None,
+        };
+        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, last_key })
+    }
+
+    /// Adds the customer to the group: one transaction that checks both exist and writes the
+    /// membership only if it is new.
+    pub async fn add_member(
+        &self,
+        group: &GroupId,
+        customer: &CustomerId,
+        now: Timestamp,
+    ) -> Result<MembershipOutcome, StoreError> {
+        let items = vec![
+            self.must_exist(keys::group_pk(group), keys::GROUP_SK)?,
+            self.must_exist(keys::customer_pk(customer), keys::PROFILE_SK)?,
+            self.put_if_absent(membership_item(group, customer, now))?,
+        ];
+        for _ in 0..5 {
+            match self.transact(items.clone(), &[None, None, None]).await {
+                Ok(()) => return Ok(MembershipOutcome::Added),
+                // Which condition failed: the cancellation says only that one did.
+                Err(TxError::Condition | TxError::Taken(_)) => {
+                    return Ok(if self.get_group(group).await?.is_none() {
+                        MembershipOutcome::NoGroup
+                    } else if self.get_customer(customer).await?.is_none() {
+                        MembershipOutcome::NoCustomer
+                    } else {
+                        MembershipOutcome::AlreadyMember
+                    });
+                }
+                Err(TxError::Conflict) => continue,
+                Err(TxError::Store(err)) => return Err(err),
+            }
+        }
+        Err(StoreError::VersionConflict)
+    }
+
+    /// Removes the membership; `false` when the customer was not a member.
+    pub async fn remove_member(&self, group: &GroupId, customer: &CustomerId) -> Result<bool, StoreError> {
+        let out = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::customer_pk(customer)))
+            .key(keys::SK, s(keys::member_sk(group)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().write(out.consumed_capacity());
+        Ok(out.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    /// The group's members by customer id, `limit` at a time. GSI1 gives the ids; one
+    /// `BatchGetItem` reads the customers.
+    pub async fn list_members(
+        &self,
+        group: &GroupId,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<Customer>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(keys::GSI_PHONE)
+            .key_condition_expression("GSI1PK = :group")
+            .expression_attribute_values(":group", s(keys::group_pk(group)))
+            .limit(limit + 1)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let last_key = match items.last() {
+            Some(last) if more => Some(index_key(last, &["PK", "SK", "GSI1PK", "GSI1SK"])),
+            _ => None,
+        };
+        let ids: Vec<CustomerId> =
+            items.iter().filter_map(|item| string_attr(item, "GSI1SK")).filter_map(CustomerId::parse).collect();
+        let items = self.batch_get_customers(&ids).await?;
+        Ok(Page { items, last_key })
+    }
+
+    /// The customers with these ids that exist, in the order given. At most 100 ids.
+    pub async fn batch_get_customers(&self, ids: &[CustomerId]) -> Result<Vec<Customer>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Item> = ids
+            .iter()
+            .map(|id| Item::from([(keys::PK.into(), s(keys::customer_pk(id))), (keys::SK.into(), s(keys::PROFILE_SK))]))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+        );
+        let mut found: HashMap<String, Customer> = HashMap::new();
+        for attempt in 0..8 {
+            let Some(pending) = request.take() else { break };
+            let out = self
+                .client()
+                .batch_get_item()
+                .request_items(self.table(), pending)
+                .return_consumed_capacity(Self::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            for consumed in out.consumed_capacity() {
+                self.meter().read(Some(consumed));
+            }
+            for item in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
+                let customer: Customer = serde_dynamo::from_item(item)?;
+                found.insert(customer.customer_id.as_str().to_string(), customer);
+            }
+            request = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys().is_empty());
+            if request.is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
+            }
+        }
+        if request.is_some() {
+            return Err(StoreError::Backend("batch get left unprocessed keys".into()));
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id.as_str())).collect())
+    }
+
+    fn must_exist(&self, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}

@@ -1,0 +1,144 @@
+//! Idempotency records (`Idempotency-Key`): the first request with a key claims it, runs, and
+//! stores its response; repeats within 24 hours get that response back. A claim whose request
+//! died without answering (a crashed invocation) can be taken over once its lease runs out.
+
+use serde::{Deserialize, Serialize};
+
+use super::keys::{self, entity};
+use super::{Item, Store, StoreError, n, s};
+use crate::time::Timestamp;
+
+/// How long a stored response answers repeats.
+pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
+/// How long a claim blocks repeats before another request may take it over.
+pub const CLAIM_LEASE_SECONDS: i64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdempotencyState {
+    Pending,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the request (method, path, canonical body), so a reused key with another
+    /// body is recognised.
+    pub request_hash: String,
+    pub state: IdempotencyState,
+    pub created_at: Timestamp,
+    pub locked_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+}
+
+pub enum Claim {
+    /// This request owns the key: run it, then `complete_idempotency` or `release_idempotency`.
+    Claimed,
+    /// Another request has (or had) the key.
+    Existing(IdempotencyRecord),
+}
+
+impl Store {
+    pub async fn claim_idempotency(
+        &self,
+        scope: &str,
+        request_hash: &str,
+        now: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let record = IdempotencyRecord {
+            request_hash: request_hash.to_string(),
+            state: IdempotencyState::Pending,
+            created_at: now,
+            locked_until: now.unix() + CLAIM_LEASE_SECONDS,
+            status: None,
+            body: None,
+            headers: Vec::new(),
+        };
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(record_item(scope, &record)?))
+            .condition_expression(
+                "attribute_not_exists(PK) OR #ttl < :now OR (#state = :pending AND locked_until < :now AND request_hash = :hash)",
+            )
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":now", n(now.unix()))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":hash", s(request_hash))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        if self.conditional(result)?.is_some() {
+            return Ok(Claim::Claimed);
+        }
+        match self.get_typed::<IdempotencyRecord>(keys::idempotency_pk(scope), keys::IDEMPOTENCY_SK).await? {
+            Some(existing) => Ok(Claim::Existing(existing)),
+            // Expired and deleted between the two calls: the key is free again.
+            None => Box::pin(self.claim_idempotency(scope, request_hash, now)).await,
+        }
+    }
+
+    /// Stores the response for repeats.
+    pub async fn complete_idempotency(
+        &self,
+        scope: &str,
+        request_hash: &str,
+        created_at: Timestamp,
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
+        let record = IdempotencyRecord {
+            request_hash: request_hash.to_string(),
+            state: IdempotencyState::Done,
+            created_at,
+            locked_until: 0,
+            status: Some(status),
+            body: Some(body),
+            headers,
+        };
+        let out = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(record_item(scope, &record)?))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().write(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// Frees the key after a failure that a retry may fix (a 5xx).
+    pub async fn release_idempotency(&self, scope: &str) -> Result<(), StoreError> {
+        let out = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::idempotency_pk(scope)))
+            .key(keys::SK, s(keys::IDEMPOTENCY_SK))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().write(out.consumed_capacity());
+        Ok(())
+    }
+}
+
+fn record_item(scope: &str, record: &IdempotencyRecord) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(record)?;
+    item.insert(keys::PK.into(), s(keys::idempotency_pk(scope)));
+    item.insert(keys::SK.into(), s(keys::IDEMPOTENCY_SK));
+    item.insert(keys::ENTITY.into(), s(entity::IDEMPOTENCY));
+    item.insert(keys::TTL.into(), n(record.created_at.unix() + IDEMPOTENCY_TTL_SECONDS));
+    Ok(item)
+}
