@@ -116,6 +116,12 @@ pub struct TestApp {
     pub api: LocalApi,
 }
 
+/// Access tokens of the test's admin and of a staff member without the admin role.
+pub struct StaffTokens {
+    pub admin: String,
+    pub staff: String,
+}
+
 pub struct TestResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -209,6 +215,49 @@ impl TestApp {
             .await;
         assert_eq!(response.status, 200, "login failed: {}", String::from_utf8_lossy(&response.body));
         response.json()
+    }
+
+    /// A signed-in admin (the local admin account) and a signed-in non-admin staff member:
+    /// their access tokens.
+    pub async fn staff_tokens(&self) -> StaffTokens {
+        local_stack::admin::ensure_admin(&self.app().store, "admin@example.com", "local-admin-password", "Admin")
+            .await
+            .expect("admin account");
+        let admin = self.staff_login("admin@example.com", "local-admin-password").await;
+        let created = self
+            .call(
+                "POST",
+                "/v1/staff",
+                Some(&admin),
+                Some(json!({"email": "ops@example.com", "password": "ops-password-1234", "name": "Ops", "role": "staff"})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "staff account: {}", String::from_utf8_lossy(&created.body));
+        let staff = self.staff_login("ops@example.com", "ops-password-1234").await;
+        StaffTokens { admin, staff }
+    }
+
+    async fn staff_login(&self, email: &str, password: &str) -> String {
+        let response =
+            self.call("POST", "/v1/auth/staff/login", None, Some(json!({"email": email, "password": password}))).await;
+        assert_eq!(response.status, 200, "staff login: {}", String::from_utf8_lossy(&response.body));
+        response.json()["access_token"].as_str().expect("access token").to_string()
+    }
+
+    /// A request with extra headers (e.g. `If-Match`, `Idempotency-Key`) and a JSON body.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> TestResponse {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("content-type", "application/json"), ("authorization", auth.as_str())];
+        headers.extend_from_slice(extra);
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.send(method, path, &headers, &bytes, "203.0.113.7").await
     }
 
     /// How many items of an entity type the test's table holds.

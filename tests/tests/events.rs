@@ -14,9 +14,13 @@ use serde_json::Value;
 use shared::App;
 use shared::auth::Role;
 use shared::auth::refresh::token_hash;
+use shared::domain::audit::{AuditAction, AuditNote};
+use shared::domain::fields::FieldDefinitionInput;
+use shared::domain::group::Group;
 use shared::domain::staff::{StaffId, StaffMember, new_staff};
-use shared::domain::{Customer, CustomerId, PhoneE164, SessionId, Username};
+use shared::domain::{Customer, CustomerId, CustomerStatus, EmailAddress, GroupId, PhoneE164, SessionId, Username};
 use shared::http::{Route, router};
+use shared::store::groups::MembershipOutcome;
 use shared::store::login_guard::{LoginGuard, guard_subject};
 use shared::store::otp::OtpRecord;
 use shared::store::sessions::SessionRecord;
@@ -47,6 +51,13 @@ const EVENT_STAFF: &[(&str, &str, &str, &str, &str, bool)] = &[
     ("STAFF_0B0B0B0B", "ops@example.com", "event-staff-password", "Event Ops", "staff", false),
     ("STAFF_0C0C0C0C", "locked@example.com", "event-locked-password", "Event Locked", "staff", true),
 ];
+
+/// The back office's customers besides `EVENT_CUSTOMER` (see `seed_back_office`).
+const EVENT_CUSTOMER_MARY: &str = "CUST_0E7E5701";
+const EVENT_CUSTOMER_SAM: &str = "CUST_0E7E5702";
+/// The custom field definition and the group of the customers events.
+const EVENT_FIELD: &str = "loyalty_tier";
+const EVENT_GROUP: &str = "GRP_0A0A0A0A";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Function {
@@ -243,12 +254,19 @@ async fn seed(app: &App, route: Route) -> Result<(), String> {
         || path == "/v1/auth/logout"
         || path == "/v1/auth/verify"
         || path.starts_with("/v1/auth/sessions");
-    if customer_routes {
+    let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
+    // The customers function: its admin routes re-read the admin's account, and its events name
+    // `EVENT_CUSTOMER` and the customers, field definition and group of `seed_back_office`.
+    let back_office_routes =
+        path.starts_with("/v1/customers") || path.starts_with("/v1/fields") || path.starts_with("/v1/groups");
+    if customer_routes || back_office_routes {
         seed_customer(app).await?;
     }
-    let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
-    if staff_routes {
+    if staff_routes || back_office_routes {
         seed_staff(app).await?;
+    }
+    if back_office_routes {
+        seed_back_office(app).await?;
     }
     Ok(())
 }
@@ -326,6 +344,75 @@ async fn seed_staff(app: &App) -> Result<(), String> {
     let sid = session_id(EVENT_ADMIN_SESSION)?;
     let token = app.refresh_signer.issue(EVENT_ADMIN, &sid, 1);
     put_session(app, EVENT_ADMIN, Role::Admin, sid, "Back office", &token, now).await
+}
+
+/// What the customers events are written against, next to `EVENT_CUSTOMER` (Event Tester: a
+/// phone, no email, no loans): the custom field `loyalty_tier` (text, bronze/silver/gold,
+/// default bronze); `CUST_0E7E5701` (Mary Banda: unverified phone and email, notes, a tag,
+/// `loyalty_tier` gold, one open loan); `CUST_0E7E5702` (Sam Phiri: email only, suspended); and
+/// the group `GRP_0A0A0A0A` (VIP) with `EVENT_CUSTOMER` as its member. The admin created them.
+async fn seed_back_office(app: &App) -> Result<(), String> {
+    let now = Timestamp::now();
+    let tier = FieldDefinitionInput {
+        key: Some(EVENT_FIELD.into()),
+        label: Some("Loyalty tier".into()),
+        kind: Some("text".into()),
+        default: Some(serde_json::json!("bronze")),
+        options: Some(vec!["bronze".into(), "silver".into(), "gold".into()]),
+        ..FieldDefinitionInput::default()
+    }
+    .into_definition(None, now)
+    .map_err(|err| format!("fixture field {EVENT_FIELD}: {err:?}"))?;
+    if !app.store.create_field(&tier).await.map_err(|err| format!("seeding {EVENT_FIELD}: {err}"))? {
+        return Err(format!("seeding {EVENT_FIELD}: the key was taken"));
+    }
+
+    let mut mary = back_office_customer(EVENT_CUSTOMER_MARY, ("Mary", "Banda"), "mary.banda@example.com", now)?;
+    mary.phone = Some(
+        PhoneE164::parse("+260977123456", phonenumber::country::Id::ZM)
+            .map_err(|err| format!("fixture phone: {err}"))?,
+    );
+    mary.city = Some("Lusaka".into());
+    mary.country = Some("Zambia".into());
+    mary.notes = Some("Prefers SMS".into());
+    mary.tags = vec!["premium".into()];
+    mary.custom_fields.insert(EVENT_FIELD.into(), serde_json::json!("gold"));
+    mary.total_transactions = 12;
+    mary.active_loans = 1;
+    let mut sam = back_office_customer(EVENT_CUSTOMER_SAM, ("Sam", "Phiri"), "sam.phiri@example.com", now)?;
+    sam.status = CustomerStatus::Suspended;
+    for customer in [mary, sam] {
+        let id = customer.customer_id.clone();
+        let note = AuditNote::new(EVENT_ADMIN, AuditAction::Create);
+        app.store.create_customer(customer, &note, false).await.map_err(|err| format!("seeding {id}: {err}"))?;
+    }
+
+    let group = Group {
+        group_id: GroupId::parse(EVENT_GROUP).ok_or("fixture group id is malformed")?,
+        name: "VIP".into(),
+        description: Some("Top customers".into()),
+        created_at: now,
+        created_by: EVENT_ADMIN.into(),
+    };
+    app.store.create_group(&group).await.map_err(|err| format!("seeding {EVENT_GROUP}: {err}"))?;
+    let member = CustomerId::parse(EVENT_CUSTOMER).ok_or("fixture customer id is malformed")?;
+    let added = app
+        .store
+        .add_member(&group.group_id, &member, now)
+        .await
+        .map_err(|err| format!("adding {EVENT_CUSTOMER} to {EVENT_GROUP}: {err}"))?;
+    if added != MembershipOutcome::Added {
+        return Err(format!("adding {EVENT_CUSTOMER} to {EVENT_GROUP}: {added:?}"));
+    }
+    Ok(())
+}
+
+fn back_office_customer(id: &str, names: (&str, &str), email: &str, now: Timestamp) -> Result<Customer, String> {
+    let customer_id = CustomerId::parse(id).ok_or(format!("fixture customer id {id} is malformed"))?;
+    let username = Username::base(names.0, names.1);
+    let mut customer = Customer::new(customer_id, username, (names.0.into(), names.1.into()), now);
+    customer.email = Some(EmailAddress::parse(email).map_err(|err| format!("fixture email {email}: {err}"))?);
+    Ok(customer)
 }
 
 /// `EVENT_STAFF` as accounts. Argon2 is slow by design, so the passwords are hashed once per
@@ -413,7 +500,7 @@ fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), St
         if header("content-type") != "application/json" {
             return Err(format!("{status} must be application/json, got {:?}", header("content-type")));
         }
-        if event.route.path == "/v1/me" && header("etag").is_empty() {
+        if (event.route.path == "/v1/me" || answers_customer(event.route)) && header("etag").is_empty() {
             return Err("a customer response must carry an ETag".into());
         }
         if status == 201 && header("location").is_empty() {
@@ -450,9 +537,16 @@ fn check_shape(route: Route, body: &Value) -> Result<(), String> {
         ("GET", "/v1/auth/verify") if !(has("claims") && (has("customer") ^ has("staff"))) => {
             Err("verify answers claims and either customer or staff".into())
         }
-        ("GET", "/v1/auth/sessions" | "/v1/staff")
-            if !(body["items"].is_array() && body.get("next_cursor").is_some()) =>
-        {
+        (
+            "GET",
+            "/v1/auth/sessions"
+            | "/v1/staff"
+            | "/v1/customers"
+            | "/v1/customers/{customer_id}/audit"
+            | "/v1/fields"
+            | "/v1/groups"
+            | "/v1/groups/{group_id}/customers",
+        ) if !(body["items"].is_array() && body.get("next_cursor").is_some()) => {
             Err("a list answers items and next_cursor".into())
         }
         ("POST", "/v1/staff") | ("PATCH", "/v1/staff/{staff_id}")
@@ -460,6 +554,44 @@ fn check_shape(route: Route, body: &Value) -> Result<(), String> {
         {
             Err("a staff response has staff_id and never password_hash".into())
         }
+        _ if answers_customer(route)
+            && !(has("customer_id") && body.get("notes").is_some() && body["tags"].is_array()) =>
+        {
+            Err("a staff customer response has customer_id and the staff-only notes and tags".into())
+        }
+        ("POST", "/v1/customers/bulk-update") if !body["results"].is_array() => {
+            Err("a bulk update answers results".into())
+        }
+        ("POST", "/v1/fields") | ("GET" | "PUT", "/v1/fields/{key}") if !has("key") => {
+            Err("a field definition has key".into())
+        }
+        ("POST", "/v1/groups") | ("GET", "/v1/groups/{group_id}") if !has("group_id") => {
+            Err("a group has group_id".into())
+        }
         _ => Ok(()),
     }
+}
+
+/// The customers function's routes that answer one customer: the staff view (with `notes` and
+/// `tags`) and its version as the `ETag`.
+fn answers_customer(route: Route) -> bool {
+    matches!(
+        (route.method, route.path),
+        ("POST", "/v1/customers")
+            | (
+                "GET",
+                "/v1/customers/by-phone/{phone}"
+                    | "/v1/customers/by-email/{email}"
+                    | "/v1/customers/by-username/{username}"
+                    | "/v1/customers/{customer_id}"
+            )
+            | ("PATCH" | "PUT" | "DELETE", "/v1/customers/{customer_id}")
+            | (
+                "POST",
+                "/v1/customers/{customer_id}/status"
+                    | "/v1/customers/{customer_id}/verify-email"
+                    | "/v1/customers/{customer_id}/verify-phone"
+                    | "/v1/customers/{customer_id}/activity"
+            )
+    )
 }

@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use shared::App;
 use shared::domain::audit::{AuditAction, AuditNote};
+use shared::domain::fields::FieldDefinition;
 use shared::domain::input::StaffUpdateInput;
-use shared::domain::{Customer, CustomerId, Patch, ValidationErrors};
+use shared::domain::{Customer, CustomerId, EmailAddress, Patch, PhoneE164, Username, ValidationErrors};
 use shared::http::body::parse_object;
 use shared::http::customer_update::update_customer;
 use shared::http::{ApiError, JsonBody, json, parse_json};
@@ -41,9 +42,17 @@ pub async fn bulk_update(app: &App, req: &Request, actor: &str) -> Result<Respon
 
 async fn bulk_update_once(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
     let body: BulkRequest = parse_json(req)?;
-    check_ids(&body.customer_ids)?;
-    let input = parse_updates(body.updates)?;
+    let mut errors = ValidationErrors::new();
+    if let Err(message) = check_ids(&body.customer_ids) {
+        errors.add("customer_ids", message);
+    }
+    if body.updates.is_empty() {
+        errors.add("updates", "must change at least one field");
+    }
+    let (input, shape) = parse_updates(body.updates)?;
     let definitions = definitions_if(app, matches!(input.0.custom_fields, Patch::Value(_))).await?;
+    errors.merge(check_updates(app, &input, &definitions, shape));
+    errors.into_result()?;
     let note = AuditNote::new(actor, AuditAction::Update);
     let mut updates = Vec::with_capacity(body.customer_ids.len());
     for raw in &body.customer_ids {
@@ -53,43 +62,58 @@ async fn bulk_update_once(app: &App, req: &Request, actor: &str) -> Result<Respo
     json(StatusCode::OK, &json!({ "results": results }))
 }
 
-fn check_ids(ids: &[String]) -> Result<(), ApiError> {
+fn check_ids(ids: &[String]) -> Result<(), String> {
     if ids.is_empty() || ids.len() > MAX_IDS {
-        return Err(ApiError::validation("customer_ids", format!("must list 1 to {MAX_IDS} customer ids")));
+        return Err(format!("must list 1 to {MAX_IDS} customer ids"));
     }
     let mut seen = HashSet::new();
     if let Some(repeated) = ids.iter().find(|id| !seen.insert(id.as_str())) {
-        return Err(ApiError::validation("customer_ids", format!("lists {repeated} more than once")));
+        return Err(format!("lists {repeated} more than once"));
     }
     Ok(())
 }
 
-/// `updates` is checked once, up front: the same fields as `PATCH`, errors named
-/// `updates.<field>`. A bad `updates` fails the whole request and changes nothing.
-fn parse_updates(updates: Map<String, Value>) -> Result<StaffUpdateInput, ApiError> {
-    if updates.is_empty() {
-        return Err(ApiError::validation("updates", "must change at least one field"));
-    }
-    let prefixed = |errors: ValidationErrors| {
-        let mut out = ValidationErrors::new();
-        for error in errors.fields() {
-            out.add(format!("updates.{}", error.field), error.message.clone());
-        }
-        ApiError::Validation(out)
-    };
+/// `updates` has the same fields as `PATCH`; errors are named `updates.<field>`.
+fn parse_updates(updates: Map<String, Value>) -> Result<(StaffUpdateInput, ValidationErrors), ApiError> {
     match parse_object::<StaffUpdateInput>(updates) {
-        Ok((input, errors)) if errors.is_empty() => Ok(input),
-        Ok((_, errors)) => Err(prefixed(errors)),
-        Err(ApiError::Validation(errors)) => Err(prefixed(errors)),
-        Err(other) => Err(other),
+        Err(ApiError::Validation(errors)) => Err(ApiError::Validation(prefixed(errors))),
+        other => other,
     }
+}
+
+/// `updates` is checked once, up front, against a stand-in customer: a value that is invalid
+/// for every customer (a malformed email, an unknown field) fails the whole request and changes
+/// nothing. What depends on the customer (a taken email) is reported per customer.
+fn check_updates(
+    app: &App,
+    input: &StaffUpdateInput,
+    definitions: &[FieldDefinition],
+    shape: ValidationErrors,
+) -> ValidationErrors {
+    let now = Timestamp::now();
+    let mut stand_in = Customer::new(CustomerId::generate(), Username::base("a", "b"), ("A".into(), "B".into()), now);
+    stand_in.email = EmailAddress::parse("stand-in@example.com").ok();
+    stand_in.phone = PhoneE164::parse("+260971234567", app.config.phone_default_region).ok();
+    let mut errors = shape;
+    if let Err(found) = input.0.apply(&stand_in, &staff_context(app, definitions, now)) {
+        errors.merge(found);
+    }
+    prefixed(errors)
+}
+
+fn prefixed(errors: ValidationErrors) -> ValidationErrors {
+    let mut out = ValidationErrors::new();
+    for error in errors.fields() {
+        out.add(format!("updates.{}", error.field), error.message.clone());
+    }
+    out
 }
 
 async fn update_one(
     app: &App,
     raw_id: &str,
     input: &StaffUpdateInput,
-    definitions: &[shared::domain::fields::FieldDefinition],
+    definitions: &[FieldDefinition],
     note: &AuditNote,
 ) -> Value {
     let Some(id) = CustomerId::parse(raw_id) else {

@@ -6,10 +6,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::App;
 use shared::domain::fields::{FieldDefinition, FieldDefinitionInput, parse_key};
-use shared::http::{ApiError, json, no_content, parse_json};
+use shared::http::{ApiError, json, no_content, parse_json_lenient};
 use shared::time::Timestamp;
 
-use crate::common::query_param;
+use crate::common::{query_param, with_shape_errors};
 
 /// More definitions than this make every customer write read a large partition.
 pub const MAX_DEFINITIONS: usize = 200;
@@ -46,8 +46,8 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
 }
 
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let input: FieldDefinitionInput = parse_json(req)?;
-    let definition = input.into_definition(None, Timestamp::now())?;
+    let (input, shape) = parse_json_lenient::<FieldDefinitionInput>(req)?;
+    let definition = with_shape_errors(&shape, input.into_definition(None, Timestamp::now()))?;
     if app.store.list_fields().await?.len() >= MAX_DEFINITIONS {
         return Err(ApiError::Conflict { detail: format!("at most {MAX_DEFINITIONS} custom fields"), field: None });
     }
@@ -70,9 +70,9 @@ pub async fn get(app: &App, raw_key: &str) -> Result<Response<Body>, ApiError> {
 
 /// Replaces the definition (its type cannot change: stored values would stop fitting).
 pub async fn replace(app: &App, req: &Request, raw_key: &str) -> Result<Response<Body>, ApiError> {
-    let input: FieldDefinitionInput = parse_json(req)?;
+    let (input, shape) = parse_json_lenient::<FieldDefinitionInput>(req)?;
     let current = load(app, raw_key).await?;
-    let next = input.into_definition(Some(&current.key), Timestamp::now())?;
+    let next = with_shape_errors(&shape, input.into_definition(Some(&current.key), Timestamp::now()))?;
     if next.kind != current.kind {
         return Err(ApiError::Conflict { detail: "the type of a custom field cannot change".into(), field: None });
     }

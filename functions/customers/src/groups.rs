@@ -8,11 +8,11 @@ use shared::domain::customer::Audience;
 use shared::domain::group::{Group, GroupInput};
 use shared::domain::{CustomerId, GroupId};
 use shared::http::cursor::page_limit;
-use shared::http::{ApiError, json, no_content, parse_json};
+use shared::http::{ApiError, json, no_content, parse_json_lenient};
 use shared::store::groups::MembershipOutcome;
 use shared::time::Timestamp;
 
-use crate::common::{no_such_customer, query_param};
+use crate::common::{no_such_customer, query_param, with_shape_errors};
 
 fn no_such_group() -> ApiError {
     ApiError::NotFound("no such group".into())
@@ -23,15 +23,24 @@ fn parse_group_id(raw: &str) -> Result<GroupId, ApiError> {
 }
 
 pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
-    let input: GroupInput = parse_json(req)?;
-    let group = input.into_group(actor, Timestamp::now())?;
+    let (input, shape) = parse_json_lenient::<GroupInput>(req)?;
+    let group = with_shape_errors(&shape, input.into_group(actor, Timestamp::now()))?;
     app.store.create_group(&group).await.map_err(|err| match err {
         shared::store::StoreError::Taken(_) => {
             ApiError::Conflict { detail: "another group has this name".into(), field: Some("name") }
         }
         other => other.into(),
     })?;
-    json(StatusCode::CREATED, &group.to_json())
+    let mut response = json(StatusCode::CREATED, &group.to_json())?;
+    if let Ok(location) = format!("/v1/groups/{}", group.group_id).parse() {
+        response.headers_mut().insert(http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn get(app: &App, raw_group: &str) -> Result<Response<Body>, ApiError> {
+    let group = app.store.get_group(&parse_group_id(raw_group)?).await?.ok_or_else(no_such_group)?;
+    json(StatusCode::OK, &group.to_json())
 }
 
 /// Groups by name.

@@ -41,6 +41,7 @@ pub const ROUTES: &[Route] = &[
     Route::new("DELETE", "/v1/fields/{key}", Access::Admin),
     Route::new("POST", "/v1/groups", Access::Staff),
     Route::new("GET", "/v1/groups", Access::Staff),
+    Route::new("GET", "/v1/groups/{group_id}", Access::Staff),
     Route::new("GET", "/v1/groups/{group_id}/customers", Access::Staff),
     Route::new("PUT", "/v1/groups/{group_id}/customers/{customer_id}", Access::Staff),
     Route::new("DELETE", "/v1/groups/{group_id}/customers/{customer_id}", Access::Staff),
@@ -86,6 +87,7 @@ async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
         ("DELETE", "/v1/fields/{key}") => fields::retire(app, matched.param("key")).await,
         ("POST", "/v1/groups") => groups::create(app, req, actor).await,
         ("GET", "/v1/groups") => groups::list(app, req).await,
+        ("GET", "/v1/groups/{group_id}") => groups::get(app, matched.param("group_id")).await,
         ("GET", "/v1/groups/{group_id}/customers") => groups::members(app, req, matched.param("group_id")).await,
         ("PUT", "/v1/groups/{group_id}/customers/{customer_id}") => {
             groups::add(app, matched.param("group_id"), id()).await

@@ -141,14 +141,21 @@ pub async fn activity(app: &App, req: &Request, raw_id: &str) -> Result<Response
     let body: ActivityRequest = parse_json(req)?;
     let kind = ActivityKind::parse(body.kind.trim())
         .ok_or_else(|| ApiError::validation("type", format!("must be one of {}", ActivityKind::NAMES)))?;
-    if let Some(customer) = app.store.record_activity(&id, kind, Timestamp::now()).await? {
-        return customer_response(StatusCode::OK, &customer);
+    // A refused update is re-read to say why; if the customer became active meanwhile, the
+    // activity is simply tried again.
+    for _ in 0..3 {
+        if let Some(customer) = app.store.record_activity(&id, kind, Timestamp::now()).await? {
+            return customer_response(StatusCode::OK, &customer);
+        }
+        let customer = load_customer(app, &id).await?;
+        if !customer.is_active() {
+            return Err(ApiError::Forbidden(format!("the customer is {}", customer.status.as_str())));
+        }
+        if kind == ActivityKind::LoanClosed && customer.active_loans == 0 {
+            return Err(ApiError::Conflict { detail: "the customer has no open loan to close".into(), field: None });
+        }
     }
-    let customer = load_customer(app, &id).await?;
-    if !customer.is_active() {
-        return Err(ApiError::Forbidden(format!("the customer is {}", customer.status.as_str())));
-    }
-    Err(ApiError::Conflict { detail: "the customer has no open loan to close".into(), field: None })
+    Err(ApiError::Conflict { detail: "the customer is being changed elsewhere; try again".into(), field: None })
 }
 
 /// The audit trail, newest first.

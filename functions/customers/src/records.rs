@@ -30,7 +30,7 @@ async fn create_once(app: &App, req: &Request, actor: &str) -> Result<Response<B
     let (input, shape_errors) = parse_json_lenient::<StaffCreateInput>(req)?;
     let definitions = definitions_if(app, true).await?;
     let now = Timestamp::now();
-    let customer = with_shape_errors(&shape_errors, input.0.create(&staff_context(app, &definitions, now), now))?;
+    let customer = input.0.create(&staff_context(app, &definitions, now), now, shape_errors)?;
     let username_chosen = matches!(input.0.username, Patch::Value(_));
     let note = AuditNote::new(actor, AuditAction::Create);
     let created = app.store.create_customer(customer, &note, username_chosen).await?;

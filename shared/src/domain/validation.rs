@@ -48,6 +48,11 @@ impl ValidationErrors {
         }
     }
 
+    /// Whether any of `fields` already has an error.
+    pub fn names_any(&self, fields: &[&str]) -> bool {
+        self.0.iter().any(|e| fields.contains(&e.field.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
