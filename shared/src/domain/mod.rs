@@ -1,5 +1,6 @@
 //! Domain types and rules: plain Rust, no AWS types, unit-tested in place.
 
+pub mod cart;
 pub mod contact;
 pub mod customer;
 pub mod ids;

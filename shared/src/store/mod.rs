@@ -1,6 +1,7 @@
 //! The DynamoDB store. Every call asks for `ReturnConsumedCapacity` and adds it to a meter, so
 //! the benchmark and the logs can show what each route costs.
 
+pub mod carts;
 pub mod customers;
 pub mod keys;
 pub mod login_guard;
