@@ -8,15 +8,17 @@ use shared::http::Route;
 pub enum Function {
     Auth,
     Profile,
+    Cart,
 }
 
 impl Function {
-    pub const ALL: [Function; 2] = [Function::Auth, Function::Profile];
+    pub const ALL: [Function; 3] = [Function::Auth, Function::Profile, Function::Cart];
 
     pub fn logical_id(&self) -> &'static str {
         match self {
             Function::Auth => "AuthFunction",
             Function::Profile => "ProfileFunction",
+            Function::Cart => "CartFunction",
         }
     }
 
@@ -28,6 +30,7 @@ impl Function {
         match self {
             Function::Auth => auth::ROUTES,
             Function::Profile => profile::ROUTES,
+            Function::Cart => cart::ROUTES,
         }
     }
 
@@ -35,6 +38,7 @@ impl Function {
         match self {
             Function::Auth => auth::handle(app, req).await,
             Function::Profile => profile::handle(app, req).await,
+            Function::Cart => cart::handle(app, req).await,
         }
     }
 }

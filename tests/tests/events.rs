@@ -52,16 +52,18 @@ const EVENT_STAFF: &[(&str, &str, &str, &str, &str, bool)] = &[
 enum Function {
     Auth,
     Profile,
+    Cart,
 }
 
 impl Function {
-    const ALL: [Function; 2] = [Function::Auth, Function::Profile];
+    const ALL: [Function; 3] = [Function::Auth, Function::Profile, Function::Cart];
 
     /// The folder under `events/` holding this function's events.
     fn folder(self) -> &'static str {
         match self {
             Function::Auth => "auth",
             Function::Profile => "profile",
+            Function::Cart => "cart",
         }
     }
 
@@ -73,6 +75,7 @@ impl Function {
         match self {
             Function::Auth => auth::ROUTES,
             Function::Profile => profile::ROUTES,
+            Function::Cart => cart::ROUTES,
         }
     }
 
@@ -80,6 +83,7 @@ impl Function {
         match self {
             Function::Auth => auth::handle(app, request).await,
             Function::Profile => profile::handle(app, request).await,
+            Function::Cart => cart::handle(app, request).await,
         }
     }
 }
