@@ -14,9 +14,11 @@ use serde_json::Value;
 use shared::App;
 use shared::auth::Role;
 use shared::auth::refresh::token_hash;
+use shared::domain::cart::{CartOwner, GuestToken, LineSpec, ProductId};
 use shared::domain::staff::{StaffId, StaffMember, new_staff};
 use shared::domain::{Customer, CustomerId, PhoneE164, SessionId, Username};
 use shared::http::{Route, router};
+use shared::store::carts::CartUpdate;
 use shared::store::login_guard::{LoginGuard, guard_subject};
 use shared::store::otp::OtpRecord;
 use shared::store::sessions::SessionRecord;
@@ -40,6 +42,9 @@ const EVENT_REFRESH_TOKEN: &str =
 /// The admin the sample admin token belongs to, and that token's `sid`.
 const EVENT_ADMIN: &str = "STAFF_0A0A0A0A";
 const EVENT_ADMIN_SESSION: &str = "BBBBBBBBBBBBBBBBBBBBBB";
+
+/// The guest cart of the cart events (`x-guest-token`, and the body of `migrate.200.json`).
+const EVENT_GUEST_TOKEN: &str = "ZXZlbnQtZ3Vlc3QtY2FydC10b2tlbi1maXh0dXJlMDE";
 
 /// The staff accounts of the staff events: (id, email, password, name, role, locked).
 const EVENT_STAFF: &[(&str, &str, &str, &str, &str, bool)] = &[
@@ -242,9 +247,13 @@ async fn seed(app: &App, route: Route) -> Result<(), String> {
         || path == "/v1/auth/refresh"
         || path == "/v1/auth/logout"
         || path == "/v1/auth/verify"
-        || path.starts_with("/v1/auth/sessions");
+        || path.starts_with("/v1/auth/sessions")
+        || path.starts_with("/v1/cart");
     if customer_routes {
         seed_customer(app).await?;
+    }
+    if path.starts_with("/v1/cart") {
+        seed_carts(app).await?;
     }
     let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
     if staff_routes {
@@ -302,6 +311,44 @@ async fn seed_customer(app: &App) -> Result<(), String> {
     let other_token = app.refresh_signer.issue(EVENT_CUSTOMER, &other, 1);
     let earlier = now.plus_seconds(-86_400);
     put_session(app, EVENT_CUSTOMER, Role::Customer, other, "iPad", &other_token, earlier).await
+}
+
+/// The guest cart of `EVENT_GUEST_TOKEN` (a red T-shirt ×2 and a mug) and the sample
+/// customer's cart (a mug).
+async fn seed_carts(app: &App) -> Result<(), String> {
+    let token = GuestToken::parse(EVENT_GUEST_TOKEN).ok_or("fixture guest token is malformed")?;
+    let now = Timestamp::now();
+    app.store.create_guest_cart(&token, now).await.map_err(|err| format!("seeding the guest cart: {err}"))?;
+    let shirt = LineSpec {
+        quantity: 2,
+        unit_price: Some(1999),
+        name: Some("T-shirt".into()),
+        attributes: [("size".to_string(), "M".to_string()), ("colour".to_string(), "red".to_string())].into(),
+    };
+    let mug = LineSpec { quantity: 1, unit_price: Some(899), name: Some("Mug".into()), attributes: Default::default() };
+    let guest_lines = [("SKU-RED-M", shirt), ("SKU-MUG", mug.clone())];
+    fill_cart(app, &CartOwner::Guest(token), &guest_lines).await?;
+    let customer = CustomerId::parse(EVENT_CUSTOMER).ok_or("fixture customer id is malformed")?;
+    fill_cart(app, &CartOwner::Customer(customer), &[("SKU-MUG", mug)]).await
+}
+
+async fn fill_cart(app: &App, owner: &CartOwner, lines: &[(&str, LineSpec)]) -> Result<(), String> {
+    let now = Timestamp::now();
+    let update = app
+        .store
+        .change_cart(owner, now, |cart| {
+            for (product, line) in lines {
+                let product = ProductId::parse(product)?;
+                cart.set_line(product, line.clone(), now).map_err(|err| format!("{err:?}"))?;
+            }
+            Ok::<(), String>(())
+        })
+        .await
+        .map_err(|err| format!("seeding a cart: {err}"))?;
+    match update {
+        CartUpdate::Saved(_) => Ok(()),
+        other => Err(format!("seeding a cart: {other:?}")),
+    }
 }
 
 /// The staff accounts of `EVENT_STAFF` (fixed ids, so the admin token's `sub` and the events'
@@ -452,6 +499,12 @@ fn check_shape(route: Route, body: &Value) -> Result<(), String> {
         {
             Err("a list answers items and next_cursor".into())
         }
+        ("POST", "/v1/cart/guest") if !body["guest_token"].is_string() => {
+            Err("a new guest cart answers guest_token".into())
+        }
+        (_, path) if path.starts_with("/v1/cart") && path != "/v1/cart/guest" && !is_cart(body) => {
+            Err("a cart answers owner, items, item_count and updated_at".into())
+        }
         ("POST", "/v1/staff") | ("PATCH", "/v1/staff/{staff_id}")
             if !has("staff_id") || body.get("password_hash").is_some() =>
         {
@@ -459,4 +512,11 @@ fn check_shape(route: Route, body: &Value) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+fn is_cart(body: &Value) -> bool {
+    body["owner"].is_string()
+        && body["items"].is_array()
+        && body["item_count"].is_i64()
+        && body.get("updated_at").is_some()
 }
