@@ -9,16 +9,18 @@ pub enum Function {
     Auth,
     Profile,
     Customers,
+    Cart,
 }
 
 impl Function {
-    pub const ALL: [Function; 3] = [Function::Auth, Function::Profile, Function::Customers];
+    pub const ALL: [Function; 4] = [Function::Auth, Function::Profile, Function::Customers, Function::Cart];
 
     pub fn logical_id(&self) -> &'static str {
         match self {
             Function::Auth => "AuthFunction",
             Function::Profile => "ProfileFunction",
             Function::Customers => "CustomersFunction",
+            Function::Cart => "CartFunction",
         }
     }
 
@@ -31,6 +33,7 @@ impl Function {
             Function::Auth => auth::ROUTES,
             Function::Profile => profile::ROUTES,
             Function::Customers => customers::ROUTES,
+            Function::Cart => cart::ROUTES,
         }
     }
 
@@ -39,6 +42,7 @@ impl Function {
             Function::Auth => auth::handle(app, req).await,
             Function::Profile => profile::handle(app, req).await,
             Function::Customers => customers::handle(app, req).await,
+            Function::Cart => cart::handle(app, req).await,
         }
     }
 }

@@ -17,10 +17,12 @@ use shared::auth::refresh::token_hash;
 use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::fields::FieldDefinitionInput;
 use shared::domain::group::Group;
+use shared::domain::cart::{CartOwner, GuestToken, LineSpec, ProductId};
 use shared::domain::staff::{StaffId, StaffMember, new_staff};
 use shared::domain::{Customer, CustomerId, CustomerStatus, EmailAddress, GroupId, PhoneE164, SessionId, Username};
 use shared::http::{Route, router};
 use shared::store::groups::MembershipOutcome;
+use shared::store::carts::CartUpdate;
 use shared::store::login_guard::{LoginGuard, guard_subject};
 use shared::store::otp::OtpRecord;
 use shared::store::sessions::SessionRecord;
@@ -45,6 +47,9 @@ const EVENT_REFRESH_TOKEN: &str =
 const EVENT_ADMIN: &str = "STAFF_0A0A0A0A";
 const EVENT_ADMIN_SESSION: &str = "BBBBBBBBBBBBBBBBBBBBBB";
 
+/// The guest cart of the cart events (`x-guest-token`, and the body of `migrate.200.json`).
+const EVENT_GUEST_TOKEN: &str = "ZXZlbnQtZ3Vlc3QtY2FydC10b2tlbi1maXh0dXJlMDE";
+
 /// The staff accounts of the staff events: (id, email, password, name, role, locked).
 const EVENT_STAFF: &[(&str, &str, &str, &str, &str, bool)] = &[
     (EVENT_ADMIN, "event.admin@example.com", "event-admin-password", "Event Admin", "admin", false),
@@ -64,10 +69,11 @@ enum Function {
     Auth,
     Profile,
     Customers,
+    Cart,
 }
 
 impl Function {
-    const ALL: [Function; 3] = [Function::Auth, Function::Profile, Function::Customers];
+    const ALL: [Function; 4] = [Function::Auth, Function::Profile, Function::Customers, Function::Cart];
 
     /// The folder under `events/` holding this function's events.
     fn folder(self) -> &'static str {
@@ -75,6 +81,7 @@ impl Function {
             Function::Auth => "auth",
             Function::Profile => "profile",
             Function::Customers => "customers",
+            Function::Cart => "cart",
         }
     }
 
@@ -87,6 +94,7 @@ impl Function {
             Function::Auth => auth::ROUTES,
             Function::Profile => profile::ROUTES,
             Function::Customers => customers::ROUTES,
+            Function::Cart => cart::ROUTES,
         }
     }
 
@@ -95,6 +103,7 @@ impl Function {
             Function::Auth => auth::handle(app, request).await,
             Function::Profile => profile::handle(app, request).await,
             Function::Customers => customers::handle(app, request).await,
+            Function::Cart => cart::handle(app, request).await,
         }
     }
 }
@@ -253,7 +262,8 @@ async fn seed(app: &App, route: Route) -> Result<(), String> {
         || path == "/v1/auth/refresh"
         || path == "/v1/auth/logout"
         || path == "/v1/auth/verify"
-        || path.starts_with("/v1/auth/sessions");
+        || path.starts_with("/v1/auth/sessions")
+        || path.starts_with("/v1/cart");
     let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
     // The customers function: its admin routes re-read the admin's account, and its events name
     // `EVENT_CUSTOMER` and the customers, field definition and group of `seed_back_office`.
@@ -261,6 +271,9 @@ async fn seed(app: &App, route: Route) -> Result<(), String> {
         path.starts_with("/v1/customers") || path.starts_with("/v1/fields") || path.starts_with("/v1/groups");
     if customer_routes || back_office_routes {
         seed_customer(app).await?;
+    }
+    if path.starts_with("/v1/cart") {
+        seed_carts(app).await?;
     }
     if staff_routes || back_office_routes {
         seed_staff(app).await?;
@@ -323,6 +336,44 @@ async fn seed_customer(app: &App) -> Result<(), String> {
     let other_token = app.refresh_signer.issue(EVENT_CUSTOMER, &other, 1);
     let earlier = now.plus_seconds(-86_400);
     put_session(app, EVENT_CUSTOMER, Role::Customer, other, "iPad", &other_token, earlier).await
+}
+
+/// The guest cart of `EVENT_GUEST_TOKEN` (a red T-shirt ×2 and a mug) and the sample
+/// customer's cart (a mug).
+async fn seed_carts(app: &App) -> Result<(), String> {
+    let token = GuestToken::parse(EVENT_GUEST_TOKEN).ok_or("fixture guest token is malformed")?;
+    let now = Timestamp::now();
+    app.store.create_guest_cart(&token, now).await.map_err(|err| format!("seeding the guest cart: {err}"))?;
+    let shirt = LineSpec {
+        quantity: 2,
+        unit_price: Some(1999),
+        name: Some("T-shirt".into()),
+        attributes: [("size".to_string(), "M".to_string()), ("colour".to_string(), "red".to_string())].into(),
+    };
+    let mug = LineSpec { quantity: 1, unit_price: Some(899), name: Some("Mug".into()), attributes: Default::default() };
+    let guest_lines = [("SKU-RED-M", shirt), ("SKU-MUG", mug.clone())];
+    fill_cart(app, &CartOwner::Guest(token), &guest_lines).await?;
+    let customer = CustomerId::parse(EVENT_CUSTOMER).ok_or("fixture customer id is malformed")?;
+    fill_cart(app, &CartOwner::Customer(customer), &[("SKU-MUG", mug)]).await
+}
+
+async fn fill_cart(app: &App, owner: &CartOwner, lines: &[(&str, LineSpec)]) -> Result<(), String> {
+    let now = Timestamp::now();
+    let update = app
+        .store
+        .change_cart(owner, now, |cart| {
+            for (product, line) in lines {
+                let product = ProductId::parse(product)?;
+                cart.set_line(product, line.clone(), now).map_err(|err| format!("{err:?}"))?;
+            }
+            Ok::<(), String>(())
+        })
+        .await
+        .map_err(|err| format!("seeding a cart: {err}"))?;
+    match update {
+        CartUpdate::Saved(_) => Ok(()),
+        other => Err(format!("seeding a cart: {other:?}")),
+    }
 }
 
 /// The staff accounts of `EVENT_STAFF` (fixed ids, so the admin token's `sub` and the events'
@@ -549,6 +600,12 @@ fn check_shape(route: Route, body: &Value) -> Result<(), String> {
         ) if !(body["items"].is_array() && body.get("next_cursor").is_some()) => {
             Err("a list answers items and next_cursor".into())
         }
+        ("POST", "/v1/cart/guest") if !body["guest_token"].is_string() => {
+            Err("a new guest cart answers guest_token".into())
+        }
+        (_, path) if path.starts_with("/v1/cart") && path != "/v1/cart/guest" && !is_cart(body) => {
+            Err("a cart answers owner, items, item_count and updated_at".into())
+        }
         ("POST", "/v1/staff") | ("PATCH", "/v1/staff/{staff_id}")
             if !has("staff_id") || body.get("password_hash").is_some() =>
         {
@@ -594,4 +651,11 @@ fn answers_customer(route: Route) -> bool {
                     | "/v1/customers/{customer_id}/activity"
             )
     )
+}
+
+fn is_cart(body: &Value) -> bool {
+    body["owner"].is_string()
+        && body["items"].is_array()
+        && body["item_count"].is_i64()
+        && body.get("updated_at").is_some()
 }

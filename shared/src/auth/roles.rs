@@ -34,13 +34,16 @@ pub enum Access {
     Admin,
     /// Any signed-in principal: customer, staff or admin.
     SignedIn,
+    /// A customer by bearer token, or else a guest by `X-Guest-Token` (a guest cart). A bearer
+    /// token, when sent, decides: a staff token is 403 even with a guest token beside it.
+    CustomerOrGuest,
 }
 
 impl Access {
     pub fn allows(&self, role: Role) -> bool {
         match self {
             Access::Anyone | Access::SignedIn => true,
-            Access::Customer => role == Role::Customer,
+            Access::Customer | Access::CustomerOrGuest => role == Role::Customer,
             Access::Staff => matches!(role, Role::Staff | Role::Admin),
             Access::Admin => role == Role::Admin,
         }
@@ -50,6 +53,7 @@ impl Access {
         match self {
             Access::Anyone | Access::SignedIn => "signed-in",
             Access::Customer => "customer",
+            Access::CustomerOrGuest => "customer (or guest token)",
             Access::Staff => "staff",
             Access::Admin => "admin",
         }
@@ -65,9 +69,20 @@ pub struct Principal {
     pub claims: Claims,
 }
 
-/// Verifies the bearer token and checks the role. `Ok(None)` only for `Access::Anyone`.
+/// The header that carries a guest cart's token.
+pub const GUEST_TOKEN_HEADER: &str = "x-guest-token";
+
+/// Verifies the bearer token and checks the role. `Ok(None)` for `Access::Anyone`, and for
+/// `Access::CustomerOrGuest` when there is no `Authorization` header but an `X-Guest-Token`
+/// (the handler then looks the guest cart up by it: the token is the credential).
 pub fn authorize(headers: &HeaderMap, access: Access, keys: &JwtKeys) -> Result<Option<Principal>, AuthError> {
     if access == Access::Anyone {
+        return Ok(None);
+    }
+    let guest = access == Access::CustomerOrGuest
+        && !headers.contains_key(http::header::AUTHORIZATION)
+        && headers.contains_key(GUEST_TOKEN_HEADER);
+    if guest {
         return Ok(None);
     }
     let token = bearer_token(headers)?;
@@ -103,6 +118,22 @@ mod tests {
         assert!(!Access::Admin.allows(Role::Staff));
         assert!(!Access::Customer.allows(Role::Staff));
         assert!(Access::SignedIn.allows(Role::Customer));
+        assert!(Access::CustomerOrGuest.allows(Role::Customer));
+        assert!(!Access::CustomerOrGuest.allows(Role::Staff));
+        assert!(!Access::CustomerOrGuest.allows(Role::Admin));
+    }
+
+    #[test]
+    fn a_guest_token_stands_in_only_where_no_bearer_token_is_sent() {
+        let keys =
+            JwtKeys::new("k", b"0123456789abcdef0123456789abcdef", None, "test", std::time::Duration::from_secs(60));
+        let mut headers = HeaderMap::new();
+        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys), Err(AuthError::MissingToken));
+        headers.insert(GUEST_TOKEN_HEADER, "anything".parse().expect("header"));
+        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys), Ok(None));
+        assert_eq!(authorize(&headers, Access::Customer, &keys), Err(AuthError::MissingToken));
+        headers.insert(http::header::AUTHORIZATION, "Bearer forged".parse().expect("header"));
+        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys), Err(AuthError::InvalidToken));
     }
 
     #[test]

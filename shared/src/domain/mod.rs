@@ -1,6 +1,7 @@
 //! Domain types and rules: plain Rust, no AWS types, unit-tested in place.
 
 pub mod audit;
+pub mod cart;
 pub mod contact;
 pub mod customer;
 pub mod fields;

@@ -20,9 +20,14 @@
 //! | group name sentinel | `UNIQUE#GROUP_NAME#<lower name>` | `UNIQUE` | —                                       |
 //! | group membership | `CUSTOMER#<customer_id>`  | `MEMBER#<group_id>` | GSI1 `GROUP#<group_id>` + customer id     |
 //! | idempotency record | `IDEMPOTENCY#<sha256(actor, route, key)>` | `IDEMPOTENCY` | —                       |
+//! | customer cart   | `CUSTOMER#<customer_id>`   | `CART`             | —                                          |
+//! | guest cart      | `GUEST#<sha256(token)>`    | `CART`             | — (`ttl`: last change + 30 days)           |
+//! | cart migration  | `GUEST#<sha256(token)>`    | `MIGRATED`         | — (`ttl`: migration + 30 days)             |
 //!
 //! The customer item doubles as the customer-id sentinel: it is written with
-//! `attribute_not_exists(PK)`, so two customers can never share an id.
+//! `attribute_not_exists(PK)`, so two customers can never share an id. The customer cart lives
+//! in the customer's partition, so `erase_customer`'s partition sweep removes it; a guest cart is
+//! keyed by the hash of its token (never the token) and its migration record sits next to it.
 
 use crate::domain::{CustomerId, EmailAddress, PhoneE164, SessionId, Username};
 
@@ -36,6 +41,8 @@ pub const UNIQUE_SK: &str = "UNIQUE";
 pub const OTP_SK: &str = "OTP";
 pub const SESSION_PREFIX: &str = "SESSION#";
 pub const GUARD_SK: &str = "GUARD";
+pub const CART_SK: &str = "CART";
+pub const MIGRATED_SK: &str = "MIGRATED";
 
 pub const GSI_PHONE: &str = "GSI1";
 pub const GSI_EMAIL: &str = "GSI2";
@@ -54,6 +61,8 @@ pub mod entity {
     pub const GROUP: &str = "group";
     pub const MEMBERSHIP: &str = "group_membership";
     pub const IDEMPOTENCY: &str = "idempotency";
+    pub const CART: &str = "cart";
+    pub const CART_MIGRATION: &str = "cart_migration";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -143,6 +152,11 @@ pub fn otp_pk(phone: &PhoneE164) -> String {
 
 pub fn login_guard_pk(subject: &str) -> String {
     format!("LOGINGUARD#{subject}")
+}
+
+/// `token_hash` is `GuestToken::key_hash`: the token itself is never stored.
+pub fn guest_pk(token_hash: &str) -> String {
+    format!("GUEST#{token_hash}")
 }
 
 pub fn rate_pk(scope: &str, subject: &str) -> String {
