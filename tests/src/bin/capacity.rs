@@ -4,8 +4,9 @@
 //! ```text
 //! capacity                 Markdown table of read/write capacity units per route (stdout)
 //! capacity provision DIR   create $TABLE_NAME and $MEDIA_BUCKET from template.yaml, sign up one
-//!                          customer and write a `GET /v1/me` Lambda event carrying its access
-//!                          token to DIR/profile-get-me.json (path printed on stdout)
+//!                          customer, and write Lambda events to DIR: `GET /v1/me` with its access
+//!                          token (profile-get-me.json) and `GET /v1/customers/{id}` with an
+//!                          admin's (customers-get.json); their paths on stdout, one per line
 //! ```
 //!
 //! Both need DYNAMODB_ENDPOINT and S3_ENDPOINT (DynamoDB Local and moto, see `scripts/bench`);
@@ -61,11 +62,17 @@ struct Row {
     tx_sentinels: usize,
     /// Eventually consistent Queries that match nothing.
     empty_queries: usize,
+    /// Strongly consistent Queries that match nothing (the custom field definitions of a table
+    /// that has none).
+    empty_consistent_queries: usize,
     /// Write units of transaction actions that cost the same as another action of the same
     /// transaction (which an endpoint that merges equal costs leaves out), beyond sentinels.
     tx_equal_wcu: f64,
     /// The route reads nothing, so a 0 read is no under-report.
     no_reads: bool,
+    /// Conditional writes whose condition failed: DynamoDB bills them (1 WCU per KB) but the
+    /// error carries no capacity, so the meter cannot count them.
+    failed_conditional_writes: usize,
     note: String,
 }
 
@@ -192,14 +199,16 @@ async fn capacity_table() {
     rows.push(Row {
         route: "POST /v1/auth/login",
         case: "new customer (signup)",
-        tx_sentinels: 2,
+        tx_sentinels: 3,
         empty_queries: 1,
+        empty_consistent_queries: 1,
         used,
         writes: true,
         note: "GetItem `OTP#phone`; Query GSI1 by phone (eventually consistent, empty) + GetItem \
-               phone sentinel (consistent, absent); UpdateItem OTP (use the code); GetItem \
-               username sentinel; **transaction**: Put customer + username sentinel + phone \
-               sentinel (3 items × 2), customer lands in GSI1, GSI3, GSI4; PutItem session"
+               phone sentinel (consistent, absent); UpdateItem OTP (use the code); Query `FIELDS` \
+               (consistent, custom-field defaults; empty here); GetItem username sentinel; \
+               **transaction**: Put customer + audit entry + username sentinel + phone sentinel \
+               (4 items × 2), customer lands in GSI1, GSI3, GSI4; PutItem session"
             .into(),
         ..Row::default()
     });
@@ -256,9 +265,10 @@ async fn capacity_table() {
         case: "name change",
         used,
         writes: true,
+        tx_sentinels: 1,
         note: format!(
-            "GetItem customer (consistent); PutItem customer conditional on `version` (no \
-             sentinel changes, so no transaction; {})",
+            "GetItem customer (consistent); **transaction**: Put customer conditional on \
+             `version` + Put audit entry (2 items × 2); {}",
             gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
         ),
         ..Row::default()
@@ -269,12 +279,12 @@ async fn capacity_table() {
     rows.push(Row {
         route: "PATCH /v1/me",
         case: "email added",
-        tx_sentinels: 1,
+        tx_sentinels: 2,
         used,
         writes: true,
         note: format!(
-            "GetItem customer; **transaction**: Put customer + Put new email sentinel (2 items × \
-             2); GSI2 entry inserted; {}",
+            "GetItem customer; **transaction**: Put customer + Put new email sentinel + Put audit \
+             entry (3 items × 2); GSI2 entry inserted; {}",
             gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
         ),
         ..Row::default()
@@ -285,12 +295,13 @@ async fn capacity_table() {
     rows.push(Row {
         route: "PATCH /v1/me",
         case: "email changed",
-        tx_sentinels: 2,
+        tx_sentinels: 3,
         used,
         writes: true,
         note: format!(
             "GetItem customer; **transaction**: Put customer + Delete old email sentinel + Put \
-             new one (3 items × 2); GSI2 key changes (delete + put in the index); {}",
+             new one + Put audit entry (4 items × 2); GSI2 key changes (delete + put in the \
+             index); {}",
             gsi.rewritten(&["GSI1", "GSI3", "GSI4"])
         ),
         ..Row::default()
@@ -309,8 +320,8 @@ async fn capacity_table() {
         writes: true,
         note: "GetItem customer (consistent); **transaction**: Delete customer + username, phone \
                and email sentinels (4 items × 2), customer leaves GSI1–GSI4; Query own partition \
-               (consistent, 2 sessions + the cart); BatchWriteItem deleting those 3 items (the \
-               cart at its size)"
+               (consistent: 2 sessions, the cart, 4 audit entries); BatchWriteItem deleting those \
+               7 items (the cart at its size)"
             .into(),
         ..Row::default()
     });
@@ -318,8 +329,7 @@ async fn capacity_table() {
     local_stack::admin::ensure_admin(&t.app().store, "bench-admin@example.com", "bench admin password", "Bench")
         .await
         .unwrap_or_else(|e| fail(&format!("creating the admin: {e}")));
-    let staff = json!({ "email": "bench-admin@example.com", "password": "bench admin password" });
-    let (_, used) = measure(&t, "POST", "/v1/auth/staff/login", None, Some(staff), 200).await;
+    let (_, used) = measure(&t, "POST", "/v1/auth/staff/login", None, Some(staff_body()), 200).await;
     rows.push(Row {
         route: "POST /v1/auth/staff/login",
         case: "right password",
@@ -331,7 +341,183 @@ async fn capacity_table() {
         ..Row::default()
     });
 
+    let admin = text(&t.call("POST", "/v1/auth/staff/login", None, Some(staff_body())).await, "access_token");
+    customers_rows(&t, &admin, &gsi, &mut rows).await;
+
     print_table(&rows, &gsi, size, quirks);
+}
+
+fn staff_body() -> Value {
+    json!({ "email": "bench-admin@example.com", "password": "bench admin password" })
+}
+
+/// The customers function: create, read, look up, update, status change, activity, bulk
+/// update and the list, measured on a table holding 25 staff-created customers.
+async fn customers_rows(t: &TestApp, admin: &str, gsi: &Indexes, rows: &mut Vec<Row>) {
+    let token = Some(admin);
+    let body = json!({"name": "Mary Banda", "phone": "+260977000100", "email": "mary@example.com",
+                      "city": "Lusaka", "country": "Zambia", "tags": "premium"});
+    let (created, used) = measure(t, "POST", "/v1/customers", token, Some(body), 201).await;
+    let id = text(&created, "customer_id");
+    rows.push(Row {
+        route: "POST /v1/customers",
+        case: "phone + email, no custom fields defined",
+        tx_sentinels: 4,
+        empty_consistent_queries: 1,
+        used,
+        writes: true,
+        note: "Query `FIELDS` (consistent; empty here, 1 RCU per 4 KB of definitions otherwise); \
+               GetItem username sentinel (consistent); **transaction**: Put customer + audit \
+               entry + username, phone and email sentinels (5 items × 2); the customer lands in \
+               GSI1, GSI2, GSI3 and GSI4 (+1 WCU each per KB of index entry)"
+            .into(),
+        ..Row::default()
+    });
+    let body = json!({"name": "Idem Potent", "email": "idem@example.com"});
+    let auth = format!("Bearer {admin}");
+    let headers =
+        [("content-type", "application/json"), ("authorization", auth.as_str()), ("idempotency-key", "bench-1")];
+    let before = t.app().store.meter().snapshot();
+    let response = t.send("POST", "/v1/customers", &headers, body.to_string().as_bytes(), SOURCE_IP).await;
+    let used = t.app().store.meter().snapshot() - before;
+    if response.status != 201 {
+        fail(&format!("create with an Idempotency-Key answered {}", response.status));
+    }
+    rows.push(Row {
+        route: "POST /v1/customers",
+        case: "with `Idempotency-Key` (first time)",
+        tx_sentinels: 3,
+        empty_consistent_queries: 1,
+        used,
+        writes: true,
+        note: "as above with one sentinel fewer, plus conditional PutItem of the idempotency \
+               claim and PutItem of the stored response (each ≈ 1 KB)"
+            .into(),
+        ..Row::default()
+    });
+    let before = t.app().store.meter().snapshot();
+    let replay = t.send("POST", "/v1/customers", &headers, body.to_string().as_bytes(), SOURCE_IP).await;
+    let used = t.app().store.meter().snapshot() - before;
+    if replay.header("idempotent-replayed") != Some("true") {
+        fail("the repeat was not replayed");
+    }
+    rows.push(Row {
+        route: "POST /v1/customers",
+        case: "same `Idempotency-Key` again (replay)",
+        used,
+        writes: false,
+        failed_conditional_writes: 1,
+        note: "conditional PutItem of the claim fails (a failed condition still bills 1 WCU) + \
+               GetItem of the stored response (consistent)"
+            .into(),
+        ..Row::default()
+    });
+
+    let path = format!("/v1/customers/{id}");
+    let (_, used) = measure(t, "GET", &path, token, None, 200).await;
+    rows.push(Row {
+        route: "GET /v1/customers/{customer_id}",
+        case: "by id",
+        used,
+        note: "GetItem customer (consistent)".into(),
+        ..Row::default()
+    });
+    let (_, used) = measure(t, "GET", "/v1/customers/by-phone/0977000100", token, None, 200).await;
+    rows.push(Row {
+        route: "GET /v1/customers/by-phone/{phone}",
+        case: "found in GSI1",
+        used,
+        note: "Query GSI1 `PHONE#…` (eventually consistent, keys only) + GetItem customer \
+               (consistent); the sentinel is read only when the index has not caught up"
+            .into(),
+        ..Row::default()
+    });
+    let (_, used) = measure(t, "PATCH", &path, token, Some(json!({"city": "Ndola"})), 200).await;
+    rows.push(Row {
+        route: "PATCH /v1/customers/{customer_id}",
+        case: "one field",
+        tx_sentinels: 1,
+        used,
+        writes: true,
+        note: format!(
+            "GetItem customer (consistent); **transaction**: Put customer conditional on \
+             `version` + Put audit entry (2 items × 2); {}",
+            gsi.rewritten(&["GSI1", "GSI2", "GSI3", "GSI4"])
+        ),
+        ..Row::default()
+    });
+    let status = json!({"status": "suspended", "reason": "benchmark"});
+    let (_, used) = measure(t, "POST", &format!("{path}/status"), token, Some(status), 200).await;
+    rows.push(Row {
+        route: "POST /v1/customers/{customer_id}/status",
+        case: "active → suspended",
+        tx_sentinels: 1,
+        used,
+        writes: true,
+        note: format!(
+            "GetItem staff (the admin re-check, consistent); GetItem customer; **transaction**: Put \
+             customer + Put audit entry (2 items × 2); GSI4 key moves from `STATUS#active` to \
+             `STATUS#suspended` (delete + put in the index); {}",
+            gsi.rewritten(&["GSI1", "GSI2", "GSI3"])
+        ),
+        ..Row::default()
+    });
+    let back = json!({"status": "active", "reason": "benchmark"});
+    t.call("POST", &format!("{path}/status"), token, Some(back)).await;
+    let (_, used) =
+        measure(t, "POST", &format!("{path}/activity"), token, Some(json!({"type": "transaction"})), 200).await;
+    rows.push(Row {
+        route: "POST /v1/customers/{customer_id}/activity",
+        case: "transaction",
+        used,
+        writes: true,
+        no_reads: true,
+        note: format!(
+            "UpdateItem `ADD total_transactions :1, version :1` conditional on `status = active` \
+             (no read first); {}",
+            gsi.rewritten(&["GSI1", "GSI2", "GSI3", "GSI4"])
+        ),
+        ..Row::default()
+    });
+
+    let mut ids = Vec::new();
+    for n in 0..23 {
+        let body = json!({"name": format!("List Customer{n}"), "email": format!("list{n}@example.com")});
+        let response = t.call("POST", "/v1/customers", token, Some(body)).await;
+        ids.push(text(&response, "customer_id"));
+    }
+    let (_, used) = measure(t, "GET", "/v1/customers?limit=20", token, None, 200).await;
+    rows.push(Row {
+        route: "GET /v1/customers",
+        case: "page of 20, no filter (25 customers)",
+        empty_queries: 4,
+        used,
+        note: "5 Queries on GSI4 in parallel, one per `STATUS#…` partition, `Limit` 21 each, \
+               newest first (4 of them empty here); merged; cost grows with the page, not the \
+               table"
+            .into(),
+        ..Row::default()
+    });
+    let (_, used) = measure(t, "GET", "/v1/customers?status=active&limit=20", token, None, 200).await;
+    rows.push(Row {
+        route: "GET /v1/customers",
+        case: "page of 20, `status=active`",
+        used,
+        note: "1 Query on GSI4 `STATUS#active`, `Limit` 21".into(),
+        ..Row::default()
+    });
+    let bulk = json!({"customer_ids": &ids[..10], "updates": {"tags": "spring-sale"}});
+    let (_, used) = measure(t, "POST", "/v1/customers/bulk-update", token, Some(bulk), 200).await;
+    rows.push(Row {
+        route: "POST /v1/customers/bulk-update",
+        case: "10 customers, one field",
+        used,
+        writes: true,
+        note: "per customer (10 at a time): GetItem customer + **transaction** Put customer + Put \
+               audit entry (2 items × 2)"
+            .into(),
+        ..Row::default()
+    });
 }
 
 /// Cart rows: a new guest cart, a line put, a migration of a 10-line guest cart into the
@@ -527,8 +713,9 @@ fn on_dynamodb(row: &Row, quirks: Quirks) -> Capacity {
         billed.write += row.tx_equal_wcu;
     }
     if quirks.free_empty_query {
-        billed.read += 0.5 * row.empty_queries as f64;
+        billed.read += 0.5 * row.empty_queries as f64 + row.empty_consistent_queries as f64;
     }
+    billed.write += row.failed_conditional_writes as f64;
     billed
 }
 
@@ -739,10 +926,22 @@ async fn provision(dir: &Path) {
         login["customer"]["customer_id"].as_str().unwrap_or("?")
     );
 
+    // A staff reader of that customer, for the customers function.
+    let customer_id = login["customer"]["customer_id"].as_str().unwrap_or_else(|| fail("no customer_id")).to_string();
+    local_stack::admin::ensure_admin(&api.app().store, "bench-admin@example.com", "bench admin password", "Bench")
+        .await
+        .unwrap_or_else(|e| fail(&format!("creating the admin: {e}")));
+    let staff = call(&api, "POST", "/v1/auth/staff/login", None, staff_body(), 200).await;
+    let staff_token = staff["access_token"].as_str().unwrap_or_else(|| fail("no staff access_token")).to_string();
+    let customer_path = format!("/v1/customers/{customer_id}");
+
     std::fs::create_dir_all(dir).unwrap_or_else(|err| fail(&format!("{}: {err}", dir.display())));
-    let authorization = format!("Bearer {token}");
     // `GET /v1/health` needs no token: its event is static, `bench/events/auth-health.json`.
-    let events = [("profile-get-me.json", "GET", "/v1/me", Some(authorization))];
+    // One path per line on stdout, in this order: profile, customers.
+    let events = [
+        ("profile-get-me.json", "GET", "/v1/me", Some(format!("Bearer {token}"))),
+        ("customers-get.json", "GET", customer_path.as_str(), Some(format!("Bearer {staff_token}"))),
+    ];
     for (file, method, path, authorization) in events {
         let mut headers = vec![
             ("accept".to_string(), "application/json".to_string()),
