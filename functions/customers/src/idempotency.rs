@@ -38,11 +38,16 @@ where
         Claim::Existing(record) => replay(record, &request_hash),
         Claim::Claimed => {
             let response = run().await.unwrap_or_else(ApiError::into_response);
-            if response.status().is_server_error() {
-                app.store.release_idempotency(&scope).await?;
+            // The work is done: a failure to record it must not turn its answer into a 500.
+            // The claim then stays pending until its lease runs out (see `CLAIM_LEASE_SECONDS`).
+            let recorded = if response.status().is_server_error() {
+                app.store.release_idempotency(&scope).await
             } else {
                 let (status, body, headers) = snapshot(&response);
-                app.store.complete_idempotency(&scope, &request_hash, now, status, body, headers).await?;
+                app.store.complete_idempotency(&scope, &request_hash, now, status, body, headers).await
+            };
+            if let Err(err) = recorded {
+                tracing::error!(error = %err, "could not record the outcome of an idempotent request");
             }
             Ok(response)
         }

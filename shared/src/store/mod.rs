@@ -1,8 +1,8 @@
 //! The DynamoDB store. Every call asks for `ReturnConsumedCapacity` and adds it to a meter, so
 //! the benchmark and the logs can show what each route costs.
 
-pub mod customer_lists;
 pub mod carts;
+pub mod customer_lists;
 pub mod customers;
 pub mod fields;
 pub mod groups;
