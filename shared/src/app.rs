@@ -40,9 +40,8 @@ fn lambda_sdk_config(config: &Config) -> Result<SdkConfig, ConfigError> {
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
         .sleep_impl(SharedAsyncSleep::new(aws_smithy_async::rt::sleep::TokioSleep::new()));
-    if config.aws_roots_only {
-        sdk = sdk.http_client(aws_roots_https_client()?);
-    }
+    let roots = if config.aws_roots_only { TrustRoots::AmazonOnly } else { TrustRoots::System };
+    sdk = sdk.http_client(https_client(roots)?);
     Ok(sdk.build())
 }
 
@@ -51,15 +50,30 @@ fn lambda_sdk_config(config: &Config) -> Result<SdkConfig, ConfigError> {
 /// parsing a few hundred certificate files before the first request: see docs/benchmarks.md.
 const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 
-fn aws_roots_https_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, ConfigError> {
+/// Which certificate authorities the HTTPS client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustRoots {
+    /// The compiled-in Amazon Trust Services roots (the functions' default).
+    AmazonOnly,
+    /// The platform's store (`TLS_TRUST_STORE=system`, and tools run on an engineer's machine).
+    System,
+}
+
+/// The one HTTPS client every SDK client uses: rustls with *ring* crypto. The SDK's default
+/// client would link aws-lc as well, and *ring* is linked anyway (for JWTs), so one crypto
+/// library serves both and the binaries stay smaller (see docs/benchmarks.md).
+pub fn https_client(roots: TrustRoots) -> Result<aws_sdk_dynamodb::config::SharedHttpClient, ConfigError> {
     use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS);
+    let trust = match roots {
+        TrustRoots::AmazonOnly => TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS),
+        TrustRoots::System => TrustStore::default(),
+    };
     let tls = TlsContext::builder()
         .with_trust_store(trust)
         .build()
         .map_err(|e| ConfigError::Invalid { name: "TLS_TRUST_STORE", reason: e.to_string() })?;
     Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls)
         .build_https())
 }
@@ -125,6 +139,7 @@ mod tests {
     #[test]
     fn the_compiled_in_aws_roots_make_a_client() {
         assert_eq!(String::from_utf8_lossy(AWS_ROOTS).matches("BEGIN CERTIFICATE").count(), 5);
-        assert!(aws_roots_https_client().is_ok());
+        assert!(https_client(TrustRoots::AmazonOnly).is_ok());
+        assert!(https_client(TrustRoots::System).is_ok());
     }
 }

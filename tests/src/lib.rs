@@ -78,6 +78,7 @@ fn start_services() -> (Endpoints, Mutex<Option<Child>>) {
 
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared::app::https_client(shared::app::TrustRoots::System).expect("HTTPS client"))
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
         .load()

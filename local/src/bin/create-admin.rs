@@ -30,7 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::io::stdin().lock().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
 
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let http = shared::app::https_client(shared::app::TrustRoots::System)?;
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await;
     let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
     if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
         dynamodb = dynamodb.endpoint_url(endpoint);
