@@ -6,7 +6,8 @@
 //! capacity provision DIR   create $TABLE_NAME and $MEDIA_BUCKET from template.yaml, sign up one
 //!                          customer, and write Lambda events to DIR: `GET /v1/me` with its access
 //!                          token (profile-get-me.json) and `GET /v1/customers/{id}` with an
-//!                          admin's (customers-get.json); their paths on stdout, one per line
+//!                          admin's (customers-get.json), `GET /v1/cart` with the customer's
+//!                          (cart-get.json); their paths on stdout, one per line
 //! ```
 //!
 //! Both need DYNAMODB_ENDPOINT and S3_ENDPOINT (DynamoDB Local and moto, see `scripts/bench`);
@@ -937,10 +938,11 @@ async fn provision(dir: &Path) {
 
     std::fs::create_dir_all(dir).unwrap_or_else(|err| fail(&format!("{}: {err}", dir.display())));
     // `GET /v1/health` needs no token: its event is static, `bench/events/auth-health.json`.
-    // One path per line on stdout, in this order: profile, customers.
+    // One path per line on stdout, in this order: profile, customers, cart.
     let events = [
         ("profile-get-me.json", "GET", "/v1/me", Some(format!("Bearer {token}"))),
         ("customers-get.json", "GET", customer_path.as_str(), Some(format!("Bearer {staff_token}"))),
+        ("cart-get.json", "GET", "/v1/cart", Some(format!("Bearer {token}"))),
     ];
     for (file, method, path, authorization) in events {
         let mut headers = vec![
