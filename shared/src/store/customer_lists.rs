@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::try_join_all;
 
 use super::keys::{self, entity};
-use super::{Item, Page, Store, StoreError, index_key, s, string_attr};
+use super::{Item, Page, Store, StoreError, s, string_attr};
 use crate::domain::audit::AuditEntry;
 use crate::domain::{Customer, CustomerId, CustomerStatus};
 
@@ -76,29 +76,13 @@ impl Store {
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<Page<AuditEntry>, StoreError> {
-        let out = self
+        let query = self
             .client()
             .query()
-            .table_name(self.table())
             .key_condition_expression("PK = :pk AND begins_with(SK, :audit)")
             .expression_attribute_values(":pk", s(keys::customer_pk(id)))
             .expression_attribute_values(":audit", s(keys::AUDIT_PREFIX))
-            .scan_index_forward(false)
-            .limit(limit + 1)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let last_key = match items.last() {
-            Some(last) if more => Some(index_key(last, &[keys::PK, keys::SK])),
-            _ => None,
-        };
-        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, last_key })
+            .scan_index_forward(false);
+        self.query_page(query, limit, start, &[keys::PK, keys::SK]).await?.typed()
     }
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes,
 
 use super::customers::TxError;
 use super::keys::{self, entity};
-use super::{Item, Page, Store, StoreError, UniqueField, index_key, s, string_attr};
+use super::{Item, Page, Store, StoreError, UniqueField, s, string_attr};
 use crate::domain::group::Group;
 use crate::domain::{Customer, CustomerId, GroupId};
 use crate::time::Timestamp;
@@ -74,29 +74,13 @@ impl Store {
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<Page<Group>, StoreError> {
-        let out = self
+        let query = self
             .client()
             .query()
-            .table_name(self.table())
             .index_name("GSI4")
             .key_condition_expression("GSI4PK = :groups")
-            .expression_attribute_values(":groups", s(keys::GROUP_LIST))
-            .limit(limit + 1)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let last_key = match items.last() {
-            Some(last) if more => Some(index_key(last, &["PK", "SK", "GSI4PK", "GSI4SK"])),
-            _ => None,
-        };
-        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, last_key })
+            .expression_attribute_values(":groups", s(keys::GROUP_LIST));
+        self.query_page(query, limit, start, &["PK", "SK", "GSI4PK", "GSI4SK"]).await?.typed()
     }
 
     /// Adds the customer to the group: one transaction that checks both exist and writes the
@@ -157,31 +141,16 @@ impl Store {
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<Page<Customer>, StoreError> {
-        let out = self
+        let query = self
             .client()
             .query()
-            .table_name(self.table())
             .index_name(keys::GSI_PHONE)
             .key_condition_expression("GSI1PK = :group")
-            .expression_attribute_values(":group", s(keys::group_pk(group)))
-            .limit(limit + 1)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let last_key = match items.last() {
-            Some(last) if more => Some(index_key(last, &["PK", "SK", "GSI1PK", "GSI1SK"])),
-            _ => None,
-        };
+            .expression_attribute_values(":group", s(keys::group_pk(group)));
+        let page = self.query_page(query, limit, start, &["PK", "SK", "GSI1PK", "GSI1SK"]).await?;
         let ids: Vec<CustomerId> =
-            items.iter().filter_map(|item| string_attr(item, "GSI1SK")).filter_map(CustomerId::parse).collect();
-        let items = self.batch_get_customers(&ids).await?;
-        Ok(Page { items, last_key })
+            page.items.iter().filter_map(|item| string_attr(item, "GSI1SK")).filter_map(CustomerId::parse).collect();
+        Ok(Page { items: self.batch_get_customers(&ids).await?, last_key: page.last_key })
     }
 
     /// The customers with these ids that exist, in the order given. At most 100 ids.

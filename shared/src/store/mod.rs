@@ -36,6 +36,14 @@ pub struct Page<T> {
 pub(crate) fn index_key(item: &Item, names: &[&str]) -> HashMap<String, AttributeValue> {
     names.iter().filter_map(|name| item.get(*name).map(|value| (name.to_string(), value.clone()))).collect()
 }
+
+impl Page<Item> {
+    /// Maps the raw items with `serde_dynamo`.
+    pub(crate) fn typed<T: serde::de::DeserializeOwned>(self) -> Result<Page<T>, StoreError> {
+        let items = self.items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, last_key: self.last_key })
+    }
+}
 pub use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 
 /// A value that must be unique across customers.
@@ -255,6 +263,34 @@ impl Store {
             Some(version) => request.condition_expression("version = :v").expression_attribute_values(":v", n(version)),
         };
         Ok(self.conditional(request.send().await)?.is_some())
+    }
+
+    /// One page of a Query: asks for `limit + 1` items so that a full last page does not come
+    /// with a cursor to an empty one; the cursor is the last returned item's `key_names`.
+    pub(crate) async fn query_page(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+        key_names: &[&str],
+    ) -> Result<Page<Item>, StoreError> {
+        let out = query
+            .table_name(&self.table)
+            .limit(limit + 1)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter.read(out.consumed_capacity());
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let last_key = match items.last() {
+            Some(last) if more => Some(index_key(last, key_names)),
+            _ => None,
+        };
+        Ok(Page { items, last_key })
     }
 
     /// The outcome of a conditional write: `Ok(Some(output))` when it applied, `Ok(None)` when

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::customers::TxError;
 use super::keys::{self, entity};
-use super::{Item, Page, Store, StoreError, UniqueField, index_key, n, s, string_attr};
+use super::{Item, Page, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::EmailAddress;
 use crate::domain::staff::{StaffId, StaffMember};
 
@@ -59,30 +59,14 @@ impl Store {
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<Page<StaffMember>, StoreError> {
-        let out = self
+        let query = self
             .client()
             .query()
-            .table_name(self.table())
             .index_name("GSI4")
             .key_condition_expression("GSI4PK = :staff")
             .expression_attribute_values(":staff", s(keys::STAFF_LIST))
-            .scan_index_forward(false)
-            .limit(limit + 1)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let last_key = match items.last() {
-            Some(last) if more => Some(index_key(last, &["PK", "SK", "GSI4PK", "GSI4SK"])),
-            _ => None,
-        };
-        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, last_key })
+            .scan_index_forward(false);
+        self.query_page(query, limit, start, &["PK", "SK", "GSI4PK", "GSI4SK"]).await?.typed()
     }
 
     /// Writes `next` over `current` if nobody changed the account meanwhile.
