@@ -1,8 +1,10 @@
-//! The functions the local stack can run, by their logical id in `template.yaml`.
+//! The API functions, listed once: by their logical id in `template.yaml`, their folder under
+//! `events/`, their route tables and their handlers. The local stack and the tests both use it.
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::http::Route;
+use shared::http::function::{ApiFunction, handle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
@@ -24,25 +26,43 @@ impl Function {
         }
     }
 
+    /// The crate under `functions/` and the folder under `events/`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Function::Auth => "auth",
+            Function::Profile => "profile",
+            Function::Customers => "customers",
+            Function::Cart => "cart",
+        }
+    }
+
     pub fn from_logical_id(id: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.logical_id() == id)
     }
 
-    pub fn routes(&self) -> &'static [Route] {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The function's route table, handlers left out.
+    pub fn routes(&self) -> Vec<Route<()>> {
+        fn of<F: ApiFunction>() -> Vec<Route<()>> {
+            F::ROUTES.iter().map(|r| Route::new(r.method, r.path, r.access, ())).collect()
+        }
         match self {
-            Function::Auth => auth::ROUTES,
-            Function::Profile => profile::ROUTES,
-            Function::Customers => customers::ROUTES,
-            Function::Cart => cart::ROUTES,
+            Function::Auth => of::<auth::Auth>(),
+            Function::Profile => of::<profile::Profile>(),
+            Function::Customers => of::<customers::Customers>(),
+            Function::Cart => of::<cart::CartFunction>(),
         }
     }
 
     pub async fn handle(&self, app: &App, req: Request) -> Response<Body> {
         match self {
-            Function::Auth => auth::handle(app, req).await,
-            Function::Profile => profile::handle(app, req).await,
-            Function::Customers => customers::handle(app, req).await,
-            Function::Cart => cart::handle(app, req).await,
+            Function::Auth => handle::<auth::Auth>(app, req).await,
+            Function::Profile => handle::<profile::Profile>(app, req).await,
+            Function::Customers => handle::<customers::Customers>(app, req).await,
+            Function::Cart => handle::<cart::CartFunction>(app, req).await,
         }
     }
 }

@@ -10,7 +10,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use shared::App;
 use shared::auth::roles::Access;
-use shared::http::{ApiError, Route, router};
+use shared::http::{ApiError, Route, Router};
 
 use crate::event::{HttpInput, api_gateway_event, body_bytes, to_request};
 use crate::functions::Function;
@@ -21,7 +21,8 @@ const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
 pub struct LocalApi {
     app: App,
-    routes: Vec<(Function, Route)>,
+    /// Every route of the template, answered by the function it names.
+    router: Router<Function>,
 }
 
 impl LocalApi {
@@ -31,32 +32,33 @@ impl LocalApi {
             .iter()
             .map(|route| {
                 Function::from_logical_id(&route.function)
-                    .map(|f| (f, Route::new(leak(&route.method), leak(&route.path), Access::Anyone)))
+                    .map(|f| Route::new(leak(&route.method), leak(&route.path), Access::Anyone, f))
                     .ok_or_else(|| {
                         format!("template.yaml declares {} but the local stack has no such function", route.function)
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { app, routes: most_specific_first(routes) })
+        let router = Router::new(routes).map_err(|e| format!("template.yaml: {e}"))?;
+        Ok(Self { app, router })
     }
 
     pub fn app(&self) -> &App {
         &self.app
     }
 
-    /// The function serving `method path`, and the template's route key for it.
-    fn route_for(&self, method: &str, path: &str) -> Option<(Function, String)> {
-        self.routes.iter().find_map(|(function, route)| {
-            let matched = router::find(std::slice::from_ref(route), method, path).ok()?;
-            Some((*function, format!("{} {}", matched.route.method, matched.route.path)))
-        })
+    /// The function serving `method path`, and the template's route key for it; 404 for an
+    /// unknown path, 405 naming the allowed methods for a known one.
+    fn route_for(&self, method: &str, path: &str) -> Result<(Function, String), ApiError> {
+        let matched = self.router.find(method, path)?;
+        Ok((matched.route.handler, matched.route.key()))
     }
 
     /// Handles one request end to end: the same path a Lambda invocation takes.
     pub async fn call(&self, input: HttpInput<'_>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
         let path = input.path_and_query.split('?').next().unwrap_or_default();
-        let Some((function, route_key)) = self.route_for(input.method, path) else {
-            return error_parts(ApiError::NotFound(format!("no route for {} {path}", input.method)));
+        let (function, route_key) = match self.route_for(input.method, path) {
+            Ok(found) => found,
+            Err(err) => return error_parts(err),
         };
         let event = api_gateway_event(&HttpInput { route_key: &route_key, ..input });
         let request = match to_request(&event) {
@@ -142,12 +144,4 @@ fn to_hyper((status, headers, body): (StatusCode, Vec<(String, String)>, Vec<u8>
         builder = builder.header(name, value);
     }
     builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-/// API Gateway matches the most specific route first: literal segments beat `{params}`
-/// (`/v1/customers/bulk-update` beats `/v1/customers/{customer_id}`). Trying routes with
-/// fewer params first gives the same answer.
-fn most_specific_first(mut routes: Vec<(Function, Route)>) -> Vec<(Function, Route)> {
-    routes.sort_by_key(|(_, route)| route.path.matches('{').count());
-    routes
 }

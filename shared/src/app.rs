@@ -7,6 +7,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use crate::auth::JwtKeys;
 use crate::auth::otp::OtpHasher;
 use crate::auth::refresh::RefreshSigner;
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError, OtpDelivery};
 use crate::http::cursor::CursorSigner;
 use crate::sms::CodeSender;
@@ -14,6 +15,7 @@ use crate::store::Store;
 
 pub struct App {
     pub config: Config,
+    pub clock: Clock,
     pub store: Store,
     sdk: SdkConfig,
     s3: OnceLock<aws_sdk_s3::Client>,
@@ -106,6 +108,7 @@ impl App {
                 config.jwt_previous.as_ref().map(|(_, s)| s.as_slice()),
             ),
             cursor_signer: CursorSigner::new(&config.jwt_secret),
+            clock: Clock::default(),
             sdk: sdk.clone(),
             s3: OnceLock::new(),
             code_sender: OnceLock::new(),

@@ -7,56 +7,73 @@ mod sessions;
 mod staff;
 mod tokens;
 
-use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::auth::roles::{Access, authorize};
-use shared::http::{ApiError, Route, router};
+use lambda_http::{Body, Response};
+use shared::auth::roles::Access;
+use shared::http::function::build_router;
+use shared::http::{ApiError, ApiFunction, Call, Route, Router};
 
-/// Every route of this function and who may call it. `template.yaml` declares the same set
-/// (a test checks both directions).
-pub const ROUTES: &[Route] = &[
-    Route::new("POST", "/v1/auth/otp", Access::Anyone),
-    Route::new("POST", "/v1/auth/login", Access::Anyone),
-    Route::new("POST", "/v1/auth/refresh", Access::Anyone),
-    Route::new("POST", "/v1/auth/logout", Access::SignedIn),
-    Route::new("GET", "/v1/auth/sessions", Access::SignedIn),
-    Route::new("DELETE", "/v1/auth/sessions", Access::SignedIn),
-    Route::new("DELETE", "/v1/auth/sessions/{session_id}", Access::SignedIn),
-    Route::new("GET", "/v1/auth/verify", Access::SignedIn),
-    Route::new("POST", "/v1/auth/staff/login", Access::Anyone),
-    Route::new("POST", "/v1/staff", Access::Admin),
-    Route::new("GET", "/v1/staff", Access::Admin),
-    Route::new("PATCH", "/v1/staff/{staff_id}", Access::Admin),
-    Route::new("GET", "/v1/health", Access::Anyone),
-];
+/// The `auth` function.
+pub struct Auth;
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    RequestCode,
+    Login,
+    Refresh,
+    Logout,
+    ListSessions,
+    RevokeAll,
+    RevokeSession,
+    Verify,
+    StaffLogin,
+    CreateStaff,
+    ListStaff,
+    UpdateStaff,
+    Health,
 }
 
-async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let matched = router::find(ROUTES, req.method().as_str(), req.uri().path())?;
-    let principal = authorize(req.headers(), matched.route.access, &app.jwt)?;
-    let signed_in = || principal.as_ref().ok_or_else(|| ApiError::Unauthorized("sign in first".into()));
-    if matched.route.access == Access::Admin {
-        shared::auth::current::ensure_current_admin(app, signed_in()?).await?;
+use Handler as H;
+
+impl ApiFunction for Auth {
+    type Handler = Handler;
+
+    const ROUTES: &'static [Route<Handler>] = &[
+        Route::new("POST", "/v1/auth/otp", Access::Anyone, H::RequestCode),
+        Route::new("POST", "/v1/auth/login", Access::Anyone, H::Login),
+        Route::new("POST", "/v1/auth/refresh", Access::Anyone, H::Refresh),
+        Route::new("POST", "/v1/auth/logout", Access::SignedIn, H::Logout),
+        Route::new("GET", "/v1/auth/sessions", Access::SignedIn, H::ListSessions),
+        Route::new("DELETE", "/v1/auth/sessions", Access::SignedIn, H::RevokeAll),
+        Route::new("DELETE", "/v1/auth/sessions/{session_id}", Access::SignedIn, H::RevokeSession),
+        Route::new("GET", "/v1/auth/verify", Access::SignedIn, H::Verify),
+        Route::new("POST", "/v1/auth/staff/login", Access::Anyone, H::StaffLogin),
+        Route::new("POST", "/v1/staff", Access::Admin, H::CreateStaff),
+        Route::new("GET", "/v1/staff", Access::Admin, H::ListStaff),
+        Route::new("PATCH", "/v1/staff/{staff_id}", Access::Admin, H::UpdateStaff),
+        Route::new("GET", "/v1/health", Access::Anyone, H::Health),
+    ];
+
+    fn router() -> &'static Router<Handler> {
+        static ROUTER: std::sync::LazyLock<Router<Handler>> = std::sync::LazyLock::new(|| build_router(Auth::ROUTES));
+        &ROUTER
     }
-    match (matched.route.method, matched.route.path) {
-        ("POST", "/v1/auth/otp") => otp::request_code(app, req).await,
-        ("POST", "/v1/auth/login") => login::login(app, req).await,
-        ("POST", "/v1/auth/refresh") => sessions::refresh(app, req).await,
-        ("POST", "/v1/auth/logout") => sessions::logout(app, signed_in()?).await,
-        ("GET", "/v1/auth/sessions") => sessions::list_sessions(app, signed_in()?).await,
-        ("DELETE", "/v1/auth/sessions") => sessions::revoke_all(app, signed_in()?).await,
-        ("DELETE", "/v1/auth/sessions/{session_id}") => {
-            sessions::revoke_session(app, signed_in()?, matched.param("session_id")).await
+
+    async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
+        let (app, req) = (call.app, call.req);
+        match call.matched.route.handler {
+            H::RequestCode => otp::request_code(app, req).await,
+            H::Login => login::login(app, req).await,
+            H::Refresh => sessions::refresh(app, req).await,
+            H::Logout => sessions::logout(app, call.signed_in()?).await,
+            H::ListSessions => sessions::list_sessions(app, call.signed_in()?).await,
+            H::RevokeAll => sessions::revoke_all(app, call.signed_in()?).await,
+            H::RevokeSession => sessions::revoke_session(app, call.signed_in()?, call.param("session_id")).await,
+            H::Verify => sessions::verify(app, call.signed_in()?).await,
+            H::StaffLogin => staff::login(app, req).await,
+            H::CreateStaff => staff::create(app, req).await,
+            H::ListStaff => staff::list(app, req).await,
+            H::UpdateStaff => staff::update(app, req, call.signed_in()?, call.param("staff_id")).await,
+            H::Health => health::health(app).await,
         }
-        ("GET", "/v1/auth/verify") => sessions::verify(app, signed_in()?).await,
-        ("POST", "/v1/auth/staff/login") => staff::login(app, req).await,
-        ("POST", "/v1/staff") => staff::create(app, req).await,
-        ("GET", "/v1/staff") => staff::list(app, req).await,
-        ("PATCH", "/v1/staff/{staff_id}") => staff::update(app, req, signed_in()?, matched.param("staff_id")).await,
-        ("GET", "/v1/health") => health::health(app).await,
-        _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

@@ -72,7 +72,7 @@ fn validate(app: &App, body: LoginRequest, mut errors: ValidationErrors) -> Resu
 pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let (body, shape_errors) = parse_json_lenient::<LoginRequest>(req)?;
     let login = validate(app, body, shape_errors)?;
-    let now = Timestamp::now();
+    let now = app.clock.now();
 
     let code_hash = verify_code(app, &login).await?;
     let existing = app.store.find_customer_by_phone(&login.phone).await?;
@@ -101,7 +101,7 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
 async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> {
     let invalid = || ApiError::Unauthorized("the code is invalid or has expired; request a new one".into());
     let record = app.store.get_otp(&login.phone).await?.ok_or_else(invalid)?;
-    let now = Timestamp::now().unix();
+    let now = app.clock.now().unix();
     let max = app.config.otp.max_attempts;
     if record.attempts >= max {
         return Err(too_many_tries(app, &record, now));

@@ -10,7 +10,6 @@ use shared::domain::{PhoneE164, ValidationErrors};
 use shared::http::{ApiError, JsonBody, json, parse_json, source_ip};
 use shared::store::otp::OtpRecord;
 use shared::store::rate_limit::RateDecision;
-use shared::time::Timestamp;
 
 #[derive(Debug, Deserialize)]
 struct OtpRequest {
@@ -25,7 +24,7 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     let body: OtpRequest = parse_json(req)?;
     let phone = PhoneE164::parse(&body.phone, app.config.phone_default_region)
         .map_err(|message| ApiError::Validation(ValidationErrors::single("phone", message)))?;
-    let now = Timestamp::now().unix();
+    let now = app.clock.now().unix();
 
     let previous = app.store.get_otp(&phone).await?;
     let recent = recent_sends(previous.as_ref().map(|p| p.sent_at.as_slice()).unwrap_or_default(), now);

@@ -40,7 +40,7 @@ fn invalid_refresh() -> ApiError {
 pub async fn refresh(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: RefreshRequest = parse_json(req)?;
     let presented = app.refresh_signer.parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
-    let now = Timestamp::now();
+    let now = app.clock.now();
     for _ in 0..REFRESH_ATTEMPTS {
         let session = app
             .store
@@ -103,7 +103,7 @@ pub async fn logout(app: &App, principal: &Principal) -> Result<Response<Body>, 
 }
 
 pub async fn list_sessions(app: &App, principal: &Principal) -> Result<Response<Body>, ApiError> {
-    let now = Timestamp::now();
+    let now = app.clock.now();
     let sessions = app.store.list_sessions(&principal.subject, now).await?;
     let current = session_id(principal)?;
     if !sessions.iter().any(|s| s.session_id == current) {
@@ -138,7 +138,7 @@ pub async fn revoke_all(app: &App, principal: &Principal) -> Result<Response<Bod
 }
 
 pub async fn verify(app: &App, principal: &Principal) -> Result<Response<Body>, ApiError> {
-    let now = Timestamp::now();
+    let now = app.clock.now();
     let revoked = || ApiError::Unauthorized("this session has been revoked".into());
     app.store.get_session(&principal.subject, &session_id(principal)?, now).await?.ok_or_else(revoked)?;
     let mut body = json!({ "claims": principal.claims });

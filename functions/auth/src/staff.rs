@@ -1,16 +1,16 @@
 //! Staff login and the admin's staff management.
 
 use http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use serde_json::json;
 use shared::App;
 use shared::auth::password;
 use shared::auth::{Principal, Role};
 use shared::domain::EmailAddress;
 use shared::domain::staff::{StaffId, StaffMember, new_staff, parse_staff_role};
 use shared::domain::validation::{ValidationErrors, bounded_text};
-use shared::http::cursor::page_limit;
+use shared::http::paging::PageRequest;
+use shared::http::response::with_location;
 use shared::http::{ApiError, JsonBody, json, parse_json};
 use shared::store::StoreError;
 use shared::store::login_guard::{LoginGuard, guard_subject};
@@ -44,7 +44,7 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         Some(name) => Some(bounded_text(name, 100).map_err(|m| ApiError::validation("device_name", m))?),
         None => None,
     };
-    let now = Timestamp::now();
+    let now = app.clock.now();
     let subject = guard_subject(&body.email);
     let guard = app.store.get_login_guard(&subject).await?;
     if let Some(until) = guard.locked_until.filter(|&until| until > now.unix()) {
@@ -133,29 +133,20 @@ impl JsonBody for CreateStaffRequest {
 
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: CreateStaffRequest = parse_json(req)?;
-    let staff = new_staff(&body.email, &body.password, &body.name, &body.role, Timestamp::now())?;
+    let staff = new_staff(&body.email, &body.password, &body.name, &body.role, app.clock.now())?;
     app.store.create_staff(&staff).await.map_err(|err| match err {
         StoreError::Taken(_) => {
             ApiError::Conflict { detail: "a staff account with this email exists".into(), field: Some("email") }
         }
         other => other.into(),
     })?;
-    let mut response = json(StatusCode::CREATED, &staff.to_json())?;
-    let location =
-        format!("/v1/staff/{}", staff.staff_id).parse().map_err(|_| ApiError::Internal("bad Location".into()))?;
-    response.headers_mut().insert(http::header::LOCATION, location);
-    Ok(response)
+    with_location(json(StatusCode::CREATED, &staff.to_json())?, &format!("/v1/staff/{}", staff.staff_id))
 }
 
 pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let query = req.query_string_parameters();
-    let limit = page_limit(query.first("limit"))?;
-    let scope = "GET /v1/staff";
-    let start = query.first("cursor").map(|c| app.cursor_signer.decode(scope, c)).transpose()?;
-    let page = app.store.list_staff(limit, start).await?;
-    let next_cursor = page.last_key.map(|key| app.cursor_signer.encode(scope, &key));
-    let items: Vec<_> = page.items.iter().map(StaffMember::to_json).collect();
-    json(StatusCode::OK, &json!({ "items": items, "next_cursor": next_cursor }))
+    let request = PageRequest::from_request(app, req, "GET /v1/staff")?;
+    let page = app.store.list_staff(request.limit, request.start.clone()).await?;
+    request.respond(app, page, StaffMember::to_json)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -202,7 +193,7 @@ pub async fn update(app: &App, req: &Request, admin: &Principal, raw_id: &str) -
     if next == current {
         return json(StatusCode::OK, &current.to_json());
     }
-    app.store.replace_staff(&current, &mut next, Timestamp::now()).await?;
+    app.store.replace_staff(&current, &mut next, app.clock.now()).await?;
     if next.disabled != current.disabled || next.role != current.role {
         app.store.delete_all_sessions(id.as_str()).await?;
     }

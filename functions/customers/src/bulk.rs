@@ -14,11 +14,11 @@ use shared::domain::fields::FieldDefinition;
 use shared::domain::input::StaffUpdateInput;
 use shared::domain::{Customer, CustomerId, EmailAddress, Patch, PhoneE164, Username, ValidationErrors};
 use shared::http::body::parse_object;
-use shared::http::customer_update::update_customer;
 use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::services::customers::update_customer;
 use shared::time::Timestamp;
 
-use crate::common::{definitions_if, no_such_customer, staff_context, with_shape_errors};
+use crate::common::{definitions_if, no_such_customer, staff_context};
 use crate::idempotency::idempotent;
 
 pub const MAX_IDS: usize = 100;
@@ -90,7 +90,7 @@ fn check_updates(
     definitions: &[FieldDefinition],
     shape: ValidationErrors,
 ) -> ValidationErrors {
-    let now = Timestamp::now();
+    let now = app.clock.now();
     let mut stand_in = Customer::new(CustomerId::generate(), Username::base("a", "b"), ("A".into(), "B".into()), now);
     stand_in.email = EmailAddress::parse("stand-in@example.com").ok();
     stand_in.phone = PhoneE164::parse("+260971234567", app.config.phone_default_region).ok();
@@ -119,10 +119,12 @@ async fn update_one(
     let Some(id) = CustomerId::parse(raw_id) else {
         return result(raw_id, &Err(no_such_customer()));
     };
-    let change = |current: &Customer, now: Timestamp| {
-        with_shape_errors(&ValidationErrors::new(), input.0.apply(current, &staff_context(app, definitions, now)))
-    };
-    let outcome = update_customer(app, &id, None, note, no_such_customer, change).await.map(|_| ());
+    let change =
+        |current: &Customer, now: Timestamp| Ok(input.0.apply(current, &staff_context(app, definitions, now))?);
+    let outcome = update_customer(&app.store, &app.clock, &id, None, note, change)
+        .await
+        .map_err(|e| ApiError::from_update(e, no_such_customer))
+        .map(|_| ());
     result(raw_id, &outcome)
 }
 

@@ -6,7 +6,7 @@ use shared::App;
 use shared::domain::customer::Audience;
 use shared::domain::fields::{FieldDefinition, Writer};
 use shared::domain::input::ApplyContext;
-use shared::domain::{Customer, CustomerId, ValidationErrors};
+use shared::domain::{Customer, CustomerId};
 use shared::http::ApiError;
 use shared::http::response::json_with_etag;
 use shared::time::Timestamp;
@@ -37,19 +37,6 @@ pub fn staff_context<'a>(app: &App, fields: &'a [FieldDefinition], now: Timestam
 /// where defaults and required fields apply).
 pub async fn definitions_if(app: &App, needed: bool) -> Result<Vec<FieldDefinition>, ApiError> {
     if needed { Ok(app.store.list_fields().await?) } else { Ok(Vec::new()) }
-}
-
-/// Shape errors found while parsing plus rule errors found while applying, as one 422.
-pub fn with_shape_errors<T>(shape: &ValidationErrors, result: Result<T, ValidationErrors>) -> Result<T, ApiError> {
-    let mut errors = shape.clone();
-    match result {
-        Ok(value) if errors.is_empty() => Ok(value),
-        Ok(_) => Err(errors.into()),
-        Err(found) => {
-            errors.merge(found);
-            Err(errors.into())
-        }
-    }
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {

@@ -6,10 +6,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::App;
 use shared::domain::fields::{FieldDefinition, FieldDefinitionInput, parse_key};
+use shared::http::response::with_location;
 use shared::http::{ApiError, json, no_content, parse_json_lenient};
-use shared::time::Timestamp;
 
-use crate::common::{query_param, with_shape_errors};
+use crate::common::query_param;
 
 /// More definitions than this make every customer write read a large partition.
 pub const MAX_DEFINITIONS: usize = 200;
@@ -47,7 +47,7 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
 
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let (input, shape) = parse_json_lenient::<FieldDefinitionInput>(req)?;
-    let definition = with_shape_errors(&shape, input.into_definition(None, Timestamp::now()))?;
+    let definition = shape.combined_with(input.into_definition(None, app.clock.now()))?;
     if app.store.list_fields().await?.len() >= MAX_DEFINITIONS {
         return Err(ApiError::Conflict { detail: format!("at most {MAX_DEFINITIONS} custom fields"), field: None });
     }
@@ -57,11 +57,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
             field: Some("key"),
         });
     }
-    let mut response = definition_response(StatusCode::CREATED, &definition)?;
-    if let Ok(location) = format!("/v1/fields/{}", definition.key).parse() {
-        response.headers_mut().insert(http::header::LOCATION, location);
-    }
-    Ok(response)
+    with_location(definition_response(StatusCode::CREATED, &definition)?, &format!("/v1/fields/{}", definition.key))
 }
 
 pub async fn get(app: &App, raw_key: &str) -> Result<Response<Body>, ApiError> {
@@ -72,7 +68,7 @@ pub async fn get(app: &App, raw_key: &str) -> Result<Response<Body>, ApiError> {
 pub async fn replace(app: &App, req: &Request, raw_key: &str) -> Result<Response<Body>, ApiError> {
     let (input, shape) = parse_json_lenient::<FieldDefinitionInput>(req)?;
     let current = load(app, raw_key).await?;
-    let next = with_shape_errors(&shape, input.into_definition(Some(&current.key), Timestamp::now()))?;
+    let next = shape.combined_with(input.into_definition(Some(&current.key), app.clock.now()))?;
     if next.kind != current.kind {
         return Err(ApiError::Conflict { detail: "the type of a custom field cannot change".into(), field: None });
     }
@@ -86,7 +82,7 @@ pub async fn retire(app: &App, raw_key: &str) -> Result<Response<Body>, ApiError
     if !current.retired {
         let next = FieldDefinition {
             retired: true,
-            updated_at: Timestamp::now(),
+            updated_at: app.clock.now(),
             version: current.version + 1,
             ..current.clone()
         };

@@ -8,9 +8,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::App;
+use shared::domain::ids::hex;
 use shared::http::ApiError;
 use shared::store::idempotency::{Claim, IdempotencyRecord, IdempotencyState};
-use shared::time::Timestamp;
 
 const HEADER: &str = "idempotency-key";
 const MAX_KEY: usize = 255;
@@ -33,7 +33,7 @@ where
     };
     let scope = hex(&Sha256::digest(format!("{actor}\n{route}\n{key}")));
     let request_hash = request_hash(req);
-    let now = Timestamp::now();
+    let now = app.clock.now();
     match app.store.claim_idempotency(&scope, &request_hash, now).await? {
         Claim::Existing(record) => replay(record, &request_hash),
         Claim::Claimed => {
@@ -96,10 +96,6 @@ fn canonical(value: Value) -> Value {
         Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
         other => other,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn snapshot(response: &Response<Body>) -> (u16, String, Vec<(String, String)>) {

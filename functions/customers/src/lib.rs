@@ -9,92 +9,116 @@ mod idempotency;
 mod lifecycle;
 mod records;
 
-use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::auth::current::ensure_current_admin;
-use shared::auth::roles::{Access, authorize};
-use shared::http::{ApiError, Route, router};
+use lambda_http::{Body, Response};
+use shared::auth::roles::Access;
+use shared::http::function::build_router;
+use shared::http::{ApiError, ApiFunction, Call, Route, Router};
 
-/// Every route of this function and who may call it. `template.yaml` declares the same set
-/// (a test checks both directions). Literal paths come before the `{customer_id}` ones.
-pub const ROUTES: &[Route] = &[
-    Route::new("POST", "/v1/customers", Access::Staff),
-    Route::new("GET", "/v1/customers", Access::Staff),
-    Route::new("POST", "/v1/customers/bulk-update", Access::Staff),
-    Route::new("GET", "/v1/customers/by-phone/{phone}", Access::Staff),
-    Route::new("GET", "/v1/customers/by-email/{email}", Access::Staff),
-    Route::new("GET", "/v1/customers/by-username/{username}", Access::Staff),
-    Route::new("GET", "/v1/customers/{customer_id}", Access::Staff),
-    Route::new("PATCH", "/v1/customers/{customer_id}", Access::Staff),
-    Route::new("PUT", "/v1/customers/{customer_id}", Access::Staff),
-    Route::new("DELETE", "/v1/customers/{customer_id}", Access::Staff),
-    Route::new("DELETE", "/v1/customers/{customer_id}/hard", Access::Admin),
-    Route::new("POST", "/v1/customers/{customer_id}/status", Access::Admin),
-    Route::new("GET", "/v1/customers/{customer_id}/audit", Access::Admin),
-    Route::new("POST", "/v1/customers/{customer_id}/verify-email", Access::Staff),
-    Route::new("POST", "/v1/customers/{customer_id}/verify-phone", Access::Staff),
-    Route::new("POST", "/v1/customers/{customer_id}/activity", Access::Staff),
-    Route::new("GET", "/v1/fields", Access::Staff),
-    Route::new("POST", "/v1/fields", Access::Admin),
-    Route::new("GET", "/v1/fields/{key}", Access::Staff),
-    Route::new("PUT", "/v1/fields/{key}", Access::Admin),
-    Route::new("DELETE", "/v1/fields/{key}", Access::Admin),
-    Route::new("POST", "/v1/groups", Access::Staff),
-    Route::new("GET", "/v1/groups", Access::Staff),
-    Route::new("GET", "/v1/groups/{group_id}", Access::Staff),
-    Route::new("GET", "/v1/groups/{group_id}/customers", Access::Staff),
-    Route::new("PUT", "/v1/groups/{group_id}/customers/{customer_id}", Access::Staff),
-    Route::new("DELETE", "/v1/groups/{group_id}/customers/{customer_id}", Access::Staff),
-];
+/// The `customers` function.
+pub struct Customers;
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Create,
+    List,
+    BulkUpdate,
+    ByPhone,
+    ByEmail,
+    ByUsername,
+    Get,
+    Update,
+    SoftDelete,
+    HardDelete,
+    ChangeStatus,
+    Audit,
+    VerifyEmail,
+    VerifyPhone,
+    Activity,
+    ListFields,
+    CreateField,
+    GetField,
+    ReplaceField,
+    RetireField,
+    CreateGroup,
+    ListGroups,
+    GetGroup,
+    GroupMembers,
+    AddMember,
+    RemoveMember,
 }
 
-async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let matched = router::find(ROUTES, req.method().as_str(), req.uri().path())?;
-    let principal = authorize(req.headers(), matched.route.access, &app.jwt)?
-        .ok_or_else(|| ApiError::Unauthorized("sign in first".into()))?;
-    if matched.route.access == Access::Admin {
-        ensure_current_admin(app, &principal).await?;
+use Handler as H;
+
+impl ApiFunction for Customers {
+    type Handler = Handler;
+
+    const ROUTES: &'static [Route<Handler>] = &[
+        Route::new("POST", "/v1/customers", Access::Staff, H::Create),
+        Route::new("GET", "/v1/customers", Access::Staff, H::List),
+        Route::new("POST", "/v1/customers/bulk-update", Access::Staff, H::BulkUpdate),
+        Route::new("GET", "/v1/customers/by-phone/{phone}", Access::Staff, H::ByPhone),
+        Route::new("GET", "/v1/customers/by-email/{email}", Access::Staff, H::ByEmail),
+        Route::new("GET", "/v1/customers/by-username/{username}", Access::Staff, H::ByUsername),
+        Route::new("GET", "/v1/customers/{customer_id}", Access::Staff, H::Get),
+        Route::new("PATCH", "/v1/customers/{customer_id}", Access::Staff, H::Update),
+        Route::new("PUT", "/v1/customers/{customer_id}", Access::Staff, H::Update),
+        Route::new("DELETE", "/v1/customers/{customer_id}", Access::Staff, H::SoftDelete),
+        Route::new("DELETE", "/v1/customers/{customer_id}/hard", Access::Admin, H::HardDelete),
+        Route::new("POST", "/v1/customers/{customer_id}/status", Access::Admin, H::ChangeStatus),
+        Route::new("GET", "/v1/customers/{customer_id}/audit", Access::Admin, H::Audit),
+        Route::new("POST", "/v1/customers/{customer_id}/verify-email", Access::Staff, H::VerifyEmail),
+        Route::new("POST", "/v1/customers/{customer_id}/verify-phone", Access::Staff, H::VerifyPhone),
+        Route::new("POST", "/v1/customers/{customer_id}/activity", Access::Staff, H::Activity),
+        Route::new("GET", "/v1/fields", Access::Staff, H::ListFields),
+        Route::new("POST", "/v1/fields", Access::Admin, H::CreateField),
+        Route::new("GET", "/v1/fields/{key}", Access::Staff, H::GetField),
+        Route::new("PUT", "/v1/fields/{key}", Access::Admin, H::ReplaceField),
+        Route::new("DELETE", "/v1/fields/{key}", Access::Admin, H::RetireField),
+        Route::new("POST", "/v1/groups", Access::Staff, H::CreateGroup),
+        Route::new("GET", "/v1/groups", Access::Staff, H::ListGroups),
+        Route::new("GET", "/v1/groups/{group_id}", Access::Staff, H::GetGroup),
+        Route::new("GET", "/v1/groups/{group_id}/customers", Access::Staff, H::GroupMembers),
+        Route::new("PUT", "/v1/groups/{group_id}/customers/{customer_id}", Access::Staff, H::AddMember),
+        Route::new("DELETE", "/v1/groups/{group_id}/customers/{customer_id}", Access::Staff, H::RemoveMember),
+    ];
+
+    fn router() -> &'static Router<Handler> {
+        static ROUTER: std::sync::LazyLock<Router<Handler>> =
+            std::sync::LazyLock::new(|| build_router(Customers::ROUTES));
+        &ROUTER
     }
-    let actor = principal.subject.as_str();
-    let id = || matched.param("customer_id");
-    match (matched.route.method, matched.route.path) {
-        ("POST", "/v1/customers") => records::create(app, req, actor).await,
-        ("GET", "/v1/customers") => records::list(app, req).await,
-        ("POST", "/v1/customers/bulk-update") => bulk::bulk_update(app, req, actor).await,
-        ("GET", "/v1/customers/by-phone/{phone}") => records::by_phone(app, matched.param("phone")).await,
-        ("GET", "/v1/customers/by-email/{email}") => records::by_email(app, matched.param("email")).await,
-        ("GET", "/v1/customers/by-username/{username}") => records::by_username(app, matched.param("username")).await,
-        ("GET", "/v1/customers/{customer_id}") => records::get(app, id()).await,
-        ("PATCH" | "PUT", "/v1/customers/{customer_id}") => records::update(app, req, actor, id()).await,
-        ("DELETE", "/v1/customers/{customer_id}") => lifecycle::soft_delete(app, actor, id()).await,
-        ("DELETE", "/v1/customers/{customer_id}/hard") => records::hard_delete(app, id()).await,
-        ("POST", "/v1/customers/{customer_id}/status") => lifecycle::change_status(app, req, actor, id()).await,
-        ("GET", "/v1/customers/{customer_id}/audit") => lifecycle::audit(app, req, id()).await,
-        ("POST", "/v1/customers/{customer_id}/verify-email") => {
-            lifecycle::verify(app, actor, id(), lifecycle::Contact::Email).await
+
+    async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
+        let (app, req) = (call.app, call.req);
+        let actor = call.actor()?;
+        let id = || call.param("customer_id");
+        match call.matched.route.handler {
+            H::Create => records::create(app, req, actor).await,
+            H::List => records::list(app, req).await,
+            H::BulkUpdate => bulk::bulk_update(app, req, actor).await,
+            H::ByPhone => records::by_phone(app, call.param("phone")).await,
+            H::ByEmail => records::by_email(app, call.param("email")).await,
+            H::ByUsername => records::by_username(app, call.param("username")).await,
+            H::Get => records::get(app, id()).await,
+            H::Update => records::update(app, req, actor, id()).await,
+            H::SoftDelete => lifecycle::soft_delete(app, actor, id()).await,
+            H::HardDelete => records::hard_delete(app, id()).await,
+            H::ChangeStatus => lifecycle::change_status(app, req, actor, id()).await,
+            H::Audit => lifecycle::audit(app, req, id()).await,
+            H::VerifyEmail => lifecycle::verify(app, actor, id(), lifecycle::Contact::Email).await,
+            H::VerifyPhone => lifecycle::verify(app, actor, id(), lifecycle::Contact::Phone).await,
+            H::Activity => lifecycle::activity(app, req, id()).await,
+            H::ListFields => fields::list(app, req).await,
+            H::CreateField => fields::create(app, req).await,
+            H::GetField => fields::get(app, call.param("key")).await,
+            H::ReplaceField => fields::replace(app, req, call.param("key")).await,
+            H::RetireField => fields::retire(app, call.param("key")).await,
+            H::CreateGroup => groups::create(app, req, actor).await,
+            H::ListGroups => groups::list(app, req).await,
+            H::GetGroup => groups::get(app, call.param("group_id")).await,
+            H::GroupMembers => groups::members(app, req, call.param("group_id")).await,
+            H::AddMember => groups::add(app, call.param("group_id"), id()).await,
+            H::RemoveMember => groups::remove(app, call.param("group_id"), id()).await,
         }
-        ("POST", "/v1/customers/{customer_id}/verify-phone") => {
-            lifecycle::verify(app, actor, id(), lifecycle::Contact::Phone).await
-        }
-        ("POST", "/v1/customers/{customer_id}/activity") => lifecycle::activity(app, req, id()).await,
-        ("GET", "/v1/fields") => fields::list(app, req).await,
-        ("POST", "/v1/fields") => fields::create(app, req).await,
-        ("GET", "/v1/fields/{key}") => fields::get(app, matched.param("key")).await,
-        ("PUT", "/v1/fields/{key}") => fields::replace(app, req, matched.param("key")).await,
-        ("DELETE", "/v1/fields/{key}") => fields::retire(app, matched.param("key")).await,
-        ("POST", "/v1/groups") => groups::create(app, req, actor).await,
-        ("GET", "/v1/groups") => groups::list(app, req).await,
-        ("GET", "/v1/groups/{group_id}") => groups::get(app, matched.param("group_id")).await,
-        ("GET", "/v1/groups/{group_id}/customers") => groups::members(app, req, matched.param("group_id")).await,
-        ("PUT", "/v1/groups/{group_id}/customers/{customer_id}") => {
-            groups::add(app, matched.param("group_id"), id()).await
-        }
-        ("DELETE", "/v1/groups/{group_id}/customers/{customer_id}") => {
-            groups::remove(app, matched.param("group_id"), id()).await
-        }
-        _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

@@ -4,18 +4,17 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use serde_json::json;
 use shared::App;
 use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::customer::{ActivityKind, TransitionError};
 use shared::domain::validation::{ValidationErrors, bounded_text};
 use shared::domain::{Customer, CustomerStatus};
-use shared::http::cursor::page_limit;
-use shared::http::customer_update::update_customer;
-use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::http::paging::PageRequest;
+use shared::http::{ApiError, JsonBody, parse_json};
+use shared::services::customers::update_customer;
 use shared::time::Timestamp;
 
-use crate::common::{customer_response, load_customer, no_such_customer, parse_customer_id, query_param};
+use crate::common::{customer_response, load_customer, no_such_customer, parse_customer_id};
 
 pub const MAX_REASON: usize = 500;
 
@@ -72,9 +71,10 @@ pub async fn change_status(app: &App, req: &Request, actor: &str, raw_id: &str) 
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let note = AuditNote::new(actor, AuditAction::StatusChange).with_reason(reason);
-    let updated =
-        update_customer(app, &id, None, &note, no_such_customer, |current, _| move_to(current, status)).await?;
-    customer_response(StatusCode::OK, &updated.customer)
+    let updated = update_customer(&app.store, &app.clock, &id, None, &note, |current, _| move_to(current, status))
+        .await
+        .map_err(|e| ApiError::from_update(e, no_such_customer))?;
+    customer_response(StatusCode::OK, &updated)
 }
 
 /// Soft delete: the customer becomes `deactivated` (through the lifecycle rules, so open loans
@@ -89,8 +89,10 @@ pub async fn soft_delete(app: &App, actor: &str, raw_id: &str) -> Result<Respons
             move_to(current, CustomerStatus::Deactivated)
         }
     };
-    let updated = update_customer(app, &id, None, &note, no_such_customer, change).await?;
-    customer_response(StatusCode::OK, &updated.customer)
+    let updated = update_customer(&app.store, &app.clock, &id, None, &note, change)
+        .await
+        .map_err(|e| ApiError::from_update(e, no_such_customer))?;
+    customer_response(StatusCode::OK, &updated)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +122,10 @@ pub async fn verify(app: &App, actor: &str, raw_id: &str, contact: Contact) -> R
         *flag = true;
         Ok(next)
     };
-    let updated = update_customer(app, &id, None, &note, no_such_customer, change).await?;
-    customer_response(StatusCode::OK, &updated.customer)
+    let updated = update_customer(&app.store, &app.clock, &id, None, &note, change)
+        .await
+        .map_err(|e| ApiError::from_update(e, no_such_customer))?;
+    customer_response(StatusCode::OK, &updated)
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,7 +148,7 @@ pub async fn activity(app: &App, req: &Request, raw_id: &str) -> Result<Response
     // A refused update is re-read to say why; if the customer became active meanwhile, the
     // activity is simply tried again.
     for _ in 0..3 {
-        if let Some(customer) = app.store.record_activity(&id, kind, Timestamp::now()).await? {
+        if let Some(customer) = app.store.record_activity(&id, kind, app.clock.now()).await? {
             return customer_response(StatusCode::OK, &customer);
         }
         let customer = load_customer(app, &id).await?;
@@ -158,15 +162,14 @@ pub async fn activity(app: &App, req: &Request, raw_id: &str) -> Result<Response
     Err(ApiError::Conflict { detail: "the customer is being changed elsewhere; try again".into(), field: None })
 }
 
-/// The audit trail, newest first.
+/// The audit trail, newest first. Every customer has at least its creation entry, so only an
+/// empty page costs the read that tells "no such customer" apart.
 pub async fn audit(app: &App, req: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let id = parse_customer_id(raw_id)?;
-    load_customer(app, &id).await?;
-    let limit = page_limit(query_param(req, "limit").as_deref())?;
-    let scope = format!("GET /v1/customers/{id}/audit");
-    let start = query_param(req, "cursor").map(|c| app.cursor_signer.decode(&scope, &c)).transpose()?;
-    let page = app.store.list_audit(&id, limit, start).await?;
-    let next_cursor = page.last_key.map(|key| app.cursor_signer.encode(&scope, &key));
-    let items: Vec<_> = page.items.iter().map(|entry| entry.to_json()).collect();
-    json(StatusCode::OK, &json!({ "items": items, "next_cursor": next_cursor }))
+    let request = PageRequest::from_request(app, req, format!("GET /v1/customers/{id}/audit"))?;
+    let page = app.store.list_audit(&id, request.limit, request.start.clone()).await?;
+    if page.items.is_empty() {
+        load_customer(app, &id).await?;
+    }
+    request.respond(app, page, |entry| entry.to_json())
 }

@@ -1,24 +1,21 @@
 //! Customer records: create, list, look-ups, updates, hard delete.
 
-use std::collections::HashMap;
-
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 use shared::App;
 use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::customer::Audience;
 use shared::domain::input::{StaffCreateInput, StaffUpdateInput};
 use shared::domain::{Customer, CustomerStatus, EmailAddress, Patch, PhoneE164, Username};
-use shared::http::cursor::page_limit;
-use shared::http::customer_update::update_customer;
-use shared::http::{ApiError, if_match, json, parse_json_lenient};
-use shared::store::{AttributeValue, StoreError};
+use shared::http::paging::PageRequest;
+use shared::http::response::with_location;
+use shared::http::{ApiError, if_match, parse_json_lenient};
+use shared::services::customers::update_customer;
+use shared::store::StoreError;
 use shared::time::Timestamp;
 
 use crate::common::{
     customer_response, definitions_if, load_customer, no_such_customer, parse_customer_id, query_param, staff_context,
-    with_shape_errors,
 };
 use crate::idempotency::idempotent;
 
@@ -29,39 +26,22 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
 async fn create_once(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
     let (input, shape_errors) = parse_json_lenient::<StaffCreateInput>(req)?;
     let definitions = definitions_if(app, true).await?;
-    let now = Timestamp::now();
+    let now = app.clock.now();
     let customer = input.0.create(&staff_context(app, &definitions, now), now, shape_errors)?;
     let username_chosen = matches!(input.0.username, Patch::Value(_));
     let note = AuditNote::new(actor, AuditAction::Create);
     let created = app.store.create_customer(customer, &note, username_chosen).await?;
-    let mut response = customer_response(StatusCode::CREATED, &created)?;
-    let location = format!("/v1/customers/{}", created.customer_id);
-    if let Ok(value) = location.parse() {
-        response.headers_mut().insert(http::header::LOCATION, value);
-    }
-    Ok(response)
+    with_location(customer_response(StatusCode::CREATED, &created)?, &format!("/v1/customers/{}", created.customer_id))
 }
 
 /// Newest first. `status` (or `is_active`) narrows the list to one or more statuses.
 pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let statuses = status_filter(query_param(req, "status"), query_param(req, "is_active"))?;
-    let limit = page_limit(query_param(req, "limit").as_deref())? as usize;
     let scope =
         format!("GET /v1/customers?{}", statuses.iter().map(CustomerStatus::as_str).collect::<Vec<_>>().join(","));
-    let before = match query_param(req, "cursor") {
-        Some(cursor) => {
-            let key = app.cursor_signer.decode(&scope, &cursor)?;
-            let position = key.get("GSI4SK").and_then(|v| v.as_s().ok()).cloned();
-            Some(position.ok_or_else(|| ApiError::BadRequest("the cursor is not valid for this query".into()))?)
-        }
-        None => None,
-    };
-    let page = app.store.list_customers(&statuses, limit, before.as_deref()).await?;
-    let next_cursor = page.next_position.map(|position| {
-        app.cursor_signer.encode(&scope, &HashMap::from([("GSI4SK".to_string(), AttributeValue::S(position))]))
-    });
-    let items: Vec<_> = page.items.iter().map(|c| c.to_json(Audience::Staff)).collect();
-    json(StatusCode::OK, &json!({ "items": items, "next_cursor": next_cursor }))
+    let request = PageRequest::from_request(app, req, scope)?;
+    let page = app.store.list_customers(&statuses, request.limit as usize, request.start.clone()).await?;
+    request.respond(app, page, |c| c.to_json(Audience::Staff))
 }
 
 /// `status=active`, `is_active=true` (= `status=active`), `is_active=false` (every other
@@ -123,10 +103,12 @@ pub async fn update(app: &App, req: &Request, actor: &str, raw_id: &str) -> Resu
     let definitions = definitions_if(app, matches!(input.0.custom_fields, Patch::Value(_))).await?;
     let note = AuditNote::new(actor, AuditAction::Update);
     let change = |current: &Customer, now: Timestamp| {
-        with_shape_errors(&shape_errors, input.0.apply(current, &staff_context(app, &definitions, now)))
+        Ok(shape_errors.combined_with(input.0.apply(current, &staff_context(app, &definitions, now)))?)
     };
-    let updated = update_customer(app, &id, expected.as_deref(), &note, no_such_customer, change).await?;
-    customer_response(StatusCode::OK, &updated.customer)
+    let updated = update_customer(&app.store, &app.clock, &id, expected.as_deref(), &note, change)
+        .await
+        .map_err(|e| ApiError::from_update(e, no_such_customer))?;
+    customer_response(StatusCode::OK, &updated)
 }
 
 /// The permanent erase: the customer and everything that is theirs.

@@ -3,45 +3,52 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::App;
-use shared::auth::Principal;
-use shared::auth::roles::{Access, authorize};
+use shared::auth::roles::Access;
 use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::customer::Audience;
 use shared::domain::fields::Writer;
 use shared::domain::input::{ApplyContext, SelfUpdateInput};
 use shared::domain::{Customer, CustomerId, Patch};
-use shared::http::customer_update::update_customer;
+use shared::http::function::build_router;
 use shared::http::response::json_with_etag;
-use shared::http::{ApiError, Route, if_match, no_content, parse_json_lenient, router};
+use shared::http::{ApiError, ApiFunction, Call, Route, Router, if_match, no_content, parse_json_lenient};
+use shared::services::customers::update_customer;
 use shared::store::StoreError;
 use shared::time::Timestamp;
 
-/// Every route of this function and who may call it; `template.yaml` declares the same set.
-pub const ROUTES: &[Route] = &[
-    Route::new("GET", "/v1/me", Access::Customer),
-    Route::new("PATCH", "/v1/me", Access::Customer),
-    Route::new("DELETE", "/v1/me", Access::Customer),
-];
+/// The `profile` function.
+pub struct Profile;
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    dispatch(app, &req).await.unwrap_or_else(ApiError::into_response)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    GetMe,
+    UpdateMe,
+    DeleteMe,
 }
 
-async fn dispatch(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let matched = router::find(ROUTES, req.method().as_str(), req.uri().path())?;
-    let principal = authorize(req.headers(), matched.route.access, &app.jwt)?
-        .ok_or_else(|| ApiError::Unauthorized("sign in first".into()))?;
-    let me = customer_id(&principal)?;
-    match matched.route.method {
-        "GET" => get_me(app, &me).await,
-        "PATCH" => update_me(app, &me, req).await,
-        "DELETE" => delete_me(app, &me).await,
-        _ => Err(ApiError::NotFound("no such route".into())),
+impl ApiFunction for Profile {
+    type Handler = Handler;
+
+    const ROUTES: &'static [Route<Handler>] = &[
+        Route::new("GET", "/v1/me", Access::Customer, Handler::GetMe),
+        Route::new("PATCH", "/v1/me", Access::Customer, Handler::UpdateMe),
+        Route::new("DELETE", "/v1/me", Access::Customer, Handler::DeleteMe),
+    ];
+
+    fn router() -> &'static Router<Handler> {
+        static ROUTER: std::sync::LazyLock<Router<Handler>> =
+            std::sync::LazyLock::new(|| build_router(Profile::ROUTES));
+        &ROUTER
     }
-}
 
-fn customer_id(principal: &Principal) -> Result<CustomerId, ApiError> {
-    CustomerId::parse(&principal.subject).ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))
+    async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
+        let (app, me) = (call.app, call.customer_id()?);
+        match call.matched.route.handler {
+            Handler::GetMe => get_me(app, &me).await,
+            Handler::UpdateMe => update_me(app, &me, call.req).await,
+            Handler::DeleteMe => delete_me(app, &me).await,
+        }
+    }
 }
 
 fn gone() -> ApiError {
@@ -77,18 +84,12 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
             fields: &definitions,
             writer: Writer::Customer,
         };
-        let mut errors = shape_errors.clone();
-        match input.0.apply(current, &ctx) {
-            Ok(next) if errors.is_empty() => Ok(next),
-            Ok(_) => Err(errors.into()),
-            Err(found) => {
-                errors.merge(found);
-                Err(errors.into())
-            }
-        }
+        Ok(shape_errors.combined_with(input.0.apply(current, &ctx))?)
     };
-    let updated = update_customer(app, me, expected.as_deref(), &note, gone, change).await?;
-    customer_response(&updated.customer)
+    let updated = update_customer(&app.store, &app.clock, me, expected.as_deref(), &note, change)
+        .await
+        .map_err(|e| ApiError::from_update(e, gone))?;
+    customer_response(&updated)
 }
 
 async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {

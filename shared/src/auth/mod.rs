@@ -4,10 +4,10 @@
 pub mod current;
 pub mod jwt;
 pub mod otp;
-pub mod password;
 pub mod refresh;
 pub mod roles;
 
+pub use crate::domain::password;
 pub use jwt::{Claims, JwtKeys};
 pub use roles::{Principal, Role};
 

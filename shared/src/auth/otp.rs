@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::OtpLimits;
 use crate::domain::PhoneE164;
+use crate::domain::ids::hex;
 
 pub const HOUR: i64 = 3600;
 
@@ -95,10 +96,6 @@ pub fn send_wait(limits: &OtpLimits, recent: &[i64], now: i64) -> Option<SendWai
 fn unreachable_key() -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     unreachable!("HMAC-SHA256 takes keys of any length")
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::otp::hex;
 use crate::domain::SessionId;
+use crate::domain::ids::hex;
 
 const PREFIX: &str = "rt1";
 

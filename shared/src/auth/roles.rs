@@ -1,27 +1,9 @@
 //! Roles and the single authorisation check every route goes through.
 
 use http::HeaderMap;
-use serde::{Deserialize, Serialize};
 
 use super::{AuthError, Claims, JwtKeys};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Customer,
-    Staff,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Customer => "customer",
-            Role::Staff => "staff",
-            Role::Admin => "admin",
-        }
-    }
-}
+pub use crate::domain::Role;
 
 /// Who may call a route. Declared next to every route in each function's route table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +57,13 @@ pub const GUEST_TOKEN_HEADER: &str = "x-guest-token";
 /// Verifies the bearer token and checks the role. `Ok(None)` for `Access::Anyone`, and for
 /// `Access::CustomerOrGuest` when there is no `Authorization` header but an `X-Guest-Token`
 /// (the handler then looks the guest cart up by it: the token is the credential).
+impl Principal {
+    /// The customer a customer token speaks for (an invalid token for anything else).
+    pub fn customer_id(&self) -> Result<crate::domain::CustomerId, AuthError> {
+        crate::domain::CustomerId::parse(&self.subject).ok_or(AuthError::InvalidToken)
+    }
+}
+
 pub fn authorize(headers: &HeaderMap, access: Access, keys: &JwtKeys) -> Result<Option<Principal>, AuthError> {
     if access == Access::Anyone {
         return Ok(None);

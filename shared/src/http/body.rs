@@ -2,7 +2,6 @@
 //! every unknown or mistyped field at once).
 
 use lambda_http::{Body, Request};
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::ApiError;
@@ -10,11 +9,7 @@ use crate::domain::ValidationErrors;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A request body type. `FIELDS` lists every accepted key, so unknown keys are all reported
-/// together rather than one per round trip.
-pub trait JsonBody: DeserializeOwned {
-    const FIELDS: &'static [&'static str];
-}
+pub use crate::domain::JsonBody;
 
 pub fn parse_json<T: JsonBody>(req: &Request) -> Result<T, ApiError> {
     let (value, errors) = parse_json_lenient::<T>(req)?;

@@ -1,12 +1,12 @@
-//! Opaque, tamper-proof pagination cursors: the DynamoDB `LastEvaluatedKey` (string attributes)
-//! and the query it belongs to, signed. An edited cursor, or one from another query, is a 400.
+//! Opaque, tamper-proof pagination cursors: where a page ended (the store's `PageToken`, or a
+//! search position) and the query it belongs to, signed. An edited cursor, or one from another
+//! query, is a 400.
 
-use std::collections::{BTreeMap, HashMap};
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -24,17 +24,13 @@ impl CursorSigner {
     }
 
     /// `scope` names the query (route and filters), so a cursor cannot be replayed elsewhere.
-    pub fn encode(&self, scope: &str, last_key: &HashMap<String, AttributeValue>) -> String {
-        let key: BTreeMap<&str, &str> = last_key
-            .iter()
-            .filter_map(|(name, value)| value.as_s().ok().map(|v| (name.as_str(), v.as_str())))
-            .collect();
-        let payload = serde_json::to_vec(&key).unwrap_or_default();
+    pub fn encode<T: Serialize>(&self, scope: &str, position: &T) -> String {
+        let payload = serde_json::to_vec(position).unwrap_or_default();
         let tag = self.tag(scope, &payload);
         format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
     }
 
-    pub fn decode(&self, scope: &str, cursor: &str) -> Result<HashMap<String, AttributeValue>, ApiError> {
+    pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
         let invalid = || ApiError::BadRequest("the cursor is not valid for this query".into());
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
@@ -42,8 +38,7 @@ impl CursorSigner {
         if !bool::from(self.tag(scope, &payload).ct_eq(&tag)) {
             return Err(invalid());
         }
-        let key: BTreeMap<String, String> = serde_json::from_slice(&payload).map_err(|_| invalid())?;
-        Ok(key.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect())
+        serde_json::from_slice(&payload).map_err(|_| invalid())
     }
 
     fn tag(&self, scope: &str, payload: &[u8]) -> Vec<u8> {
@@ -71,23 +66,23 @@ pub fn page_limit(raw: Option<&str>) -> Result<i32, ApiError> {
 mod tests {
     use super::*;
 
-    fn key() -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("PK".to_string(), AttributeValue::S("STAFF#1".into())),
-            ("GSI4PK".to_string(), AttributeValue::S("STAFF".into())),
-        ])
+    fn key() -> std::collections::BTreeMap<String, String> {
+        [("PK", "STAFF#1"), ("GSI4PK", "STAFF")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn cursors_round_trip_only_in_their_scope() {
         let signer = CursorSigner::new(b"0123456789abcdef0123456789abcdef");
         let cursor = signer.encode("staff", &key());
-        assert_eq!(signer.decode("staff", &cursor).expect("valid"), key());
-        assert!(signer.decode("customers", &cursor).is_err(), "foreign scope");
+        assert_eq!(
+            signer.decode::<std::collections::BTreeMap<String, String>>("staff", &cursor).expect("valid"),
+            key()
+        );
+        assert!(signer.decode::<serde_json::Value>("customers", &cursor).is_err(), "foreign scope");
         let mut edited = cursor.clone();
         edited.replace_range(0..1, if cursor.starts_with('A') { "B" } else { "A" });
-        assert!(signer.decode("staff", &edited).is_err(), "edited payload");
-        assert!(signer.decode("staff", "garbage").is_err());
+        assert!(signer.decode::<serde_json::Value>("staff", &edited).is_err(), "edited payload");
+        assert!(signer.decode::<serde_json::Value>("staff", "garbage").is_err());
     }
 
     #[test]

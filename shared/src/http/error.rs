@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::auth::AuthError;
 use crate::domain::ValidationErrors;
+use crate::services::customers::UpdateError;
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -144,7 +145,23 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict { detail: "the resource changed meanwhile; try again".into(), field: None }
             }
             StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::BadPageToken => ApiError::BadRequest("the cursor is not valid for this query".into()),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    /// An update's failure as the edge answers it; `not_found` words the route's 404.
+    pub fn from_update(err: UpdateError<ApiError>, not_found: impl FnOnce() -> ApiError) -> ApiError {
+        match err {
+            UpdateError::NotFound => not_found(),
+            UpdateError::PreconditionFailed => ApiError::PreconditionFailed,
+            UpdateError::Contended => {
+                ApiError::Conflict { detail: "the customer is being changed elsewhere; try again".into(), field: None }
+            }
+            UpdateError::Refused(err) => err,
+            UpdateError::Store(err) => err.into(),
         }
     }
 }

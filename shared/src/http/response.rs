@@ -25,3 +25,10 @@ pub fn json_with_etag(status: StatusCode, body: &Value, etag: &str) -> Result<Re
 pub fn no_content() -> Result<Response<Body>, ApiError> {
     Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).map_err(|e| ApiError::Internal(e.to_string()))
 }
+
+/// Adds `Location` to a created resource's response (201).
+pub fn with_location(mut response: Response<Body>, location: &str) -> Result<Response<Body>, ApiError> {
+    let value = location.parse().map_err(|_| ApiError::Internal("Location is not a header value".into()))?;
+    response.headers_mut().insert(http::header::LOCATION, value);
+    Ok(response)
+}

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::customers::{TxError, backoff};
 use super::keys::{self, entity};
+use super::table::{AtVersion, TxError, backoff};
 use super::{Item, Store, StoreError, n, number_attr, s};
 use crate::domain::cart::{Cart, CartOwner, GUEST_CART_TTL_SECONDS, GuestToken};
 use crate::domain::{CustomerId, ValidationErrors};
@@ -21,16 +21,6 @@ use crate::time::Timestamp;
 
 /// Read-modify-write rounds before giving up on a cart that keeps changing underneath.
 const WRITE_ATTEMPTS: usize = 10;
-
-/// The outcome of a read-modify-write of a cart.
-#[derive(Debug)]
-pub enum CartUpdate<E> {
-    Saved(Cart),
-    /// The change refused the cart as it was (nothing written).
-    Rejected(E),
-    /// No guest cart for this token.
-    NoCart,
-}
 
 /// The outcome of moving a guest cart into a customer's.
 #[derive(Debug)]
@@ -82,33 +72,9 @@ impl Store {
         Ok(Some(cart))
     }
 
-    /// Applies `change` to the current cart and saves it if nobody wrote the cart meanwhile;
-    /// otherwise re-reads and applies it again, so concurrent changes of different lines all
-    /// survive.
-    pub async fn change_cart<E>(
-        &self,
-        owner: &CartOwner,
-        now: Timestamp,
-        change: impl Fn(&mut Cart) -> Result<(), E>,
-    ) -> Result<CartUpdate<E>, StoreError> {
-        for attempt in 0..WRITE_ATTEMPTS {
-            let Some(mut cart) = self.get_cart(owner, now).await? else {
-                return Ok(CartUpdate::NoCart);
-            };
-            if let Err(err) = change(&mut cart) {
-                return Ok(CartUpdate::Rejected(err));
-            }
-            match self.put_cart(owner, &cart, now).await? {
-                Some(saved) => return Ok(CartUpdate::Saved(saved)),
-                None => backoff(attempt).await,
-            }
-        }
-        Err(StoreError::VersionConflict)
-    }
-
     /// Writes `cart` as the next version after `cart.version` (absent for version 0). `None`
     /// when another writer got there first, or a guest cart is gone.
-    async fn put_cart(&self, owner: &CartOwner, cart: &Cart, now: Timestamp) -> Result<Option<Cart>, StoreError> {
+    pub async fn put_cart(&self, owner: &CartOwner, cart: &Cart, now: Timestamp) -> Result<Option<Cart>, StoreError> {
         let saved = Cart { version: cart.version + 1, ..cart.clone() };
         let put = self.versioned_cart_put(owner, cart.version, &saved, now)?;
         let result = self
@@ -210,10 +176,7 @@ impl Store {
         let builder = if previous_version == 0 {
             builder.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK)
         } else {
-            builder
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(previous_version))
+            builder.at_version(previous_version)
         };
         builder.build().map_err(|e| StoreError::Backend(e.to_string()))
     }
@@ -235,9 +198,7 @@ impl Store {
             .table_name(self.table())
             .key(keys::PK, s(keys::guest_pk(&token.key_hash())))
             .key(keys::SK, s(keys::CART_SK))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(version))
+            .at_version(version)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())

@@ -1,21 +1,12 @@
 //! Customer lists: newest first by status (GSI4), and a customer's audit trail. Every read is
 //! bounded by the page size, never by the number of customers.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::try_join_all;
 
 use super::keys::{self, entity};
-use super::{Item, Page, Store, StoreError, s, string_attr};
+use super::{Item, Page, PageToken, Store, StoreError, s, string_attr};
 use crate::domain::audit::AuditEntry;
 use crate::domain::{Customer, CustomerId, CustomerStatus};
-
-/// A page of customers and, when more follow, the GSI4 sort key of the last one.
-pub struct CustomerPage {
-    pub items: Vec<Customer>,
-    pub next_position: Option<String>,
-}
 
 impl Store {
     /// Newest first across `statuses`, continuing below `before` (a GSI4 sort key). Each status
@@ -25,16 +16,23 @@ impl Store {
         &self,
         statuses: &[CustomerStatus],
         limit: usize,
-        before: Option<&str>,
-    ) -> Result<CustomerPage, StoreError> {
+        start: Option<PageToken>,
+    ) -> Result<Page<Customer>, StoreError> {
+        let before = match &start {
+            Some(token) => Some(token.get(keys::GSI4_SK).ok_or(StoreError::BadPageToken)?),
+            None => None,
+        };
         let queries = statuses.iter().map(|status| self.status_page(*status, limit + 1, before));
         let mut merged: Vec<(String, Item)> = try_join_all(queries).await?.into_iter().flatten().collect();
         merged.sort_by(|a, b| b.0.cmp(&a.0));
         let more = merged.len() > limit;
         merged.truncate(limit);
-        let next_position = if more { merged.last().map(|(position, _)| position.clone()) } else { None };
+        let next = match merged.last() {
+            Some((position, _)) if more => Some(PageToken::single(keys::GSI4_SK, position.clone())),
+            _ => None,
+        };
         let items = merged.into_iter().map(|(_, item)| serde_dynamo::from_item(item)).collect::<Result<_, _>>()?;
-        Ok(CustomerPage { items, next_position })
+        Ok(Page { items, next })
     }
 
     async fn status_page(
@@ -65,7 +63,7 @@ impl Store {
             .unwrap_or_default()
             .into_iter()
             .filter(|item| string_attr(item, keys::ENTITY) == Some(entity::CUSTOMER))
-            .filter_map(|item| string_attr(&item, "GSI4SK").map(str::to_string).map(|position| (position, item)))
+            .filter_map(|item| string_attr(&item, keys::GSI4_SK).map(str::to_string).map(|position| (position, item)))
             .collect())
     }
 
@@ -74,7 +72,7 @@ impl Store {
         &self,
         id: &CustomerId,
         limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<PageToken>,
     ) -> Result<Page<AuditEntry>, StoreError> {
         let query = self
             .client()

@@ -3,22 +3,19 @@
 //! statistics counters, carts, media) add their items in `creation_items`, `change_items` and
 //! `erase`, so every customer write stays one transaction.
 
-use std::time::Duration;
-
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::keys::{self, entity};
+use super::table::{AtVersion, TxError, backoff};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::audit::{AuditEntry, AuditNote};
 use crate::domain::customer::ActivityKind;
-use crate::domain::ids::random_token;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
 
 /// Attempts for one logical create: username and id collisions pick new values, transaction
 /// conflicts back off and retry.
 const CREATE_ATTEMPTS: usize = 8;
-const BATCH_WRITE_LIMIT: usize = 25;
 
 impl Store {
     /// Creates the customer with its audit entry, choosing a free username and, on the
@@ -113,9 +110,7 @@ impl Store {
         let put = Put::builder()
             .table_name(self.table())
             .set_item(Some(customer_item(next)?))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(current.version))
+            .at_version(current.version)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
@@ -298,103 +293,12 @@ impl Store {
         Err(StoreError::VersionConflict)
     }
 
-    /// Every item of a partition whose sort key starts with `prefix` (all of them for `None`).
-    pub(crate) async fn query_prefix(
-        &self,
-        pk: &str,
-        prefix: Option<&str>,
-        projection: Option<&str>,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let mut request = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_values(":pk", s(pk));
-            request = match prefix {
-                Some(prefix) => request
-                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                    .expression_attribute_names("#sk", keys::SK)
-                    .expression_attribute_values(":prefix", s(prefix)),
-                None => request.key_condition_expression("#pk = :pk"),
-            };
-            let out = request
-                .set_projection_expression(projection.map(str::to_string))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            self.meter().read(out.consumed_capacity());
-            items.extend(out.items.unwrap_or_default());
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
-        }
-    }
-
-    /// Deletes the items of a partition whose sort key starts with `prefix` (all for `None`).
-    pub(crate) async fn delete_prefix(&self, pk: &str, prefix: Option<&str>) -> Result<(), StoreError> {
-        let keys = self.query_prefix(pk, prefix, Some("PK, SK")).await?;
-        for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
-            self.batch_delete(chunk).await?;
-        }
-        Ok(())
-    }
-
-    async fn batch_delete(&self, keys: &[Item]) -> Result<(), StoreError> {
-        let mut requests: Vec<WriteRequest> = keys
-            .iter()
-            .map(|key| {
-                DeleteRequest::builder()
-                    .set_key(Some(key.clone()))
-                    .build()
-                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                    .map_err(|e| StoreError::Backend(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
-        for attempt in 0..CREATE_ATTEMPTS {
-            let out = self
-                .client()
-                .batch_write_item()
-                .request_items(self.table(), requests)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            self.meter().write_all(out.consumed_capacity());
-            requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
-            if requests.is_empty() {
-                return Ok(());
-            }
-            backoff(attempt).await;
-        }
-        Err(StoreError::Backend("batch delete left unprocessed items".into()))
-    }
-
-    pub(crate) fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     fn delete_customer_at_version(&self, customer: &Customer) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(&customer.customer_id)))
             .key(keys::SK, s(keys::PROFILE_SK))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(customer.version))
+            .at_version(customer.version)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
@@ -413,88 +317,6 @@ impl Store {
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
-
-    /// Runs a transaction with a client request token (so SDK retries apply it at most once)
-    /// and maps a cancellation to the action that caused it.
-    pub(crate) async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        fields: &[Option<UniqueField>],
-    ) -> Result<(), TxError> {
-        let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(random_token(18))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.meter().write_all(out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) => {
-                let reasons = err
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                            Some(c.cancellation_reasons().to_vec())
-                        }
-                        _ => None,
-                    });
-                match reasons {
-                    Some(reasons) => Err(classify(&reasons, fields)),
-                    None if is_retryable_conflict(&err) => Err(TxError::Conflict),
-                    None => Err(TxError::Store(StoreError::backend(err))),
-                }
-            }
-        }
-    }
-}
-
-pub(crate) enum TxError {
-    Taken(UniqueField),
-    Condition,
-    Conflict,
-    Store(StoreError),
-}
-
-impl From<StoreError> for TxError {
-    fn from(err: StoreError) -> Self {
-        TxError::Store(err)
-    }
-}
-
-fn classify(reasons: &[aws_sdk_dynamodb::types::CancellationReason], fields: &[Option<UniqueField>]) -> TxError {
-    // A failed condition is a definite answer; a conflict only means "try again".
-    let mut outcome = TxError::Conflict;
-    for (index, reason) in reasons.iter().enumerate() {
-        if reason.code() == Some("ConditionalCheckFailed") {
-            match fields.get(index).copied().flatten() {
-                Some(field) => return TxError::Taken(field),
-                None => outcome = TxError::Condition,
-            }
-        }
-    }
-    outcome
-}
-
-fn is_retryable_conflict<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    matches!(
-        err.as_service_error().and_then(|e| e.code()),
-        Some("TransactionInProgressException" | "TransactionConflictException")
-    )
-}
-
-/// Sleeps before retry `attempt` (0-based): exponential with jitter, capped at ~340 ms.
-pub(crate) async fn backoff(attempt: usize) {
-    let jitter: u64 = rand::random_range(0..20);
-    let millis = 10u64 * (1 << attempt.min(5)) + jitter;
-    tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
 fn customer_item(customer: &Customer) -> Result<Item, StoreError> {
@@ -505,17 +327,17 @@ fn customer_item(customer: &Customer) -> Result<Item, StoreError> {
     item.insert(keys::ENTITY.into(), s(entity::CUSTOMER));
     // Sparse indexes: a customer without an email simply has no GSI2 keys (never NULL).
     if let Some(phone) = &customer.phone {
-        item.insert("GSI1PK".into(), s(keys::phone_key(phone)));
-        item.insert("GSI1SK".into(), s(keys::PROFILE_SK));
+        item.insert(keys::GSI1_PK.into(), s(keys::phone_key(phone)));
+        item.insert(keys::GSI1_SK.into(), s(keys::PROFILE_SK));
     }
     if let Some(email) = &customer.email {
-        item.insert("GSI2PK".into(), s(keys::email_key(email)));
-        item.insert("GSI2SK".into(), s(keys::PROFILE_SK));
+        item.insert(keys::GSI2_PK.into(), s(keys::email_key(email)));
+        item.insert(keys::GSI2_SK.into(), s(keys::PROFILE_SK));
     }
-    item.insert("GSI3PK".into(), s(keys::username_key(&customer.username)));
-    item.insert("GSI3SK".into(), s(keys::PROFILE_SK));
-    item.insert("GSI4PK".into(), s(keys::status_partition(customer.status.as_str())));
-    item.insert("GSI4SK".into(), s(format!("{}#{}", customer.created_at.to_rfc3339(), id)));
+    item.insert(keys::GSI3_PK.into(), s(keys::username_key(&customer.username)));
+    item.insert(keys::GSI3_SK.into(), s(keys::PROFILE_SK));
+    item.insert(keys::GSI4_PK.into(), s(keys::status_partition(customer.status.as_str())));
+    item.insert(keys::GSI4_SK.into(), s(format!("{}#{}", customer.created_at.to_rfc3339(), id)));
     Ok(item)
 }
 

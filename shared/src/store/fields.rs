@@ -2,7 +2,8 @@
 //! `Query` by every customer write that validates `custom_fields`.
 
 use super::keys::{self, entity};
-use super::{Item, Store, StoreError, n, s};
+use super::table::AtVersion;
+use super::{Item, Store, StoreError, s};
 use crate::domain::fields::FieldDefinition;
 
 fn field_item(definition: &FieldDefinition) -> Result<Item, StoreError> {
@@ -46,9 +47,7 @@ impl Store {
             .put_item()
             .table_name(self.table())
             .set_item(Some(field_item(next)?))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(expected_version))
+            .at_version(expected_version)
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;

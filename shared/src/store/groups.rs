@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes, TransactWriteItem};
 
-use super::customers::TxError;
 use super::keys::{self, entity};
-use super::{Item, Page, Store, StoreError, UniqueField, s, string_attr};
+use super::table::TxError;
+use super::{Item, Page, PageToken, Store, StoreError, UniqueField, s, string_attr};
 use crate::domain::group::Group;
 use crate::domain::{Customer, CustomerId, GroupId};
 use crate::time::Timestamp;
@@ -27,8 +27,8 @@ fn group_item(group: &Group) -> Result<Item, StoreError> {
     item.insert(keys::PK.into(), s(keys::group_pk(&group.group_id)));
     item.insert(keys::SK.into(), s(keys::GROUP_SK));
     item.insert(keys::ENTITY.into(), s(entity::GROUP));
-    item.insert("GSI4PK".into(), s(keys::GROUP_LIST));
-    item.insert("GSI4SK".into(), s(format!("{}#{}", group.name_key(), group.group_id)));
+    item.insert(keys::GSI4_PK.into(), s(keys::GROUP_LIST));
+    item.insert(keys::GSI4_SK.into(), s(format!("{}#{}", group.name_key(), group.group_id)));
     Ok(item)
 }
 
@@ -37,8 +37,8 @@ fn membership_item(group: &GroupId, customer: &CustomerId, now: Timestamp) -> It
         (keys::PK.to_string(), s(keys::customer_pk(customer))),
         (keys::SK.to_string(), s(keys::member_sk(group))),
         (keys::ENTITY.to_string(), s(entity::MEMBERSHIP)),
-        ("GSI1PK".to_string(), s(keys::group_pk(group))),
-        ("GSI1SK".to_string(), s(customer.as_str())),
+        (keys::GSI1_PK.to_string(), s(keys::group_pk(group))),
+        (keys::GSI1_SK.to_string(), s(customer.as_str())),
         ("group_id".to_string(), s(group.as_str())),
         ("customer_id".to_string(), s(customer.as_str())),
         ("added_at".to_string(), s(now.to_rfc3339())),
@@ -69,18 +69,14 @@ impl Store {
     }
 
     /// Groups by name, `limit` at a time.
-    pub async fn list_groups(
-        &self,
-        limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
-    ) -> Result<Page<Group>, StoreError> {
+    pub async fn list_groups(&self, limit: i32, start: Option<PageToken>) -> Result<Page<Group>, StoreError> {
         let query = self
             .client()
             .query()
             .index_name("GSI4")
             .key_condition_expression("GSI4PK = :groups")
             .expression_attribute_values(":groups", s(keys::GROUP_LIST));
-        self.query_page(query, limit, start, &["PK", "SK", "GSI4PK", "GSI4SK"]).await?.typed()
+        self.query_page(query, limit, start, &[keys::PK, keys::SK, keys::GSI4_PK, keys::GSI4_SK]).await?.typed()
     }
 
     /// Adds the customer to the group: one transaction that checks both exist and writes the
@@ -139,7 +135,7 @@ impl Store {
         &self,
         group: &GroupId,
         limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<PageToken>,
     ) -> Result<Page<Customer>, StoreError> {
         let query = self
             .client()
@@ -147,10 +143,14 @@ impl Store {
             .index_name(keys::GSI_PHONE)
             .key_condition_expression("GSI1PK = :group")
             .expression_attribute_values(":group", s(keys::group_pk(group)));
-        let page = self.query_page(query, limit, start, &["PK", "SK", "GSI1PK", "GSI1SK"]).await?;
-        let ids: Vec<CustomerId> =
-            page.items.iter().filter_map(|item| string_attr(item, "GSI1SK")).filter_map(CustomerId::parse).collect();
-        Ok(Page { items: self.batch_get_customers(&ids).await?, last_key: page.last_key })
+        let page = self.query_page(query, limit, start, &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK]).await?;
+        let ids: Vec<CustomerId> = page
+            .items
+            .iter()
+            .filter_map(|item| string_attr(item, keys::GSI1_SK))
+            .filter_map(CustomerId::parse)
+            .collect();
+        Ok(Page { items: self.batch_get_customers(&ids).await?, next: page.next })
     }
 
     /// The customers with these ids that exist, in the order given. At most 100 ids.

@@ -35,6 +35,8 @@ pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 pub const ENTITY: &str = "entity";
 pub const TTL: &str = "ttl";
+/// The optimistic-concurrency counter of every versioned item.
+pub const VERSION: &str = "version";
 
 pub const PROFILE_SK: &str = "PROFILE";
 pub const UNIQUE_SK: &str = "UNIQUE";
@@ -43,6 +45,17 @@ pub const SESSION_PREFIX: &str = "SESSION#";
 pub const GUARD_SK: &str = "GUARD";
 pub const CART_SK: &str = "CART";
 pub const MIGRATED_SK: &str = "MIGRATED";
+
+/// The generic key attributes of the four GSIs (which entity fills which is in
+/// docs/architecture.md, "GSIs").
+pub const GSI1_PK: &str = "GSI1PK";
+pub const GSI1_SK: &str = "GSI1SK";
+pub const GSI2_PK: &str = "GSI2PK";
+pub const GSI2_SK: &str = "GSI2SK";
+pub const GSI3_PK: &str = "GSI3PK";
+pub const GSI3_SK: &str = "GSI3SK";
+pub const GSI4_PK: &str = "GSI4PK";
+pub const GSI4_SK: &str = "GSI4SK";
 
 pub const GSI_PHONE: &str = "GSI1";
 pub const GSI_EMAIL: &str = "GSI2";
@@ -73,6 +86,12 @@ pub const STAFF_LIST: &str = "STAFF";
 
 pub fn staff_pk(id: &crate::domain::staff::StaffId) -> String {
     format!("STAFF#{id}")
+}
+
+/// The partition that owns a principal's sessions: a staff member's or a customer's item
+/// partition, told apart by the id's prefix.
+pub fn owner_pk(owner_id: &str) -> String {
+    if owner_id.starts_with("STAFF_") { format!("STAFF#{owner_id}") } else { format!("CUSTOMER#{owner_id}") }
 }
 
 pub fn staff_email_key(email: &EmailAddress) -> String {

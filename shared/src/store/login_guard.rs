@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::keys::{self, entity};
 use super::{Store, StoreError};
-use crate::auth::otp::hex;
+use crate::domain::ids::hex;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginGuard {

@@ -13,8 +13,9 @@ pub mod otp;
 pub mod rate_limit;
 pub mod sessions;
 pub mod staff;
+pub(crate) mod table;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,22 +27,47 @@ use thiserror::Error;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// One page of a list, and the key to continue from.
+/// One page of a list, and where the next one starts.
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub last_key: Option<HashMap<String, AttributeValue>>,
+    pub next: Option<PageToken>,
 }
 
-/// The attributes of `item` that make up an index's `ExclusiveStartKey`.
-pub(crate) fn index_key(item: &Item, names: &[&str]) -> HashMap<String, AttributeValue> {
-    names.iter().filter_map(|name| item.get(*name).map(|value| (name.to_string(), value.clone()))).collect()
+/// Where a page ended. Only the store reads what is inside (the key attributes of the last item
+/// it returned); every other layer passes it on, signed, as an opaque cursor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PageToken(BTreeMap<String, String>);
+
+impl PageToken {
+    /// The (string) attributes of `item` named by `names`: an index's `ExclusiveStartKey`.
+    pub(crate) fn of(item: &Item, names: &[&str]) -> Self {
+        Self(
+            names
+                .iter()
+                .filter_map(|name| string_attr(item, name).map(|v| (name.to_string(), v.to_string())))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn single(name: &str, value: String) -> Self {
+        Self(BTreeMap::from([(name.to_string(), value)]))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub(crate) fn into_start_key(self) -> HashMap<String, AttributeValue> {
+        self.0.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect()
+    }
 }
 
 impl Page<Item> {
     /// Maps the raw items with `serde_dynamo`.
     pub(crate) fn typed<T: serde::de::DeserializeOwned>(self) -> Result<Page<T>, StoreError> {
         let items = self.items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, last_key: self.last_key })
+        Ok(Page { items, next: self.next })
     }
 }
 pub use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -78,6 +104,8 @@ pub enum StoreError {
     NotFound,
     #[error("DynamoDB call failed: {0}")]
     Backend(String),
+    #[error("the page token does not belong to this list")]
+    BadPageToken,
     #[error("a stored item could not be read: {0}")]
     Malformed(String),
 }
@@ -271,13 +299,13 @@ impl Store {
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<PageToken>,
         key_names: &[&str],
     ) -> Result<Page<Item>, StoreError> {
         let out = query
             .table_name(&self.table)
             .limit(limit + 1)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(start.map(PageToken::into_start_key))
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await
@@ -286,11 +314,11 @@ impl Store {
         let mut items = out.items.unwrap_or_default();
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
-        let last_key = match items.last() {
-            Some(last) if more => Some(index_key(last, key_names)),
+        let next = match items.last() {
+            Some(last) if more => Some(PageToken::of(last, key_names)),
             _ => None,
         };
-        Ok(Page { items, last_key })
+        Ok(Page { items, next })
     }
 
     /// The outcome of a conditional write: `Ok(Some(output))` when it applied, `Ok(None)` when

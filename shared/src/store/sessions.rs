@@ -31,10 +31,7 @@ pub struct SessionRecord {
     pub rotated_at: Option<Timestamp>,
 }
 
-/// The partition that owns a principal's items: customers and staff live apart.
-pub fn owner_pk(owner_id: &str) -> String {
-    if owner_id.starts_with("STAFF_") { format!("STAFF#{owner_id}") } else { format!("CUSTOMER#{owner_id}") }
-}
+pub use keys::owner_pk;
 
 impl Store {
     pub async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {

@@ -1,13 +1,9 @@
 //! Staff accounts: the item in its own partition (with its sessions), a sentinel that keeps
 //! emails unique, and GSI4 (`STAFF`, newest first) for the admin list.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::customers::TxError;
 use super::keys::{self, entity};
-use super::{Item, Page, Store, StoreError, UniqueField, n, s, string_attr};
+use super::table::{AtVersion, TxError};
+use super::{Item, Page, PageToken, Store, StoreError, UniqueField, s, string_attr};
 use crate::domain::EmailAddress;
 use crate::domain::staff::{StaffId, StaffMember};
 
@@ -16,8 +12,8 @@ fn staff_item(staff: &StaffMember) -> Result<Item, StoreError> {
     item.insert(keys::PK.into(), s(keys::staff_pk(&staff.staff_id)));
     item.insert(keys::SK.into(), s(keys::PROFILE_SK));
     item.insert(keys::ENTITY.into(), s(entity::STAFF));
-    item.insert("GSI4PK".into(), s(keys::STAFF_LIST));
-    item.insert("GSI4SK".into(), s(format!("{}#{}", staff.created_at.to_rfc3339(), staff.staff_id)));
+    item.insert(keys::GSI4_PK.into(), s(keys::STAFF_LIST));
+    item.insert(keys::GSI4_SK.into(), s(format!("{}#{}", staff.created_at.to_rfc3339(), staff.staff_id)));
     Ok(item)
 }
 
@@ -54,11 +50,7 @@ impl Store {
 
     /// Newest first, `limit` at a time. Asks for one more than a page so a full last page does
     /// not come with a cursor to an empty one.
-    pub async fn list_staff(
-        &self,
-        limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
-    ) -> Result<Page<StaffMember>, StoreError> {
+    pub async fn list_staff(&self, limit: i32, start: Option<PageToken>) -> Result<Page<StaffMember>, StoreError> {
         let query = self
             .client()
             .query()
@@ -66,7 +58,7 @@ impl Store {
             .key_condition_expression("GSI4PK = :staff")
             .expression_attribute_values(":staff", s(keys::STAFF_LIST))
             .scan_index_forward(false);
-        self.query_page(query, limit, start, &["PK", "SK", "GSI4PK", "GSI4SK"]).await?.typed()
+        self.query_page(query, limit, start, &[keys::PK, keys::SK, keys::GSI4_PK, keys::GSI4_SK]).await?.typed()
     }
 
     /// Writes `next` over `current` if nobody changed the account meanwhile.
@@ -83,9 +75,7 @@ impl Store {
             .put_item()
             .table_name(self.table())
             .set_item(Some(staff_item(next)?))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(current.version))
+            .at_version(current.version)
             .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;

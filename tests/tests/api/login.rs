@@ -211,7 +211,7 @@ async fn codes_are_stored_hashed_and_not_echoed_without_the_dev_flag() {
 async fn expired_codes_do_not_work() {
     let t = TestApp::with_env(&[("OTP_TTL_SECONDS", "1")]).await;
     let code = t.request_code(PHONE).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    t.app().clock.advance(2);
     let response =
         t.call("POST", "/v1/auth/login", None, Some(json!({"phone": PHONE, "code": code, "name": "A B"}))).await;
     assert_eq!(response.status, 401);

@@ -48,6 +48,21 @@ impl ValidationErrors {
         }
     }
 
+    /// These errors (found while parsing a body) together with those of `result` (found by the
+    /// rules that ran on what parsed), or `result`'s value when there are none: one 422 names
+    /// every bad field.
+    pub fn combined_with<T>(&self, result: Result<T, ValidationErrors>) -> Result<T, ValidationErrors> {
+        let mut errors = self.clone();
+        match result {
+            Ok(value) if errors.is_empty() => Ok(value),
+            Ok(_) => Err(errors),
+            Err(found) => {
+                errors.merge(found);
+                Err(errors)
+            }
+        }
+    }
+
     /// Whether any of `fields` already has an error.
     pub fn names_any(&self, fields: &[&str]) -> bool {
         self.0.iter().any(|e| fields.contains(&e.field.as_str()))

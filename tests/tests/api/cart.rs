@@ -9,7 +9,7 @@ use integration_tests::{TestApp, TestResponse};
 use serde_json::{Value, json};
 use shared::domain::CustomerId;
 use shared::domain::cart::{CartOwner, GuestToken, LineSpec, ProductId};
-use shared::store::carts::CartUpdate;
+use shared::services::carts::{CartUpdate, change_cart};
 use shared::time::Timestamp;
 
 /// Who calls: a customer's access token, a guest token, or nothing.
@@ -85,18 +85,15 @@ async fn migrate(t: &TestApp, token: &str, guest_token: &str) -> TestResponse {
 async fn fill(t: &TestApp, owner: &CartOwner, products: impl Iterator<Item = String>) {
     let products: Vec<ProductId> = products.map(|p| ProductId::parse(&p).expect("product id")).collect();
     let now = Timestamp::now();
-    let update = t
-        .app()
-        .store
-        .change_cart(owner, now, |cart| {
-            for product in &products {
-                let spec = LineSpec { quantity: 1, unit_price: None, name: None, attributes: BTreeMap::new() };
-                cart.set_line(product.clone(), spec, now)?;
-            }
-            Ok::<(), shared::domain::ValidationErrors>(())
-        })
-        .await
-        .expect("store");
+    let update = change_cart(&t.app().store, owner, now, |cart| {
+        for product in &products {
+            let spec = LineSpec { quantity: 1, unit_price: None, name: None, attributes: BTreeMap::new() };
+            cart.set_line(product.clone(), spec, now)?;
+        }
+        Ok::<(), shared::domain::ValidationErrors>(())
+    })
+    .await
+    .expect("store");
     assert!(matches!(update, CartUpdate::Saved(_)), "{update:?}");
 }
 

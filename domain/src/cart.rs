@@ -78,7 +78,7 @@ impl GuestToken {
     /// Hex SHA-256 of the token: the key of its cart. A token is 256 random bits, so a plain
     /// hash (no salt, no key) cannot be reversed by guessing.
     pub fn key_hash(&self) -> String {
-        crate::auth::otp::hex(&Sha256::digest(self.0.as_bytes()))
+        crate::ids::hex(&Sha256::digest(self.0.as_bytes()))
     }
 }
 
@@ -257,7 +257,7 @@ pub struct LineInput {
     pub attributes: Option<Value>,
 }
 
-impl crate::http::JsonBody for LineInput {
+impl crate::JsonBody for LineInput {
     const FIELDS: &'static [&'static str] = &["quantity", "unit_price", "name", "attributes"];
 }
 
@@ -351,7 +351,7 @@ pub struct MigrateInput {
     pub guest_token: String,
 }
 
-impl crate::http::JsonBody for MigrateInput {
+impl crate::JsonBody for MigrateInput {
     const FIELDS: &'static [&'static str] = &["guest_token"];
 }
 

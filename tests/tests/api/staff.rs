@@ -86,7 +86,7 @@ async fn a_success_clears_earlier_failures() {
 async fn admins_create_list_and_change_staff() {
     let (t, admin) = with_admin(&[]).await;
     // Creation times have one-second precision; a second apart makes "newest first" certain.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    t.app().clock.advance(1);
     let created = t
         .call(
             "POST",

@@ -229,7 +229,7 @@ pub struct FieldDefinitionInput {
     pub customer_editable: Option<bool>,
 }
 
-impl crate::http::JsonBody for FieldDefinitionInput {
+impl crate::JsonBody for FieldDefinitionInput {
     const FIELDS: &'static [&'static str] =
         &["key", "label", "type", "required", "default", "options", "min", "max", "pattern", "customer_editable"];
 }

@@ -72,6 +72,11 @@ impl SessionId {
 }
 
 /// `bytes` bytes from the thread's CSPRNG, URL-safe base64 without padding.
+/// Lower-case hex of `bytes` (digests in keys and tokens).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn random_token(bytes: usize) -> String {
     use base64::Engine;
     let mut buffer = vec![0u8; bytes];

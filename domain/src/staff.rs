@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::EmailAddress;
 use super::validation::{ValidationErrors, bounded_text};
-use crate::auth::Role;
-use crate::auth::password;
+use crate::password;
+use crate::role::Role;
 use crate::time::Timestamp;
 
 pub const MAX_STAFF_NAME: usize = 100;

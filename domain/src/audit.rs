@@ -95,7 +95,7 @@ fn is_empty(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CustomerId, CustomerStatus, Username};
+    use crate::{CustomerId, CustomerStatus, Username};
 
     #[test]
     fn records_only_what_changed() {

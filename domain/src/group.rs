@@ -45,7 +45,7 @@ pub struct GroupInput {
     pub description: Option<String>,
 }
 
-impl crate::http::JsonBody for GroupInput {
+impl crate::JsonBody for GroupInput {
     const FIELDS: &'static [&'static str] = &["name", "description"];
 }
 

@@ -6,8 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::customer::{
-    Audience, MAX_ADDRESS_LINE, MAX_NAME, MAX_POSTAL_CODE, MAX_SHORT_TEXT, parse_date_of_birth, parse_full_name,
-    parse_gender,
+    MAX_ADDRESS_LINE, MAX_NAME, MAX_POSTAL_CODE, MAX_SHORT_TEXT, parse_date_of_birth, parse_full_name, parse_gender,
 };
 use super::fields::{FieldDefinition, Writer, fill_defaults, merge_custom_fields};
 use super::patch::Patch;
@@ -117,29 +116,37 @@ pub const SELF_FIELDS: &[&str] = &[
     "custom_fields",
 ];
 
+/// Every field staff may write, plus `$extra`.
+macro_rules! staff_fields {
+    ($($extra:literal),*) => {
+        &[
+            $($extra,)*
+            "name",
+            "first_name",
+            "last_name",
+            "phone",
+            "email",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+            "country",
+            "date_of_birth",
+            "gender",
+            "company_name",
+            "tax_id",
+            "marketing_emails",
+            "marketing_sms",
+            "notes",
+            "tags",
+            "custom_fields",
+        ]
+    };
+}
+
 /// The fields staff may change on an existing customer (the username never changes).
-pub const STAFF_UPDATE_FIELDS: &[&str] = &[
-    "name",
-    "first_name",
-    "last_name",
-    "phone",
-    "email",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "date_of_birth",
-    "gender",
-    "company_name",
-    "tax_id",
-    "marketing_emails",
-    "marketing_sms",
-    "notes",
-    "tags",
-    "custom_fields",
-];
+pub const STAFF_UPDATE_FIELDS: &[&str] = staff_fields!();
 
 /// Everything that shapes a write besides the input: today's date (birth dates), the default
 /// phone region, the custom field definitions and who is writing.
@@ -282,7 +289,7 @@ impl CustomerInput {
 #[serde(transparent)]
 pub struct SelfUpdateInput(pub CustomerInput);
 
-impl crate::http::JsonBody for SelfUpdateInput {
+impl crate::JsonBody for SelfUpdateInput {
     const FIELDS: &'static [&'static str] = SELF_FIELDS;
 }
 
@@ -291,7 +298,7 @@ impl crate::http::JsonBody for SelfUpdateInput {
 #[serde(transparent)]
 pub struct StaffUpdateInput(pub CustomerInput);
 
-impl crate::http::JsonBody for StaffUpdateInput {
+impl crate::JsonBody for StaffUpdateInput {
     const FIELDS: &'static [&'static str] = STAFF_UPDATE_FIELDS;
 }
 
@@ -300,38 +307,8 @@ impl crate::http::JsonBody for StaffUpdateInput {
 #[serde(transparent)]
 pub struct StaffCreateInput(pub CustomerInput);
 
-impl crate::http::JsonBody for StaffCreateInput {
-    const FIELDS: &'static [&'static str] = &[
-        "name",
-        "first_name",
-        "last_name",
-        "username",
-        "phone",
-        "email",
-        "address_line1",
-        "address_line2",
-        "city",
-        "state",
-        "postal_code",
-        "country",
-        "date_of_birth",
-        "gender",
-        "company_name",
-        "tax_id",
-        "marketing_emails",
-        "marketing_sms",
-        "notes",
-        "tags",
-        "custom_fields",
-    ];
-}
-
-/// Which view a writer gets back.
-pub fn audience_of(writer: Writer) -> Audience {
-    match writer {
-        Writer::Staff => Audience::Staff,
-        Writer::Customer => Audience::Owner,
-    }
+impl crate::JsonBody for StaffCreateInput {
+    const FIELDS: &'static [&'static str] = staff_fields!("username");
 }
 
 fn required_text(errors: &mut ValidationErrors, field: &str, patch: &Patch<String>, max: usize, target: &mut String) {

@@ -1,0 +1,66 @@
+//! Customer use cases that read, change and write: the loop every customer update goes through
+//! (`PATCH /v1/me`, staff `PATCH`/`PUT`, bulk update, status changes, verification, soft
+//! delete): optimistic concurrency on `version`, `If-Match` honoured, the audit entry written
+//! in the same transaction as the change.
+
+use thiserror::Error;
+
+use crate::clock::Clock;
+use crate::domain::audit::AuditNote;
+use crate::domain::{Customer, CustomerId};
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// Attempts of an update without `If-Match` that keeps losing races with other writers.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// Why an update did not apply. `E` is what the change itself may refuse with.
+#[derive(Debug, Error)]
+pub enum UpdateError<E> {
+    #[error("no such customer")]
+    NotFound,
+    #[error("the customer is not at the expected version")]
+    PreconditionFailed,
+    #[error("the customer kept changing while this update was tried")]
+    Contended,
+    #[error("the change was refused")]
+    Refused(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies `change` to the current customer and writes the result. With `expected` (the
+/// versions an `If-Match` accepts), a customer at another version is `PreconditionFailed`;
+/// without it, a lost race re-reads and applies the change again, so it is atomic either way.
+/// A change that alters nothing writes nothing (and audits nothing). Returns the customer as it
+/// now is.
+pub async fn update_customer<E, F>(
+    store: &Store,
+    clock: &Clock,
+    id: &CustomerId,
+    expected: Option<&[u64]>,
+    note: &AuditNote,
+    change: F,
+) -> Result<Customer, UpdateError<E>>
+where
+    F: Fn(&Customer, Timestamp) -> Result<Customer, E>,
+{
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = store.get_customer(id).await?.ok_or(UpdateError::NotFound)?;
+        if expected.is_some_and(|versions| !versions.contains(&current.version)) {
+            return Err(UpdateError::PreconditionFailed);
+        }
+        let now = clock.now();
+        let mut next = change(&current, now).map_err(UpdateError::Refused)?;
+        if next == current {
+            return Ok(current);
+        }
+        match store.replace_customer(&current, &mut next, now, note).await {
+            Ok(()) => return Ok(next),
+            Err(StoreError::VersionConflict) if expected.is_some() => return Err(UpdateError::PreconditionFailed),
+            Err(StoreError::VersionConflict) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(UpdateError::Contended)
+}

@@ -1,0 +1,213 @@
+//! The table-wide base of the store: helpers every store module builds on (transactions and
+//! how their cancellations are read, conditional puts, versioned writes, partition sweeps,
+//! backoff). Entity modules (`customers`, `carts`, …) hold only their own items and rules.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteRequest};
+
+use super::keys;
+use super::{Item, Store, StoreError, UniqueField, n, s};
+use crate::domain::ids::random_token;
+
+/// `BatchWriteItem` takes at most this many requests.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// Rounds of unprocessed items a batch write retries before it gives up.
+const BATCH_WRITE_ATTEMPTS: usize = 8;
+
+impl Store {
+    /// Every item of a partition whose sort key starts with `prefix` (all of them for `None`).
+    pub(crate) async fn query_prefix(
+        &self,
+        pk: &str,
+        prefix: Option<&str>,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let mut request = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_values(":pk", s(pk));
+            request = match prefix {
+                Some(prefix) => request
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", keys::SK)
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => request.key_condition_expression("#pk = :pk"),
+            };
+            let out = request
+                .set_projection_expression(projection.map(str::to_string))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .return_consumed_capacity(Self::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            self.meter().read(out.consumed_capacity());
+            items.extend(out.items.unwrap_or_default());
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Deletes the items of a partition whose sort key starts with `prefix` (all for `None`).
+    pub(crate) async fn delete_prefix(&self, pk: &str, prefix: Option<&str>) -> Result<(), StoreError> {
+        let keys = self.query_prefix(pk, prefix, Some("PK, SK")).await?;
+        for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
+            self.batch_delete(chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn batch_delete(&self, keys: &[Item]) -> Result<(), StoreError> {
+        let mut requests: Vec<WriteRequest> = keys
+            .iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key.clone()))
+                    .build()
+                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                    .map_err(|e| StoreError::Backend(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        for attempt in 0..BATCH_WRITE_ATTEMPTS {
+            let out = self
+                .client()
+                .batch_write_item()
+                .request_items(self.table(), requests)
+                .return_consumed_capacity(Self::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            self.meter().write_all(out.consumed_capacity());
+            requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::Backend("batch delete left unprocessed items".into()))
+    }
+
+    pub(crate) fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a transaction with a client request token (so SDK retries apply it at most once)
+    /// and maps a cancellation to the action that caused it.
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        fields: &[Option<UniqueField>],
+    ) -> Result<(), TxError> {
+        let result = self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(random_token(18))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter().write_all(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => {
+                let reasons = err
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().to_vec())
+                        }
+                        _ => None,
+                    });
+                match reasons {
+                    Some(reasons) => Err(classify(&reasons, fields)),
+                    None if is_retryable_conflict(&err) => Err(TxError::Conflict),
+                    None => Err(TxError::Store(StoreError::backend(err))),
+                }
+            }
+        }
+    }
+}
+
+pub(crate) enum TxError {
+    Taken(UniqueField),
+    Condition,
+    Conflict,
+    Store(StoreError),
+}
+
+impl From<StoreError> for TxError {
+    fn from(err: StoreError) -> Self {
+        TxError::Store(err)
+    }
+}
+
+fn classify(reasons: &[aws_sdk_dynamodb::types::CancellationReason], fields: &[Option<UniqueField>]) -> TxError {
+    // A failed condition is a definite answer; a conflict only means "try again".
+    let mut outcome = TxError::Conflict;
+    for (index, reason) in reasons.iter().enumerate() {
+        if reason.code() == Some("ConditionalCheckFailed") {
+            match fields.get(index).copied().flatten() {
+                Some(field) => return TxError::Taken(field),
+                None => outcome = TxError::Condition,
+            }
+        }
+    }
+    outcome
+}
+
+fn is_retryable_conflict<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(
+        err.as_service_error().and_then(|e| e.code()),
+        Some("TransactionInProgressException" | "TransactionConflictException")
+    )
+}
+
+/// Sleeps before retry `attempt` (0-based): exponential with jitter, capped at ~340 ms.
+pub(crate) async fn backoff(attempt: usize) {
+    let jitter: u64 = rand::random_range(0..20);
+    let millis = 10u64 * (1 << attempt.min(5)) + jitter;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+/// The optimistic-concurrency condition of every versioned item: the write applies only while
+/// the stored `version` is still `expected`.
+pub(crate) trait AtVersion: Sized {
+    fn at_version(self, expected: u64) -> Self;
+}
+
+macro_rules! at_version {
+    ($($builder:ty),*) => {$(
+        impl AtVersion for $builder {
+            fn at_version(self, expected: u64) -> Self {
+                self.condition_expression("#version = :expected")
+                    .expression_attribute_names("#version", keys::VERSION)
+                    .expression_attribute_values(":expected", n(expected))
+            }
+        }
+    )*};
+}
+
+at_version!(
+    aws_sdk_dynamodb::types::builders::PutBuilder,
+    aws_sdk_dynamodb::types::builders::DeleteBuilder,
+    aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder
+);

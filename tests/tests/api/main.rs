@@ -1,0 +1,15 @@
+//! Every integration test, in one binary (one link, one process of shared services): each
+//! module is one area of the API, run against DynamoDB Local and the local S3 endpoint.
+
+mod cart;
+mod catalog;
+mod customers;
+mod events;
+mod lifecycle;
+mod login;
+mod profile;
+mod roles;
+mod sessions;
+mod stack;
+mod staff;
+mod tokens;

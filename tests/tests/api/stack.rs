@@ -1,0 +1,233 @@
+//! The local stack matches `template.yaml`: same table, same routes, and health answers.
+
+use std::collections::BTreeSet;
+
+use integration_tests::{TestApp, repo_root, template};
+use local_stack::functions::Function;
+
+/// (index name, key schema as (attribute, key type), projection type)
+type IndexShape = (String, Vec<(String, String)>, String);
+
+#[tokio::test]
+async fn local_table_equals_the_template_definition() {
+    let t = TestApp::new().await;
+    let described =
+        t.app().store.client().describe_table().table_name(t.app().store.table()).send().await.expect("describe");
+    let table = described.table().expect("table");
+    let expected = template().table;
+
+    let mut attributes: Vec<(String, String)> = table
+        .attribute_definitions()
+        .iter()
+        .map(|a| (a.attribute_name().to_string(), a.attribute_type().as_str().to_string()))
+        .collect();
+    let mut wanted: Vec<(String, String)> =
+        expected.attribute_definitions.iter().map(|a| (a.attribute_name.clone(), a.attribute_type.clone())).collect();
+    attributes.sort();
+    wanted.sort();
+    assert_eq!(attributes, wanted);
+
+    let keys: Vec<(String, String)> = table
+        .key_schema()
+        .iter()
+        .map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string()))
+        .collect();
+    let wanted: Vec<(String, String)> =
+        expected.key_schema.iter().map(|k| (k.attribute_name.clone(), k.key_type.clone())).collect();
+    assert_eq!(keys, wanted);
+
+    let mut indexes: Vec<IndexShape> = table
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            let keys = g
+                .key_schema()
+                .iter()
+                .map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string()))
+                .collect();
+            let projection =
+                g.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_string()).unwrap_or_default();
+            (g.index_name().unwrap_or_default().to_string(), keys, projection)
+        })
+        .collect();
+    let mut wanted: Vec<IndexShape> = expected
+        .global_secondary_indexes
+        .iter()
+        .map(|g| {
+            (
+                g.index_name.clone(),
+                g.key_schema.iter().map(|k| (k.attribute_name.clone(), k.key_type.clone())).collect(),
+                g.projection.projection_type.clone(),
+            )
+        })
+        .collect();
+    indexes.sort();
+    wanted.sort();
+    assert_eq!(indexes, wanted);
+
+    let ttl =
+        t.app().store.client().describe_time_to_live().table_name(t.app().store.table()).send().await.expect("ttl");
+    let ttl_attribute = ttl.time_to_live_description().and_then(|d| d.attribute_name()).map(str::to_string);
+    assert_eq!(ttl_attribute, expected.time_to_live_specification.map(|s| s.attribute_name));
+}
+
+#[test]
+fn template_routes_and_function_route_tables_agree() {
+    let template = template();
+    let mut from_template: Vec<(String, String, String)> =
+        template.routes.iter().map(|r| (r.function.clone(), r.method.clone(), r.path.clone())).collect();
+    let mut from_code: Vec<(String, String, String)> = Function::ALL
+        .iter()
+        .flat_map(|f| {
+            f.routes().into_iter().map(move |r| (f.logical_id().to_string(), r.method.to_string(), r.path.to_string()))
+        })
+        .collect();
+    from_template.sort();
+    from_code.sort();
+    assert_eq!(from_template, from_code, "template.yaml events and the functions' ROUTES must list the same routes");
+}
+
+#[tokio::test]
+async fn health_reports_dynamodb_and_s3() {
+    let t = TestApp::new().await;
+    let response = t.call("GET", "/v1/health", None, None).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json(), serde_json::json!({"status": "ok", "dynamodb": "ok", "s3": "ok"}));
+}
+
+#[tokio::test]
+async fn health_is_503_when_a_dependency_is_down() {
+    let t = TestApp::new().await;
+    let mut config = t.app().config.clone();
+    config.s3_endpoint = Some("http://127.0.0.1:9".into());
+    let broken = shared::App::new(config, &integration_tests::sdk_config().await);
+    let api = local_stack::server::LocalApi::new(broken, &template().routes).expect("api");
+    let input = local_stack::event::HttpInput {
+        method: "GET",
+        path_and_query: "/v1/health",
+        headers: vec![],
+        body: b"",
+        source_ip: "203.0.113.9",
+        route_key: "",
+    };
+    let (status, _, body) = api.call(input).await;
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(status.as_u16(), 503);
+    assert_eq!(body["s3"], "unavailable");
+    assert_eq!(body["dynamodb"], "ok");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    let t = TestApp::new().await;
+    assert_eq!(t.call("GET", "/v1/nothing-here", None, None).await.status, 404);
+}
+
+/// Every operation in `openapi.yaml`, as `METHOD /path`.
+fn openapi_operations() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).expect("openapi.yaml");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
+    let paths = doc.get("paths").and_then(serde_yaml::Value::as_mapping).expect("openapi.yaml has paths");
+    let mut operations = BTreeSet::new();
+    for (path, item) in paths {
+        let path = path.as_str().expect("path keys are strings");
+        for method in item.as_mapping().expect("path item").keys().filter_map(serde_yaml::Value::as_str) {
+            if ["get", "put", "post", "delete", "patch", "head", "options"].contains(&method) {
+                operations.insert(format!("{} {path}", method.to_ascii_uppercase()));
+            }
+        }
+    }
+    operations
+}
+
+fn code_operations() -> BTreeSet<String> {
+    Function::ALL.iter().flat_map(|f| f.routes().into_iter().map(|r| r.key())).collect()
+}
+
+#[test]
+fn openapi_documents_exactly_the_routes_of_the_route_tables() {
+    let documented = openapi_operations();
+    let built = code_operations();
+    let undocumented: Vec<_> = built.difference(&documented).collect();
+    let not_built: Vec<_> = documented.difference(&built).collect();
+    assert!(undocumented.is_empty(), "routes missing from openapi.yaml: {undocumented:?}");
+    assert!(not_built.is_empty(), "openapi.yaml documents routes that no function serves: {not_built:?}");
+}
+
+#[test]
+fn the_api_reference_names_every_documented_operation() {
+    let reference = std::fs::read_to_string(repo_root().join("docs/api.md")).expect("docs/api.md");
+    let missing: Vec<_> =
+        openapi_operations().into_iter().filter(|op| !reference.contains(&format!("`{op}`"))).collect();
+    assert!(missing.is_empty(), "docs/api.md does not describe: {missing:?}");
+}
+
+#[test]
+fn every_route_table_forms_a_router() {
+    for function in Function::ALL {
+        if let Err(err) = shared::http::Router::new(function.routes()) {
+            panic!("{}: {err}", function.name());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_a_known_path_is_405_naming_the_allowed_ones() {
+    let t = TestApp::new().await;
+    for (method, path, allowed) in [
+        ("DELETE", "/v1/auth/otp", "POST"),
+        ("POST", "/v1/me", "GET, PATCH, DELETE"),
+        ("POST", "/v1/customers/CUST_00000000", "GET, PUT, PATCH, DELETE"),
+        ("PATCH", "/v1/cart", "GET, DELETE"),
+    ] {
+        let response = t.call(method, path, None, None).await;
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert_eq!(response.header("allow"), Some(allowed), "{method} {path}");
+        assert_eq!(response.header("content-type"), Some("application/problem+json"), "{method} {path}");
+    }
+}
+
+/// The packages `root` depends on, directly or not, as `Cargo.lock` records them.
+fn locked_dependencies(root: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(repo_root().join("Cargo.lock")).expect("Cargo.lock");
+    let mut deps: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for block in text.split("[[package]]") {
+        let Some(name) = block.lines().find_map(|l| l.strip_prefix("name = \"")).map(|n| n.trim_end_matches('"'))
+        else {
+            continue;
+        };
+        let listed: Vec<String> = block
+            .split("dependencies = [")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .map(|list| {
+                list.lines()
+                    .filter_map(|l| l.trim().trim_end_matches(',').strip_prefix('"').map(|d| d.trim_end_matches('"')))
+                    .map(|d| d.split(' ').next().unwrap_or(d).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        deps.entry(name.to_string()).or_default().extend(listed);
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(next) = todo.pop() {
+        for dep in deps.get(&next).into_iter().flatten() {
+            if seen.insert(dep.clone()) {
+                todo.push(dep.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_domain_crate_depends_on_no_aws_http_or_lambda_crate() {
+    let deps = locked_dependencies("domain");
+    assert!(deps.contains("serde"), "the walk found the domain's dependencies: {deps:?}");
+    let forbidden: Vec<_> = deps
+        .iter()
+        .filter(|d| d.starts_with("aws") || d.starts_with("lambda") || ["http", "hyper", "tokio"].contains(&d.as_str()))
+        .collect();
+    assert!(forbidden.is_empty(), "the domain must stay pure, but depends on {forbidden:?}");
+}
