@@ -13,7 +13,9 @@ pub mod input;
 pub mod password;
 pub mod patch;
 pub mod role;
+pub mod search;
 pub mod staff;
+pub mod stats;
 pub mod time;
 pub mod validation;
 

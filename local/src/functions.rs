@@ -12,10 +12,12 @@ pub enum Function {
     Profile,
     Customers,
     Cart,
+    Search,
 }
 
 impl Function {
-    pub const ALL: [Function; 4] = [Function::Auth, Function::Profile, Function::Customers, Function::Cart];
+    pub const ALL: [Function; 5] =
+        [Function::Auth, Function::Profile, Function::Customers, Function::Cart, Function::Search];
 
     pub fn logical_id(&self) -> &'static str {
         match self {
@@ -23,6 +25,7 @@ impl Function {
             Function::Profile => "ProfileFunction",
             Function::Customers => "CustomersFunction",
             Function::Cart => "CartFunction",
+            Function::Search => "SearchFunction",
         }
     }
 
@@ -33,6 +36,7 @@ impl Function {
             Function::Profile => "profile",
             Function::Customers => "customers",
             Function::Cart => "cart",
+            Function::Search => "search",
         }
     }
 
@@ -54,6 +58,7 @@ impl Function {
             Function::Profile => of::<profile::Profile>(),
             Function::Customers => of::<customers::Customers>(),
             Function::Cart => of::<cart::CartFunction>(),
+            Function::Search => of::<search::Search>(),
         }
     }
 
@@ -63,6 +68,7 @@ impl Function {
             Function::Profile => handle::<profile::Profile>(app, req).await,
             Function::Customers => handle::<customers::Customers>(app, req).await,
             Function::Cart => handle::<cart::CartFunction>(app, req).await,
+            Function::Search => handle::<search::Search>(app, req).await,
         }
     }
 }

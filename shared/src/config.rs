@@ -52,6 +52,9 @@ pub struct Config {
     /// refreshes racing from one device do not log it out.
     pub refresh_grace: Duration,
     pub staff_lockout: StaffLockout,
+    /// Where search stops counting (`SEARCH_COUNT_CAP`, default 10,000 as the contract says;
+    /// tests lower it to exercise what happens beyond it).
+    pub search_count_cap: usize,
     /// Trust only the compiled-in Amazon roots for TLS to AWS (`TLS_TRUST_STORE=aws`, the
     /// default) or the platform's store (`system`, e.g. for a partition with other roots).
     pub aws_roots_only: bool,
@@ -144,6 +147,10 @@ impl Config {
                 "aws" => true,
                 "system" => false,
                 other => return Err(invalid("TLS_TRUST_STORE", format!("{other:?} is not aws or system"))),
+            },
+            search_count_cap: match count("SEARCH_COUNT_CAP", crate::domain::search::COUNT_CAP as u64)? {
+                0 => return Err(invalid("SEARCH_COUNT_CAP", "must be at least 1")),
+                n => n as usize,
             },
             staff_lockout: StaffLockout {
                 threshold: match count("STAFF_LOCKOUT_THRESHOLD", 10)? {

@@ -3,3 +3,4 @@
 
 pub mod carts;
 pub mod customers;
+pub mod search;

@@ -1,15 +1,21 @@
 //! The customer write path: the ONE place that writes customer items and their uniqueness
-//! sentinels, plus the look-ups and the erase path. Later capabilities (search index entries,
-//! statistics counters, carts, media) add their items in `creation_items`, `change_items` and
-//! `erase`, so every customer write stays one transaction.
+//! sentinels, their search index entries and statistics counters, plus the look-ups and the
+//! erase path. Every customer write is one transaction of at most 100 actions: the customer,
+//! its sentinels, its audit entry, its counters, then its index changes; only index changes that
+//! do not fit (a customer with dozens of tags whose every entry moves) follow right after in
+//! batches, puts before deletes (see `WritePlan`).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::keys::{self, entity};
+use super::search::{EntryKey, IndexChange};
 use super::table::{AtVersion, TxError, backoff};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::audit::{AuditEntry, AuditNote};
 use crate::domain::customer::ActivityKind;
+use crate::domain::stats::CounterChange;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
 
@@ -49,28 +55,38 @@ impl Store {
     }
 
     async fn put_new_customer(&self, customer: &Customer, note: &AuditNote) -> Result<(), TxError> {
-        let (items, fields) = self.creation_items(customer, note)?;
-        self.transact(items, &fields).await
+        let plan = self.creation_plan(customer, note)?;
+        self.run_plan(plan).await
     }
 
-    /// Every item a new customer consists of, with the unique field each action guards.
-    fn creation_items(
-        &self,
-        customer: &Customer,
-        note: &AuditNote,
-    ) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
+    /// Every item a new customer consists of, with the unique field each action guards
+    /// (public so that a test can hold the largest customer to one transaction).
+    pub fn creation_plan(&self, customer: &Customer, note: &AuditNote) -> Result<WritePlan, StoreError> {
         let id = &customer.customer_id;
         let audit = AuditEntry::record(note, None, customer, customer.created_at);
-        let mut items = vec![
-            self.put_if_absent(customer_item(customer)?)?,
-            self.put_if_absent(audit_item(id, customer.version, &audit)?)?,
-        ];
-        let mut fields = vec![Some(UniqueField::CustomerId), None];
+        let mut plan = WritePlan::default();
+        plan.push(self.put_if_absent(customer_item(customer)?)?, Some(UniqueField::CustomerId));
+        plan.push(self.put_if_absent(audit_item(id, customer.version, &audit)?)?, None);
         for (field, key) in unique_keys(customer) {
-            items.push(self.put_if_absent(sentinel_item(&key, id))?);
-            fields.push(Some(field));
+            plan.push(self.put_if_absent(sentinel_item(&key, id))?, Some(field));
         }
-        Ok((items, fields))
+        let counters = CounterChange::between(None, Some(customer));
+        let login_day = customer.last_login_at.map(|at| at.date());
+        for action in self.counter_actions(&counters, Some(customer.created_at.date()), login_day)? {
+            plan.push(action, None);
+        }
+        if let Some(at) = customer.last_login_at {
+            plan.push(self.login_day_action(id, at)?, None);
+        }
+        plan.add_index(self, IndexChange::between(None, Some(customer))?)?;
+        Ok(plan)
+    }
+
+    /// Runs a plan: its transaction, then whatever index changes did not fit in it.
+    async fn run_plan(&self, plan: WritePlan) -> Result<(), TxError> {
+        self.transact(plan.actions, &plan.fields).await?;
+        self.apply_index_overflow(plan.overflow_puts, plan.overflow_deletes).await?;
+        Ok(())
     }
 
     /// Writes `next` over `current` if nobody changed the customer meanwhile (`version`), with
@@ -85,12 +101,27 @@ impl Store {
     ) -> Result<(), StoreError> {
         next.version = current.version + 1;
         next.updated_at = now;
-        let (mut items, mut fields) = self.change_items(current, next)?;
         let audit = AuditEntry::record(note, Some(current), next, now);
-        items.push(self.put_if_absent(audit_item(&current.customer_id, next.version, &audit)?)?);
-        fields.push(None);
+        self.write_change(current, next, Some(&audit)).await
+    }
+
+    /// Writes the change from `current` to `next` (already at its new version), with `audit`
+    /// when given, as one transaction conditional on `current.version`.
+    async fn write_change(
+        &self,
+        current: &Customer,
+        next: &Customer,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
         for attempt in 0..CREATE_ATTEMPTS {
-            match self.transact(items.clone(), &fields).await {
+            // Built anew each time: counter shards are drawn at random, so a retry after a
+            // conflict on a hot counter goes elsewhere.
+            let mut plan = self.change_plan(current, next)?;
+            if let Some(audit) = audit {
+                plan.push(self.put_if_absent(audit_item(&current.customer_id, next.version, audit)?)?, None);
+            }
+            plan.add_index(self, IndexChange::between(Some(current), Some(next))?)?;
+            match self.run_plan(plan).await {
                 Ok(()) => return Ok(()),
                 Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
                 Err(TxError::Condition) => return Err(StoreError::VersionConflict),
@@ -101,11 +132,9 @@ impl Store {
         Err(StoreError::VersionConflict)
     }
 
-    fn change_items(
-        &self,
-        current: &Customer,
-        next: &Customer,
-    ) -> Result<(Vec<TransactWriteItem>, Vec<Option<UniqueField>>), StoreError> {
+    /// The customer's new item (if still at `current.version`), its sentinel swaps and its
+    /// counter moves; the caller adds the audit entry and the index changes.
+    fn change_plan(&self, current: &Customer, next: &Customer) -> Result<WritePlan, StoreError> {
         let id = &current.customer_id;
         let put = Put::builder()
             .table_name(self.table())
@@ -113,36 +142,70 @@ impl Store {
             .at_version(current.version)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        let mut fields = vec![None];
+        let mut plan = WritePlan::default();
+        plan.push(TransactWriteItem::builder().put(put).build(), None);
         let before = unique_keys(current);
         let after = unique_keys(next);
         for (_, key) in &before {
             if !after.iter().any(|(_, k)| k == key) {
-                items.push(self.delete_owned_sentinel(key, id)?);
-                fields.push(None);
+                plan.push(self.delete_owned_sentinel(key, id)?, None);
             }
         }
         for (field, key) in &after {
             if !before.iter().any(|(_, k)| k == key) {
-                items.push(self.put_if_absent(sentinel_item(key, id))?);
-                fields.push(Some(*field));
+                plan.push(self.put_if_absent(sentinel_item(key, id))?, Some(*field));
             }
         }
-        Ok((items, fields))
+        for action in self.counter_actions(&CounterChange::between(Some(current), Some(next)), None, None)? {
+            plan.push(action, None);
+        }
+        Ok(plan)
     }
 
-    /// Marks a login: `last_login_at`, `phone_verified`, a new version. Only active customers
-    /// may log in; returns the updated customer, or `None` when it is not active (or gone).
+    /// Marks a login: `last_login_at`, `phone_verified`, a new version, the day's login count
+    /// and the last-login index. Only active customers may log in; returns the updated
+    /// customer, or `None` when it is not active (or gone).
+    ///
+    /// A login is the hottest write, so it touches neither the search entries nor the totals:
+    /// one `UpdateItem` of the customer, conditional on its phone being verified already, plus
+    /// the two login counters. Only the first login of a customer whose phone was not yet
+    /// verified (created by staff) takes the full write path, since being verified is searchable.
     pub async fn record_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
+        let customer = match self.mark_login(id, now).await? {
+            Some(customer) => customer,
+            None => match self.get_customer(id).await? {
+                Some(current) if current.is_active() && !current.phone_verified => {
+                    let mut next = current.clone();
+                    next.last_login_at = Some(now);
+                    next.updated_at = now;
+                    next.phone_verified = true;
+                    next.version = current.version + 1;
+                    match self.write_change(&current, &next, None).await {
+                        Ok(()) => next,
+                        // Changed meanwhile: one more round through the cheap path or this one.
+                        Err(StoreError::VersionConflict) => return Box::pin(self.record_login(id, now)).await,
+                        Err(err) => return Err(err),
+                    }
+                }
+                _ => return Ok(None),
+            },
+        };
+        let day = now.unix().div_euclid(86_400);
+        futures::try_join!(self.count_login(now), self.record_login_day(id, day))?;
+        Ok(Some(customer))
+    }
+
+    /// The cheap login write; `None` when the customer is not an active one with a verified
+    /// phone.
+    async fn mark_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
         let result = self
             .client()
             .update_item()
             .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(id)))
             .key(keys::SK, s(keys::PROFILE_SK))
-            .update_expression("SET last_login_at = :now, updated_at = :now, phone_verified = :true ADD version :one")
-            .condition_expression("attribute_exists(PK) AND #status = :active")
+            .update_expression("SET last_login_at = :now, updated_at = :now ADD version :one")
+            .condition_expression("attribute_exists(PK) AND #status = :active AND phone_verified = :true")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
@@ -201,6 +264,31 @@ impl Store {
             }
             None => Ok(None),
         }
+    }
+
+    /// The customers of `ids` that exist, in the order of `ids`, read 100 to a batch.
+    pub async fn batch_get_customers(&self, ids: &[CustomerId], consistent: bool) -> Result<Vec<Customer>, StoreError> {
+        let mut found: HashMap<String, Customer> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&CustomerId> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| {
+                    Item::from([(keys::PK.into(), s(keys::customer_pk(id))), (keys::SK.into(), s(keys::PROFILE_SK))])
+                })
+                .collect();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            for item in self.batch_get(request).await? {
+                let customer: Customer = serde_dynamo::from_item(item)?;
+                found.insert(customer.customer_id.as_str().to_string(), customer);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id.as_str())).collect())
     }
 
     pub async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
@@ -269,22 +357,27 @@ impl Store {
         Ok(item.as_ref().and_then(|item| string_attr(item, "customer_id")).and_then(CustomerId::parse))
     }
 
-    /// The ONE erase path: the customer, its sentinels and everything in its partition
-    /// (sessions today; carts, media records and audit items as they arrive). The customer and
-    /// its sentinels go in one transaction first, so the account is gone atomically; the rest of
-    /// the partition follows in batches (and expires by TTL if this is interrupted).
+    /// The ONE erase path: the customer, its sentinels, its search entries, its share of the
+    /// counters and everything in its partition (sessions, cart, audit trail, memberships).
+    /// The search entries go first (so an interrupted erase leaves the customer, not a
+    /// dangling entry, and a repeat finishes the job); then the customer, its sentinels and
+    /// the counter moves in one transaction; then the rest of the partition in batches.
     pub async fn erase_customer(&self, id: &CustomerId) -> Result<(), StoreError> {
         // The delete is conditional on the version read, so a concurrent email or phone change
         // cannot leave a sentinel behind: the erase re-reads and tries again instead.
         for attempt in 0..CREATE_ATTEMPTS {
             let customer = self.get_customer(id).await?.ok_or(StoreError::NotFound)?;
-            let mut items = vec![self.delete_customer_at_version(&customer)?];
-            let mut fields = vec![None];
+            let index = IndexChange::between(Some(&customer), None)?;
+            self.apply_index_overflow(Vec::new(), index.deletes).await?;
+            let mut plan = WritePlan::default();
+            plan.push(self.delete_customer_at_version(&customer)?, None);
             for (_, key) in unique_keys(&customer) {
-                items.push(self.delete_owned_sentinel(&key, id)?);
-                fields.push(None);
+                plan.push(self.delete_owned_sentinel(&key, id)?, None);
             }
-            match self.transact(items, &fields).await {
+            for action in self.counter_actions(&CounterChange::between(Some(&customer), None), None, None)? {
+                plan.push(action, None);
+            }
+            match self.transact(plan.actions, &plan.fields).await {
                 Ok(()) => return self.delete_prefix(&keys::customer_pk(id), None).await,
                 Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => backoff(attempt).await,
                 Err(TxError::Store(err)) => return Err(err),
@@ -316,6 +409,45 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+}
+
+/// DynamoDB's limit on the actions of one transaction.
+pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+
+/// One customer write: the actions of its transaction (with the unique field each guards, to
+/// name the one that collided) and the index changes that did not fit in it.
+#[derive(Default)]
+pub struct WritePlan {
+    pub actions: Vec<TransactWriteItem>,
+    pub fields: Vec<Option<UniqueField>>,
+    pub overflow_puts: Vec<Item>,
+    pub overflow_deletes: Vec<EntryKey>,
+}
+
+impl WritePlan {
+    fn push(&mut self, action: TransactWriteItem, field: Option<UniqueField>) {
+        self.actions.push(action);
+        self.fields.push(field);
+    }
+
+    /// Adds index changes to the transaction while it has room, puts before deletes.
+    fn add_index(&mut self, store: &Store, change: IndexChange) -> Result<(), StoreError> {
+        for item in change.puts {
+            if self.actions.len() < MAX_TRANSACTION_ACTIONS {
+                self.push(store.put_action(item)?, None);
+            } else {
+                self.overflow_puts.push(item);
+            }
+        }
+        for key in change.deletes {
+            if self.actions.len() < MAX_TRANSACTION_ACTIONS {
+                self.push(store.delete_action(&key)?, None);
+            } else {
+                self.overflow_deletes.push(key);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -2,9 +2,7 @@
 //! name sentinel; a membership lives in the customer's partition (so erasing the customer takes
 //! it along) and is listed per group through GSI1 (`GROUP#<id>`).
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::keys::{self, entity};
 use super::table::TxError;
@@ -150,51 +148,7 @@ impl Store {
             .filter_map(|item| string_attr(item, keys::GSI1_SK))
             .filter_map(CustomerId::parse)
             .collect();
-        Ok(Page { items: self.batch_get_customers(&ids).await?, next: page.next })
-    }
-
-    /// The customers with these ids that exist, in the order given. At most 100 ids.
-    pub async fn batch_get_customers(&self, ids: &[CustomerId]) -> Result<Vec<Customer>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<Item> = ids
-            .iter()
-            .map(|id| Item::from([(keys::PK.into(), s(keys::customer_pk(id))), (keys::SK.into(), s(keys::PROFILE_SK))]))
-            .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?,
-        );
-        let mut found: HashMap<String, Customer> = HashMap::new();
-        for attempt in 0..8 {
-            let Some(pending) = request.take() else { break };
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(self.table(), pending)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for consumed in out.consumed_capacity() {
-                self.meter().read(Some(consumed));
-            }
-            for item in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
-                let customer: Customer = serde_dynamo::from_item(item)?;
-                found.insert(customer.customer_id.as_str().to_string(), customer);
-            }
-            request = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys().is_empty());
-            if request.is_some() {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
-            }
-        }
-        if request.is_some() {
-            return Err(StoreError::Backend("batch get left unprocessed keys".into()));
-        }
-        Ok(ids.iter().filter_map(|id| found.remove(id.as_str())).collect())
+        Ok(Page { items: self.batch_get_customers(&ids, false).await?, next: page.next })
     }
 
     fn must_exist(&self, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {

@@ -23,7 +23,18 @@
 //! | customer cart   | `CUSTOMER#<customer_id>`   | `CART`             | —                                          |
 //! | guest cart      | `GUEST#<sha256(token)>`    | `CART`             | — (`ttl`: last change + 30 days)           |
 //! | cart migration  | `GUEST#<sha256(token)>`    | `MIGRATED`         | — (`ttl`: migration + 30 days)             |
+//! | search: word    | `SW#<first char of word>`  | `<word>␁<customer_id>` | — (carries the customer's `SearchDoc`) |
+//! | search: phone   | `SP#<first 3 digits>`      | `<digit suffix>␁<customer_id>` | — (`SearchDoc`)                |
+//! | search: tag     | `ST#<tag>`                 | `<customer_id>`    | — (`SearchDoc`)                            |
+//! | search: place   | `SL#country#<folded>` · `SL#state#<folded>` · `SL#city#<folded>` | `<customer_id>` | — (`SearchDoc`) |
+//! | search: created | `SC#<status>#<shard 0-3>`  | `<created, 11 digits>␁<customer_id>` | — (`SearchDoc`)          |
+//! | search: name order | `SN#first#<c>` · `SN#last#<c>` | `<name>␁<other name>␁<customer_id>` | — (`SearchDoc`) |
+//! | login day       | `SLD#<unix day>`           | `<customer_id>`    | — (`ttl`: the day + 400 days)              |
+//! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
+//! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
+//! | counters: days  | `STATS#DAY#<yyyy-mm>`      | `<yyyy-mm-dd>#<shard 00-31>` | —                                |
 //!
+//! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
 //! The customer item doubles as the customer-id sentinel: it is written with
 //! `attribute_not_exists(PK)`, so two customers can never share an id. The customer cart lives
 //! in the customer's partition, so `erase_customer`'s partition sweep removes it; a guest cart is
@@ -76,6 +87,9 @@ pub mod entity {
     pub const IDEMPOTENCY: &str = "idempotency";
     pub const CART: &str = "cart";
     pub const CART_MIGRATION: &str = "cart_migration";
+    pub const SEARCH_ENTRY: &str = "search_entry";
+    pub const LOGIN_DAY: &str = "login_day";
+    pub const COUNTER: &str = "counter";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -180,4 +194,57 @@ pub fn guest_pk(token_hash: &str) -> String {
 
 pub fn rate_pk(scope: &str, subject: &str) -> String {
     format!("RATE#{scope}#{subject}")
+}
+
+/// Separates the parts of a search entry's sort key.
+pub const SEARCH_SEPARATOR: char = '\u{1}';
+/// Shards of the creation-time search partitions (every signup writes one of them).
+pub const CREATED_SHARDS: u32 = 4;
+/// Shards of the counters every customer write touches, and of the daily counters.
+pub const GLOBAL_SHARDS: u32 = 32;
+/// Shards of a place counter (one city can take most signups).
+pub const FACET_SHARDS: u32 = 8;
+/// How long a login-day entry is kept.
+pub const LOGIN_DAY_TTL_DAYS: i64 = 400;
+
+pub fn search_word_pk(word: &str) -> String {
+    format!("SW#{}", word.chars().next().unwrap_or('_'))
+}
+
+pub fn search_phone_pk(digits: &str) -> String {
+    format!("SP#{}", digits.get(..3).unwrap_or(digits))
+}
+
+pub fn search_tag_pk(tag: &str) -> String {
+    format!("ST#{tag}")
+}
+
+/// `kind` is `country`, `state` or `city`.
+pub fn search_place_pk(kind: &str, folded: &str) -> String {
+    format!("SL#{kind}#{folded}")
+}
+
+pub fn search_created_pk(status: &str, shard: u32) -> String {
+    format!("SC#{status}#{shard}")
+}
+
+/// `field` is `first` or `last`; names starting with anything but a letter or digit share `_`.
+pub fn search_name_pk(field: &str, name: &str) -> String {
+    let first = name.chars().next().filter(char::is_ascii_alphanumeric).unwrap_or('_');
+    format!("SN#{field}#{first}")
+}
+
+pub fn login_day_pk(day: i64) -> String {
+    format!("SLD#{day}")
+}
+
+pub const STATS_GLOBAL_PK: &str = "STATS#GLOBAL";
+
+pub fn stats_facet_pk(facet: &str) -> String {
+    format!("STATS#{facet}")
+}
+
+/// Daily counters live in one partition per month: a 366-day series is at most 13 queries.
+pub fn stats_month_pk(year: i32, month: u8) -> String {
+    format!("STATS#DAY#{year:04}-{month:02}")
 }

@@ -11,8 +11,10 @@ pub mod keys;
 pub mod login_guard;
 pub mod otp;
 pub mod rate_limit;
+pub mod search;
 pub mod sessions;
 pub mod staff;
+pub mod stats;
 pub(crate) mod table;
 
 use std::collections::{BTreeMap, HashMap};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 
 use super::keys;
 use super::{Item, Store, StoreError, UniqueField, n, s};
@@ -65,8 +65,8 @@ impl Store {
         Ok(())
     }
 
-    async fn batch_delete(&self, keys: &[Item]) -> Result<(), StoreError> {
-        let mut requests: Vec<WriteRequest> = keys
+    pub(crate) async fn batch_delete(&self, keys: &[Item]) -> Result<(), StoreError> {
+        let requests = keys
             .iter()
             .map(|key| {
                 DeleteRequest::builder()
@@ -76,6 +76,29 @@ impl Store {
                     .map_err(|e| StoreError::Backend(e.to_string()))
             })
             .collect::<Result<_, _>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Puts `items` unconditionally, 25 to a batch.
+    pub(crate) async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(|e| StoreError::Backend(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+            self.batch_write(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// One `BatchWriteItem` of at most 25 requests, unprocessed ones retried with backoff.
+    async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for attempt in 0..BATCH_WRITE_ATTEMPTS {
             let out = self
                 .client()
@@ -92,7 +115,36 @@ impl Store {
             }
             backoff(attempt).await;
         }
-        Err(StoreError::Backend("batch delete left unprocessed items".into()))
+        Err(StoreError::Backend("batch write left unprocessed items".into()))
+    }
+
+    /// The items of one `BatchGetItem` request (at most 100 keys), unprocessed keys retried.
+    pub(crate) async fn batch_get(&self, request: KeysAndAttributes) -> Result<Vec<Item>, StoreError> {
+        let mut pending = Some(request);
+        let mut found = Vec::new();
+        for attempt in 0..BATCH_WRITE_ATTEMPTS {
+            let Some(request) = pending.take() else { return Ok(found) };
+            let out = self
+                .client()
+                .batch_get_item()
+                .request_items(self.table(), request)
+                .return_consumed_capacity(Self::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            for consumed in out.consumed_capacity() {
+                self.meter().read(Some(consumed));
+            }
+            found.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys().is_empty());
+            if pending.is_some() {
+                backoff(attempt).await;
+            }
+        }
+        match pending {
+            None => Ok(found),
+            Some(_) => Err(StoreError::Backend("batch get left unprocessed keys".into())),
+        }
     }
 
     pub(crate) fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {

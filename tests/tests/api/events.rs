@@ -214,8 +214,9 @@ async fn seed(app: &App, route: Route<()>) -> Result<(), String> {
     let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
     // The customers function: its admin routes re-read the admin's account, and its events name
     // `EVENT_CUSTOMER` and the customers, field definition and group of `seed_back_office`.
-    let back_office_routes =
-        path.starts_with("/v1/customers") || path.starts_with("/v1/fields") || path.starts_with("/v1/groups");
+    let back_office_routes = ["/v1/customers", "/v1/fields", "/v1/groups", "/v1/locations", "/v1/stats"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
     if customer_routes || back_office_routes {
         seed_customer(app).await?;
     }
@@ -545,6 +546,23 @@ fn check_shape(route: Route<()>, body: &Value) -> Result<(), String> {
         ) if !(body["items"].is_array() && body.get("next_cursor").is_some()) => {
             Err("a list answers items and next_cursor".into())
         }
+        (_, "/v1/customers/search")
+            if !(body["items"].is_array()
+                && body["total"].is_u64()
+                && body["total_exact"].is_boolean()
+                && body.get("next_cursor").is_some()) =>
+        {
+            Err("a search answers items, total, total_exact and next_cursor".into())
+        }
+        ("GET", path) if path.starts_with("/v1/locations/") && !body["items"].is_array() => {
+            Err("a location facet answers items".into())
+        }
+        ("GET", "/v1/stats/customers")
+            if !(body["total_customers"].is_i64() && body["customers_by_status"].is_object()) =>
+        {
+            Err("statistics answer total_customers and customers_by_status".into())
+        }
+        ("GET", "/v1/stats/customers/daily") if !body["items"].is_array() => Err("a daily series answers items".into()),
         ("POST", "/v1/cart/guest") if !body["guest_token"].is_string() => {
             Err("a new guest cart answers guest_token".into())
         }

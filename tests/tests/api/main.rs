@@ -9,6 +9,7 @@ mod lifecycle;
 mod login;
 mod profile;
 mod roles;
+mod search;
 mod sessions;
 mod stack;
 mod staff;

@@ -1,0 +1,231 @@
+//! Statistics counters: sharded items moved with atomic `ADD`s in the customer's own
+//! transaction, so they stay exact under concurrency, and read by one `Query` per partition,
+//! whose cost depends on the number of shards and places, never on the number of customers.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+
+use super::keys::{self, entity};
+use super::{Item, Store, StoreError, n, number_attr, s, string_attr};
+use crate::domain::stats::{CounterChange, Facet};
+use crate::time::Timestamp;
+
+/// One facet value's count, summed over its shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacetCount {
+    pub key: String,
+    pub display: String,
+    pub count: i64,
+}
+
+/// Signups and logins of one UTC day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub signups: i64,
+    pub logins: i64,
+}
+
+fn shard(of: u32) -> u32 {
+    rand::random_range(0..of)
+}
+
+fn month_pk(date: time::Date) -> String {
+    keys::stats_month_pk(date.year(), date.month() as u8)
+}
+
+fn day_sk(date: time::Date, shard: u32) -> String {
+    format!("{}#{shard:02}", date_text(date))
+}
+
+pub fn date_text(date: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day())
+}
+
+impl Store {
+    /// The transaction actions that move the counters by `change` (each on a random shard),
+    /// plus, for a new customer, its signup on `signup_day` (and, for a signup that logs in,
+    /// its first login, counted with it: one transaction may not touch an item twice).
+    pub(crate) fn counter_actions(
+        &self,
+        change: &CounterChange,
+        signup_day: Option<time::Date>,
+        login_day: Option<time::Date>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut actions = Vec::new();
+        if !change.global.is_empty() {
+            let mut update = Update::builder()
+                .table_name(self.table())
+                .key(keys::PK, s(keys::STATS_GLOBAL_PK))
+                .key(keys::SK, s(format!("{:02}", shard(keys::GLOBAL_SHARDS))))
+                .expression_attribute_names("#entity", keys::ENTITY)
+                .expression_attribute_values(":entity", s(entity::COUNTER));
+            let mut adds = Vec::new();
+            for (i, (name, delta)) in change.global.iter().enumerate() {
+                adds.push(format!("#c{i} :c{i}"));
+                update = update
+                    .expression_attribute_names(format!("#c{i}"), name)
+                    .expression_attribute_values(format!(":c{i}"), n(delta));
+            }
+            let update = update.update_expression(format!("SET #entity = :entity ADD {}", adds.join(", ")));
+            actions.push(TransactWriteItem::builder().update(build(update)?).build());
+        }
+        for (facet, value, delta) in &change.facets {
+            let update = Update::builder()
+                .table_name(self.table())
+                .key(keys::PK, s(keys::stats_facet_pk(facet.name())))
+                .key(keys::SK, s(format!("{}#{}", value.key, shard(keys::FACET_SHARDS))))
+                .update_expression("SET #entity = :entity, #display = if_not_exists(#display, :display) ADD #n :delta")
+                .expression_attribute_names("#entity", keys::ENTITY)
+                .expression_attribute_names("#display", "display")
+                .expression_attribute_names("#n", "n")
+                .expression_attribute_values(":entity", s(entity::COUNTER))
+                .expression_attribute_values(":display", s(&value.display))
+                .expression_attribute_values(":delta", n(delta));
+            actions.push(TransactWriteItem::builder().update(build(update)?).build());
+        }
+        let days: &[(Option<time::Date>, &[&str])] = if signup_day.is_some() && signup_day == login_day {
+            &[(signup_day, &["signups", "logins"])]
+        } else {
+            &[(signup_day, &["signups"]), (login_day, &["logins"])]
+        };
+        for (day, counters) in days {
+            if let Some(day) = day {
+                actions.push(TransactWriteItem::builder().update(build(self.day_update(*day, counters))?).build());
+            }
+        }
+        Ok(actions)
+    }
+
+    /// A signup's login-day entry (the last-login index), inside its transaction.
+    pub(crate) fn login_day_action(
+        &self,
+        id: &crate::domain::CustomerId,
+        at: Timestamp,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let day = at.unix().div_euclid(86_400);
+        self.put_action(Item::from([
+            (keys::PK.into(), s(keys::login_day_pk(day))),
+            (keys::SK.into(), s(id.as_str())),
+            (keys::ENTITY.into(), s(entity::LOGIN_DAY)),
+            (keys::TTL.into(), n((day + keys::LOGIN_DAY_TTL_DAYS) * 86_400)),
+        ]))
+    }
+
+    /// Adds one to each of `counters` of `day`, on a random shard.
+    fn day_update(&self, day: time::Date, counters: &[&str]) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .key(keys::PK, s(month_pk(day)))
+            .key(keys::SK, s(day_sk(day, shard(keys::GLOBAL_SHARDS))))
+            .expression_attribute_names("#entity", keys::ENTITY)
+            .expression_attribute_values(":entity", s(entity::COUNTER))
+            .expression_attribute_values(":one", n(1));
+        let mut adds = Vec::new();
+        for (i, counter) in counters.iter().enumerate() {
+            adds.push(format!("#d{i} :one"));
+            update = update.expression_attribute_names(format!("#d{i}"), *counter);
+        }
+        update.update_expression(format!("SET #entity = :entity ADD {}", adds.join(", ")))
+    }
+
+    /// Counts one login on the day of `at`.
+    pub async fn count_login(&self, at: Timestamp) -> Result<(), StoreError> {
+        let update = build(self.day_update(at.date(), &["logins"]))?;
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().write(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// Every global counter, summed over its shards.
+    pub async fn global_counters(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        let mut totals = BTreeMap::new();
+        for item in self.query_prefix(keys::STATS_GLOBAL_PK, None, None).await? {
+            for (name, value) in &item {
+                if let Some(number) = value.as_n().ok().and_then(|v| v.parse::<i64>().ok()) {
+                    *totals.entry(name.clone()).or_insert(0) += number;
+                }
+            }
+        }
+        Ok(totals)
+    }
+
+    /// The counts of a facet's values whose key starts with `prefix`, summed over shards, most
+    /// customers first (values counted down to zero left out).
+    pub async fn facet_counts(&self, facet: Facet, prefix: Option<&str>) -> Result<Vec<FacetCount>, StoreError> {
+        let items = self.query_prefix(&keys::stats_facet_pk(facet.name()), prefix, None).await?;
+        let mut by_key: BTreeMap<String, FacetCount> = BTreeMap::new();
+        for item in &items {
+            let Some((key, _shard)) = string_attr(item, keys::SK).and_then(|sk| sk.rsplit_once('#')) else { continue };
+            let entry = by_key.entry(key.to_string()).or_insert_with(|| FacetCount {
+                key: key.to_string(),
+                display: string_attr(item, "display").unwrap_or(key).to_string(),
+                count: 0,
+            });
+            entry.count += number_attr(item, "n").unwrap_or(0);
+        }
+        let mut counts: Vec<FacetCount> = by_key.into_values().filter(|c| c.count > 0).collect();
+        counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.display.cmp(&b.display)));
+        Ok(counts)
+    }
+
+    /// Signups and logins per day from `first` to `last` (inclusive), one query per month.
+    pub async fn daily_counts(
+        &self,
+        first: time::Date,
+        last: time::Date,
+    ) -> Result<BTreeMap<String, DayCounts>, StoreError> {
+        let mut months = Vec::new();
+        let mut month = first.replace_day(1).map_err(|e| StoreError::Backend(e.to_string()))?;
+        while month <= last {
+            months.push(month_pk(month));
+            let next_month = month.month().next();
+            let year = if next_month == time::Month::January { month.year() + 1 } else { month.year() };
+            month =
+                time::Date::from_calendar_date(year, next_month, 1).map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
+        let reads = months.iter().map(|pk| self.query_prefix(pk, None, None));
+        let (from, to) = (date_text(first), date_text(last));
+        let mut days: BTreeMap<String, DayCounts> = BTreeMap::new();
+        for items in futures::future::try_join_all(reads).await? {
+            for item in items {
+                let Some((day, _)) = string_attr(&item, keys::SK).and_then(|sk| sk.split_once('#')) else { continue };
+                if day < from.as_str() || day > to.as_str() {
+                    continue;
+                }
+                let counts = days.entry(day.to_string()).or_default();
+                counts.signups += number_attr(&item, "signups").unwrap_or(0);
+                counts.logins += number_attr(&item, "logins").unwrap_or(0);
+            }
+        }
+        Ok(days)
+    }
+}
+
+fn build(update: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> Result<Update, StoreError> {
+    update.build().map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// A counter item as the rebuild writes it: the whole of a counter in shard 0.
+pub fn counter_item(pk: String, sk: String, values: &[(&str, i64)], display: Option<&str>) -> Item {
+    let mut item =
+        Item::from([(keys::PK.into(), s(pk)), (keys::SK.into(), s(sk)), (keys::ENTITY.into(), s(entity::COUNTER))]);
+    for (name, value) in values {
+        item.insert((*name).to_string(), n(value));
+    }
+    if let Some(display) = display {
+        item.insert("display".into(), s(display));
+    }
+    item
+}

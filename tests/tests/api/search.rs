@@ -1,0 +1,639 @@
+//! Customer search against DynamoDB Local: random data and random searches compared with a
+//! brute-force filter written from the contract, read-your-writes, cursors, roles, and the
+//! limits of the write path.
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::future::join_all;
+use integration_tests::{StaffTokens, TestApp, test_audit};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use shared::domain::group::Group;
+use shared::domain::search::{fold, query_words};
+use shared::domain::{Customer, CustomerId, CustomerStatus, EmailAddress, GroupId, PhoneE164, Username};
+use shared::time::Timestamp;
+
+const FIRST_NAMES: &[&str] = &["Ann", "Anna", "Anne-Marie", "Ángel", "José", "Joseph", "Jo", "Mwansa", "Zoë", "Chōmba"];
+const LAST_NAMES: &[&str] = &["Banda", "Bandawe", "Mwale", "Mwansa", "O'Brien", "Ñúñez", "Phiri", "Phillips"];
+const CITIES: &[Option<&str>] = &[Some("Lusaka"), Some(" lusaka"), Some("Ndola"), Some("Kitwe"), None];
+const COUNTRIES: &[Option<&str>] = &[Some("Zambia"), Some("Malawi"), None];
+const TAGS: &[&str] = &["vip", "premium", "late", "new"];
+const TIERS: &[Option<&str>] = &[Some("gold"), Some("Silver"), None];
+const DAY: i64 = 86_400;
+
+/// The seed data's clock (the test's start): every customer is created within 40 days before.
+fn base() -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| Timestamp::now().unix())
+}
+
+/// A random customer, as staff or a signup could have written it.
+fn random_customer(rng: &mut StdRng, n: usize) -> Customer {
+    let first = FIRST_NAMES.choose(rng).copied().unwrap_or("Ann");
+    let last = LAST_NAMES.choose(rng).copied().unwrap_or("Banda");
+    // Every seventh pair shares a second, so ties on `created_at` are broken by id.
+    let created = base() - rng.random_range(0..40 * DAY) / if n.is_multiple_of(7) { DAY } else { 1 };
+    let id = CustomerId::generate();
+    let mut c =
+        Customer::new(id, Username::base(first, last), (first.into(), last.into()), Timestamp::from_unix(created));
+    if rng.random_bool(0.8) {
+        let phone = format!("+2609{}{:07}", rng.random_range(5..8), rng.random_range(0..10_000_000));
+        c.phone = PhoneE164::parse(&phone, phonenumber::country::Id::ZM).ok();
+        c.phone_verified = rng.random_bool(0.5);
+    }
+    if c.phone.is_none() || rng.random_bool(0.7) {
+        c.email = EmailAddress::parse(&format!("{}.{}{n}@example.com", fold(first), fold(last))).ok();
+        c.email_verified = rng.random_bool(0.5);
+    }
+    c.city = CITIES.choose(rng).copied().flatten().map(str::to_string);
+    c.country = COUNTRIES.choose(rng).copied().flatten().map(str::to_string);
+    c.company_name = rng.random_bool(0.3).then(|| "Copper Works".to_string());
+    let mut tags: Vec<String> = TAGS.iter().filter(|_| rng.random_bool(0.3)).map(|t| t.to_string()).collect();
+    tags.sort();
+    c.tags = tags;
+    if let Some(tier) = TIERS.choose(rng).copied().flatten() {
+        c.custom_fields.insert("tier".into(), json!(tier));
+    }
+    c.status = *[CustomerStatus::Active, CustomerStatus::Active, CustomerStatus::Suspended, CustomerStatus::Banned]
+        .choose(rng)
+        .unwrap_or(&CustomerStatus::Active);
+    if rng.random_bool(0.6) {
+        c.last_login_at = Some(Timestamp::from_unix(base() - rng.random_range(0..40 * DAY)));
+    }
+    c
+}
+
+/// The contract's rules, written out plainly: what a search must return, in order.
+struct Oracle<'a> {
+    customers: &'a [Customer],
+    groups: &'a BTreeMap<String, HashSet<String>>,
+}
+
+fn text_field(body: &Value, name: &str) -> Option<String> {
+    body.get(name).and_then(Value::as_str).map(fold)
+}
+
+fn instant(body: &Value, name: &str) -> Option<i64> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .map(|d| Timestamp::parse(&format!("{d}T00:00:00Z")).map(|t| t.unix()).expect("a date"))
+}
+
+impl Oracle<'_> {
+    fn matches(&self, c: &Customer, body: &Value) -> bool {
+        let name_words = |name: &str| -> Vec<String> {
+            fold(name)
+                .replace('\'', "")
+                .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .filter(|w| !w.is_empty())
+                .take(6)
+                .map(str::to_string)
+                .collect()
+        };
+        let mut words = name_words(&c.first_name);
+        words.extend(name_words(&c.last_name));
+        words.extend(c.email.as_ref().map(|e| e.as_str().to_string()));
+        words.push(c.username.as_str().to_string());
+        words.push(c.customer_id.as_str().to_lowercase());
+        let digits: Option<String> =
+            c.phone.as_ref().map(|p| p.as_str().chars().filter(char::is_ascii_digit).collect());
+        let query = body.get("query").and_then(Value::as_str).map(query_words).unwrap_or_default();
+        let query_ok = query.iter().all(|w| {
+            words.iter().any(|x| x.starts_with(w.as_str()))
+                || (w.len() >= 3
+                    && w.bytes().all(|b| b.is_ascii_digit())
+                    && digits.as_deref().is_some_and(|d| d.contains(w.as_str())))
+        });
+        let exact = |field: &Option<String>, name: &str| {
+            text_field(body, name).is_none_or(|want| field.as_deref().map(fold).as_deref() == Some(want.as_str()))
+        };
+        let prefix = |field: Option<String>, name: &str| {
+            text_field(body, name).is_none_or(|want| field.is_some_and(|f| fold(&f).starts_with(want.as_str())))
+        };
+        let statuses: Option<Vec<&str>> = body.get("status").and_then(Value::as_str).map(|s| s.split(',').collect());
+        let tags: Vec<&str> = body
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let login = c.last_login_at.map(|t| t.unix());
+        let after =
+            |name: &str, at: Option<i64>| instant(body, name).is_none_or(|bound| at.is_some_and(|at| at >= bound));
+        let before =
+            |name: &str, at: Option<i64>| instant(body, name).is_none_or(|bound| at.is_some_and(|at| at < bound));
+        let created = Some(c.created_at.unix());
+        let custom_ok = body.get("custom_fields").and_then(Value::as_object).is_none_or(|wanted| {
+            wanted.iter().all(|(k, v)| c.custom_fields.get(k).and_then(Value::as_str).map(fold) == v.as_str().map(fold))
+        });
+        query_ok
+            && exact(&c.city, "city")
+            && exact(&c.country, "country")
+            && prefix(Some(c.first_name.clone()), "first_name")
+            && prefix(Some(c.last_name.clone()), "last_name")
+            && prefix(c.company_name.clone(), "company_name")
+            && statuses.is_none_or(|s| s.contains(&c.status.as_str()))
+            && body.get("is_active").and_then(Value::as_bool).is_none_or(|a| a == c.is_active())
+            && body.get("is_verified").and_then(Value::as_bool).is_none_or(|v| v == c.is_verified())
+            && tags.iter().all(|t| c.tags.iter().any(|x| x == t))
+            && body
+                .get("group_id")
+                .and_then(Value::as_str)
+                .is_none_or(|g| self.groups.get(g).is_some_and(|members| members.contains(c.customer_id.as_str())))
+            && after("created_after", created)
+            && before("created_before", created)
+            && after("last_login_after", login)
+            && before("last_login_before", login)
+            && custom_ok
+    }
+
+    /// The ids of the matches, in the requested order.
+    fn expected(&self, body: &Value) -> Vec<String> {
+        let mut matches: Vec<&Customer> = self.customers.iter().filter(|c| self.matches(c, body)).collect();
+        let sort_by = body.get("sort_by").and_then(Value::as_str).unwrap_or("created_at");
+        let descending = body.get("sort_order").and_then(Value::as_str) != Some("asc");
+        let key = |c: &Customer| -> (i64, String) {
+            match sort_by {
+                "last_name" => (0, format!("{}\u{1}{}", fold(&c.last_name), fold(&c.first_name))),
+                "first_name" => (0, format!("{}\u{1}{}", fold(&c.first_name), fold(&c.last_name))),
+                "last_login_at" => (c.last_login_at.map_or(i64::MIN, |t| t.unix()), String::new()),
+                _ => (c.created_at.unix(), String::new()),
+            }
+        };
+        matches.sort_by(|a, b| {
+            let order = key(a).cmp(&key(b)).then_with(|| a.customer_id.as_str().cmp(b.customer_id.as_str()));
+            if descending { order.reverse() } else { order }
+        });
+        matches.iter().map(|c| c.customer_id.as_str().to_string()).collect()
+    }
+}
+
+/// A random search body built from the seed data's vocabulary.
+fn random_search(rng: &mut StdRng, customers: &[Customer], groups: &[String]) -> Value {
+    let mut body = serde_json::Map::new();
+    let sample = customers.choose(rng).expect("customers");
+    match rng.random_range(0..10) {
+        0 | 1 => {
+            let word = fold(&sample.last_name).replace('\'', "");
+            body.insert("query".into(), json!(word[..word.len().min(rng.random_range(1..5))]));
+        }
+        2 => {
+            let first = fold(&sample.first_name);
+            body.insert("query".into(), json!(format!("{} {}", &first[..first.len().min(2)], fold(&sample.last_name))));
+        }
+        3 => {
+            if let Some(phone) = &sample.phone {
+                let digits: String = phone.as_str().chars().filter(char::is_ascii_digit).collect();
+                let start = rng.random_range(0..digits.len() - 4);
+                body.insert("query".into(), json!(digits[start..start + rng.random_range(3..5)]));
+            }
+        }
+        4 => {
+            body.insert("query".into(), json!(sample.customer_id.as_str()[..9].to_string()));
+        }
+        _ => {}
+    }
+    if rng.random_bool(0.3) {
+        body.insert("city".into(), json!(["LUSAKA", "ndola", "Kitwe"].choose(rng)));
+    }
+    if rng.random_bool(0.2) {
+        body.insert("country".into(), json!(["zambia", "Malawi"].choose(rng)));
+    }
+    if rng.random_bool(0.25) {
+        let how_many = rng.random_range(1..3);
+        let tags: Vec<&str> = TAGS.choose_multiple(rng, how_many).copied().collect();
+        body.insert("tags".into(), json!(tags));
+    }
+    if rng.random_bool(0.2) {
+        body.insert("status".into(), json!(["active", "suspended", "banned,suspended"].choose(rng)));
+    }
+    if rng.random_bool(0.15) {
+        body.insert("is_active".into(), json!(rng.random_bool(0.5)));
+    }
+    if rng.random_bool(0.1) {
+        body.insert("is_verified".into(), json!(rng.random_bool(0.5)));
+    }
+    if rng.random_bool(0.15) {
+        body.insert("group_id".into(), json!(groups.choose(rng)));
+    }
+    if rng.random_bool(0.1) {
+        body.insert("company_name".into(), json!("copper"));
+    }
+    if rng.random_bool(0.1) {
+        body.insert("first_name".into(), json!(fold(&sample.first_name)[..2].to_string()));
+    }
+    if rng.random_bool(0.15) {
+        let tier = ["GOLD", "silver"].choose(rng).copied();
+        body.insert("custom_fields".into(), json!({ "tier": tier }));
+    }
+    let day = |back: i64| {
+        let at = time::OffsetDateTime::from_unix_timestamp(base() - back * DAY).expect("time");
+        format!("{:04}-{:02}-{:02}", at.year(), at.month() as u8, at.day())
+    };
+    if rng.random_bool(0.2) {
+        body.insert("created_after".into(), json!(day(rng.random_range(5..40))));
+    }
+    if rng.random_bool(0.1) {
+        body.insert("created_before".into(), json!(day(rng.random_range(0..20))));
+    }
+    if rng.random_bool(0.15) {
+        body.insert("last_login_after".into(), json!(day(rng.random_range(1..45))));
+    }
+    if rng.random_bool(0.05) {
+        body.insert("last_login_before".into(), json!(day(rng.random_range(0..30))));
+    }
+    if rng.random_bool(0.6) {
+        let field = ["created_at", "last_name", "first_name", "last_login_at"].choose(rng).copied();
+        body.insert("sort_by".into(), json!(field));
+    }
+    if rng.random_bool(0.5) {
+        body.insert("sort_order".into(), json!(["asc", "desc"].choose(rng)));
+    }
+    body.insert("limit".into(), json!(rng.random_range(1..8)));
+    Value::Object(body)
+}
+
+/// Every page of a search, following `next_cursor`: (ids in order, first page's total and
+/// total_exact), or the status of a refused request.
+async fn all_pages(t: &TestApp, token: &str, body: &Value) -> Result<(Vec<String>, u64, bool), (u16, Value)> {
+    let mut ids = Vec::new();
+    let mut request = body.clone();
+    let mut first: Option<(u64, bool)> = None;
+    for _ in 0..200 {
+        let response = t.call("POST", "/v1/customers/search", Some(token), Some(request.clone())).await;
+        if response.status != 200 {
+            return Err((response.status, response.json()));
+        }
+        let page = response.json();
+        first.get_or_insert((page["total"].as_u64().expect("total"), page["total_exact"].as_bool().expect("exact")));
+        ids.extend(
+            page["items"].as_array().expect("items").iter().map(|c| c["customer_id"].as_str().expect("id").to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => request["cursor"] = json!(cursor),
+            None => {
+                let (total, exact) = first.unwrap_or_default();
+                return Ok((ids, total, exact));
+            }
+        }
+    }
+    panic!("more than 200 pages for {body}");
+}
+
+async fn seed(t: &TestApp, rng: &mut StdRng, count: usize) -> (Vec<Customer>, BTreeMap<String, HashSet<String>>) {
+    let mut customers = Vec::new();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(8) {
+        let batch: Vec<Customer> = chunk.iter().map(|n| random_customer(rng, *n)).collect();
+        let note = test_audit();
+        let created = join_all(batch.into_iter().map(|c| t.app().store.create_customer(c, &note, false))).await;
+        customers.extend(created.into_iter().map(|r| r.expect("seed customer")));
+    }
+    let mut groups = BTreeMap::new();
+    for name in ["Gold club", "Branch A"] {
+        let group = Group {
+            group_id: GroupId::generate(),
+            name: name.into(),
+            description: None,
+            created_at: Timestamp::from_unix(base()),
+            created_by: "test".into(),
+        };
+        t.app().store.create_group(&group).await.expect("group");
+        let mut members = HashSet::new();
+        for c in customers.iter().filter(|_| rng.random_bool(0.3)) {
+            t.app()
+                .store
+                .add_member(&group.group_id, &c.customer_id, Timestamp::from_unix(base()))
+                .await
+                .expect("member");
+            members.insert(c.customer_id.as_str().to_string());
+        }
+        groups.insert(group.group_id.as_str().to_string(), members);
+    }
+    (customers, groups)
+}
+
+/// The property: for random data and random searches, every page, its order and the total
+/// equal a brute-force filter of the same data. The counting cap is lowered to 12 so that
+/// broad searches take the walking path too (with `total_exact: false`).
+#[tokio::test]
+async fn random_searches_equal_a_brute_force_filter() {
+    let t = TestApp::with_env(&[("SEARCH_COUNT_CAP", "12")]).await;
+    let tokens = t.staff_tokens().await;
+    let mut rng = StdRng::seed_from_u64(0x5EA5C4);
+    let (customers, groups) = seed(&t, &mut rng, 70).await;
+    let group_ids: Vec<String> = groups.keys().cloned().collect();
+    let oracle = Oracle { customers: &customers, groups: &groups };
+    let (mut exact, mut walked) = (0, 0);
+    for round in 0..160 {
+        let body = random_search(&mut rng, &customers, &group_ids);
+        let expected = oracle.expected(&body);
+        match all_pages(&t, &tokens.staff, &body).await {
+            Ok((ids, total, total_exact)) => {
+                assert_eq!(ids, expected, "round {round}: {body}");
+                if total_exact {
+                    exact += 1;
+                    assert_eq!(total as usize, expected.len(), "round {round}: exact total of {body}");
+                } else {
+                    walked += 1;
+                    assert!(total as usize <= expected.len(), "round {round}: a lower bound for {body}");
+                }
+            }
+            Err((422, problem)) => {
+                // Only a sort by last login beyond the counting cap is refused.
+                assert_eq!(body["sort_by"], "last_login_at", "round {round}: {body} → {problem}");
+                assert_eq!(problem["errors"][0]["field"], "sort_by");
+            }
+            Err((status, problem)) => panic!("round {round}: {body} → {status} {problem}"),
+        }
+    }
+    assert!(exact > 50 && walked > 10, "both paths exercised: {exact} exact, {walked} walked");
+}
+
+async fn create(t: &TestApp, token: &str, body: Value) -> Value {
+    let response = t.call("POST", "/v1/customers", Some(token), Some(body)).await;
+    assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
+    response.json()
+}
+
+async fn search_ids(t: &TestApp, token: &str, body: Value) -> Vec<String> {
+    let response = t.call("POST", "/v1/customers/search", Some(token), Some(body)).await;
+    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+    response.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| c["customer_id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_write_is_searchable_the_moment_it_returns_and_an_erase_leaves_nothing() {
+    let t = TestApp::new().await;
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    let created =
+        create(&t, &staff, json!({"name": "Chipo Mulenga", "phone": "0977000111", "city": "Kabwe", "tags": "gold"}))
+            .await;
+    let id = created["customer_id"].as_str().expect("id").to_string();
+    let entries_after_create = t.count_items("search_entry").await;
+    assert!(entries_after_create > 5, "the create wrote index entries");
+    assert_eq!(search_ids(&t, &staff, json!({"query": "chipo mul"})).await, std::slice::from_ref(&id));
+    assert_eq!(search_ids(&t, &staff, json!({"query": "0111"})).await, std::slice::from_ref(&id), "a phone fragment");
+
+    let renamed =
+        t.call("PATCH", &format!("/v1/customers/{id}"), Some(&staff), Some(json!({"last_name": "Zulu"}))).await;
+    assert_eq!(renamed.status, 200);
+    assert!(search_ids(&t, &staff, json!({"query": "mulenga"})).await.is_empty(), "the old name is gone at once");
+    assert_eq!(
+        search_ids(&t, &staff, json!({"query": "zulu"})).await,
+        std::slice::from_ref(&id),
+        "the new one is there at once"
+    );
+    let moved = t.call("PATCH", &format!("/v1/customers/{id}"), Some(&staff), Some(json!({"city": "Ndola"}))).await;
+    assert_eq!(moved.status, 200);
+    assert!(search_ids(&t, &staff, json!({"city": "kabwe"})).await.is_empty());
+    assert_eq!(search_ids(&t, &staff, json!({"city": "ndola"})).await, std::slice::from_ref(&id));
+
+    let erased = t.call("DELETE", &format!("/v1/customers/{id}/hard"), Some(&admin), None).await;
+    assert_eq!(erased.status, 204);
+    assert!(search_ids(&t, &staff, json!({"query": "zulu"})).await.is_empty());
+    assert_eq!(t.count_items("search_entry").await, 0, "no index entry is left behind");
+    let stats = t.call("GET", "/v1/stats/customers", Some(&admin), None).await.json();
+    assert_eq!(stats["total_customers"], 0);
+    let cities = t.call("GET", "/v1/locations/cities", Some(&staff), None).await.json();
+    assert_eq!(cities["items"], json!([]), "the city counter went back to zero");
+}
+
+#[tokio::test]
+async fn cursors_are_bound_to_their_search_and_roles_are_enforced() {
+    let t = TestApp::new().await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    for n in 0..3 {
+        create(&t, &staff, json!({"name": format!("Page Turner{n}"), "email": format!("p{n}@example.com")})).await;
+    }
+    let first =
+        t.call("POST", "/v1/customers/search", Some(&staff), Some(json!({"query": "page", "limit": 1}))).await.json();
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_string();
+    assert_eq!((first["total"].as_u64(), first["total_exact"].as_bool()), (Some(3), Some(true)));
+    let same = t
+        .call(
+            "POST",
+            "/v1/customers/search",
+            Some(&staff),
+            Some(json!({"query": "page", "limit": 2, "cursor": cursor})),
+        )
+        .await;
+    assert_eq!(same.status, 200, "another limit keeps the cursor valid");
+    let other =
+        t.call("POST", "/v1/customers/search", Some(&staff), Some(json!({"query": "turner", "cursor": cursor}))).await;
+    assert_eq!(other.status, 400, "a cursor of another search");
+    let mut edited = cursor.clone();
+    edited.replace_range(0..1, if cursor.starts_with('A') { "B" } else { "A" });
+    let tampered =
+        t.call("POST", "/v1/customers/search", Some(&staff), Some(json!({"query": "page", "cursor": edited}))).await;
+    assert_eq!(tampered.status, 400);
+    assert_eq!(tampered.header("content-type"), Some("application/problem+json"));
+    let by_get =
+        t.call("GET", &format!("/v1/customers/search?query=page&limit=1&cursor={cursor}"), Some(&staff), None).await;
+    assert_eq!(by_get.status, 200, "GET and POST share cursors: {}", String::from_utf8_lossy(&by_get.body));
+
+    let customer =
+        t.sign_in("+260971111222", "Cee Customer").await["access_token"].as_str().expect("token").to_string();
+    for (method, path) in [
+        ("POST", "/v1/customers/search"),
+        ("GET", "/v1/customers/search"),
+        ("GET", "/v1/locations/countries"),
+        ("GET", "/v1/stats/customers"),
+    ] {
+        let body = (method == "POST").then(|| json!({}));
+        assert_eq!(t.call(method, path, Some(&customer), body.clone()).await.status, 403, "{method} {path}");
+        assert_eq!(t.call(method, path, None, body).await.status, 401, "{method} {path}");
+    }
+    assert_eq!(t.call("GET", "/v1/stats/customers", Some(&staff), None).await.status, 403, "statistics are for admins");
+}
+
+#[tokio::test]
+async fn bad_search_input_is_a_clear_4xx() {
+    let t = TestApp::new().await;
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    let cases = [
+        (
+            json!({"query": 5, "tags": {"a": 1}, "limit": 101, "created_after": "soon", "colour": "red"}),
+            vec!["colour", "created_after", "limit", "query", "tags"],
+        ),
+        (
+            json!({"sort_by": "age", "sort_order": "sideways", "status": "asleep", "group_id": "GRP_X"}),
+            vec!["group_id", "sort_by", "sort_order", "status"],
+        ),
+        (json!({"query": (0..11).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ")}), vec!["query"]),
+        (json!({"phone": "12", "custom_fields": {"tier": ["gold"]}}), vec!["custom_fields.tier", "phone"]),
+    ];
+    for (body, fields) in cases {
+        let response = t.call("POST", "/v1/customers/search", Some(&staff), Some(body.clone())).await;
+        assert_eq!(response.status, 422, "{body}");
+        let mut named = response.error_fields();
+        named.sort();
+        assert_eq!(named, fields, "{body}");
+    }
+    let malformed = t
+        .send(
+            "POST",
+            "/v1/customers/search",
+            &[("content-type", "application/json"), ("authorization", &format!("Bearer {staff}"))],
+            b"{\"query\":",
+            "203.0.113.7",
+        )
+        .await;
+    assert_eq!(malformed.status, 400);
+    let huge = vec![b' '; 1024 * 1024 + 1];
+    let too_big = t
+        .send(
+            "POST",
+            "/v1/customers/search",
+            &[("content-type", "application/json"), ("authorization", &format!("Bearer {staff}"))],
+            &huge,
+            "203.0.113.7",
+        )
+        .await;
+    assert_eq!(too_big.status, 413);
+    assert_eq!(t.call("GET", "/v1/customers/search?limit=ten", Some(&staff), None).await.status, 400);
+    assert_eq!(t.call("GET", "/v1/customers/search?is_active=maybe", Some(&staff), None).await.status, 422);
+    let daily = t.call("GET", "/v1/stats/customers/daily?from=2026-02-01&to=2026-01-01", Some(&admin), None).await;
+    assert_eq!(daily.status, 422);
+}
+
+#[tokio::test]
+async fn concurrent_creates_and_moves_leave_statistics_and_facets_exact() {
+    let t = TestApp::new().await;
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    let creates = (0..50).map(|n| {
+        let city = ["Lusaka", "Ndola", "Kitwe"][n % 3];
+        let body = json!({"name": format!("Busy Bee{n}"), "email": format!("bee{n}@example.com"), "city": city,
+                          "country": "Zambia", "gender": if n % 2 == 0 { "female" } else { "male" },
+                          "date_of_birth": "1990-06-15"});
+        let (t, staff) = (&t, &staff);
+        async move { create(t, staff, body).await }
+    });
+    let created = join_all(creates).await;
+    let moves = created.iter().take(20).map(|c| {
+        let path = format!("/v1/customers/{}", c["customer_id"].as_str().expect("id"));
+        let (t, staff) = (&t, &staff);
+        async move { t.call("PATCH", &path, Some(staff), Some(json!({"city": "Kabwe"}))).await.status }
+    });
+    assert!(join_all(moves).await.iter().all(|s| *s == 200));
+    // The recount: 20 moved to Kabwe; of the other 30, n % 3 decides the city.
+    let mut expected: BTreeMap<&str, i64> = BTreeMap::from([("Kabwe", 20)]);
+    for n in 20..50 {
+        *expected.entry(["Lusaka", "Ndola", "Kitwe"][n % 3]).or_insert(0) += 1;
+    }
+    let stats = t.call("GET", "/v1/stats/customers", Some(&admin), None).await.json();
+    assert_eq!(stats["total_customers"], 50);
+    assert_eq!(stats["active_customers"], 50);
+    assert_eq!(stats["new_customers_today"], 50);
+    assert_eq!(stats["gender_distribution"]["female"], 25);
+    assert_eq!(stats["customers_by_country"], json!({"Zambia": 50}));
+    let by_city: BTreeMap<String, i64> = serde_json::from_value(stats["customers_by_city"].clone()).expect("map");
+    assert_eq!(by_city, expected.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>());
+    let cities = t.call("GET", "/v1/locations/cities?country=ZAMBIA", Some(&staff), None).await.json();
+    assert_eq!(cities["items"][0], json!({"value": "Kabwe", "count": 20}), "most customers first");
+    let age = stats["average_customer_age"].as_f64().expect("an age");
+    let today = t.app().clock.now().date();
+    let born = time::Date::from_calendar_date(1990, time::Month::June, 15).expect("date");
+    let exact = (today - born).whole_days() as f64 / 365.2425;
+    assert!((age - exact).abs() < 0.06, "{age} vs {exact}");
+    let daily = t.call("GET", "/v1/stats/customers/daily", Some(&admin), None).await.json();
+    let items = daily["items"].as_array().expect("items");
+    assert_eq!(items.len(), 30);
+    assert_eq!(items.last().map(|d| d["signups"].clone()), Some(json!(50)));
+}
+
+#[tokio::test]
+async fn logins_count_per_day_and_feed_the_last_login_filter() {
+    let t = TestApp::new().await;
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    let signup = t.sign_in("+260971234001", "Lola Login").await;
+    let id = signup["customer"]["customer_id"].as_str().expect("id").to_string();
+    t.app().clock.advance(60);
+    t.sign_in("+260971234001", "Lola Login").await;
+    let daily = t.call("GET", "/v1/stats/customers/daily", Some(&admin), None).await.json();
+    let today = daily["items"].as_array().and_then(|d| d.last()).cloned().expect("today");
+    assert_eq!((today["signups"].clone(), today["logins"].clone()), (json!(1), json!(2)));
+    let staff_made = create(&t, &staff, json!({"name": "Never Came", "email": "never@example.com"})).await;
+    let today_text = t.app().clock.now().to_rfc3339()[..10].to_string();
+    let recent = search_ids(&t, &staff, json!({"last_login_after": today_text, "sort_by": "last_login_at"})).await;
+    assert_eq!(recent, std::slice::from_ref(&id));
+    let everyone = search_ids(&t, &staff, json!({"sort_by": "last_login_at", "sort_order": "desc"})).await;
+    assert_eq!(
+        everyone,
+        [id, staff_made["customer_id"].as_str().expect("id").to_string()],
+        "never logged in sorts last"
+    );
+}
+
+#[tokio::test]
+async fn the_largest_customer_fits_one_transaction_and_a_full_rewrite_stays_correct() {
+    let t = TestApp::new().await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    // Twelve words of 7 letters: as long as a name may be (100 characters).
+    let long_name = |prefix: &str| (0..12).map(|i| format!("{prefix}{i:02}")).collect::<Vec<_>>().join(" ");
+    let tags = |prefix: &str| (0..50).map(|i| format!("{prefix}-{i:02}-{}", "x".repeat(30))).collect::<Vec<_>>();
+    let mut customer = Customer::new(
+        CustomerId::generate(),
+        Username::base("Max", "Imum"),
+        (long_name("First"), long_name("Last")),
+        Timestamp::now(),
+    );
+    customer.phone = PhoneE164::parse("+260971234567890", phonenumber::country::Id::ZM).ok();
+    customer.email = EmailAddress::parse("max.imum@example.com").ok();
+    customer.city = Some("Lusaka".into());
+    customer.state = Some("Lusaka Province".into());
+    customer.country = Some("Zambia".into());
+    customer.tags = tags("old");
+    customer.last_login_at = Some(Timestamp::now());
+    let plan = t.app().store.creation_plan(&customer, &test_audit()).expect("plan");
+    assert!(plan.actions.len() <= 100, "{} actions", plan.actions.len());
+    assert!(plan.overflow_puts.is_empty() && plan.overflow_deletes.is_empty(), "everything in one transaction");
+    let created = t.app().store.create_customer(customer, &test_audit(), true).await.expect("created");
+    let id = created.customer_id.as_str().to_string();
+    assert_eq!(
+        search_ids(&t, &staff, json!({"tags": ["old-49-".to_string() + &"x".repeat(30)]})).await,
+        std::slice::from_ref(&id)
+    );
+
+    // Every tag, name word, place and the phone change at once: more index changes than one
+    // transaction holds; the search must still be right when the write returns.
+    let new_tags = tags("new");
+    let change = json!({"first_name": long_name("Other"), "last_name": long_name("Name"), "phone": "+260961111222",
+                        "city": "Ndola", "state": "Copperbelt", "tags": new_tags});
+    let response = t.call("PATCH", &format!("/v1/customers/{id}"), Some(&staff), Some(change)).await;
+    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+    assert!(search_ids(&t, &staff, json!({"tags": ["old-01-".to_string() + &"x".repeat(30)]})).await.is_empty());
+    assert!(search_ids(&t, &staff, json!({"query": "first11"})).await.is_empty());
+    assert_eq!(
+        search_ids(&t, &staff, json!({"query": "other00 name05", "tags": [new_tags[7].clone()]})).await,
+        std::slice::from_ref(&id)
+    );
+    assert_eq!(search_ids(&t, &staff, json!({"query": "1111"})).await, [id]);
+}
+
+#[test]
+fn no_request_path_scans_the_table() {
+    let root = integration_tests::repo_root();
+    let mut offenders = Vec::new();
+    for dir in ["functions", "shared/src", "domain/src"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).expect("dir").map(|e| e.expect("entry").path()));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("source");
+                if text.contains(".scan()") || text.contains("ScanInput") || text.contains("operation::scan") {
+                    offenders.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "a Scan on a request path: {offenders:?}");
+    let template = std::fs::read_to_string(root.join("template.yaml")).expect("template");
+    assert!(!template.contains("dynamodb:Scan"), "no function may be granted Scan");
+}
