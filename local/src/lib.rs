@@ -6,5 +6,6 @@ pub mod admin;
 pub mod event;
 pub mod functions;
 pub mod provision;
+pub mod reindex;
 pub mod server;
 pub mod template;

@@ -71,8 +71,9 @@ impl Store {
             plan.push(self.put_if_absent(sentinel_item(&key, id))?, Some(field));
         }
         let counters = CounterChange::between(None, Some(customer));
-        let login_day = customer.last_login_at.map(|at| at.date());
-        for action in self.counter_actions(&counters, Some(customer.created_at.date()), login_day)? {
+        let mut day_moves = vec![(customer.created_at.date(), "signups", 1)];
+        day_moves.extend(customer.last_login_at.map(|at| (at.date(), "logins", 1)));
+        for action in self.counter_actions(&counters, &day_moves)? {
             plan.push(action, None);
         }
         if let Some(at) = customer.last_login_at {
@@ -156,7 +157,7 @@ impl Store {
                 plan.push(self.put_if_absent(sentinel_item(key, id))?, Some(*field));
             }
         }
-        for action in self.counter_actions(&CounterChange::between(Some(current), Some(next)), None, None)? {
+        for action in self.counter_actions(&CounterChange::between(Some(current), Some(next)), &[])? {
             plan.push(action, None);
         }
         Ok(plan)
@@ -374,7 +375,10 @@ impl Store {
             for (_, key) in unique_keys(&customer) {
                 plan.push(self.delete_owned_sentinel(&key, id)?, None);
             }
-            for action in self.counter_actions(&CounterChange::between(Some(&customer), None), None, None)? {
+            for action in self.counter_actions(
+                &CounterChange::between(Some(&customer), None),
+                &[(customer.created_at.date(), "signups", -1)],
+            )? {
                 plan.push(action, None);
             }
             match self.transact(plan.actions, &plan.fields).await {

@@ -155,9 +155,10 @@ impl Store {
         Ok(TransactWriteItem::builder().delete(delete.map_err(|e| StoreError::Backend(e.to_string()))?).build())
     }
 
-    /// Writes index changes that did not fit in the customer's transaction: puts first (so a
-    /// customer is never missing from the index), then deletes. Each is idempotent.
-    pub(crate) async fn apply_index_overflow(&self, puts: Vec<Item>, deletes: Vec<EntryKey>) -> Result<(), StoreError> {
+    /// Writes index changes outside a transaction (those that did not fit in the customer's,
+    /// and the rebuild's): puts first (so a customer is never missing from the index), then
+    /// deletes. Each is idempotent.
+    pub async fn apply_index_overflow(&self, puts: Vec<Item>, deletes: Vec<EntryKey>) -> Result<(), StoreError> {
         self.batch_put(puts).await?;
         let keys = deletes
             .into_iter()

@@ -44,13 +44,13 @@ pub fn date_text(date: time::Date) -> String {
 
 impl Store {
     /// The transaction actions that move the counters by `change` (each on a random shard),
-    /// plus, for a new customer, its signup on `signup_day` (and, for a signup that logs in,
-    /// its first login, counted with it: one transaction may not touch an item twice).
+    /// and the daily counters by `day_moves` (day, counter, delta): a signup counts on its
+    /// creation day (an erase takes it back), a signup that logs in counts a login too. Moves of
+    /// one day share one action, since a transaction may not touch an item twice.
     pub(crate) fn counter_actions(
         &self,
         change: &CounterChange,
-        signup_day: Option<time::Date>,
-        login_day: Option<time::Date>,
+        day_moves: &[(time::Date, &str, i64)],
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut actions = Vec::new();
         if !change.global.is_empty() {
@@ -84,15 +84,12 @@ impl Store {
                 .expression_attribute_values(":delta", n(delta));
             actions.push(TransactWriteItem::builder().update(build(update)?).build());
         }
-        let days: &[(Option<time::Date>, &[&str])] = if signup_day.is_some() && signup_day == login_day {
-            &[(signup_day, &["signups", "logins"])]
-        } else {
-            &[(signup_day, &["signups"]), (login_day, &["logins"])]
-        };
-        for (day, counters) in days {
-            if let Some(day) = day {
-                actions.push(TransactWriteItem::builder().update(build(self.day_update(*day, counters))?).build());
-            }
+        let mut by_day: BTreeMap<time::Date, Vec<(&str, i64)>> = BTreeMap::new();
+        for (day, counter, delta) in day_moves {
+            by_day.entry(*day).or_default().push((counter, *delta));
+        }
+        for (day, moves) in by_day {
+            actions.push(TransactWriteItem::builder().update(build(self.day_update(day, &moves))?).build());
         }
         Ok(actions)
     }
@@ -112,26 +109,64 @@ impl Store {
         ]))
     }
 
-    /// Adds one to each of `counters` of `day`, on a random shard.
-    fn day_update(&self, day: time::Date, counters: &[&str]) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    /// Moves counters outside a customer write (the rebuild's corrections): the same actions,
+    /// in transactions of at most 100.
+    pub async fn adjust_counters(&self, change: &CounterChange) -> Result<(), StoreError> {
+        let actions = self.counter_actions(change, &[])?;
+        for chunk in actions.chunks(super::customers::MAX_TRANSACTION_ACTIONS) {
+            self.transact(chunk.to_vec(), &vec![None; chunk.len()]).await.map_err(|err| match err {
+                super::table::TxError::Store(err) => err,
+                _ => StoreError::Backend("a counter correction was refused".into()),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Adds `delta` signups to `day` (the rebuild's correction of the daily series).
+    pub async fn adjust_signups(&self, day: time::Date, delta: i64) -> Result<(), StoreError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(month_pk(day)))
+            .key(keys::SK, s(day_sk(day, 0)))
+            .update_expression("SET #entity = :entity ADD signups :delta")
+            .expression_attribute_names("#entity", keys::ENTITY)
+            .expression_attribute_values(":entity", s(entity::COUNTER))
+            .expression_attribute_values(":delta", n(delta))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().write(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// Moves `counters` of `day` by their deltas, on a random shard.
+    fn day_update(
+        &self,
+        day: time::Date,
+        counters: &[(&str, i64)],
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
         let mut update = Update::builder()
             .table_name(self.table())
             .key(keys::PK, s(month_pk(day)))
             .key(keys::SK, s(day_sk(day, shard(keys::GLOBAL_SHARDS))))
             .expression_attribute_names("#entity", keys::ENTITY)
-            .expression_attribute_values(":entity", s(entity::COUNTER))
-            .expression_attribute_values(":one", n(1));
+            .expression_attribute_values(":entity", s(entity::COUNTER));
         let mut adds = Vec::new();
-        for (i, counter) in counters.iter().enumerate() {
-            adds.push(format!("#d{i} :one"));
-            update = update.expression_attribute_names(format!("#d{i}"), *counter);
+        for (i, (counter, delta)) in counters.iter().enumerate() {
+            adds.push(format!("#d{i} :d{i}"));
+            update = update
+                .expression_attribute_names(format!("#d{i}"), *counter)
+                .expression_attribute_values(format!(":d{i}"), n(delta));
         }
         update.update_expression(format!("SET #entity = :entity ADD {}", adds.join(", ")))
     }
 
     /// Counts one login on the day of `at`.
     pub async fn count_login(&self, at: Timestamp) -> Result<(), StoreError> {
-        let update = build(self.day_update(at.date(), &["logins"]))?;
+        let update = build(self.day_update(at.date(), &[("logins", 1)]))?;
         let out = self
             .client()
             .update_item()

@@ -637,3 +637,92 @@ fn no_request_path_scans_the_table() {
     let template = std::fs::read_to_string(root.join("template.yaml")).expect("template");
     assert!(!template.contains("dynamodb:Scan"), "no function may be granted Scan");
 }
+
+/// Deletes every item of `entity` (test-only Scan of a per-test table).
+async fn delete_all(t: &TestApp, entity: &str) -> usize {
+    let store = &t.app().store;
+    let out = store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .filter_expression("entity = :e")
+        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
+        .send()
+        .await
+        .expect("scan");
+    for item in out.items() {
+        store
+            .client()
+            .delete_item()
+            .table_name(store.table())
+            .key("PK", item["PK"].clone())
+            .key("SK", item["SK"].clone())
+            .send()
+            .await
+            .expect("delete");
+    }
+    out.items().len()
+}
+
+#[tokio::test]
+async fn reindex_rebuilds_a_table_without_index_and_verify_then_finds_no_drift() {
+    let t = TestApp::new().await;
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    for n in 0..12 {
+        let city = ["Lusaka", "Ndola"][n % 2];
+        create(
+            &t,
+            &staff,
+            json!({"name": format!("Old Timer{n}"), "email": format!("old{n}@example.com"),
+                                  "city": city, "country": "Zambia", "tags": ["legacy"]}),
+        )
+        .await;
+    }
+    let store = &t.app().store;
+    assert!(local_stack::reindex::verify(store).await.expect("verify").is_zero(), "the write path keeps no drift");
+
+    // A deployment from before search: no entries, no counters; plus one stray entry.
+    assert!(delete_all(&t, "search_entry").await > 12 * 5);
+    assert!(delete_all(&t, "counter").await > 0);
+    let stray = shared::store::search::EntryKey { pk: "ST#legacy".into(), sk: "CUST_DEADBEEF".into() };
+    let stray_doc = shared::domain::search::SearchDoc { id: "CUST_DEADBEEF".into(), ..sample_doc() };
+    store
+        .apply_index_overflow(vec![shared::store::search::entry_item(&stray, &stray_doc).expect("item")], vec![])
+        .await
+        .expect("stray");
+    assert!(search_ids(&t, &staff, json!({"query": "timer"})).await.is_empty(), "nothing is findable");
+    let drift = local_stack::reindex::verify(store).await.expect("verify");
+    assert_eq!((drift.customers, drift.stale_entries), (12, 1));
+    assert!(drift.missing_entries >= 12 * 5 && !drift.counters.is_empty(), "{drift}");
+
+    let rebuilt = local_stack::reindex::reindex(store, false).await.expect("reindex");
+    assert_eq!((rebuilt.customers, rebuilt.stale_deleted, rebuilt.resumed), (12, 1, false));
+    let drift = local_stack::reindex::verify(store).await.expect("verify");
+    assert!(drift.is_zero(), "{drift}");
+    assert_eq!(search_ids(&t, &staff, json!({"query": "timer", "tags": ["legacy"]})).await.len(), 12);
+    let stats = t.call("GET", "/v1/stats/customers", Some(&admin), None).await.json();
+    assert_eq!(
+        (stats["total_customers"].clone(), stats["customers_by_city"].clone()),
+        (json!(12), json!({"Lusaka": 6, "Ndola": 6}))
+    );
+
+    // Idempotent, and an interrupted run (a checkpoint left between phases) carries on.
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", aws_sdk_dynamodb::types::AttributeValue::S("REBUILD#SEARCH".into()))
+        .item("SK", aws_sdk_dynamodb::types::AttributeValue::S("CHECKPOINT".into()))
+        .item("phase", aws_sdk_dynamodb::types::AttributeValue::S("stale".into()))
+        .send()
+        .await
+        .expect("checkpoint");
+    let again = local_stack::reindex::reindex(store, false).await.expect("reindex");
+    assert!(again.resumed && again.entries_written == 0 && again.counters_corrected == 0, "{again:?}");
+    assert!(local_stack::reindex::verify(store).await.expect("verify").is_zero());
+}
+
+fn sample_doc() -> shared::domain::search::SearchDoc {
+    let c = Customer::new(CustomerId::generate(), Username::base("a", "b"), ("A".into(), "B".into()), Timestamp::now());
+    shared::domain::search::SearchDoc::of(&c)
+}

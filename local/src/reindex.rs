@@ -1,0 +1,407 @@
+//! Rebuilding and checking the search index and the statistics counters from the customer
+//! items: what a deployment that already holds customers runs on the day it adds search, and
+//! after any change of the index format. Not a request path: it scans the table.
+//!
+//! `reindex` runs in three phases, each resumable (a checkpoint item records the phase and the
+//! scan position after every page, and a repeat carries on from there; `--restart` starts over):
+//! 1. every customer's entries are written (idempotent puts, so a document that changed format
+//!    is rewritten too);
+//! 2. every entry is checked against its customer, and stale ones are deleted;
+//! 3. the counters are recounted and corrected by the difference (run it while no customer is
+//!    written, or run `verify` afterwards: a write between the count and the correction shows up
+//!    as drift, which another `reindex` removes).
+//!
+//! `verify` recounts everything and writes nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::domain::Customer;
+use shared::domain::search::SearchDoc;
+use shared::domain::stats::{CounterChange, Facet, FacetValue};
+use shared::store::search::{EntryKey, entry_item, entry_keys};
+use shared::store::stats::date_text;
+use shared::store::{Item, Store, StoreError, keys};
+
+const CHECKPOINT_PK: &str = "REBUILD#SEARCH";
+const CHECKPOINT_SK: &str = "CHECKPOINT";
+const SCAN_PAGE: i32 = 500;
+
+/// What a check found: zero everywhere means the index and counters agree with the customers.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub customers: usize,
+    pub entries: usize,
+    /// Entries a customer should have and does not.
+    pub missing_entries: usize,
+    /// Entries whose document is not the customer's current one.
+    pub outdated_entries: usize,
+    /// Entries of no customer, or of a key the customer no longer has.
+    pub stale_entries: usize,
+    /// Counters that differ: (counter, expected, actual).
+    pub counters: Vec<(String, i64, i64)>,
+}
+
+impl Drift {
+    pub fn is_zero(&self) -> bool {
+        self.missing_entries == 0 && self.outdated_entries == 0 && self.stale_entries == 0 && self.counters.is_empty()
+    }
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "customers: {}", self.customers)?;
+        writeln!(f, "index entries: {}", self.entries)?;
+        writeln!(f, "missing entries: {}", self.missing_entries)?;
+        writeln!(f, "outdated entries: {}", self.outdated_entries)?;
+        writeln!(f, "stale entries: {}", self.stale_entries)?;
+        writeln!(f, "counters off: {}", self.counters.len())?;
+        for (name, expected, actual) in self.counters.iter().take(50) {
+            writeln!(f, "  {name}: expected {expected}, found {actual}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub customers: usize,
+    pub entries_written: usize,
+    pub stale_deleted: usize,
+    pub counters_corrected: usize,
+    pub resumed: bool,
+}
+
+/// One page of a Scan for items of `entity`.
+async fn scan_page(store: &Store, entity: &str, start: Option<Item>) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+    let out = store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .filter_expression("#entity = :entity")
+        .expression_attribute_names("#entity", keys::ENTITY)
+        .expression_attribute_values(":entity", AttributeValue::S(entity.into()))
+        .consistent_read(true)
+        .limit(SCAN_PAGE)
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(StoreError::backend)?;
+    Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+}
+
+fn customers_of(items: Vec<Item>) -> Result<Vec<Customer>, StoreError> {
+    items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(StoreError::from)).collect()
+}
+
+fn string(item: &Item, name: &str) -> String {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+/// The counters as the customers say they should be.
+#[derive(Default)]
+struct Recount {
+    global: BTreeMap<String, i64>,
+    facets: BTreeMap<(Facet, String), (String, i64)>,
+    signups: BTreeMap<String, i64>,
+}
+
+impl Recount {
+    fn add(&mut self, customer: &Customer) {
+        let change = CounterChange::between(None, Some(customer));
+        for (name, delta) in change.global {
+            *self.global.entry(name).or_insert(0) += delta;
+        }
+        for (facet, value, delta) in change.facets {
+            self.facets.entry((facet, value.key)).or_insert((value.display, 0)).1 += delta;
+        }
+        *self.signups.entry(date_text(customer.created_at.date())).or_insert(0) += 1;
+    }
+}
+
+/// The counters as stored, in the same shape.
+async fn stored_counters(store: &Store, recount: &Recount) -> Result<Recount, StoreError> {
+    let mut stored = Recount { global: store.global_counters().await?, ..Recount::default() };
+    stored.global.retain(|_, v| *v != 0);
+    for facet in [Facet::Country, Facet::State, Facet::City] {
+        for count in store.facet_counts(facet, None).await? {
+            stored.facets.insert((facet, count.key), (count.display, count.count));
+        }
+    }
+    if let (Some(first), Some(last)) = (recount.signups.keys().next(), recount.signups.keys().next_back()) {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let first = time::Date::parse(first, &format).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let last = time::Date::parse(last, &format).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        for (day, counts) in store.daily_counts(first, last).await? {
+            if counts.signups != 0 {
+                stored.signups.insert(day, counts.signups);
+            }
+        }
+    }
+    Ok(stored)
+}
+
+/// Counter differences: (name, expected, actual).
+fn counter_drift(expected: &Recount, actual: &Recount) -> Vec<(String, i64, i64)> {
+    let mut drift = Vec::new();
+    let global: HashSet<&String> = expected.global.keys().chain(actual.global.keys()).collect();
+    for name in global {
+        let (e, a) = (expected.global.get(name).copied().unwrap_or(0), actual.global.get(name).copied().unwrap_or(0));
+        if e != a {
+            drift.push((name.clone(), e, a));
+        }
+    }
+    let facets: HashSet<&(Facet, String)> = expected.facets.keys().chain(actual.facets.keys()).collect();
+    for key in facets {
+        let e = expected.facets.get(key).map_or(0, |v| v.1);
+        let a = actual.facets.get(key).map_or(0, |v| v.1);
+        if e != a {
+            drift.push((
+                format!("{}:{}", key.0.name(), key.1.replace(shared::domain::stats::FACET_SEPARATOR, "/")),
+                e,
+                a,
+            ));
+        }
+    }
+    let days: HashSet<&String> = expected.signups.keys().chain(actual.signups.keys()).collect();
+    for day in days {
+        let (e, a) = (expected.signups.get(day).copied().unwrap_or(0), actual.signups.get(day).copied().unwrap_or(0));
+        if e != a {
+            drift.push((format!("signups:{day}"), e, a));
+        }
+    }
+    drift.sort();
+    drift
+}
+
+/// Recounts everything and compares; writes nothing.
+pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
+    let mut drift = Drift::default();
+    let mut expected: HashMap<EntryKey, SearchDoc> = HashMap::new();
+    let mut recount = Recount::default();
+    let mut start = None;
+    loop {
+        let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
+        for customer in customers_of(items)? {
+            drift.customers += 1;
+            recount.add(&customer);
+            let doc = SearchDoc::of(&customer);
+            for key in entry_keys(&doc) {
+                expected.insert(key, doc.clone());
+            }
+        }
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    let mut seen = HashSet::new();
+    loop {
+        let (items, next) = scan_page(store, keys::entity::SEARCH_ENTRY, start).await?;
+        for item in items {
+            drift.entries += 1;
+            let key = EntryKey { pk: string(&item, keys::PK), sk: string(&item, keys::SK) };
+            match expected.get(&key) {
+                None => drift.stale_entries += 1,
+                Some(doc) => {
+                    if entry_item(&key, doc)? != item {
+                        drift.outdated_entries += 1;
+                    }
+                    seen.insert(key);
+                }
+            }
+        }
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    drift.missing_entries = expected.len() - seen.len();
+    drift.counters = counter_drift(&recount, &stored_counters(store, &recount).await?);
+    Ok(drift)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Entries,
+    Stale,
+    Counters,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Entries => "entries",
+            Phase::Stale => "stale",
+            Phase::Counters => "counters",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Phase::Entries, Phase::Stale, Phase::Counters].into_iter().find(|p| p.name() == text)
+    }
+}
+
+async fn load_checkpoint(store: &Store) -> Result<Option<(Phase, Option<Item>)>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(keys::PK, AttributeValue::S(CHECKPOINT_PK.into()))
+        .key(keys::SK, AttributeValue::S(CHECKPOINT_SK.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(StoreError::backend)?;
+    let Some(item) = out.item else { return Ok(None) };
+    let phase =
+        Phase::parse(&string(&item, "phase")).ok_or_else(|| StoreError::Malformed("checkpoint phase".into()))?;
+    let start = match item.get("position") {
+        Some(AttributeValue::M(position)) => Some(position.clone()),
+        _ => None,
+    };
+    Ok(Some((phase, start)))
+}
+
+async fn save_checkpoint(store: &Store, phase: Phase, position: Option<&Item>) -> Result<(), StoreError> {
+    let mut request = store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item(keys::PK, AttributeValue::S(CHECKPOINT_PK.into()))
+        .item(keys::SK, AttributeValue::S(CHECKPOINT_SK.into()))
+        .item(keys::ENTITY, AttributeValue::S("rebuild_checkpoint".into()))
+        .item("phase", AttributeValue::S(phase.name().into()));
+    if let Some(position) = position {
+        request = request.item("position", AttributeValue::M(position.clone()));
+    }
+    request.send().await.map_err(StoreError::backend)?;
+    Ok(())
+}
+
+async fn clear_checkpoint(store: &Store) -> Result<(), StoreError> {
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .key(keys::PK, AttributeValue::S(CHECKPOINT_PK.into()))
+        .key(keys::SK, AttributeValue::S(CHECKPOINT_SK.into()))
+        .send()
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(())
+}
+
+/// Rebuilds the index and the counters (see the module's doc); `restart` ignores a checkpoint.
+pub async fn reindex(store: &Store, restart: bool) -> Result<Rebuilt, StoreError> {
+    let mut report = Rebuilt::default();
+    let (mut phase, mut start) = match load_checkpoint(store).await? {
+        Some(checkpoint) if !restart => {
+            report.resumed = true;
+            checkpoint
+        }
+        _ => (Phase::Entries, None),
+    };
+    if phase == Phase::Entries {
+        loop {
+            let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
+            let mut puts = Vec::new();
+            for customer in customers_of(items)? {
+                report.customers += 1;
+                let doc = SearchDoc::of(&customer);
+                for key in entry_keys(&doc) {
+                    puts.push(entry_item(&key, &doc)?);
+                }
+            }
+            report.entries_written += puts.len();
+            store.apply_index_overflow(puts, Vec::new()).await?;
+            start = next;
+            save_checkpoint(store, if start.is_some() { Phase::Entries } else { Phase::Stale }, start.as_ref()).await?;
+            if start.is_none() {
+                break;
+            }
+        }
+        phase = Phase::Stale;
+    }
+    if phase == Phase::Stale {
+        loop {
+            let (items, next) = scan_page(store, keys::entity::SEARCH_ENTRY, start).await?;
+            let stale = stale_among(store, &items).await?;
+            report.stale_deleted += stale.len();
+            store.apply_index_overflow(Vec::new(), stale).await?;
+            start = next;
+            save_checkpoint(store, if start.is_some() { Phase::Stale } else { Phase::Counters }, start.as_ref())
+                .await?;
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    report.counters_corrected = correct_counters(store).await?;
+    clear_checkpoint(store).await?;
+    Ok(report)
+}
+
+/// The entries of a page that belong to no customer, or to a key the customer no longer has.
+async fn stale_among(store: &Store, items: &[Item]) -> Result<Vec<EntryKey>, StoreError> {
+    let ids: Vec<shared::domain::CustomerId> =
+        items.iter().filter_map(|item| shared::domain::CustomerId::parse(&string(item, "cid"))).collect();
+    let customers = store.batch_get_customers(&ids, true).await?;
+    let current: HashMap<String, std::collections::BTreeSet<EntryKey>> =
+        customers.iter().map(|c| (c.customer_id.as_str().to_string(), entry_keys(&SearchDoc::of(c)))).collect();
+    Ok(items
+        .iter()
+        .map(|item| (string(item, "cid"), EntryKey { pk: string(item, keys::PK), sk: string(item, keys::SK) }))
+        .filter(|(cid, key)| !current.get(cid).is_some_and(|keys| keys.contains(key)))
+        .map(|(_, key)| key)
+        .collect())
+}
+
+/// Recounts from the customers and adds the difference to the stored counters.
+async fn correct_counters(store: &Store) -> Result<usize, StoreError> {
+    let mut recount = Recount::default();
+    let mut start = None;
+    loop {
+        let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
+        for customer in customers_of(items)? {
+            recount.add(&customer);
+        }
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    let stored = stored_counters(store, &recount).await?;
+    let mut correction = CounterChange::default();
+    let names: HashSet<&String> = recount.global.keys().chain(stored.global.keys()).collect();
+    for name in names {
+        let delta = recount.global.get(name).copied().unwrap_or(0) - stored.global.get(name).copied().unwrap_or(0);
+        if delta != 0 {
+            correction.global.insert(name.clone(), delta);
+        }
+    }
+    let facets: HashSet<&(Facet, String)> = recount.facets.keys().chain(stored.facets.keys()).collect();
+    for key in facets {
+        let expected = recount.facets.get(key);
+        let actual = stored.facets.get(key);
+        let delta = expected.map_or(0, |v| v.1) - actual.map_or(0, |v| v.1);
+        if delta != 0 {
+            let display = expected.or(actual).map(|v| v.0.clone()).unwrap_or_default();
+            correction.facets.push((key.0, FacetValue { key: key.1.clone(), display }, delta));
+        }
+    }
+    let mut corrected = correction.global.len() + correction.facets.len();
+    store.adjust_counters(&correction).await?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let days: HashSet<&String> = recount.signups.keys().chain(stored.signups.keys()).collect();
+    for day in days {
+        let delta = recount.signups.get(day).copied().unwrap_or(0) - stored.signups.get(day).copied().unwrap_or(0);
+        if delta != 0 {
+            let date = time::Date::parse(day, &format).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            store.adjust_signups(date, delta).await?;
+            corrected += 1;
+        }
+    }
+    Ok(corrected)
+}
