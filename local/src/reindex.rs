@@ -399,7 +399,7 @@ async fn correct_counters(store: &Store) -> Result<usize, StoreError> {
         let delta = recount.signups.get(day).copied().unwrap_or(0) - stored.signups.get(day).copied().unwrap_or(0);
         if delta != 0 {
             let date = time::Date::parse(day, &format).map_err(|e| StoreError::Malformed(e.to_string()))?;
-            store.adjust_signups(date, delta).await?;
+            store.adjust_day_counter(date, "signups", delta).await?;
             corrected += 1;
         }
     }

@@ -45,24 +45,26 @@ const MAX_FILTER_TEXT: usize = 200;
 const MAX_TAGS: usize = 50;
 const MAX_CUSTOM_FILTERS: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SortField {
+    #[default]
     CreatedAt,
     LastName,
     FirstName,
     LastLoginAt,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
     Asc,
+    #[default]
     Desc,
 }
 
 /// A validated search: folded values, ready to match against `SearchDoc`s.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct SearchRequest {
     pub words: Vec<String>,
     pub first_name: Option<String>,

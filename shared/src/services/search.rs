@@ -77,6 +77,19 @@ pub async fn search(
     after: Option<&Position>,
     cap: usize,
 ) -> Result<SearchPage, SearchError> {
+    if let Some(total) = counted_total(store, request).await?
+        && total > cap
+    {
+        // Every customer, or every one of some statuses: the counters know how many, so only
+        // the page is read.
+        let (page, next) = walk(store, request, after, cap).await?;
+        return Ok(SearchPage {
+            customers: page_customers(store, request, &page).await?,
+            total,
+            total_exact: true,
+            next,
+        });
+    }
     let entry = choose_entry(request, now.unix());
     let (candidates, complete) = read_entry(store, &entry, cap).await?;
     let matches = filter(store, request, candidates, cap).await?;
@@ -93,6 +106,27 @@ pub async fn search(
     let total = matches.len();
     let (page, next) = walk(store, request, after, cap).await?;
     Ok(SearchPage { customers: page_customers(store, request, &page).await?, total, total_exact: false, next })
+}
+
+/// The number of matches when the counters know it: a search of every customer, or of some
+/// statuses, and nothing else.
+async fn counted_total(store: &Store, request: &SearchRequest) -> Result<Option<usize>, StoreError> {
+    let unfiltered = SearchRequest {
+        statuses: request.statuses.clone(),
+        sort_by: request.sort_by,
+        sort_order: request.sort_order,
+        limit: request.limit,
+        cursor: request.cursor.clone(),
+        ..SearchRequest::default()
+    };
+    if *request != unfiltered {
+        return Ok(None);
+    }
+    let counters = store.global_counters().await?;
+    let statuses = request.statuses.clone().unwrap_or_else(|| CustomerStatus::ALL.to_vec());
+    let total: i64 =
+        statuses.iter().map(|s| counters.get(&format!("status_{}", s.as_str())).copied().unwrap_or(0)).sum();
+    Ok(Some(total.max(0) as usize))
 }
 
 /// Reads the entry point's candidates; `true` when they are all of them (at most the cap).

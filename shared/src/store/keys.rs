@@ -32,7 +32,7 @@
 //! | login day       | `SLD#<unix day>`           | `<customer_id>`    | — (`ttl`: the day + 400 days)              |
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
-//! | counters: days  | `STATS#DAY#<yyyy-mm>`      | `<yyyy-mm-dd>#<shard 00-31>` | —                                |
+//! | counters: days  | `STATS#DAYS`               | `<yyyy-mm>#<shard 0-7>` (attributes `s01`…`s31`, `l01`…`l31`) | — |
 //!
 //! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
 //! The customer item doubles as the customer-id sentinel: it is written with
@@ -200,8 +200,10 @@ pub fn rate_pk(scope: &str, subject: &str) -> String {
 pub const SEARCH_SEPARATOR: char = '\u{1}';
 /// Shards of the creation-time search partitions (every signup writes one of them).
 pub const CREATED_SHARDS: u32 = 4;
-/// Shards of the counters every customer write touches, and of the daily counters.
+/// Shards of the counters every customer write touches.
 pub const GLOBAL_SHARDS: u32 = 32;
+/// Shards of a month's daily counters (every signup and login touches today's).
+pub const DAY_SHARDS: u32 = 8;
 /// Shards of a place counter (one city can take most signups).
 pub const FACET_SHARDS: u32 = 8;
 /// How long a login-day entry is kept.
@@ -244,7 +246,6 @@ pub fn stats_facet_pk(facet: &str) -> String {
     format!("STATS#{facet}")
 }
 
-/// Daily counters live in one partition per month: a 366-day series is at most 13 queries.
-pub fn stats_month_pk(year: i32, month: u8) -> String {
-    format!("STATS#DAY#{year:04}-{month:02}")
-}
+/// Daily counters: one item per month and shard, an attribute per day (`s07`, `l07`), so a
+/// 366-day series is one `Query` of at most 13 × `DAY_SHARDS` items.
+pub const STATS_DAYS_PK: &str = "STATS#DAYS";

@@ -120,14 +120,7 @@ fn entry_doc(item: &Item) -> Result<SearchDoc, StoreError> {
     Ok(serde_dynamo::from_attribute_value(doc)?)
 }
 
-/// Which sort keys of a partition to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SortKeyRange {
-    All,
-    Prefix(String),
-    /// Inclusive at both ends.
-    Between(String, String),
-}
+pub use super::table::SortKeyRange;
 
 /// The creation-time sort keys of customers created in `[after, before)` (unix seconds).
 pub fn created_range(after: Option<i64>, before: Option<i64>) -> SortKeyRange {
@@ -181,29 +174,15 @@ impl Store {
         let mut docs = Vec::new();
         let mut start = None;
         loop {
-            let mut request = self
+            let request = self
                 .client()
                 .query()
                 .table_name(self.table())
                 .consistent_read(true)
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_values(":pk", s(pk))
                 .limit(((budget - docs.len()) as i32).clamp(1, 1000))
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(Self::CAPACITY);
-            request = match range {
-                SortKeyRange::All => request.key_condition_expression("#pk = :pk"),
-                SortKeyRange::Prefix(prefix) => request
-                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                    .expression_attribute_names("#sk", keys::SK)
-                    .expression_attribute_values(":prefix", s(prefix)),
-                SortKeyRange::Between(low, high) => request
-                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-                    .expression_attribute_names("#sk", keys::SK)
-                    .expression_attribute_values(":low", s(low))
-                    .expression_attribute_values(":high", s(high)),
-            };
-            let out = request.send().await.map_err(StoreError::backend)?;
+            let out = range.condition(request, pk).send().await.map_err(StoreError::backend)?;
             self.meter().read(out.consumed_capacity());
             for item in out.items() {
                 docs.push(entry_doc(item)?);

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::keys::{self, entity};
+use super::search::SortKeyRange;
 use super::{Item, Store, StoreError, n, number_attr, s, string_attr};
 use crate::domain::stats::{CounterChange, Facet};
 use crate::time::Timestamp;
@@ -30,12 +31,19 @@ fn shard(of: u32) -> u32 {
     rand::random_range(0..of)
 }
 
-fn month_pk(date: time::Date) -> String {
-    keys::stats_month_pk(date.year(), date.month() as u8)
+/// `2026-01`: the month a day's counters live in.
+fn month_text(date: time::Date) -> String {
+    format!("{:04}-{:02}", date.year(), date.month() as u8)
 }
 
-fn day_sk(date: time::Date, shard: u32) -> String {
-    format!("{}#{shard:02}", date_text(date))
+/// A month's counter item on one shard: `2026-01#3`.
+fn month_sk(date: time::Date, shard: u32) -> String {
+    format!("{}#{shard}", month_text(date))
+}
+
+/// The attribute of a day's counter in its month's item: `s07` (signups on the 7th), `l07`.
+fn day_attribute(counter: &str, day: u8) -> String {
+    format!("{}{day:02}", if counter == "signups" { "s" } else { "l" })
 }
 
 pub fn date_text(date: time::Date) -> String {
@@ -84,12 +92,13 @@ impl Store {
                 .expression_attribute_values(":delta", n(delta));
             actions.push(TransactWriteItem::builder().update(build(update)?).build());
         }
-        let mut by_day: BTreeMap<time::Date, Vec<(&str, i64)>> = BTreeMap::new();
+        // One action per month item: a signup's creation day and first login may share a month.
+        let mut by_month: BTreeMap<String, Vec<(time::Date, &str, i64)>> = BTreeMap::new();
         for (day, counter, delta) in day_moves {
-            by_day.entry(*day).or_default().push((counter, *delta));
+            by_month.entry(month_text(*day)).or_default().push((*day, counter, *delta));
         }
-        for (day, moves) in by_day {
-            actions.push(TransactWriteItem::builder().update(build(self.day_update(day, &moves))?).build());
+        for moves in by_month.values() {
+            actions.push(TransactWriteItem::builder().update(build(self.day_update(moves))?).build());
         }
         Ok(actions)
     }
@@ -122,16 +131,18 @@ impl Store {
         Ok(())
     }
 
-    /// Adds `delta` signups to `day` (the rebuild's correction of the daily series).
-    pub async fn adjust_signups(&self, day: time::Date, delta: i64) -> Result<(), StoreError> {
+    /// Adds `delta` to a daily counter (`signups` or `logins`) of `day`: the rebuild's
+    /// correction of the daily series, and bulk loads.
+    pub async fn adjust_day_counter(&self, day: time::Date, counter: &str, delta: i64) -> Result<(), StoreError> {
         let out = self
             .client()
             .update_item()
             .table_name(self.table())
-            .key(keys::PK, s(month_pk(day)))
-            .key(keys::SK, s(day_sk(day, 0)))
-            .update_expression("SET #entity = :entity ADD signups :delta")
+            .key(keys::PK, s(keys::STATS_DAYS_PK))
+            .key(keys::SK, s(month_sk(day, 0)))
+            .update_expression("SET #entity = :entity ADD #day :delta")
             .expression_attribute_names("#entity", keys::ENTITY)
+            .expression_attribute_names("#day", day_attribute(counter, day.day()))
             .expression_attribute_values(":entity", s(entity::COUNTER))
             .expression_attribute_values(":delta", n(delta))
             .return_consumed_capacity(Self::CAPACITY)
@@ -142,23 +153,21 @@ impl Store {
         Ok(())
     }
 
-    /// Moves `counters` of `day` by their deltas, on a random shard.
-    fn day_update(
-        &self,
-        day: time::Date,
-        counters: &[(&str, i64)],
-    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    /// Moves daily counters (day, `signups` or `logins`, delta) of one month, in that month's
+    /// item on a random shard.
+    fn day_update(&self, moves: &[(time::Date, &str, i64)]) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        let month = moves.first().map(|(day, _, _)| *day).unwrap_or(time::Date::MIN);
         let mut update = Update::builder()
             .table_name(self.table())
-            .key(keys::PK, s(month_pk(day)))
-            .key(keys::SK, s(day_sk(day, shard(keys::GLOBAL_SHARDS))))
+            .key(keys::PK, s(keys::STATS_DAYS_PK))
+            .key(keys::SK, s(month_sk(month, shard(keys::DAY_SHARDS))))
             .expression_attribute_names("#entity", keys::ENTITY)
             .expression_attribute_values(":entity", s(entity::COUNTER));
         let mut adds = Vec::new();
-        for (i, (counter, delta)) in counters.iter().enumerate() {
+        for (i, (day, counter, delta)) in moves.iter().enumerate() {
             adds.push(format!("#d{i} :d{i}"));
             update = update
-                .expression_attribute_names(format!("#d{i}"), *counter)
+                .expression_attribute_names(format!("#d{i}"), day_attribute(counter, day.day()))
                 .expression_attribute_values(format!(":d{i}"), n(delta));
         }
         update.update_expression(format!("SET #entity = :entity ADD {}", adds.join(", ")))
@@ -166,7 +175,7 @@ impl Store {
 
     /// Counts one login on the day of `at`.
     pub async fn count_login(&self, at: Timestamp) -> Result<(), StoreError> {
-        let update = build(self.day_update(at.date(), &[("logins", 1)]))?;
+        let update = build(self.day_update(&[(at.date(), "logins", 1)]))?;
         let out = self
             .client()
             .update_item()
@@ -215,33 +224,33 @@ impl Store {
         Ok(counts)
     }
 
-    /// Signups and logins per day from `first` to `last` (inclusive), one query per month.
+    /// Signups and logins per day from `first` to `last` (inclusive): one `Query` of the month
+    /// items in range, whose cost depends on the months and shards, not on the customers.
     pub async fn daily_counts(
         &self,
         first: time::Date,
         last: time::Date,
     ) -> Result<BTreeMap<String, DayCounts>, StoreError> {
-        let mut months = Vec::new();
-        let mut month = first.replace_day(1).map_err(|e| StoreError::Backend(e.to_string()))?;
-        while month <= last {
-            months.push(month_pk(month));
-            let next_month = month.month().next();
-            let year = if next_month == time::Month::January { month.year() + 1 } else { month.year() };
-            month =
-                time::Date::from_calendar_date(year, next_month, 1).map_err(|e| StoreError::Backend(e.to_string()))?;
-        }
-        let reads = months.iter().map(|pk| self.query_prefix(pk, None, None));
+        let range = SortKeyRange::Between(month_text(first), format!("{}#~", month_text(last)));
+        let items = self.query_range(keys::STATS_DAYS_PK, &range).await?;
         let (from, to) = (date_text(first), date_text(last));
         let mut days: BTreeMap<String, DayCounts> = BTreeMap::new();
-        for items in futures::future::try_join_all(reads).await? {
-            for item in items {
-                let Some((day, _)) = string_attr(&item, keys::SK).and_then(|sk| sk.split_once('#')) else { continue };
-                if day < from.as_str() || day > to.as_str() {
+        for item in items {
+            let Some((month, _shard)) = string_attr(&item, keys::SK).and_then(|sk| sk.split_once('#')) else {
+                continue;
+            };
+            for day in 1..=31u8 {
+                let date = format!("{month}-{day:02}");
+                if date < from || date > to {
                     continue;
                 }
-                let counts = days.entry(day.to_string()).or_default();
-                counts.signups += number_attr(&item, "signups").unwrap_or(0);
-                counts.logins += number_attr(&item, "logins").unwrap_or(0);
+                let signups = number_attr(&item, &day_attribute("signups", day)).unwrap_or(0);
+                let logins = number_attr(&item, &day_attribute("logins", day)).unwrap_or(0);
+                if signups != 0 || logins != 0 {
+                    let counts = days.entry(date).or_default();
+                    counts.signups += signups;
+                    counts.logins += logins;
+                }
             }
         }
         Ok(days)

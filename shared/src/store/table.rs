@@ -4,11 +4,40 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 
 use super::keys;
 use super::{Item, Store, StoreError, UniqueField, n, s};
 use crate::domain::ids::random_token;
+
+/// Which sort keys of a partition a `Query` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKeyRange {
+    All,
+    Prefix(String),
+    /// Inclusive at both ends.
+    Between(String, String),
+}
+
+impl SortKeyRange {
+    /// `request` with the key condition `PK = pk` and this range of `SK`.
+    pub(crate) fn condition(&self, request: QueryFluentBuilder, pk: &str) -> QueryFluentBuilder {
+        let request = request.expression_attribute_names("#pk", keys::PK).expression_attribute_values(":pk", s(pk));
+        match self {
+            SortKeyRange::All => request.key_condition_expression("#pk = :pk"),
+            SortKeyRange::Prefix(prefix) => request
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":prefix", s(prefix)),
+            SortKeyRange::Between(low, high) => request
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":low", s(low))
+                .expression_attribute_values(":high", s(high)),
+        }
+    }
+}
 
 /// `BatchWriteItem` takes at most this many requests.
 const BATCH_WRITE_LIMIT: usize = 25;
@@ -23,23 +52,27 @@ impl Store {
         prefix: Option<&str>,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
+        let range = prefix.map_or(SortKeyRange::All, |p| SortKeyRange::Prefix(p.to_string()));
+        self.query_all(pk, &range, projection).await
+    }
+
+    /// Every item of a partition whose sort key is in `range`, read consistently.
+    pub(crate) async fn query_range(&self, pk: &str, range: &SortKeyRange) -> Result<Vec<Item>, StoreError> {
+        self.query_all(pk, range, None).await
+    }
+
+    async fn query_all(
+        &self,
+        pk: &str,
+        range: &SortKeyRange,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let mut request = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_values(":pk", s(pk));
-            request = match prefix {
-                Some(prefix) => request
-                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                    .expression_attribute_names("#sk", keys::SK)
-                    .expression_attribute_values(":prefix", s(prefix)),
-                None => request.key_condition_expression("#pk = :pk"),
-            };
-            let out = request
+            let request = self.client().query().table_name(self.table());
+            let out = range
+                .condition(request, pk)
                 .set_projection_expression(projection.map(str::to_string))
                 .consistent_read(true)
                 .set_exclusive_start_key(start_key)
