@@ -84,7 +84,9 @@ async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<B
     if access == Access::Admin {
         ensure_current_admin(app, call.signed_in()?).await?;
     }
-    F::call(call).await
+    // Boxed: a handler's future can be large (search holds several reads in flight), and the
+    // skeleton's callers should not carry it on their stack.
+    Box::pin(F::call(call)).await
 }
 
 /// A function's whole `main`: logging, the clients built once at init, then the Lambda loop.

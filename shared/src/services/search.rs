@@ -82,7 +82,7 @@ pub async fn search(
     {
         // Every customer, or every one of some statuses: the counters know how many, so only
         // the page is read.
-        let (page, next) = walk(store, request, after, cap).await?;
+        let (page, next) = Box::pin(walk(store, request, after, cap)).await?;
         return Ok(SearchPage {
             customers: page_customers(store, request, &page).await?,
             total,
@@ -91,7 +91,7 @@ pub async fn search(
         });
     }
     let entry = choose_entry(request, now.unix());
-    let (candidates, complete) = read_entry(store, &entry, cap).await?;
+    let (candidates, complete) = Box::pin(read_entry(store, &entry, cap)).await?;
     let matches = filter(store, request, candidates, cap).await?;
     if complete {
         let total = matches.len();
@@ -104,7 +104,7 @@ pub async fn search(
         });
     }
     let total = matches.len();
-    let (page, next) = walk(store, request, after, cap).await?;
+    let (page, next) = Box::pin(walk(store, request, after, cap)).await?;
     Ok(SearchPage { customers: page_customers(store, request, &page).await?, total, total_exact: false, next })
 }
 
