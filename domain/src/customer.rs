@@ -173,6 +173,11 @@ pub struct Customer {
     #[serde(default)]
     pub bookings: u64,
     pub created_at: Timestamp,
+    /// The creation time in milliseconds, kept for ordering: customers created within one
+    /// second still list in the order they were created. `created_at` (whole seconds) is what
+    /// the API shows. Absent on customers written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_ms: Option<i64>,
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login_at: Option<Timestamp>,
@@ -219,10 +224,16 @@ impl Customer {
             active_loans: 0,
             bookings: 0,
             created_at: now,
+            created_ms: None,
             updated_at: now,
             last_login_at: None,
             version: 1,
         }
+    }
+
+    /// When the customer was created, in milliseconds (whole seconds for older customers).
+    pub fn created_millis(&self) -> i64 {
+        self.created_ms.unwrap_or(self.created_at.unix() * 1000)
     }
 
     pub fn full_name(&self) -> String {

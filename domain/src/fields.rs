@@ -350,6 +350,9 @@ pub enum Writer {
 
 /// Merges `patch` into `current`: a value sets the field, `null` removes it. Every bad key is
 /// reported as `custom_fields.<key>`.
+/// No table has more custom field definitions than this (the customers function's cap).
+pub const MAX_CUSTOM_FIELD_KEYS: usize = 200;
+
 pub fn merge_custom_fields(
     current: &Map<String, Value>,
     patch: &Map<String, Value>,
@@ -358,6 +361,11 @@ pub fn merge_custom_fields(
     errors: &mut ValidationErrors,
 ) -> Map<String, Value> {
     let mut next = current.clone();
+    // More keys than a table can define are refused whole, before any is looked up.
+    if patch.len() > MAX_CUSTOM_FIELD_KEYS {
+        errors.add("custom_fields", format!("has more than {MAX_CUSTOM_FIELD_KEYS} fields"));
+        return next;
+    }
     for (key, value) in patch {
         let field = format!("custom_fields.{key}");
         let Some(definition) = definitions.iter().find(|d| &d.key == key) else {

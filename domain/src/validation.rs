@@ -8,8 +8,18 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// At most this many fields are named in one answer: enough for any real form, and a body of a
+/// hundred thousand unknown keys is refused in the time it takes to read it.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ValidationErrors(Vec<FieldError>);
+pub struct ValidationErrors {
+    errors: Vec<FieldError>,
+    /// The fields already named, for a constant-time check.
+    named: std::collections::HashSet<String>,
+    /// Errors past `MAX_REPORTED_ERRORS`, counted but not listed.
+    unlisted: usize,
+}
 
 impl ValidationErrors {
     pub fn new() -> Self {
@@ -25,9 +35,20 @@ impl ValidationErrors {
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         let field = field.into();
         // One message per field is enough; the first one is usually the most basic problem.
-        if !self.0.iter().any(|e| e.field == field) {
-            self.0.push(FieldError { field, message: message.into() });
+        if self.named.contains(&field) {
+            return;
         }
+        if self.errors.len() >= MAX_REPORTED_ERRORS {
+            self.unlisted += 1;
+            return;
+        }
+        self.named.insert(field.clone());
+        self.errors.push(FieldError { field, message: message.into() });
+    }
+
+    /// How many more bad fields there were than are listed.
+    pub fn unlisted(&self) -> usize {
+        self.unlisted
     }
 
     /// Keeps the value when `result` is Ok, records the error under `field` otherwise.
@@ -43,9 +64,10 @@ impl ValidationErrors {
 
     /// Adds `other`'s errors after this one's (one message per field still).
     pub fn merge(&mut self, other: ValidationErrors) {
-        for error in other.0 {
+        for error in other.errors {
             self.add(error.field, error.message);
         }
+        self.unlisted += other.unlisted;
     }
 
     /// These errors (found while parsing a body) together with those of `result` (found by the
@@ -65,15 +87,15 @@ impl ValidationErrors {
 
     /// Whether any of `fields` already has an error.
     pub fn names_any(&self, fields: &[&str]) -> bool {
-        self.0.iter().any(|e| fields.contains(&e.field.as_str()))
+        fields.iter().any(|f| self.named.contains(*f))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.errors.is_empty()
     }
 
     pub fn fields(&self) -> &[FieldError] {
-        &self.0
+        &self.errors
     }
 
     pub fn into_result(self) -> Result<(), Self> {
@@ -108,6 +130,18 @@ mod tests {
         errors.add("phone", "worse");
         let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["phone", "email"]);
+    }
+
+    #[test]
+    fn a_flood_of_errors_is_listed_up_to_the_cap_in_linear_time() {
+        let started = std::time::Instant::now();
+        let mut errors = ValidationErrors::new();
+        for i in 0..200_000 {
+            errors.add(format!("field{i}"), "unknown field");
+        }
+        assert_eq!(errors.fields().len(), MAX_REPORTED_ERRORS);
+        assert_eq!(errors.unlisted(), 200_000 - MAX_REPORTED_ERRORS);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

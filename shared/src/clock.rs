@@ -15,6 +15,18 @@ impl Clock {
         Timestamp::now().plus_seconds(self.offset_seconds.load(Ordering::Relaxed))
     }
 
+    /// Now in unix milliseconds (creation order within a second).
+    pub fn now_ms(&self) -> i64 {
+        let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        (nanos / 1_000_000) as i64 + self.offset_seconds.load(Ordering::Relaxed) * 1000
+    }
+
+    /// Now, as a timestamp (whole seconds) and in milliseconds, read once so the two agree.
+    pub fn now_with_ms(&self) -> (Timestamp, i64) {
+        let ms = self.now_ms();
+        (Timestamp::from_unix(ms.div_euclid(1000)), ms)
+    }
+
     /// Moves this clock (and only this one) forward.
     pub fn advance(&self, seconds: i64) {
         self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);

@@ -35,7 +35,7 @@ pub struct SearchDoc {
     pub company: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// Unix seconds.
+    /// Unix milliseconds.
     pub created: i64,
     /// Custom field values in their folded text form (`gold`, `42`, `true`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -77,7 +77,7 @@ impl SearchDoc {
             city: folded_option(customer.city.as_ref()),
             company: folded_option(customer.company_name.as_ref()),
             tags: customer.tags.clone(),
-            created: customer.created_at.unix(),
+            created: customer.created_millis(),
             custom: customer
                 .custom_fields
                 .iter()
@@ -144,8 +144,8 @@ impl SearchDoc {
             && request.statuses.as_ref().is_none_or(|statuses| statuses.contains(&self.status))
             && request.verified.is_none_or(|v| v == self.verified)
             && request.tags.iter().all(|t| self.tags.contains(t))
-            && request.created_after.is_none_or(|at| self.created >= at)
-            && request.created_before.is_none_or(|at| self.created < at)
+            && request.created_after.is_none_or(|at| self.created >= at * 1000)
+            && request.created_before.is_none_or(|at| self.created < at * 1000)
             && request.custom.iter().all(|(key, value)| self.custom.get(key) == Some(value))
     }
 }

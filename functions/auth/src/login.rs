@@ -146,6 +146,8 @@ async fn log_in(app: &App, id: &CustomerId, now: Timestamp) -> Result<Customer, 
 async fn sign_up_or_join(app: &App, login: &ValidLogin, now: Timestamp) -> Result<(Customer, bool), ApiError> {
     let (first, last) = login.names.clone().unwrap_or_default();
     let mut customer = Customer::new(CustomerId::generate(), Username::base(&first, &last), (first, last), now);
+    // Milliseconds within the login's second: the creation order of simultaneous signups.
+    customer.created_ms = Some(now.unix() * 1000 + app.clock.now_ms().rem_euclid(1000));
     customer.phone = Some(login.phone.clone());
     customer.phone_verified = true;
     customer.last_login_at = Some(now);

@@ -38,6 +38,11 @@ fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("wrong email or password".into())
 }
 
+/// Staff login. Each attempt first reserves a slot in the email's guard (a conditional write),
+/// and only then runs Argon2: however many guesses arrive at once, at most the threshold number
+/// are ever checked per window, and one that comes after the lock is refused unchecked. A right
+/// password clears the guard; a disabled account answers like a wrong password, so a guess
+/// learns nothing from it.
 pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: StaffLoginRequest = parse_json(req)?;
     let device_name = match body.device_name.as_deref() {
@@ -46,10 +51,7 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     };
     let now = app.clock.now();
     let subject = guard_subject(&body.email);
-    let guard = app.store.get_login_guard(&subject).await?;
-    if let Some(until) = guard.locked_until.filter(|&until| until > now.unix()) {
-        return Err(locked(until - now.unix()));
-    }
+    let locked_by_this_attempt = reserve_attempt(app, &subject, now).await?;
     let staff = match EmailAddress::parse(&body.email) {
         Ok(email) => app.store.find_staff_by_email(&email).await?,
         Err(_) => None,
@@ -62,23 +64,16 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
             None
         }
     };
-    let Some(staff) = verified else {
-        return Err(record_failure(app, &subject, guard, now).await);
+    let Some(staff) = verified.filter(|s| !s.disabled) else {
+        let window = app.config.staff_lockout.window.as_secs() as i64;
+        return Err(if locked_by_this_attempt { locked(window) } else { bad_credentials() });
     };
-    if staff.disabled {
-        return Err(ApiError::Forbidden("this staff account is disabled".into()));
-    }
-    if !guard.failed_logins.is_empty() {
-        let cleared = LoginGuard { failed_logins: Vec::new(), locked_until: None, version: guard.version + 1 };
-        app.store.save_login_guard(&subject, &guard, &cleared, now.unix() + 60).await?;
-    }
+    clear_guard(app, &subject, now, locked_by_this_attempt).await?;
     let mut response = open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;
     response["staff"] = staff.to_json();
     json(StatusCode::OK, &response)
 }
 
-/// Admin routes act on the caller's current account, not on the token alone: a demoted or
-/// disabled admin loses access at once, not when the access token expires.
 fn locked(retry_after: i64) -> ApiError {
     let retry_after = retry_after.max(1) as u64;
     ApiError::TooManyRequests {
@@ -87,36 +82,51 @@ fn locked(retry_after: i64) -> ApiError {
     }
 }
 
-/// Counts a failed password for the email (account or not); the failure that reaches the
-/// threshold within the window locks the email for the window. A failure that loses a race
-/// re-reads and tries again, and never clears a lock another request set.
-async fn record_failure(app: &App, subject: &str, mut guard: LoginGuard, now: Timestamp) -> ApiError {
+/// Counts the attempt as a failure before its password is checked (a right one takes it back).
+/// The attempt that reaches the threshold within the window locks the email for the window, so
+/// no later attempt is checked until it ends. A reservation that loses a race re-reads and
+/// tries again, and never clears a lock another request set.
+/// `true` when this attempt set the lock.
+async fn reserve_attempt(app: &App, subject: &str, now: Timestamp) -> Result<bool, ApiError> {
     let policy = app.config.staff_lockout;
     let window = policy.window.as_secs() as i64;
+    let mut guard = app.store.get_login_guard(subject).await?;
     for _ in 0..GUARD_ATTEMPTS {
         if let Some(until) = guard.locked_until.filter(|&until| until > now.unix()) {
-            return locked(until - now.unix());
+            return Err(locked(until - now.unix()));
         }
-        let mut failures: Vec<i64> =
+        let mut attempts: Vec<i64> =
             guard.failed_logins.iter().copied().filter(|&at| at > now.unix() - window).collect();
-        failures.push(now.unix());
-        let lock = failures.len() >= policy.threshold as usize;
+        attempts.push(now.unix());
+        let lock = attempts.len() >= policy.threshold as usize;
         let next = LoginGuard {
-            failed_logins: if lock { Vec::new() } else { failures },
+            failed_logins: if lock { Vec::new() } else { attempts },
             locked_until: lock.then_some(now.unix() + window),
             version: guard.version + 1,
         };
-        match app.store.save_login_guard(subject, &guard, &next, now.unix() + window + 60).await {
-            Ok(true) if lock => return locked(window),
-            Ok(true) => return bad_credentials(),
-            Ok(false) => match app.store.get_login_guard(subject).await {
-                Ok(fresh) => guard = fresh,
-                Err(err) => return err.into(),
-            },
-            Err(err) => return err.into(),
+        if app.store.save_login_guard(subject, &guard, &next, now.unix() + window + 60).await? {
+            return Ok(lock);
+        }
+        guard = app.store.get_login_guard(subject).await?;
+    }
+    Err(ApiError::Conflict { detail: "too many simultaneous logins for this email; try again".into(), field: None })
+}
+
+/// A right password ends the email's run of failures, and a lock its own attempt set; a lock
+/// that other attempts set meanwhile stays.
+async fn clear_guard(app: &App, subject: &str, now: Timestamp, locked_by_this_attempt: bool) -> Result<(), ApiError> {
+    for _ in 0..GUARD_ATTEMPTS {
+        let guard = app.store.get_login_guard(subject).await?;
+        let locked_by_others = !locked_by_this_attempt && guard.locked_until.is_some_and(|until| until > now.unix());
+        if locked_by_others || (guard.failed_logins.is_empty() && guard.locked_until.is_none()) {
+            return Ok(());
+        }
+        let cleared = LoginGuard { failed_logins: Vec::new(), locked_until: None, version: guard.version + 1 };
+        if app.store.save_login_guard(subject, &guard, &cleared, now.unix() + 60).await? {
+            return Ok(());
         }
     }
-    ApiError::Conflict { detail: "too many simultaneous logins for this email; try again".into(), field: None }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

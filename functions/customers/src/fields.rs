@@ -12,7 +12,7 @@ use shared::http::{ApiError, json, no_content, parse_json_lenient};
 use crate::common::query_param;
 
 /// More definitions than this make every customer write read a large partition.
-pub const MAX_DEFINITIONS: usize = 200;
+pub const MAX_DEFINITIONS: usize = shared::domain::fields::MAX_CUSTOM_FIELD_KEYS;
 
 fn no_such_field() -> ApiError {
     ApiError::NotFound("no such custom field".into())

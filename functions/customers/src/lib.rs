@@ -102,7 +102,7 @@ impl ApiFunction for Customers {
             H::Get => records::get(app, id()).await,
             H::Update => records::update(app, req, actor, id()).await,
             H::SoftDelete => lifecycle::soft_delete(app, actor, id()).await,
-            H::HardDelete => records::hard_delete(app, id()).await,
+            H::HardDelete => records::hard_delete(app, actor, id()).await,
             H::ChangeStatus => lifecycle::change_status(app, req, actor, id()).await,
             H::Audit => lifecycle::audit(app, req, id()).await,
             H::VerifyEmail => lifecycle::verify(app, actor, id(), lifecycle::Contact::Email).await,

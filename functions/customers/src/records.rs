@@ -11,7 +11,7 @@ use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
 use shared::http::{ApiError, if_match, parse_json_lenient};
 use shared::services::customers::update_customer;
-use shared::store::StoreError;
+use shared::store::customers::EraseRule;
 use shared::time::Timestamp;
 
 use crate::common::{
@@ -26,8 +26,9 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
 async fn create_once(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
     let (input, shape_errors) = parse_json_lenient::<StaffCreateInput>(req)?;
     let definitions = definitions_if(app, true).await?;
-    let now = app.clock.now();
-    let customer = input.0.create(&staff_context(app, &definitions, now), now, shape_errors)?;
+    let (now, now_ms) = app.clock.now_with_ms();
+    let mut customer = input.0.create(&staff_context(app, &definitions, now), now, shape_errors)?;
+    customer.created_ms = Some(now_ms);
     let username_chosen = matches!(input.0.username, Patch::Value(_));
     let note = AuditNote::new(actor, AuditAction::Create);
     let created = app.store.create_customer(customer, &note, username_chosen).await?;
@@ -112,11 +113,11 @@ pub async fn update(app: &App, req: &Request, actor: &str, raw_id: &str) -> Resu
 }
 
 /// The permanent erase: the customer and everything that is theirs.
-pub async fn hard_delete(app: &App, raw_id: &str) -> Result<Response<Body>, ApiError> {
+pub async fn hard_delete(app: &App, actor: &str, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let id = parse_customer_id(raw_id)?;
-    match app.store.erase_customer(&id).await {
-        Ok(()) => shared::http::no_content(),
-        Err(StoreError::NotFound) => Err(no_such_customer()),
-        Err(err) => Err(err.into()),
-    }
+    app.store
+        .erase_customer(&id, actor, EraseRule::Staff)
+        .await
+        .map_err(|e| ApiError::from_erase(e, no_such_customer))?;
+    shared::http::no_content()
 }

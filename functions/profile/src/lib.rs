@@ -13,7 +13,7 @@ use shared::http::function::build_router;
 use shared::http::response::json_with_etag;
 use shared::http::{ApiError, ApiFunction, Call, Route, Router, if_match, no_content, parse_json_lenient};
 use shared::services::customers::update_customer;
-use shared::store::StoreError;
+use shared::store::customers::EraseRule;
 use shared::time::Timestamp;
 
 /// The `profile` function.
@@ -92,10 +92,12 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
     customer_response(&updated)
 }
 
+/// Erases the caller: only an active customer without an open loan (403, 409), and an erase
+/// that was interrupted completes when repeated.
 async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
-    match app.store.erase_customer(me).await {
-        Ok(()) => no_content(),
-        Err(StoreError::NotFound) => Err(gone()),
-        Err(err) => Err(err.into()),
-    }
+    app.store
+        .erase_customer(me, me.as_str(), EraseRule::SelfService)
+        .await
+        .map_err(|e| ApiError::from_erase(e, gone))?;
+    no_content()
 }

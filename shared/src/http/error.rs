@@ -9,6 +9,7 @@ use crate::auth::AuthError;
 use crate::domain::ValidationErrors;
 use crate::services::customers::UpdateError;
 use crate::store::StoreError;
+use crate::store::customers::EraseError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -89,7 +90,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "send the body as application/json".into(),
             ApiError::Validation(errors) => {
                 let fields: Vec<&str> = errors.fields().iter().map(|e| e.field.as_str()).collect();
-                format!("invalid fields: {}", fields.join(", "))
+                match errors.unlisted() {
+                    0 => format!("invalid fields: {}", fields.join(", ")),
+                    more => format!("invalid fields: {} and {more} more", fields.join(", ")),
+                }
             }
             // Never leak internals; the log has the cause.
             ApiError::Internal(_) => "something went wrong on our side".into(),
@@ -162,6 +166,21 @@ impl ApiError {
             }
             UpdateError::Refused(err) => err,
             UpdateError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// An erase's refusal as the edge answers it; `not_found` words the route's 404.
+    pub fn from_erase(err: EraseError, not_found: impl FnOnce() -> ApiError) -> ApiError {
+        match err {
+            EraseError::NotFound => not_found(),
+            EraseError::NotActive(_) => ApiError::Forbidden(err.to_string()),
+            EraseError::OpenLoans(_) => ApiError::Conflict {
+                detail: format!("{err}; an account with an open loan cannot be deleted"),
+                field: None,
+            },
+            EraseError::Store(err) => err.into(),
         }
     }
 }

@@ -3,16 +3,20 @@
 //! delete): optimistic concurrency on `version`, `If-Match` honoured, the audit entry written
 //! in the same transaction as the change.
 
+use std::time::{Duration, Instant};
+
 use thiserror::Error;
 
 use crate::clock::Clock;
 use crate::domain::audit::AuditNote;
 use crate::domain::{Customer, CustomerId};
+use crate::store::table::backoff;
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
-/// Attempts of an update without `If-Match` that keeps losing races with other writers.
-const UPDATE_ATTEMPTS: usize = 5;
+/// How long an update without `If-Match` keeps trying while other writers win the races: long
+/// enough for dozens of concurrent writers of one customer, well inside the function timeout.
+const UPDATE_BUDGET: Duration = Duration::from_secs(7);
 
 /// Why an update did not apply. `E` is what the change itself may refuse with.
 #[derive(Debug, Error)]
@@ -45,7 +49,9 @@ pub async fn update_customer<E, F>(
 where
     F: Fn(&Customer, Timestamp) -> Result<Customer, E>,
 {
-    for _ in 0..UPDATE_ATTEMPTS {
+    let started = Instant::now();
+    let mut attempt = 0;
+    while started.elapsed() < UPDATE_BUDGET {
         let current = store.get_customer(id).await?.ok_or(UpdateError::NotFound)?;
         if expected.is_some_and(|versions| !versions.contains(&current.version)) {
             return Err(UpdateError::PreconditionFailed);
@@ -58,7 +64,11 @@ where
         match store.replace_customer(&current, &mut next, now, note).await {
             Ok(()) => return Ok(next),
             Err(StoreError::VersionConflict) if expected.is_some() => return Err(UpdateError::PreconditionFailed),
-            Err(StoreError::VersionConflict) => continue,
+            Err(StoreError::VersionConflict) => {
+                // Jittered, so the writers that lost this round do not collide again at once.
+                backoff(attempt).await;
+                attempt += 1;
+            }
             Err(err) => return Err(err.into()),
         }
     }

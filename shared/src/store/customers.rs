@@ -360,18 +360,32 @@ impl Store {
 
     /// The ONE erase path: the customer, its sentinels, its search entries, its share of the
     /// counters and everything in its partition (sessions, cart, audit trail, memberships).
-    /// The search entries go first (so an interrupted erase leaves the customer, not a
-    /// dangling entry, and a repeat finishes the job); then the customer, its sentinels and
-    /// the counter moves in one transaction; then the rest of the partition in batches.
-    pub async fn erase_customer(&self, id: &CustomerId) -> Result<(), StoreError> {
+    ///
+    /// Resumable, in this order: the search entries (idempotent deletes); then one transaction
+    /// deleting the customer (at the version read, and under `rule`), its sentinels and its
+    /// counter share, and writing an erase record (`ERASURE#<id>`: who, when, no personal
+    /// data) in state `sweeping`; then the partition sweep, after which the record says `done`.
+    /// A repeat finds the record still `sweeping` and finishes the sweep; once `done`, the
+    /// customer is simply gone (`NotFound`).
+    pub async fn erase_customer(&self, id: &CustomerId, actor: &str, rule: EraseRule) -> Result<(), EraseError> {
         // The delete is conditional on the version read, so a concurrent email or phone change
-        // cannot leave a sentinel behind: the erase re-reads and tries again instead.
+        // (or a loan opened meanwhile) cannot slip past it: the erase re-reads and decides again.
         for attempt in 0..CREATE_ATTEMPTS {
-            let customer = self.get_customer(id).await?.ok_or(StoreError::NotFound)?;
+            let Some(customer) = self.get_customer(id).await? else {
+                return self.finish_erase(id).await;
+            };
+            if rule == EraseRule::SelfService {
+                if !customer.is_active() {
+                    return Err(EraseError::NotActive(customer.status));
+                }
+                if customer.active_loans > 0 {
+                    return Err(EraseError::OpenLoans(customer.active_loans));
+                }
+            }
             let index = IndexChange::between(Some(&customer), None)?;
             self.apply_index_overflow(Vec::new(), index.deletes).await?;
             let mut plan = WritePlan::default();
-            plan.push(self.delete_customer_at_version(&customer)?, None);
+            plan.push(self.delete_customer_under(&customer, rule)?, None);
             for (_, key) in unique_keys(&customer) {
                 plan.push(self.delete_owned_sentinel(&key, id)?, None);
             }
@@ -381,23 +395,61 @@ impl Store {
             )? {
                 plan.push(action, None);
             }
+            plan.push(self.put_action(erasure_item(id, actor, Timestamp::now(), "sweeping"))?, None);
             match self.transact(plan.actions, &plan.fields).await {
-                Ok(()) => return self.delete_prefix(&keys::customer_pk(id), None).await,
+                Ok(()) => return self.finish_erase(id).await,
                 Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => backoff(attempt).await,
-                Err(TxError::Store(err)) => return Err(err),
+                Err(TxError::Store(err)) => return Err(err.into()),
             }
         }
-        Err(StoreError::VersionConflict)
+        Err(EraseError::Store(StoreError::VersionConflict))
     }
 
-    fn delete_customer_at_version(&self, customer: &Customer) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
+    /// The sweep of an erased customer's partition, when its erase record says it is due.
+    async fn finish_erase(&self, id: &CustomerId) -> Result<(), EraseError> {
+        let record = self.get_raw(keys::erasure_pk(id), keys::ERASURE_SK).await?;
+        if record.as_ref().and_then(|r| string_attr(r, "state")) != Some("sweeping") {
+            return Err(EraseError::NotFound);
+        }
+        self.faults.check_sweep()?;
+        self.delete_prefix(&keys::customer_pk(id), None).await?;
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::erasure_pk(id)))
+            .key(keys::SK, s(keys::ERASURE_SK))
+            .update_expression("SET #state = :done")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", s("done"))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().write(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// The customer's delete: at the version read, and for a customer's own erase only while
+    /// active with no open loan (checked by the write itself, not just by the read before it).
+    fn delete_customer_under(&self, customer: &Customer, rule: EraseRule) -> Result<TransactWriteItem, StoreError> {
+        let mut delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(&customer.customer_id)))
             .key(keys::SK, s(keys::PROFILE_SK))
-            .at_version(customer.version)
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":expected", n(customer.version));
+        delete = match rule {
+            EraseRule::Staff => delete.condition_expression("#version = :expected"),
+            EraseRule::SelfService => delete
+                .condition_expression(
+                    "#version = :expected AND #status = :active AND (attribute_not_exists(active_loans) OR active_loans = :zero)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":active", s("active"))
+                .expression_attribute_values(":zero", n(0)),
+        };
+        let delete = delete.build().map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
@@ -414,6 +466,40 @@ impl Store {
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
+}
+
+/// Who erases, and so which rules the erase is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EraseRule {
+    /// A customer's own erase (`DELETE /v1/me`): only while active and with no open loan.
+    SelfService,
+    /// An admin's hard delete: unconditional.
+    Staff,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EraseError {
+    #[error("no such customer")]
+    NotFound,
+    #[error("the account is {}", .0.as_str())]
+    NotActive(crate::domain::CustomerStatus),
+    #[error("the customer has {0} open loan(s)")]
+    OpenLoans(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The record an erase leaves: the id, when, and who; nothing else about the customer.
+fn erasure_item(id: &CustomerId, actor: &str, at: Timestamp, state: &str) -> Item {
+    Item::from([
+        (keys::PK.into(), s(keys::erasure_pk(id))),
+        (keys::SK.into(), s(keys::ERASURE_SK)),
+        (keys::ENTITY.into(), s(entity::ERASURE)),
+        ("customer_id".into(), s(id.as_str())),
+        ("erased_at".into(), s(at.to_rfc3339())),
+        ("actor".into(), s(actor)),
+        ("state".into(), s(state)),
+    ])
 }
 
 /// DynamoDB's limit on the actions of one transaction.
@@ -473,7 +559,7 @@ fn customer_item(customer: &Customer) -> Result<Item, StoreError> {
     item.insert(keys::GSI3_PK.into(), s(keys::username_key(&customer.username)));
     item.insert(keys::GSI3_SK.into(), s(keys::PROFILE_SK));
     item.insert(keys::GSI4_PK.into(), s(keys::status_partition(customer.status.as_str())));
-    item.insert(keys::GSI4_SK.into(), s(format!("{}#{}", customer.created_at.to_rfc3339(), id)));
+    item.insert(keys::GSI4_SK.into(), s(keys::created_position(customer.created_millis(), id)));
     Ok(item)
 }
 

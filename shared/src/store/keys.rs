@@ -27,8 +27,9 @@
 //! | search: phone   | `SP#<first 3 digits>`      | `<digit suffix>␁<customer_id>` | — (`SearchDoc`)                |
 //! | search: tag     | `ST#<tag>`                 | `<customer_id>`    | — (`SearchDoc`)                            |
 //! | search: place   | `SL#country#<folded>` · `SL#state#<folded>` · `SL#city#<folded>` | `<customer_id>` | — (`SearchDoc`) |
-//! | search: created | `SC#<status>#<shard 0-3>`  | `<created, 11 digits>␁<customer_id>` | — (`SearchDoc`)          |
+//! | search: created | `SC#<status>#<shard 0-3>`  | `<created ms, 14 digits>␁<customer_id>` | — (`SearchDoc`)       |
 //! | search: name order | `SN#first#<c>` · `SN#last#<c>` | `<name>␁<other name>␁<customer_id>` | — (`SearchDoc`) |
+//! | erase record    | `ERASURE#<customer_id>`    | `ERASURE`          | — (id, time, actor, `state`: no personal data) |
 //! | login day       | `SLD#<unix day>`           | `<customer_id>`    | — (`ttl`: the day + 400 days)              |
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
@@ -90,6 +91,7 @@ pub mod entity {
     pub const SEARCH_ENTRY: &str = "search_entry";
     pub const LOGIN_DAY: &str = "login_day";
     pub const COUNTER: &str = "counter";
+    pub const ERASURE: &str = "erasure";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -175,6 +177,13 @@ pub fn unique_pk(value_key: &str) -> String {
     format!("UNIQUE#{value_key}")
 }
 
+/// The GSI4 sort key of a customer: `2026-01-15T10:30:00.123Z#<id>`, milliseconds included so
+/// that customers created within one second keep their order.
+pub fn created_position(created_ms: i64, id: &CustomerId) -> String {
+    let at = crate::time::Timestamp::from_unix(created_ms.div_euclid(1000)).to_rfc3339();
+    format!("{}.{:03}Z#{id}", at.trim_end_matches('Z'), created_ms.rem_euclid(1000))
+}
+
 pub fn status_partition(status: &str) -> String {
     format!("STATUS#{status}")
 }
@@ -239,6 +248,13 @@ pub fn search_name_pk(field: &str, name: &str) -> String {
 pub fn login_day_pk(day: i64) -> String {
     format!("SLD#{day}")
 }
+
+/// The record of an erased customer: id, time and actor, no personal data.
+pub fn erasure_pk(id: &CustomerId) -> String {
+    format!("ERASURE#{id}")
+}
+
+pub const ERASURE_SK: &str = "ERASURE";
 
 pub const STATS_GLOBAL_PK: &str = "STATS#GLOBAL";
 

@@ -19,7 +19,7 @@ pub(crate) mod table;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 
@@ -180,11 +180,33 @@ pub struct Store {
     client: Client,
     table: String,
     meter: Arc<CapacityMeter>,
+    faults: Arc<Faults>,
+}
+
+/// Failures a test can ask for, to prove that an interrupted operation resumes. Nothing sets
+/// them outside tests; checking one is an atomic load.
+#[derive(Debug, Default)]
+pub struct Faults {
+    fail_next_sweep: AtomicBool,
+}
+
+impl Faults {
+    /// The next erase fails after its transaction, before sweeping the partition.
+    pub fn fail_next_sweep(&self) {
+        self.fail_next_sweep.store(true, Ordering::SeqCst);
+    }
+
+    fn check_sweep(&self) -> Result<(), StoreError> {
+        if self.fail_next_sweep.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected fault: the partition sweep failed".into()));
+        }
+        Ok(())
+    }
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), meter: Arc::new(CapacityMeter::default()) }
+        Self { client, table: table.into(), meter: Arc::new(CapacityMeter::default()), faults: Arc::default() }
     }
 
     pub fn client(&self) -> &Client {
@@ -197,6 +219,10 @@ impl Store {
 
     pub fn meter(&self) -> &CapacityMeter {
         &self.meter
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     /// `TOTAL` everywhere: cheap to ask for, and it is what the benchmark reports.

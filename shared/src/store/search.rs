@@ -33,9 +33,9 @@ fn created_shard(id: &str) -> u32 {
     hash % keys::CREATED_SHARDS
 }
 
-/// The sort key of a creation-time entry: `<created, 11 digits>␁<id>`.
-pub fn created_sk(created: i64, id: &str) -> String {
-    format!("{:011}{SEP}{id}", created.max(0))
+/// The sort key of a creation-time entry: `<created in milliseconds, 14 digits>␁<id>`.
+pub fn created_sk(created_ms: i64, id: &str) -> String {
+    format!("{:014}{SEP}{id}", created_ms.max(0))
 }
 
 /// The sort key of a name-order entry: `<name>␁<other name>␁<id>`.
@@ -124,8 +124,8 @@ pub use super::table::SortKeyRange;
 
 /// The creation-time sort keys of customers created in `[after, before)` (unix seconds).
 pub fn created_range(after: Option<i64>, before: Option<i64>) -> SortKeyRange {
-    let low = format!("{:011}", after.unwrap_or(0).max(0));
-    let high = format!("{:011}{}", before.map_or(99_999_999_999, |b| b - 1).max(0), '\u{2}');
+    let low = format!("{:014}", after.unwrap_or(0).max(0) * 1000);
+    let high = format!("{:014}{}", before.map_or(99_999_999_999_999, |b| b * 1000 - 1).max(0), '\u{2}');
     SortKeyRange::Between(low, high)
 }
 
@@ -383,6 +383,6 @@ mod tests {
     #[test]
     fn entry_keys_sort_shorter_names_first() {
         assert!(name_sk("ann", "z", "CUST_2") < name_sk("anna", "a", "CUST_1"));
-        assert!(created_sk(99, "CUST_1") < created_sk(100, "CUST_0"));
+        assert!(created_sk(99_999, "CUST_1") < created_sk(100_000, "CUST_0"));
     }
 }

@@ -445,7 +445,7 @@ async fn erasing_the_customer_removes_their_cart() {
     assert_eq!(late.status, 404);
     assert_eq!(t.count_items("cart").await, 1);
 
-    t.app().store.erase_customer(&bob_id).await.expect("erase");
+    t.app().store.erase_customer(&bob_id, "test", shared::store::customers::EraseRule::Staff).await.expect("erase");
     assert_eq!(t.count_items("cart").await, 0, "the store's erase path took Bob's cart");
     assert_eq!(send(&t, "GET", "/v1/cart", Who::Customer(&bob), None).await.json()["items"], json!([]));
 }

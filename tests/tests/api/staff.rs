@@ -138,7 +138,8 @@ async fn admins_create_list_and_change_staff() {
     assert_eq!(disabled.json()["disabled"], true);
     let refreshed = t.call("POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": clerk_refresh}))).await;
     assert_eq!(refreshed.status, 401, "a disabled member's sessions end");
-    assert_eq!(staff_login(&t, "clerk@example.com", "clerk password 1").await.0, 403);
+    // A disabled account answers like a wrong password: a guess must not learn it was right.
+    assert_eq!(staff_login(&t, "clerk@example.com", "clerk password 1").await.0, 401);
 
     let promoted = t
         .call(
@@ -241,4 +242,46 @@ async fn a_burst_of_wrong_passwords_keeps_the_lock() {
     assert!(statuses.iter().all(|&s| s == 401 || s == 429), "{statuses:?}");
     assert!(statuses.contains(&429), "{statuses:?}");
     assert_eq!(staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 429, "no racing failure clears the lock");
+}
+
+/// Thirty wrong guesses and the right password in one burst: every attempt reserves its slot
+/// before Argon2 runs, so at most the threshold of them are ever checked, and the rest are
+/// refused unchecked; the lock holds afterwards unless the right password was among the checked.
+#[tokio::test]
+async fn a_concurrent_burst_checks_at_most_the_threshold_of_guesses() {
+    let (t, _) = with_admin(&[]).await;
+    let mut guesses: Vec<&str> = vec!["wrong password!"; 30];
+    guesses.insert(17, ADMIN_PASSWORD);
+    let answers = join_all(guesses.iter().map(|p| staff_login(&t, ADMIN_EMAIL, p))).await;
+    let checked = answers.iter().filter(|a| a.0 == 401 || a.0 == 200).count();
+    let refused = answers.iter().filter(|a| a.0 == 429).count();
+    assert_eq!(checked + refused, 31, "{:?}", answers.iter().map(|a| a.0).collect::<Vec<_>>());
+    assert!(checked <= 10, "{checked} guesses were checked");
+    let right = &answers[17];
+    if right.0 == 429 {
+        assert!(right.2.is_some(), "refused with Retry-After");
+        assert_eq!(staff_login(&t, ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 429, "the lock holds");
+    } else {
+        assert_eq!(right.0, 200, "a right password checked before the lock logs in");
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_account_answers_like_a_wrong_password() {
+    let (t, admin) = with_admin(&[]).await;
+    let created = t
+        .call(
+            "POST",
+            "/v1/staff",
+            Some(&admin),
+            Some(json!({"email": "gone@example.com", "password": "gone password 1", "name": "Gone", "role": "staff"})),
+        )
+        .await
+        .json();
+    let id = created["staff_id"].as_str().expect("id");
+    t.call("PATCH", &format!("/v1/staff/{id}"), Some(&admin), Some(json!({"disabled": true}))).await;
+    let (status, right, _) = staff_login(&t, "gone@example.com", "gone password 1").await;
+    let (_, wrong, _) = staff_login(&t, "gone@example.com", "not the password").await;
+    assert_eq!(status, 401);
+    assert_eq!(right, wrong, "nothing tells the right password apart");
 }
