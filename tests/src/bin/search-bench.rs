@@ -411,7 +411,7 @@ async fn seed_transactional(t: &TestApp, from: usize, target: usize, concurrency
             std::process::exit(1);
         }
         done += 1;
-        if done % 500 == 0 {
+        if done.is_multiple_of(500) {
             eprintln!("  created {done} customers ({:.0}/s)", (done - from) as f64 / started.elapsed().as_secs_f64());
         }
     }
@@ -456,7 +456,7 @@ async fn seed_bulk(t: &TestApp, from: usize, target: usize, concurrency: usize, 
             })
             .await;
         let done = (chunk_start + 1_000).min(target);
-        if done % 5_000 == 0 || done == target {
+        if done.is_multiple_of(5_000) || done == target {
             eprintln!("  loaded {done} customers ({:.0}/s)", (done - from) as f64 / started.elapsed().as_secs_f64());
         }
     }
@@ -469,6 +469,10 @@ async fn seed_bulk(t: &TestApp, from: usize, target: usize, concurrency: usize, 
         store.adjust_day_counter(day, counter, delta).await.expect("daily counter");
     }
 }
+
+/// Per size: customers, seeding seconds, the measured requests, and the Scan's (time, RCU,
+/// matches).
+type SizeResult = (usize, f64, Vec<Measured>, (Duration, f64, usize));
 
 /// One measured request: latencies of `iterations` calls and the capacity of one.
 struct Measured {
@@ -577,7 +581,7 @@ async fn main() {
     let tokens = t.staff_tokens().await;
     let now = Timestamp::now().unix();
     let mut seeded = 0;
-    let mut results: Vec<(usize, f64, Vec<Measured>, (Duration, f64, usize))> = Vec::new();
+    let mut results: Vec<SizeResult> = Vec::new();
     let cities_path = "/v1/locations/cities?country=Zambia";
     let today = t.app().clock.now().date();
     let month_ago = today - time::Duration::days(30);
