@@ -41,6 +41,11 @@ impl PhoneE164 {
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
 
+    /// The country the number belongs to, when its metadata says.
+    pub fn country(&self) -> Option<phonenumber::country::Id> {
+        phonenumber::parse(None, &self.0).ok().and_then(|number| number.country().id())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

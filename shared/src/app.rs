@@ -129,7 +129,13 @@ impl App {
 
     pub fn code_sender(&self) -> &CodeSender {
         self.code_sender.get_or_init(|| match self.config.otp_delivery {
-            OtpDelivery::Sns => CodeSender::Sns(aws_sdk_sns::Client::new(&self.sdk)),
+            OtpDelivery::Sns => {
+                let mut sns = aws_sdk_sns::config::Builder::from(&self.sdk);
+                if let Some(endpoint) = &self.config.sns_endpoint {
+                    sns = sns.endpoint_url(endpoint);
+                }
+                CodeSender::Sns(aws_sdk_sns::Client::from_conf(sns.build()))
+            }
             OtpDelivery::Log => CodeSender::Log,
         })
     }

@@ -29,6 +29,11 @@ pub struct OtpLimits {
     pub per_phone_per_hour: u32,
     pub min_interval: Duration,
     pub per_ip_per_hour: u32,
+    /// Codes sent per hour by the whole deployment (`OTP_GLOBAL_PER_HOUR`): the SMS spend cap.
+    pub global_per_hour: u32,
+    /// Countries codes may go to (`OTP_ALLOWED_COUNTRIES`, ISO 3166 codes, comma-separated);
+    /// empty: every country.
+    pub allowed_countries: Vec<phonenumber::country::Id>,
 }
 
 #[derive(Clone)]
@@ -37,6 +42,8 @@ pub struct Config {
     pub media_bucket: String,
     pub dynamodb_endpoint: Option<String>,
     pub s3_endpoint: Option<String>,
+    /// Another SNS endpoint (`SNS_ENDPOINT`): tests point it at a closed port.
+    pub sns_endpoint: Option<String>,
     pub jwt_secret: Vec<u8>,
     pub jwt_kid: String,
     /// A retiring key that still verifies tokens during a rotation.
@@ -52,6 +59,8 @@ pub struct Config {
     /// refreshes racing from one device do not log it out.
     pub refresh_grace: Duration,
     pub staff_lockout: StaffLockout,
+    /// Guest carts one IP address may open per hour.
+    pub guest_carts_per_ip_per_hour: u32,
     /// Where search stops counting (`SEARCH_COUNT_CAP`, default 10,000 as the contract says;
     /// tests lower it to exercise what happens beyond it).
     pub search_count_cap: usize,
@@ -111,6 +120,11 @@ impl Config {
             .to_ascii_uppercase()
             .parse()
             .map_err(|_| invalid("PHONE_DEFAULT_REGION", "not an ISO 3166 country code"))?;
+        // The code echo is for the local stack: a Lambda that would hand out codes refuses to start.
+        let otp_dev_echo = get("OTP_DEV_ECHO").as_deref() == Some("1");
+        if otp_dev_echo && get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            return Err(invalid("OTP_DEV_ECHO", "returns codes in responses; it is refused in Lambda"));
+        }
         let otp_delivery = match get("OTP_DELIVERY").as_deref().unwrap_or("sns") {
             "sns" => OtpDelivery::Sns,
             "log" => OtpDelivery::Log,
@@ -124,6 +138,7 @@ impl Config {
             media_bucket: required("MEDIA_BUCKET")?,
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             s3_endpoint: get("S3_ENDPOINT"),
+            sns_endpoint: get("SNS_ENDPOINT"),
             jwt_secret,
             jwt_kid: get("JWT_KID").unwrap_or_else(|| "k1".into()),
             jwt_previous,
@@ -134,14 +149,17 @@ impl Config {
             ),
             phone_default_region,
             otp_delivery,
-            otp_dev_echo: get("OTP_DEV_ECHO").as_deref() == Some("1"),
+            otp_dev_echo,
             otp: OtpLimits {
                 code_ttl: seconds("OTP_TTL_SECONDS", 300)?,
                 max_attempts: count("OTP_MAX_ATTEMPTS", 5)?,
                 per_phone_per_hour: count("OTP_PER_PHONE_PER_HOUR", 5)?,
                 min_interval: seconds("OTP_MIN_INTERVAL_SECONDS", 30)?,
                 per_ip_per_hour: count("OTP_PER_IP_PER_HOUR", 300)?,
+                global_per_hour: count("OTP_GLOBAL_PER_HOUR", 2_000)?,
+                allowed_countries: countries(get("OTP_ALLOWED_COUNTRIES"))?,
             },
+            guest_carts_per_ip_per_hour: count("GUEST_CARTS_PER_IP_PER_HOUR", 60)?,
             refresh_grace: seconds("REFRESH_GRACE_SECONDS", 10)?,
             aws_roots_only: match get("TLS_TRUST_STORE").as_deref().unwrap_or("aws") {
                 "aws" => true,
@@ -161,6 +179,20 @@ impl Config {
             },
         })
     }
+}
+
+/// `ZM, MW` as country ids; empty or absent: none listed (every country allowed).
+fn countries(list: Option<String>) -> Result<Vec<phonenumber::country::Id>, ConfigError> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .map(|code| {
+            code.to_ascii_uppercase()
+                .parse()
+                .map_err(|_| invalid("OTP_ALLOWED_COUNTRIES", format!("{code:?} is not an ISO 3166 country code")))
+        })
+        .collect()
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {

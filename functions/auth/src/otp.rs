@@ -24,6 +24,10 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     let body: OtpRequest = parse_json(req)?;
     let phone = PhoneE164::parse(&body.phone, app.config.phone_default_region)
         .map_err(|message| ApiError::Validation(ValidationErrors::single("phone", message)))?;
+    let allowed = &app.config.otp.allowed_countries;
+    if !allowed.is_empty() && !phone.country().is_some_and(|country| allowed.contains(&country)) {
+        return Err(ApiError::validation("phone", "codes are not sent to this country"));
+    }
     let now = app.clock.now().unix();
 
     let previous = app.store.get_otp(&phone).await?;
@@ -36,6 +40,12 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
         if let RateDecision::Limited { retry_after } = decision {
             return Err(too_many("too many codes requested from this network", retry_after));
         }
+    }
+
+    // The deployment's hourly SMS budget, last: only a request that would send counts.
+    let budget = app.store.hit_rate_window("otp-global", "all", app.config.otp.global_per_hour, HOUR, now).await?;
+    if let RateDecision::Limited { retry_after } = budget {
+        return Err(too_many("the service is sending too many codes right now", retry_after));
     }
 
     let code = OtpCode::generate();
@@ -56,10 +66,11 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
         let retry_after = app.config.otp.min_interval.as_secs().max(1);
         return Err(too_many("a code was just sent to this phone", retry_after));
     }
-    app.code_sender()
-        .send(&phone, &code, app.config.otp.code_ttl)
-        .await
-        .map_err(|err| ApiError::Unavailable(format!("{err}; try again shortly")))?;
+    if let Err(err) = app.code_sender().send(&phone, &code, app.config.otp.code_ttl).await {
+        // The provider's words stay in the log; the caller learns only that it failed.
+        tracing::error!(cause = %err, "a one-time code could not be delivered");
+        return Err(ApiError::Unavailable("the code could not be sent; try again shortly".into()));
+    }
 
     let mut body = json!({ "expires_in": ttl });
     if app.config.otp_dev_echo {

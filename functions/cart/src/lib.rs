@@ -9,9 +9,11 @@ use shared::domain::CustomerId;
 use shared::domain::cart::{Cart, CartOwner, GuestToken, LineInput, MigrateInput, ProductId};
 use shared::http::function::build_router;
 use shared::http::response::with_location;
+use shared::http::source_ip;
 use shared::http::{ApiError, ApiFunction, Call, Route, Router, json, no_content, parse_json, parse_json_lenient};
 use shared::services::carts::{CartUpdate, change_cart};
 use shared::store::carts::Migration;
+use shared::store::rate_limit::RateDecision;
 
 /// The `cart` function.
 pub struct CartFunction;
@@ -49,7 +51,7 @@ impl ApiFunction for CartFunction {
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         let (app, req) = (call.app, call.req);
         match call.matched.route.handler {
-            H::CreateGuestCart => create_guest_cart(app).await,
+            H::CreateGuestCart => create_guest_cart(app, req).await,
             H::Migrate => migrate(app, &call.customer_id()?, req).await,
             H::GetCart => get_cart(app, &owner(&call)?).await,
             H::ClearCart => clear_cart(app, &owner(&call)?).await,
@@ -88,7 +90,20 @@ async fn ensure_account(app: &App, owner: &CartOwner) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn create_guest_cart(app: &App) -> Result<Response<Body>, ApiError> {
+/// A new guest cart, within the per-IP hourly cap (carts are free to ask for, not to store).
+async fn create_guest_cart(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    if let Some(ip) = source_ip(req) {
+        let now = app.clock.now().unix();
+        let cap = app.config.guest_carts_per_ip_per_hour;
+        if let RateDecision::Limited { retry_after } =
+            app.store.hit_rate_window("guest-ip", &ip, cap, 3_600, now).await?
+        {
+            return Err(ApiError::TooManyRequests {
+                detail: format!("too many guest carts from this network; retry in {retry_after} s"),
+                retry_after,
+            });
+        }
+    }
     let token = GuestToken::generate();
     app.store.create_guest_cart(&token, app.clock.now()).await?;
     with_location(json(StatusCode::CREATED, &serde_json::json!({ "guest_token": token.as_str() }))?, "/v1/cart")

@@ -137,6 +137,8 @@ mod tests {
             per_phone_per_hour: 5,
             min_interval: std::time::Duration::from_secs(30),
             per_ip_per_hour: 300,
+            global_per_hour: 2_000,
+            allowed_countries: Vec::new(),
         }
     }
 

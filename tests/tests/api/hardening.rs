@@ -238,3 +238,52 @@ async fn customers_created_within_one_second_list_in_creation_order() {
     assert_eq!(order, newest_first, "search agrees");
     assert!(CustomerId::parse(&order[0]).is_some());
 }
+
+#[tokio::test]
+async fn codes_go_only_to_allowed_countries_and_within_the_hourly_budget() {
+    let t = TestApp::with_env(&[("OTP_ALLOWED_COUNTRIES", "ZM,MW"), ("OTP_GLOBAL_PER_HOUR", "2")]).await;
+    let abroad = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": "+14155550123"}))).await;
+    assert_eq!(abroad.status, 422);
+    assert_eq!(abroad.error_fields(), ["phone"]);
+    for phone in ["+260971000001", "+265991000002"] {
+        assert_eq!(t.call("POST", "/v1/auth/otp", None, Some(json!({ "phone": phone }))).await.status, 202, "{phone}");
+    }
+    let over = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": "+260971000003"}))).await;
+    assert_eq!(over.status, 429, "the deployment's hourly budget is spent");
+    assert!(over.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_delivery_failure_tells_the_caller_nothing_of_the_provider() {
+    let t = TestApp::with_env(&[("OTP_DELIVERY", "sns"), ("SNS_ENDPOINT", "http://127.0.0.1:9")]).await;
+    let response = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": "+260971000004"}))).await;
+    assert_eq!(response.status, 503);
+    let detail = response.json()["detail"].as_str().unwrap_or_default().to_string();
+    assert_eq!(detail, "the code could not be sent; try again shortly");
+}
+
+#[tokio::test]
+async fn guest_carts_are_capped_per_network() {
+    let t = TestApp::with_env(&[("GUEST_CARTS_PER_IP_PER_HOUR", "3")]).await;
+    for n in 0..3 {
+        assert_eq!(t.call("POST", "/v1/cart/guest", None, None).await.status, 201, "cart {n}");
+    }
+    let over = t.call("POST", "/v1/cart/guest", None, None).await;
+    assert_eq!(over.status, 429);
+    assert!(over.header("retry-after").is_some());
+    let elsewhere = t.send("POST", "/v1/cart/guest", &[], b"", "198.51.100.20").await;
+    assert_eq!(elsewhere.status, 201, "another network has its own window");
+}
+
+#[test]
+fn a_lambda_refuses_to_echo_codes() {
+    let vars = [
+        ("TABLE_NAME", "t"),
+        ("MEDIA_BUCKET", "b"),
+        ("JWT_SECRET", integration_tests::TEST_SECRET),
+        ("OTP_DEV_ECHO", "1"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "AuthFunction"),
+    ];
+    let config = shared::Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
+    assert!(config.is_err(), "OTP_DEV_ECHO=1 in Lambda must not start");
+}
