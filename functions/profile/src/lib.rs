@@ -2,9 +2,11 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
 use shared::App;
 use shared::auth::roles::Access;
 use shared::domain::audit::{AuditAction, AuditNote};
+use shared::domain::cart::CartOwner;
 use shared::domain::customer::Audience;
 use shared::domain::fields::Writer;
 use shared::domain::input::{ApplyContext, SelfUpdateInput};
@@ -24,6 +26,7 @@ pub enum Handler {
     GetMe,
     UpdateMe,
     DeleteMe,
+    ExportMe,
 }
 
 impl ApiFunction for Profile {
@@ -33,6 +36,7 @@ impl ApiFunction for Profile {
         Route::new("GET", "/v1/me", Access::Customer, Handler::GetMe),
         Route::new("PATCH", "/v1/me", Access::Customer, Handler::UpdateMe),
         Route::new("DELETE", "/v1/me", Access::Customer, Handler::DeleteMe),
+        Route::new("GET", "/v1/me/export", Access::Customer, Handler::ExportMe),
     ];
 
     fn router() -> &'static Router<Handler> {
@@ -47,6 +51,7 @@ impl ApiFunction for Profile {
             Handler::GetMe => get_me(app, &me).await,
             Handler::UpdateMe => update_me(app, &me, call.req).await,
             Handler::DeleteMe => delete_me(app, &me).await,
+            Handler::ExportMe => export_me(app, &me).await,
         }
     }
 }
@@ -100,4 +105,60 @@ async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
         .await
         .map_err(|e| ApiError::from_erase(e, gone))?;
     no_content()
+}
+
+/// Everything held about the caller, as one JSON document (GDPR articles 15 and 20): the
+/// profile with its custom fields, notes and tags (staff-only elsewhere, but the customer's
+/// data), sessions without their secrets, the cart, media, group memberships and the audit
+/// trail of the record. Nothing of anyone else: other people appear at most as the actor id of
+/// an audit entry.
+async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
+    let now = app.clock.now();
+    let data = app.store.personal_data(me).await?.ok_or_else(gone)?;
+    let cart = app.store.get_cart(&CartOwner::Customer(me.clone()), now).await?;
+    let mut profile = data.customer.to_json(Audience::Owner);
+    profile["notes"] = json!(data.customer.notes);
+    profile["tags"] = json!(data.customer.tags);
+    let sessions: Vec<Value> = data
+        .sessions
+        .iter()
+        .filter(|s| s.expires_at > now)
+        .map(|s| {
+            json!({
+                "session_id": s.session_id,
+                "device_name": s.device_name,
+                "created_at": s.created_at,
+                "last_used_at": s.last_used_at,
+                "expires_at": s.expires_at,
+            })
+        })
+        .collect();
+    let groups: Vec<Value> = data
+        .memberships
+        .iter()
+        .map(|(id, group, since)| {
+            json!({
+                "group_id": id,
+                "name": group.as_ref().map(|g| g.name.clone()),
+                "description": group.as_ref().and_then(|g| g.description.clone()),
+                "added_at": since,
+            })
+        })
+        .collect();
+    let owner = CartOwner::Customer(me.clone());
+    let document = json!({
+        "exported_at": now,
+        "profile": profile,
+        "sessions": sessions,
+        "cart": cart.map(|c| c.to_json(&owner)),
+        "media": [],
+        "groups": groups,
+        "audit_trail": data.audit.iter().map(|entry| entry.to_json()).collect::<Vec<_>>(),
+    });
+    let mut response = shared::http::json(StatusCode::OK, &document)?;
+    response.headers_mut().insert(
+        http::header::CONTENT_DISPOSITION,
+        http::HeaderValue::from_static("attachment; filename=\"my-data.json\""),
+    );
+    Ok(response)
 }

@@ -16,3 +16,15 @@ pub async fn ensure_current_admin(app: &App, principal: &Principal) -> Result<()
         _ => Err(ApiError::Unauthorized("this account is disabled".into())),
     }
 }
+
+/// Staff routes re-read the staff member too: 401 once disabled or gone. One read per call; a
+/// disabled member's access token stops working at once, not when it expires.
+pub async fn ensure_current_staff(app: &App, principal: &Principal) -> Result<(), ApiError> {
+    let Some(id) = StaffId::parse(&principal.subject) else {
+        return Err(ApiError::Forbidden("this route is for staff".into()));
+    };
+    match app.store.get_staff(&id).await? {
+        Some(staff) if !staff.disabled => Ok(()),
+        _ => Err(ApiError::Unauthorized("this account is disabled".into())),
+    }
+}

@@ -12,7 +12,7 @@ use super::ApiError;
 use super::router::{Route, RouteMatch, Router};
 use crate::App;
 use crate::auth::Principal;
-use crate::auth::current::ensure_current_admin;
+use crate::auth::current::{ensure_current_admin, ensure_current_staff};
 use crate::auth::roles::{Access, authorize};
 use crate::domain::CustomerId;
 
@@ -81,8 +81,10 @@ async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<B
     let access = matched.route.access;
     let principal = authorize(req.headers(), access, &app.jwt)?;
     let call = Call { app, req, matched, principal };
-    if access == Access::Admin {
-        ensure_current_admin(app, call.signed_in()?).await?;
+    match access {
+        Access::Admin => ensure_current_admin(app, call.signed_in()?).await?,
+        Access::Staff => ensure_current_staff(app, call.signed_in()?).await?,
+        _ => {}
     }
     // Boxed: a handler's future can be large (search holds several reads in flight), and the
     // skeleton's callers should not carry it on their stack.

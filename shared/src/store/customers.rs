@@ -19,9 +19,18 @@ use crate::domain::stats::CounterChange;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
 
-/// Attempts for one logical create: username and id collisions pick new values, transaction
-/// conflicts back off and retry.
-const CREATE_ATTEMPTS: usize = 8;
+/// Attempts of an erase that keeps meeting concurrent changes of its customer.
+const ERASE_ATTEMPTS: usize = 8;
+
+/// How long a write keeps retrying transaction conflicts (concurrent writers of the same
+/// counter shard or sentinel), with jittered backoff: well inside the function timeout.
+const CONFLICT_BUDGET: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// Attempt numbers while the conflict budget lasts (so backoff grows, then stays capped).
+fn attempts_within_budget() -> impl Iterator<Item = usize> {
+    let started = std::time::Instant::now();
+    (0..).take_while(move |_| started.elapsed() < CONFLICT_BUDGET)
+}
 
 impl Store {
     /// Creates the customer with its audit entry, choosing a free username and, on the
@@ -38,7 +47,7 @@ impl Store {
         if !username_chosen && self.unique_owner(&keys::username_key(&base)).await?.is_some() {
             customer.username = base.with_suffix();
         }
-        for attempt in 0..CREATE_ATTEMPTS {
+        for attempt in attempts_within_budget() {
             match self.put_new_customer(&customer, note).await {
                 Ok(()) => return Ok(customer),
                 Err(TxError::Taken(UniqueField::Username)) if !username_chosen => {
@@ -114,7 +123,7 @@ impl Store {
         next: &Customer,
         audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
-        for attempt in 0..CREATE_ATTEMPTS {
+        for attempt in attempts_within_budget() {
             // Built anew each time: counter shards are drawn at random, so a retry after a
             // conflict on a hot counter goes elsewhere.
             let mut plan = self.change_plan(current, next)?;
@@ -370,7 +379,7 @@ impl Store {
     pub async fn erase_customer(&self, id: &CustomerId, actor: &str, rule: EraseRule) -> Result<(), EraseError> {
         // The delete is conditional on the version read, so a concurrent email or phone change
         // (or a loan opened meanwhile) cannot slip past it: the erase re-reads and decides again.
-        for attempt in 0..CREATE_ATTEMPTS {
+        for attempt in 0..ERASE_ATTEMPTS {
             let Some(customer) = self.get_customer(id).await? else {
                 return self.finish_erase(id).await;
             };

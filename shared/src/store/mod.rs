@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod login_guard;
 pub mod otp;
+pub mod personal_data;
 pub mod rate_limit;
 pub mod search;
 pub mod sessions;

@@ -205,7 +205,7 @@ async fn seed(app: &App, route: Route<()>) -> Result<(), String> {
     if (route.method, path) == ("POST", "/v1/auth/login") {
         seed_code(app).await?;
     }
-    let customer_routes = path == "/v1/me"
+    let customer_routes = path.starts_with("/v1/me")
         || path == "/v1/auth/refresh"
         || path == "/v1/auth/logout"
         || path == "/v1/auth/verify"

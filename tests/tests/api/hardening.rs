@@ -287,3 +287,23 @@ fn a_lambda_refuses_to_echo_codes() {
     let config = shared::Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
     assert!(config.is_err(), "OTP_DEV_ECHO=1 in Lambda must not start");
 }
+
+#[tokio::test]
+async fn a_disabled_staff_member_loses_staff_routes_at_once() {
+    let t = TestApp::new().await;
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    assert_eq!(t.call("GET", "/v1/customers", Some(&staff), None).await.status, 200);
+    let list = t.call("GET", "/v1/staff", Some(&admin), None).await.json();
+    let ops = list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|s| s["email"] == "ops@example.com"))
+        .and_then(|s| s["staff_id"].as_str())
+        .expect("the staff member")
+        .to_string();
+    let disabled = t.call("PATCH", &format!("/v1/staff/{ops}"), Some(&admin), Some(json!({"disabled": true}))).await;
+    assert_eq!(disabled.status, 200);
+    for (method, path) in [("GET", "/v1/customers"), ("POST", "/v1/customers/search"), ("GET", "/v1/fields")] {
+        let body = (method == "POST").then(|| json!({}));
+        assert_eq!(t.call(method, path, Some(&staff), body).await.status, 401, "{method} {path} with a live token");
+    }
+}

@@ -212,3 +212,58 @@ async fn suspended_customers_cannot_edit_their_profile() {
     let login = t.call("POST", "/v1/auth/login", None, Some(json!({"phone": "+260971234567", "code": code}))).await;
     assert_eq!(login.status, 403, "suspended customers cannot log in");
 }
+
+#[tokio::test]
+async fn my_export_holds_my_data_and_nothing_of_anyone_else() {
+    let t = TestApp::new().await;
+    let tokens = t.staff_tokens().await;
+    let ann = t.sign_in("+260971000441", "Ann Export").await;
+    let bob = t.sign_in("+260971000442", "Bob Other").await;
+    let ann_token = ann["access_token"].as_str().expect("token").to_string();
+    let ann_id = ann["customer"]["customer_id"].as_str().expect("id").to_string();
+    let bob_id = bob["customer"]["customer_id"].as_str().expect("id").to_string();
+    let tagged = t
+        .call(
+            "PATCH",
+            &format!("/v1/customers/{ann_id}"),
+            Some(&tokens.staff),
+            Some(json!({"notes": "Prefers SMS", "tags": ["vip"]})),
+        )
+        .await;
+    assert_eq!(tagged.status, 200);
+    let group = t.call("POST", "/v1/groups", Some(&tokens.staff), Some(json!({"name": "Exporters"}))).await.json();
+    let group_id = group["group_id"].as_str().expect("group");
+    for id in [&ann_id, &bob_id] {
+        assert_eq!(
+            t.call("PUT", &format!("/v1/groups/{group_id}/customers/{id}"), Some(&tokens.staff), None).await.status,
+            204
+        );
+    }
+    let put = t.call("PUT", "/v1/cart/items/SKU-1", Some(&ann_token), Some(json!({"quantity": 2}))).await;
+    assert_eq!(put.status, 200);
+
+    let export = t.call("GET", "/v1/me/export", Some(&ann_token), None).await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.header("content-disposition"), Some("attachment; filename=\"my-data.json\""));
+    let doc = export.json();
+    assert_eq!(doc["profile"]["customer_id"], ann_id.as_str());
+    assert_eq!(doc["profile"]["notes"], "Prefers SMS", "their staff notes are their data too");
+    assert_eq!(doc["profile"]["tags"], json!(["vip"]));
+    assert_eq!(doc["sessions"].as_array().map(Vec::len), Some(1));
+    assert!(doc["sessions"][0].get("refresh_hash").is_none(), "no secrets");
+    assert_eq!(doc["cart"]["items"][0]["product_id"], "SKU-1");
+    assert_eq!(
+        doc["groups"],
+        json!([{"group_id": group_id, "name": "Exporters", "description": null, "added_at": doc["groups"][0]["added_at"]}])
+    );
+    let actions: Vec<&str> =
+        doc["audit_trail"].as_array().expect("audit").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["create", "update"], "oldest first");
+    let text = String::from_utf8_lossy(&export.body);
+    assert!(!text.contains(&bob_id) && !text.contains("+260971000442"), "nothing of Bob");
+
+    assert_eq!(t.call("DELETE", "/v1/me", Some(&ann_token), None).await.status, 204);
+    assert_eq!(t.call("GET", "/v1/me/export", Some(&ann_token), None).await.status, 404);
+    let staff_token = t.call("GET", "/v1/me/export", Some(&tokens.staff), None).await;
+    assert_eq!(staff_token.status, 403);
+}
