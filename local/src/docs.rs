@@ -39,7 +39,15 @@ const PAGE: &str = r##"<!doctype html>
       deepLinking: true,
       persistAuthorization: true,
       presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: "StandaloneLayout"
+      layout: "StandaloneLayout",
+      // "Try it out" goes to the server that serves this page, whatever its port.
+      requestInterceptor: (request) => {
+        const target = new URL(request.url, window.location.href);
+        if (target.pathname.startsWith("/v1/")) {
+          request.url = window.location.origin + target.pathname + target.search;
+        }
+        return request;
+      }
     });
   </script>
 </body>
