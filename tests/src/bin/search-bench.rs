@@ -577,7 +577,8 @@ fn ms(d: Duration) -> String {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let t = TestApp::new().await;
+    // The run outlasts a default access token (15 minutes): a day-long one for the benchmark.
+    let t = TestApp::with_env(&[("ACCESS_TOKEN_TTL_SECONDS", "86400")]).await;
     let tokens = t.staff_tokens().await;
     let now = Timestamp::now().unix();
     let mut seeded = 0;
@@ -636,10 +637,27 @@ async fn main() {
             let token = if path.starts_with("/v1/stats") { &tokens.admin } else { &tokens.staff };
             measured.push(measure(&t, token, name, method, &path, body, args.iterations).await);
         }
+        for m in &measured {
+            eprintln!(
+                "  at {size}: {} p50 {} p95 {} p99 {} RCU {:.1} {}",
+                m.name,
+                ms(m.p50),
+                ms(m.p95),
+                ms(m.p99),
+                m.rcu,
+                m.note
+            );
+        }
         let word = probe_word();
         let capitalised: String =
             word.chars().next().map(|c| c.to_ascii_uppercase()).into_iter().chain(word.chars().skip(1)).collect();
         let scan = scan_for(&t, &capitalised, "Lusaka").await;
+        eprintln!(
+            "  at {size}: scan {} ms, {:.1} RCU, {} matches; seeded in {seconds:.0} s",
+            ms(scan.0),
+            scan.1,
+            scan.2
+        );
         results.push((*size, seconds, measured, scan));
     }
     println!(
