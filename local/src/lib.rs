@@ -10,3 +10,16 @@ pub mod provision;
 pub mod reindex;
 pub mod server;
 pub mod template;
+
+/// The store of a command-line tool run against a deployed table (`TABLE_NAME`): the full AWS
+/// credential chain of an engineer's machine, and `DYNAMODB_ENDPOINT` for DynamoDB Local.
+pub async fn tool_store() -> Result<shared::store::Store, Box<dyn std::error::Error>> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required (the stack's TableName output)")?;
+    let http = shared::app::https_client(shared::app::TrustRoots::System)?;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
+        dynamodb = dynamodb.endpoint_url(endpoint);
+    }
+    Ok(shared::store::Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), table))
+}

@@ -112,14 +112,9 @@ pub async fn list_sessions(app: &App, principal: &Principal) -> Result<Response<
     let items: Vec<_> = sessions
         .iter()
         .map(|s| {
-            json!({
-                "session_id": s.session_id,
-                "device_name": s.device_name,
-                "created_at": s.created_at,
-                "last_used_at": s.last_used_at,
-                "expires_at": s.expires_at,
-                "current": s.session_id == current,
-            })
+            let mut item = s.to_json();
+            item["current"] = json!(s.session_id == current);
+            item
         })
         .collect();
     json(StatusCode::OK, &json!({ "items": items, "next_cursor": null }))

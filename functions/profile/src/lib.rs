@@ -16,6 +16,7 @@ use shared::http::response::json_with_etag;
 use shared::http::{ApiError, ApiFunction, Call, Route, Router, if_match, no_content, parse_json_lenient};
 use shared::services::customers::update_customer;
 use shared::store::customers::EraseRule;
+use shared::store::sessions::SessionRecord;
 use shared::time::Timestamp;
 
 /// The `profile` function.
@@ -119,20 +120,8 @@ async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
     let mut profile = data.customer.to_json(Audience::Owner);
     profile["notes"] = json!(data.customer.notes);
     profile["tags"] = json!(data.customer.tags);
-    let sessions: Vec<Value> = data
-        .sessions
-        .iter()
-        .filter(|s| s.expires_at > now)
-        .map(|s| {
-            json!({
-                "session_id": s.session_id,
-                "device_name": s.device_name,
-                "created_at": s.created_at,
-                "last_used_at": s.last_used_at,
-                "expires_at": s.expires_at,
-            })
-        })
-        .collect();
+    let sessions: Vec<Value> =
+        data.sessions.iter().filter(|s| s.expires_at > now).map(SessionRecord::to_json).collect();
     let groups: Vec<Value> = data
         .memberships
         .iter()

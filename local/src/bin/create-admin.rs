@@ -10,9 +10,7 @@
 
 use std::io::BufRead;
 
-use aws_config::BehaviorVersion;
 use local_stack::admin::{AdminOutcome, ensure_admin};
-use shared::store::Store;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,19 +22,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .into(),
         );
     };
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required (the stack's TableName output)")?;
+    let store = local_stack::tool_store().await?;
     eprintln!("password for {email} (one line on standard input):");
     let mut password = String::new();
     std::io::stdin().lock().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
 
-    let http = shared::app::https_client(shared::app::TrustRoots::System)?;
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await;
-    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
-    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
-        dynamodb = dynamodb.endpoint_url(endpoint);
-    }
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), table);
     match ensure_admin(&store, &email, password, &name).await? {
         AdminOutcome::Created(id) => println!("created admin {id} ({email})"),
         AdminOutcome::AlreadyExists(id) => {

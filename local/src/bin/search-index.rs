@@ -11,21 +11,12 @@
 //! them with credentials allowed to read (and, for `reindex`, write) it, and `DYNAMODB_ENDPOINT`
 //! for DynamoDB Local.
 
-use aws_config::BehaviorVersion;
 use local_stack::reindex::{reindex, verify};
-use shared::store::Store;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required (the stack's TableName output)")?;
-    let http = shared::app::https_client(shared::app::TrustRoots::System)?;
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await;
-    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
-    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
-        dynamodb = dynamodb.endpoint_url(endpoint);
-    }
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), table);
+    let store = local_stack::tool_store().await?;
     match args.first().map(String::as_str) {
         Some("reindex") => {
             let restart = args.iter().any(|a| a == "--restart");

@@ -33,6 +33,19 @@ pub struct SessionRecord {
 
 pub use keys::owner_pk;
 
+impl SessionRecord {
+    /// What a session shows its owner: never the refresh token's hash.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "session_id": self.session_id,
+            "device_name": self.device_name,
+            "created_at": self.created_at,
+            "last_used_at": self.last_used_at,
+            "expires_at": self.expires_at,
+        })
+    }
+}
+
 impl Store {
     pub async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         let mut item: super::Item = serde_dynamo::to_item(session)?;
