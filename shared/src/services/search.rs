@@ -92,7 +92,7 @@ pub async fn search(
     }
     let entry = choose_entry(request, now.unix());
     let (candidates, complete) = Box::pin(read_entry(store, &entry, cap)).await?;
-    let matches = filter(store, request, candidates, cap).await?;
+    let matches = filter(store, request, candidates, cap, None).await?;
     if complete {
         let total = matches.len();
         let (page, next) = cut_page(request, matches, after);
@@ -235,15 +235,21 @@ async fn filter(
     request: &SearchRequest,
     candidates: Vec<Candidate>,
     cap: usize,
+    known_members: Option<&HashSet<String>>,
 ) -> Result<Vec<Candidate>, StoreError> {
     let mut matching: Vec<Candidate> = candidates.into_iter().filter(|c| c.doc.matches(request)).collect();
     if let Some(group) = &request.group {
-        let ids: Vec<CustomerId> = matching.iter().filter_map(|c| id_of(&c.doc)).collect();
-        let (members, complete) = store.group_member_ids(group, cap).await?;
-        let members: HashSet<String> = if complete && members.len() < ids.len() * 4 {
-            members.into_iter().map(|id| id.as_str().to_string()).collect()
-        } else {
-            store.members_among(group, &ids).await?
+        let members = match known_members {
+            Some(members) => members.clone(),
+            None => {
+                let ids: Vec<CustomerId> = matching.iter().filter_map(|c| id_of(&c.doc)).collect();
+                let (members, complete) = store.group_member_ids(group, cap).await?;
+                if complete && members.len() < ids.len() * 4 {
+                    members.into_iter().map(|id| id.as_str().to_string()).collect()
+                } else {
+                    store.members_among(group, &ids).await?
+                }
+            }
         };
         matching.retain(|c| members.contains(&c.doc.id));
     }
@@ -271,21 +277,23 @@ async fn filter(
 /// Sorts every match and cuts the page that follows `after`.
 fn cut_page(
     request: &SearchRequest,
-    mut matches: Vec<Candidate>,
+    matches: Vec<Candidate>,
     after: Option<&Position>,
 ) -> (Vec<Candidate>, Option<Position>) {
     let field = request.sort_by;
     let order = request.sort_order;
-    matches.sort_by(|a, b| a.position(field).compare(&b.position(field), order));
+    // Positions computed once each (a name position is a new string), not per comparison.
+    let mut ranked: Vec<(Position, Candidate)> = matches.into_iter().map(|c| (c.position(field), c)).collect();
+    ranked.sort_by(|a, b| a.0.compare(&b.0, order));
     let start = match after {
-        Some(cursor) => matches.partition_point(|c| c.position(field).compare(cursor, order).is_le()),
+        Some(cursor) => ranked.partition_point(|(position, _)| position.compare(cursor, order).is_le()),
         None => 0,
     };
-    let mut page: Vec<Candidate> = matches.into_iter().skip(start).take(request.limit + 1).collect();
+    let mut page: Vec<(Position, Candidate)> = ranked.into_iter().skip(start).take(request.limit + 1).collect();
     let more = page.len() > request.limit;
     page.truncate(request.limit);
-    let next = if more { page.last().map(|c| c.position(field)) } else { None };
-    (page, next)
+    let next = if more { page.last().map(|(position, _)| position.clone()) } else { None };
+    (page.into_iter().map(|(_, candidate)| candidate).collect(), next)
 }
 
 /// A partition being walked in key order: what has been read and not yet used.
@@ -334,6 +342,15 @@ async fn walk(
     let chunk = (request.limit * 2).clamp(25, 200);
     let mut lanes: Vec<Lane> =
         pks.into_iter().map(|pk| Lane { pk, buffer: VecDeque::new(), resume: Some(start_sk.clone()) }).collect();
+    // A walk filters batch after batch: the group's members are read once for all of them
+    // (when the group is within the cap; otherwise each batch asks about its own candidates).
+    let members: Option<HashSet<String>> = match &request.group {
+        Some(group) => {
+            let (ids, complete) = store.group_member_ids(group, cap).await?;
+            complete.then(|| ids.into_iter().map(|id| id.as_str().to_string()).collect())
+        }
+        None => None,
+    };
     let mut page = Vec::new();
     let mut walked = 0usize;
     let mut last_walked: Option<Candidate> = None;
@@ -359,7 +376,7 @@ async fn walk(
         }
         walked += batch.len();
         last_walked = batch.last().cloned();
-        for candidate in filter(store, request, batch, cap).await? {
+        for candidate in filter(store, request, batch, cap, members.as_ref()).await? {
             page.push(candidate);
             if page.len() > request.limit {
                 page.truncate(request.limit);
