@@ -41,11 +41,10 @@ impl Store {
             }
         }
         let Some(customer) = customer else { return Ok(None) };
-        let mut memberships = Vec::new();
-        for (group, since) in members {
-            let details = self.get_group(&group).await?;
-            memberships.push((group, details, since));
-        }
+        // The groups in parallel: one round trip whatever the number of memberships.
+        let details = futures::future::try_join_all(members.iter().map(|(group, _)| self.get_group(group))).await?;
+        let memberships =
+            members.into_iter().zip(details).map(|((group, since), details)| (group, details, since)).collect();
         Ok(Some(PersonalData { customer, sessions, memberships, audit }))
     }
 }
