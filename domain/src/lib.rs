@@ -10,6 +10,7 @@ pub mod fields;
 pub mod group;
 pub mod ids;
 pub mod input;
+pub mod media;
 pub mod password;
 pub mod patch;
 pub mod role;

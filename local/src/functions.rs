@@ -13,11 +13,12 @@ pub enum Function {
     Customers,
     Cart,
     Search,
+    Media,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] =
-        [Function::Auth, Function::Profile, Function::Customers, Function::Cart, Function::Search];
+    pub const ALL: [Function; 6] =
+        [Function::Auth, Function::Profile, Function::Customers, Function::Cart, Function::Search, Function::Media];
 
     pub fn logical_id(&self) -> &'static str {
         match self {
@@ -26,6 +27,7 @@ impl Function {
             Function::Customers => "CustomersFunction",
             Function::Cart => "CartFunction",
             Function::Search => "SearchFunction",
+            Function::Media => "MediaFunction",
         }
     }
 
@@ -37,6 +39,7 @@ impl Function {
             Function::Customers => "customers",
             Function::Cart => "cart",
             Function::Search => "search",
+            Function::Media => "media",
         }
     }
 
@@ -59,6 +62,7 @@ impl Function {
             Function::Customers => of::<customers::Customers>(),
             Function::Cart => of::<cart::CartFunction>(),
             Function::Search => of::<search::Search>(),
+            Function::Media => of::<media::MediaFunction>(),
         }
     }
 
@@ -69,6 +73,7 @@ impl Function {
             Function::Customers => handle::<customers::Customers>(app, req).await,
             Function::Cart => handle::<cart::CartFunction>(app, req).await,
             Function::Search => handle::<search::Search>(app, req).await,
+            Function::Media => handle::<media::MediaFunction>(app, req).await,
         }
     }
 }

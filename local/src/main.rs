@@ -16,7 +16,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::logging::init();
     let template_path = std::env::var("TEMPLATE").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("template.yaml"));
     let template = Template::load(&template_path)?;
-    let app = shared::App::from_env().await?;
+    let mut app = shared::App::from_env().await?;
+    // The processor's renderer, so `complete` settles avatars in-process (no S3 events here).
+    app.avatar_renderer = Some(media_processor::render_avatar);
 
     if ensure_table(app.store.client(), app.store.table(), &template.table).await? {
         tracing::info!(table = app.store.table(), "created the table from template.yaml");

@@ -24,6 +24,9 @@ pub struct App {
     pub otp_hasher: OtpHasher,
     pub refresh_signer: RefreshSigner,
     pub cursor_signer: CursorSigner,
+    /// The avatar re-encoder, where an image library is linked (the media processor, the local
+    /// stack, the tests); `None` in the API's functions (see `services::media`).
+    pub avatar_renderer: Option<crate::services::media::AvatarRenderer>,
 }
 
 /// The SDK configuration of a function: region and credentials from the environment, where
@@ -112,6 +115,7 @@ impl App {
             sdk: sdk.clone(),
             s3: OnceLock::new(),
             code_sender: OnceLock::new(),
+            avatar_renderer: None,
             config,
         }
     }

@@ -64,9 +64,21 @@ pub struct Config {
     /// Where search stops counting (`SEARCH_COUNT_CAP`, default 10,000 as the contract says;
     /// tests lower it to exercise what happens beyond it).
     pub search_count_cap: usize,
+    /// What uploads may be and how long their URLs live.
+    pub media: MediaSettings,
     /// Trust only the compiled-in Amazon roots for TLS to AWS (`TLS_TRUST_STORE=aws`, the
     /// default) or the platform's store (`system`, e.g. for a partition with other roots).
     pub aws_roots_only: bool,
+}
+
+/// Uploads: the allow-list (`MEDIA_ALLOWED_TYPES`, e.g. `jpeg,png,pdf`), the size limits
+/// (`MEDIA_MAX_BYTES`, `MEDIA_AVATAR_MAX_BYTES`) and the lifetimes of the presigned URLs
+/// (`MEDIA_UPLOAD_URL_SECONDS`, default 15 minutes; `MEDIA_DOWNLOAD_URL_SECONDS`, default 5).
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub policy: crate::domain::media::MediaPolicy,
+    pub upload_url_ttl: Duration,
+    pub download_url_ttl: Duration,
 }
 
 /// A staff account locks for `window` after `threshold` failed passwords within `window`.
@@ -170,6 +182,26 @@ impl Config {
                 0 => return Err(invalid("SEARCH_COUNT_CAP", "must be at least 1")),
                 n => n as usize,
             },
+            media: MediaSettings {
+                policy: crate::domain::media::MediaPolicy {
+                    allowed: media_types(get("MEDIA_ALLOWED_TYPES"))?,
+                    max_bytes: number(
+                        "MEDIA_MAX_BYTES",
+                        get("MEDIA_MAX_BYTES"),
+                        crate::domain::media::DEFAULT_MAX_BYTES,
+                    )?,
+                    avatar_max_bytes: number(
+                        "MEDIA_AVATAR_MAX_BYTES",
+                        get("MEDIA_AVATAR_MAX_BYTES"),
+                        crate::domain::media::DEFAULT_AVATAR_MAX_BYTES,
+                    )?,
+                },
+                upload_url_ttl: bounded_seconds("MEDIA_UPLOAD_URL_SECONDS", seconds("MEDIA_UPLOAD_URL_SECONDS", 900)?)?,
+                download_url_ttl: bounded_seconds(
+                    "MEDIA_DOWNLOAD_URL_SECONDS",
+                    seconds("MEDIA_DOWNLOAD_URL_SECONDS", 300)?,
+                )?,
+            },
             staff_lockout: StaffLockout {
                 threshold: match count("STAFF_LOCKOUT_THRESHOLD", 10)? {
                     0 => return Err(invalid("STAFF_LOCKOUT_THRESHOLD", "must be at least 1")),
@@ -193,6 +225,29 @@ fn countries(list: Option<String>) -> Result<Vec<phonenumber::country::Id>, Conf
                 .map_err(|_| invalid("OTP_ALLOWED_COUNTRIES", format!("{code:?} is not an ISO 3166 country code")))
         })
         .collect()
+}
+
+/// `jpeg,png` as media types; absent: the contract's default list.
+fn media_types(list: Option<String>) -> Result<Vec<crate::domain::media::MediaType>, ConfigError> {
+    use crate::domain::media::MediaType;
+    let Some(list) = list else { return Ok(MediaType::ALL.to_vec()) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            MediaType::from_name(name).ok_or_else(|| {
+                invalid("MEDIA_ALLOWED_TYPES", format!("{name:?} is not one of jpeg, png, webp, gif, pdf"))
+            })
+        })
+        .collect()
+}
+
+/// A presigned URL lives 1 second to 7 days (SigV4's limit).
+fn bounded_seconds(name: &'static str, value: Duration) -> Result<Duration, ConfigError> {
+    match value.as_secs() {
+        1..=604_800 => Ok(value),
+        _ => Err(invalid(name, "must be between 1 and 604800 seconds")),
+    }
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {

@@ -158,7 +158,8 @@ impl TestApp {
         let vars = test_env(&format!("test-{suffix}"), &format!("test-{suffix}"), overrides);
         let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
             .expect("test config");
-        let app = App::new(config, &sdk_config().await);
+        let mut app = App::new(config, &sdk_config().await);
+        app.avatar_renderer = Some(media_processor::render_avatar);
         let template = template();
         create_table(app.store.client(), app.store.table(), &template.table).await.expect("create test table");
         ensure_bucket(app.s3(), &app.config.media_bucket).await.expect("create test bucket");
@@ -289,4 +290,27 @@ impl TestApp {
 /// The audit note of changes a test makes directly through the store.
 pub fn test_audit() -> shared::domain::audit::AuditNote {
     shared::domain::audit::AuditNote::new("test-setup", shared::domain::audit::AuditAction::Update)
+}
+
+/// A plain HTTP/1.1 request to a URL outside the API (a presigned S3 URL on the local S3
+/// endpoint): what a browser or app does with an `upload_url` or a download redirect.
+pub async fn http_request(method: &str, url: &str, headers: &[(String, String)], body: Vec<u8>) -> TestResponse {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Full<hyper::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request.body(Full::new(hyper::body::Bytes::from(body))).expect("request");
+    let response = client.request(request).await.expect("HTTP request to the local S3 endpoint");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let body = response.into_body().collect().await.expect("response body").to_bytes().to_vec();
+    TestResponse { status, headers, body }
 }

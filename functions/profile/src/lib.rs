@@ -101,11 +101,28 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
 /// Erases the caller: only an active customer without an open loan (403, 409), and an erase
 /// that was interrupted completes when repeated.
 async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
-    app.store
-        .erase_customer(me, me.as_str(), EraseRule::SelfService)
+    shared::services::customers::erase_customer(app, me, me.as_str(), EraseRule::SelfService)
         .await
         .map_err(|e| ApiError::from_erase(e, gone))?;
     no_content()
+}
+
+/// The caller's media with, for each ready one, a short-lived link to every variant.
+async fn my_media(app: &App, me: &CustomerId) -> Result<Vec<Value>, ApiError> {
+    let mut listed = Vec::new();
+    for media in app.store.customer_media(me).await? {
+        let mut entry = media.to_json();
+        if media.status == shared::domain::media::MediaStatus::Ready {
+            for name in media.variants.keys() {
+                let url = shared::services::media::download_url(app, &media, name)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                entry["variants"][name]["download_url"] = json!(url);
+            }
+        }
+        listed.push(entry);
+    }
+    Ok(listed)
 }
 
 /// Everything held about the caller, as one JSON document (GDPR articles 15 and 20): the
@@ -134,13 +151,14 @@ async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
             })
         })
         .collect();
+    let media = my_media(app, me).await?;
     let owner = CartOwner::Customer(me.clone());
     let document = json!({
         "exported_at": now,
         "profile": profile,
         "sessions": sessions,
         "cart": cart.map(|c| c.to_json(&owner)),
-        "media": [],
+        "media": media,
         "groups": groups,
         "audit_trail": data.audit.iter().map(|entry| entry.to_json()).collect::<Vec<_>>(),
     });

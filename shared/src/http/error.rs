@@ -20,12 +20,23 @@ pub enum ApiError {
     Forbidden(String),
     NotFound(String),
     MethodNotAllowed(Vec<&'static str>),
-    Conflict { detail: String, field: Option<&'static str> },
+    Conflict {
+        detail: String,
+        field: Option<&'static str>,
+    },
     PreconditionFailed,
     PayloadTooLarge(usize),
     UnsupportedMediaType,
     Validation(ValidationErrors),
-    TooManyRequests { detail: String, retry_after: u64 },
+    /// 422 with a sentence of its own (e.g. why an upload was rejected) and the fields it names.
+    Unprocessable {
+        detail: String,
+        errors: ValidationErrors,
+    },
+    TooManyRequests {
+        detail: String,
+        retry_after: u64,
+    },
     Unavailable(String),
     Internal(String),
 }
@@ -46,7 +57,7 @@ impl ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,6 +76,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Invalid input"),
+            ApiError::Unprocessable { .. } => ("unprocessable", "Unprocessable content"),
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
@@ -79,6 +91,7 @@ impl ApiError {
             | ApiError::NotFound(d)
             | ApiError::Unavailable(d)
             | ApiError::Conflict { detail: d, .. }
+            | ApiError::Unprocessable { detail: d, .. }
             | ApiError::TooManyRequests { detail: d, .. } => d.clone(),
             ApiError::MethodNotAllowed(allowed) => {
                 format!("this path accepts {}", allowed.join(", "))
@@ -113,7 +126,9 @@ impl ApiError {
             "detail": self.detail(),
         });
         match &self {
-            ApiError::Validation(errors) => body["errors"] = json!(errors.fields()),
+            ApiError::Validation(errors) | ApiError::Unprocessable { errors, .. } => {
+                body["errors"] = json!(errors.fields())
+            }
             ApiError::Conflict { field: Some(field), .. } => {
                 body["errors"] = json!([{"field": field, "message": "is already taken"}]);
             }

@@ -3,4 +3,5 @@
 
 pub mod carts;
 pub mod customers;
+pub mod media;
 pub mod search;

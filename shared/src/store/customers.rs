@@ -377,11 +377,25 @@ impl Store {
     /// A repeat finds the record still `sweeping` and finishes the sweep; once `done`, the
     /// customer is simply gone (`NotFound`).
     pub async fn erase_customer(&self, id: &CustomerId, actor: &str, rule: EraseRule) -> Result<(), EraseError> {
+        self.remove_customer(id, actor, rule).await?;
+        self.sweep_erased(id).await
+    }
+
+    /// The first half of an erase: everything up to the partition sweep (the search entries,
+    /// then the customer, its sentinels and counter share with the erase record, in one
+    /// transaction). `Ok` also when an earlier erase stopped before its sweep, so the caller
+    /// goes on to finish it; `NotFound` once the sweep is done. Callers that hold what the
+    /// table does not (the media service, objects in S3) clean up between this and
+    /// [`Store::sweep_erased`].
+    pub async fn remove_customer(&self, id: &CustomerId, actor: &str, rule: EraseRule) -> Result<(), EraseError> {
         // The delete is conditional on the version read, so a concurrent email or phone change
         // (or a loan opened meanwhile) cannot slip past it: the erase re-reads and decides again.
         for attempt in 0..ERASE_ATTEMPTS {
             let Some(customer) = self.get_customer(id).await? else {
-                return self.finish_erase(id).await;
+                return match self.erase_state(id).await?.as_deref() {
+                    Some("sweeping") => Ok(()),
+                    _ => Err(EraseError::NotFound),
+                };
             };
             if rule == EraseRule::SelfService {
                 if !customer.is_active() {
@@ -406,7 +420,7 @@ impl Store {
             }
             plan.push(self.put_action(erasure_item(id, actor, Timestamp::now(), "sweeping"))?, None);
             match self.transact(plan.actions, &plan.fields).await {
-                Ok(()) => return self.finish_erase(id).await,
+                Ok(()) => return Ok(()),
                 Err(TxError::Conflict | TxError::Condition | TxError::Taken(_)) => backoff(attempt).await,
                 Err(TxError::Store(err)) => return Err(err.into()),
             }
@@ -414,10 +428,14 @@ impl Store {
         Err(EraseError::Store(StoreError::VersionConflict))
     }
 
-    /// The sweep of an erased customer's partition, when its erase record says it is due.
-    async fn finish_erase(&self, id: &CustomerId) -> Result<(), EraseError> {
+    async fn erase_state(&self, id: &CustomerId) -> Result<Option<String>, StoreError> {
         let record = self.get_raw(keys::erasure_pk(id), keys::ERASURE_SK).await?;
-        if record.as_ref().and_then(|r| string_attr(r, "state")) != Some("sweeping") {
+        Ok(record.as_ref().and_then(|r| string_attr(r, "state")).map(str::to_string))
+    }
+
+    /// The sweep of an erased customer's partition, when its erase record says it is due.
+    pub async fn sweep_erased(&self, id: &CustomerId) -> Result<(), EraseError> {
+        if self.erase_state(id).await?.as_deref() != Some("sweeping") {
             return Err(EraseError::NotFound);
         }
         self.faults.check_sweep()?;

@@ -29,6 +29,8 @@
 //! | search: place   | `SL#country#<folded>` · `SL#state#<folded>` · `SL#city#<folded>` | `<customer_id>` | — (`SearchDoc`) |
 //! | search: created | `SC#<status>#<shard 0-3>`  | `<created ms, 14 digits>␁<customer_id>` | — (`SearchDoc`)       |
 //! | search: name order | `SN#first#<c>` · `SN#last#<c>` | `<name>␁<other name>␁<customer_id>` | — (`SearchDoc`) |
+//! | media item      | `MEDIA#<media_id>`         | `MEDIA`            | — (`ttl` while pending: the upload URL's expiry + 1 day) |
+//! | media entry     | `CUSTOMER#<customer_id>`   | `MEDIA#<created ms, 14 digits>#<media_id>` | — (`purpose`; `ttl` as its item) |
 //! | erase record    | `ERASURE#<customer_id>`    | `ERASURE`          | — (id, time, actor, `state`: no personal data) |
 //! | login day       | `SLD#<unix day>`           | `<customer_id>`    | — (`ttl`: the day + 400 days)              |
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
@@ -92,6 +94,8 @@ pub mod entity {
     pub const LOGIN_DAY: &str = "login_day";
     pub const COUNTER: &str = "counter";
     pub const ERASURE: &str = "erasure";
+    pub const MEDIA: &str = "media";
+    pub const MEDIA_ENTRY: &str = "media_entry";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -265,3 +269,19 @@ pub fn stats_facet_pk(facet: &str) -> String {
 /// Daily counters: one item per month and shard, an attribute per day (`s07`, `l07`), so a
 /// 366-day series is one `Query` of at most 13 × `DAY_SHARDS` items.
 pub const STATS_DAYS_PK: &str = "STATS#DAYS";
+
+pub const MEDIA_SK: &str = "MEDIA";
+/// The customer's list of media, newest last in key order (read backwards).
+pub const MEDIA_ENTRY_PREFIX: &str = "MEDIA#";
+
+pub fn media_pk(id: &crate::domain::media::MediaId) -> String {
+    format!("MEDIA#{id}")
+}
+
+pub fn media_entry_sk(created_ms: i64, id: &crate::domain::media::MediaId) -> String {
+    format!("{MEDIA_ENTRY_PREFIX}{created_ms:014}#{id}")
+}
+
+pub fn media_id_from_entry_sk(sk: &str) -> Option<crate::domain::media::MediaId> {
+    sk.strip_prefix(MEDIA_ENTRY_PREFIX)?.rsplit('#').next().and_then(crate::domain::media::MediaId::parse)
+}

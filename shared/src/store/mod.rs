@@ -9,6 +9,7 @@ pub mod groups;
 pub mod idempotency;
 pub mod keys;
 pub mod login_guard;
+pub mod media;
 pub mod otp;
 pub mod personal_data;
 pub mod rate_limit;

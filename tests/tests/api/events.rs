@@ -19,6 +19,7 @@ use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::cart::{CartOwner, GuestToken, LineSpec, ProductId};
 use shared::domain::fields::FieldDefinitionInput;
 use shared::domain::group::Group;
+use shared::domain::media::{Media, MediaId, MediaStatus, MediaType, Purpose};
 use shared::domain::staff::{StaffId, StaffMember, new_staff};
 use shared::domain::{Customer, CustomerId, CustomerStatus, EmailAddress, GroupId, PhoneE164, SessionId, Username};
 use shared::http::{Route, Router};
@@ -30,12 +31,14 @@ use shared::store::sessions::SessionRecord;
 use shared::time::Timestamp;
 
 /// Files in `events/` that are documentation or SAM settings, not events.
-const NOT_EVENTS: &[&str] = &["README.md", "sam-env.json"];
+const NOT_EVENTS: &[&str] = &["README.md", "sam-env.json", "s3-object-created.json"];
 
 /// The fixtures the events are written against (see `events/README.md`).
 const EVENT_PHONE: &str = "+260971234567";
 const EVENT_CODE: &str = "123456";
 const EVENT_CUSTOMER: &str = "CUST_0E7E5700";
+const EVENT_MEDIA_READY: &str = "MED_0E7E570000000001";
+const EVENT_MEDIA_PENDING: &str = "MED_0E7E570000000002";
 /// The `sid` of the sample customer tokens: the customer's current session.
 const EVENT_SESSION: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 /// The customer's other device (`revoke-session.204.json` revokes it).
@@ -210,7 +213,8 @@ async fn seed(app: &App, route: Route<()>) -> Result<(), String> {
         || path == "/v1/auth/logout"
         || path == "/v1/auth/verify"
         || path.starts_with("/v1/auth/sessions")
-        || path.starts_with("/v1/cart");
+        || path.starts_with("/v1/cart")
+        || path.starts_with("/v1/media");
     let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
     // The customers function: its admin routes re-read the admin's account, and its events name
     // `EVENT_CUSTOMER` and the customers, field definition and group of `seed_back_office`.
@@ -223,12 +227,53 @@ async fn seed(app: &App, route: Route<()>) -> Result<(), String> {
     if path.starts_with("/v1/cart") {
         seed_carts(app).await?;
     }
+    if path.starts_with("/v1/media") {
+        seed_media(app).await?;
+    }
     if staff_routes || back_office_routes {
         seed_staff(app).await?;
     }
     if back_office_routes {
         seed_back_office(app).await?;
     }
+    Ok(())
+}
+
+/// The sample customer's media: `EVENT_MEDIA_READY`, a verified PDF, and `EVENT_MEDIA_PENDING`,
+/// a PDF uploaded but not yet completed.
+async fn seed_media(app: &App) -> Result<(), String> {
+    const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let customer = CustomerId::parse(EVENT_CUSTOMER).ok_or("fixture customer id is malformed")?;
+    for raw in [EVENT_MEDIA_READY, EVENT_MEDIA_PENDING] {
+        let (now, now_ms) = app.clock.now_with_ms();
+        let media = Media {
+            media_id: MediaId::parse(raw).ok_or("fixture media id is malformed")?,
+            customer_id: customer.clone(),
+            purpose: Purpose::Document,
+            filename: "statement.pdf".into(),
+            content_type: MediaType::Pdf,
+            size: PDF.len() as u64,
+            status: MediaStatus::Pending,
+            created_at: now,
+            created_ms: now_ms,
+            uploaded_by: EVENT_CUSTOMER.into(),
+            reason: None,
+            variants: Default::default(),
+        };
+        app.store.create_media(&media, now.unix() + 900).await.map_err(|err| format!("seeding {raw}: {err}"))?;
+        app.s3()
+            .put_object()
+            .bucket(&app.config.media_bucket)
+            .key(media.upload_key())
+            .body(PDF.to_vec().into())
+            .send()
+            .await
+            .map_err(|err| format!("uploading {raw}: {err}"))?;
+    }
+    let ready = MediaId::parse(EVENT_MEDIA_READY).ok_or("fixture media id is malformed")?;
+    shared::services::media::complete(app, &ready)
+        .await
+        .map_err(|err| format!("completing {EVENT_MEDIA_READY}: {err}"))?;
     Ok(())
 }
 
@@ -488,6 +533,10 @@ fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), St
         if status == 429 && header("retry-after").is_empty() {
             return Err("429 without Retry-After".into());
         }
+    } else if (300..400).contains(&status) {
+        if header("location").is_empty() {
+            return Err(format!("a {status} must carry a Location"));
+        }
     } else if status == 204 {
         if !body.is_empty() {
             return Err(format!("204 with a body: {body}"));
@@ -500,7 +549,8 @@ fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), St
         if (event.route.path == "/v1/me" || answers_customer(event.route)) && header("etag").is_empty() {
             return Err("a customer response must carry an ETag".into());
         }
-        if status == 201 && header("location").is_empty() {
+        // A bulk creation makes several resources: their ids are in the body, not one Location.
+        if status == 201 && header("location").is_empty() && !event.route.path.ends_with("/bulk") {
             return Err("a 201 must carry a Location".into());
         }
         check_shape(event.route, &json).map_err(|message| format!("{message}: {body}"))?;

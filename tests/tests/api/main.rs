@@ -8,6 +8,7 @@ mod events;
 mod hardening;
 mod lifecycle;
 mod login;
+mod media;
 mod profile;
 mod roles;
 mod search;

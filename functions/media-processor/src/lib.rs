@@ -1,0 +1,90 @@
+//! The media processor: fed by the bucket's `s3:ObjectCreated:*` events, it runs the same
+//! verification as `POST /v1/media/{id}/complete` (`shared::services::media`), and re-encodes
+//! avatars. It is the only binary that links an image library: decoding and writing an image
+//! again is what strips the EXIF and GPS data a phone photo carries.
+
+use std::io::Cursor;
+
+use aws_lambda_events::event::s3::S3Event;
+use image::codecs::jpeg::JpegEncoder;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use shared::App;
+use shared::domain::media::{MediaType, RenderedAvatar, THUMB_SIZE};
+use shared::services::media::{MediaError, ObjectCreated, on_object_created};
+
+/// Larger images are refused before they are decoded (a decompression bomb is a few KB).
+const MAX_SIDE: u32 = 10_000;
+/// What decoding one image may allocate.
+const MAX_ALLOC: u64 = 256 * 1024 * 1024;
+const JPEG_QUALITY: u8 = 85;
+
+/// Decodes an avatar (turned upright by its EXIF orientation), writes it again without any
+/// metadata, and makes a thumbnail whose longer side is 256 px. JPEG stays JPEG; the other
+/// formats become PNG (lossless, and every client shows it).
+pub fn render_avatar(bytes: &[u8], kind: MediaType) -> Result<RenderedAvatar, String> {
+    let image = decode(bytes, kind)?;
+    let output = if kind == MediaType::Jpeg { MediaType::Jpeg } else { MediaType::Png };
+    let thumb = image.thumbnail(THUMB_SIZE, THUMB_SIZE);
+    Ok(RenderedAvatar {
+        image: encode(&image, output)?,
+        image_type: output,
+        width: image.width(),
+        height: image.height(),
+        thumb: encode(&thumb, output)?,
+        thumb_width: thumb.width(),
+        thumb_height: thumb.height(),
+    })
+}
+
+fn decode(bytes: &[u8], kind: MediaType) -> Result<DynamicImage, String> {
+    let format = match kind {
+        MediaType::Jpeg => ImageFormat::Jpeg,
+        MediaType::Png => ImageFormat::Png,
+        MediaType::Webp => ImageFormat::WebP,
+        MediaType::Gif => ImageFormat::Gif,
+        MediaType::Pdf => return Err("a PDF is not an image".into()),
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = decoder.orientation().map_err(|e| e.to_string())?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+fn encode(image: &DynamicImage, kind: MediaType) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    match kind {
+        MediaType::Jpeg => {
+            let rgb = image.to_rgb8();
+            JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY).encode_image(&rgb).map_err(|e| e.to_string())?;
+        }
+        _ => image.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).map_err(|e| e.to_string())?,
+    }
+    Ok(out)
+}
+
+/// Handles one S3 notification: each record's object is verified (or ignored, or deleted as
+/// an orphan). An error fails the invocation, so Lambda retries it and then sends it to the DLQ.
+pub async fn handle_event(app: &App, event: S3Event) -> Result<Vec<ObjectCreated>, MediaError> {
+    let mut outcomes = Vec::new();
+    for record in event.records {
+        let Some(key) = record.s3.object.key.as_deref() else { continue };
+        let key = decode_key(key);
+        let outcome = on_object_created(app, &key).await?;
+        tracing::info!(outcome = ?outcome, "media object processed");
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// S3 event keys are URL-encoded, with `+` for a space.
+fn decode_key(key: &str) -> String {
+    let spaced = key.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
