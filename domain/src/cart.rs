@@ -129,7 +129,9 @@ pub struct LineSpec {
 /// A cart as stored. `version` 0 means "not stored yet"; every write adds one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
-    #[serde(default)]
+    // Empty maps are left out of stored items: DynamoDB Local's stream writes an empty map in
+    // a shape the SDK cannot read (`{}` instead of `{"M":{}}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lines: BTreeMap<ProductId, CartLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,

@@ -425,7 +425,8 @@ pub struct Media {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// What can be downloaded once ready, by name (`original`, and `thumb` for an avatar).
-    #[serde(default)]
+    /// Left out of the item while empty (see `Cart::lines`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub variants: std::collections::BTreeMap<String, Variant>,
 }
 

@@ -3,6 +3,7 @@
 //! definition both come from `template.yaml`, the one source of truth.
 
 pub mod admin;
+pub mod changes;
 pub mod docs;
 pub mod event;
 pub mod functions;

@@ -38,6 +38,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    // Change events: the stream publisher's handler over the table's stream, into a file.
+    let events_file =
+        std::env::var("LOCAL_EVENTS_FILE").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(".local/events.jsonl"));
+    match local_stack::changes::StreamReader::open(
+        app.sdk_config(),
+        app.config.dynamodb_endpoint.as_deref(),
+        app.store.client(),
+        app.store.table(),
+    )
+    .await
+    {
+        Ok(reader) => {
+            tracing::info!(file = %events_file.display(), "change events go to this file");
+            let sink = local_stack::changes::JsonLinesSink::new(events_file);
+            tokio::spawn(local_stack::changes::poll_forever(reader, sink, std::time::Duration::from_millis(500)));
+        }
+        Err(why) => tracing::warn!(
+            error = %why,
+            "no change events: the local table was created without the stream; remove .local/dynamodb data to recreate it"
+        ),
+    }
+
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let repo_root = template_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();

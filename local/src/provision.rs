@@ -73,6 +73,14 @@ pub async fn create_table(
             .map_err(definition_error)?;
         request = request.global_secondary_indexes(built);
     }
+    if let Some(stream) = &definition.stream_specification {
+        let spec = aws_sdk_dynamodb::types::StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(stream.stream_view_type.as_str()))
+            .build()
+            .map_err(definition_error)?;
+        request = request.stream_specification(spec);
+    }
     request.send().await.map_err(dynamo_error)?;
     wait_until_active(client, name).await?;
     if let Some(ttl) = &definition.time_to_live_specification {

@@ -56,12 +56,20 @@ pub struct TimeToLive {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct StreamSpecification {
+    pub stream_view_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TableDefinition {
     pub attribute_definitions: Vec<AttributeDefinition>,
     pub key_schema: Vec<KeyElement>,
     #[serde(default)]
     pub global_secondary_indexes: Vec<GlobalSecondaryIndex>,
     pub time_to_live_specification: Option<TimeToLive>,
+    /// The change stream the stream publisher reads (and the local stack polls).
+    pub stream_specification: Option<StreamSpecification>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

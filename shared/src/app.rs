@@ -120,6 +120,11 @@ impl App {
         }
     }
 
+    /// The SDK configuration the clients were built from (for a tool that adds its own client).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3.get_or_init(|| {
             let mut s3 = aws_sdk_s3::config::Builder::from(&self.sdk);

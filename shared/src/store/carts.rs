@@ -219,7 +219,7 @@ fn expired(item: &Item, now: Timestamp) -> bool {
 
 fn cart_item(owner: &CartOwner, cart: &Cart, now: Timestamp) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(cart)?;
-    // serde_dynamo writes an empty map for no lines, which DynamoDB stores fine.
+    // An empty cart has no `lines` attribute (see `Cart::lines`).
     let (pk, sk) = cart_key(owner);
     item.insert(keys::PK.into(), s(pk));
     item.insert(keys::SK.into(), s(sk));

@@ -2,6 +2,7 @@
 //! the benchmark and the logs can show what each route costs.
 
 pub mod carts;
+pub mod changes;
 pub mod customer_lists;
 pub mod customers;
 pub mod fields;

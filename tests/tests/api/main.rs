@@ -3,6 +3,7 @@
 
 mod cart;
 mod catalog;
+mod changes;
 mod customers;
 mod events;
 mod hardening;

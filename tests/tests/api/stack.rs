@@ -250,3 +250,14 @@ async fn the_api_explorer_and_the_document_are_served() {
     assert!(bundle.body.len() > 100_000, "the Swagger UI bundle itself");
     assert_eq!(t.call("GET", "/docs/../Cargo.toml", None, None).await.status, 404, "only the explorer's files");
 }
+
+#[tokio::test]
+async fn the_local_table_has_the_templates_change_stream() {
+    let t = TestApp::new().await;
+    let described =
+        t.app().store.client().describe_table().table_name(t.app().store.table()).send().await.expect("describe");
+    let stream = described.table().and_then(|t| t.stream_specification()).expect("a stream");
+    let wanted = template().table.stream_specification.expect("the template declares a stream");
+    assert!(stream.stream_enabled());
+    assert_eq!(stream.stream_view_type().map(|v| v.as_str()), Some(wanted.stream_view_type.as_str()));
+}
