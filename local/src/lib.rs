@@ -3,7 +3,6 @@
 //! definition both come from `template.yaml`, the one source of truth.
 
 pub mod admin;
-pub mod docs;
 pub mod event;
 pub mod functions;
 pub mod provision;
