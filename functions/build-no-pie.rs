@@ -13,7 +13,7 @@
 //! Both linkers used here accept the flag: the system `cc` (tests, `scripts/bench`) and
 //! cargo-lambda's `zig cc` (`sam build`, x86_64 and arm64).
 
-fn main() {
+pub fn main() {
     println!("cargo:rerun-if-changed=../build-no-pie.rs");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-link-arg-bins=-no-pie");

@@ -14,11 +14,20 @@ pub enum Function {
     Cart,
     Search,
     Media,
+    /// The API explorer (`/docs`, `/openapi.yaml`); deployed only with `PublishApiDocs`.
+    Docs,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] =
-        [Function::Auth, Function::Profile, Function::Customers, Function::Cart, Function::Search, Function::Media];
+    pub const ALL: [Function; 7] = [
+        Function::Auth,
+        Function::Profile,
+        Function::Customers,
+        Function::Cart,
+        Function::Search,
+        Function::Media,
+        Function::Docs,
+    ];
 
     pub fn logical_id(&self) -> &'static str {
         match self {
@@ -28,6 +37,7 @@ impl Function {
             Function::Cart => "CartFunction",
             Function::Search => "SearchFunction",
             Function::Media => "MediaFunction",
+            Function::Docs => "DocsFunction",
         }
     }
 
@@ -40,6 +50,7 @@ impl Function {
             Function::Cart => "cart",
             Function::Search => "search",
             Function::Media => "media",
+            Function::Docs => "docs",
         }
     }
 
@@ -63,6 +74,7 @@ impl Function {
             Function::Cart => of::<cart::CartFunction>(),
             Function::Search => of::<search::Search>(),
             Function::Media => of::<media::MediaFunction>(),
+            Function::Docs => of::<docs::Docs>(),
         }
     }
 
@@ -74,6 +86,7 @@ impl Function {
             Function::Cart => handle::<cart::CartFunction>(app, req).await,
             Function::Search => handle::<search::Search>(app, req).await,
             Function::Media => handle::<media::MediaFunction>(app, req).await,
+            Function::Docs => handle::<docs::Docs>(app, req).await,
         }
     }
 }

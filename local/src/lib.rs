@@ -4,7 +4,6 @@
 
 pub mod admin;
 pub mod changes;
-pub mod docs;
 pub mod event;
 pub mod functions;
 pub mod provision;

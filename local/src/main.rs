@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use local_stack::admin::{AdminOutcome, ensure_admin};
-use local_stack::docs::{ApiDocs, default_swagger_dir};
 use local_stack::provision::{ensure_bucket, ensure_table};
 use local_stack::server::{LocalApi, serve};
 use local_stack::template::Template;
@@ -62,9 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let repo_root = template_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let docs = ApiDocs::load(&repo_root.join("openapi.yaml"), Some(default_swagger_dir(&repo_root)))?;
-    let api = Arc::new(LocalApi::new(app, &template.routes)?.with_docs(docs));
+    let api = Arc::new(LocalApi::new(app, &template.routes)?);
     for route in &template.routes {
         tracing::info!(function = %route.function, method = %route.method, path = %route.path, "route");
     }

@@ -12,7 +12,6 @@ use shared::App;
 use shared::auth::roles::Access;
 use shared::http::{ApiError, Route, Router};
 
-use crate::docs::ApiDocs;
 use crate::event::{HttpInput, api_gateway_event, body_bytes, to_request};
 use crate::functions::Function;
 use crate::template::TemplateRoute;
@@ -22,9 +21,8 @@ const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
 pub struct LocalApi {
     app: App,
-    /// `/docs` and `/openapi.yaml`, when loaded.
-    docs: Option<ApiDocs>,
-    /// Every route of the template, answered by the function it names.
+    /// Every route of the template, answered by the function it names (the API explorer,
+    /// `/docs` and `/openapi.yaml`, included: the `docs` function serves it, as in AWS).
     router: Router<Function>,
 }
 
@@ -42,17 +40,11 @@ impl LocalApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(routes).map_err(|e| format!("template.yaml: {e}"))?;
-        Ok(Self { app, docs: None, router })
+        Ok(Self { app, router })
     }
 
     pub fn app(&self) -> &App {
         &self.app
-    }
-
-    /// Serves the API explorer too (`GET /docs`, `GET /openapi.yaml`).
-    pub fn with_docs(mut self, docs: ApiDocs) -> Self {
-        self.docs = Some(docs);
-        self
     }
 
     /// The function serving `method path`, and the template's route key for it; 404 for an
@@ -65,10 +57,6 @@ impl LocalApi {
     /// Handles one request end to end: the same path a Lambda invocation takes.
     pub async fn call(&self, input: HttpInput<'_>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
         let path = input.path_and_query.split('?').next().unwrap_or_default();
-        if let Some((status, content_type, body)) = self.docs.as_ref().and_then(|d| d.answer(input.method, path)) {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            return (status, vec![("content-type".into(), content_type.into())], body);
-        }
         let (function, route_key) = match self.route_for(input.method, path) {
             Ok(found) => found,
             Err(err) => return error_parts(err),

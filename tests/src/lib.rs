@@ -48,7 +48,7 @@ fn start_services() -> (Endpoints, Mutex<Option<Child>>) {
     let script = r#"
         source scripts/lib/services.sh
         trap stop_services EXIT
-        install_dynamodb_local >&2 && install_moto >&2 && install_swagger_ui >&2
+        install_dynamodb_local >&2 && install_moto >&2
         start_dynamodb_local "$(free_port)" >&2
         start_moto "$(free_port)" >&2
         echo "$DYNAMODB_ENDPOINT $S3_ENDPOINT"
@@ -163,14 +163,7 @@ impl TestApp {
         let template = template();
         create_table(app.store.client(), app.store.table(), &template.table).await.expect("create test table");
         ensure_bucket(app.s3(), &app.config.media_bucket).await.expect("create test bucket");
-        let root = repo_root();
-        let docs = local_stack::docs::ApiDocs::load(
-            &root.join("openapi.yaml"),
-            Some(local_stack::docs::default_swagger_dir(&root)),
-        )
-        .expect("openapi.yaml");
-        let api =
-            LocalApi::new(app, &template.routes).expect("every template function is served locally").with_docs(docs);
+        let api = LocalApi::new(app, &template.routes).expect("every template function is served locally");
         Self { api }
     }
 

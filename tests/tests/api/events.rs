@@ -541,6 +541,8 @@ fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), St
         if !body.is_empty() {
             return Err(format!("204 with a body: {body}"));
         }
+    } else if !event.route.path.starts_with("/v1/") {
+        check_explorer_file(event.route, &header("content-type"), &body)?;
     } else {
         let json: Value = serde_json::from_str(&body).map_err(|err| format!("{status} body is not JSON: {err}"))?;
         if header("content-type") != "application/json" {
@@ -554,6 +556,22 @@ fn check_response(event: &EventFile, response: &Response<Body>) -> Result<(), St
             return Err("a 201 must carry a Location".into());
         }
         check_shape(event.route, &json).map_err(|message| format!("{message}: {body}"))?;
+    }
+    Ok(())
+}
+
+/// The explorer's answers (outside `/v1`) are files, not JSON: each of its type.
+fn check_explorer_file(route: Route<()>, content_type: &str, body: &str) -> Result<(), String> {
+    let (wanted, marker) = match route.path {
+        "/openapi.yaml" => ("application/yaml", "openapi: "),
+        "/docs" => ("text/html", "SwaggerUIBundle"),
+        _ => ("", ""),
+    };
+    if content_type.is_empty() || !content_type.starts_with(wanted) {
+        return Err(format!("{} answered content-type {content_type:?}", route.key()));
+    }
+    if body.is_empty() || !body.contains(marker) {
+        return Err(format!("{} answered an unexpected body", route.key()));
     }
     Ok(())
 }

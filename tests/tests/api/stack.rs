@@ -261,3 +261,148 @@ async fn the_local_table_has_the_templates_change_stream() {
     assert!(stream.stream_enabled());
     assert_eq!(stream.stream_view_type().map(|v| v.as_str()), Some(wanted.stream_view_type.as_str()));
 }
+
+/// The resources of `template.yaml`, as YAML (intrinsics such as `!Ref` stay tagged values).
+fn template_resources() -> serde_yaml::Mapping {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml parses");
+    doc.get("Resources").and_then(serde_yaml::Value::as_mapping).cloned().expect("template.yaml has Resources")
+}
+
+/// The logical ids of the resources of type `kind`, with their `Condition` if any.
+fn resources_of(resources: &serde_yaml::Mapping, kind: &str) -> Vec<(String, Option<String>)> {
+    resources
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(serde_yaml::Value::as_str) == Some(kind))
+        .map(|(id, r)| {
+            let condition = r.get("Condition").and_then(serde_yaml::Value::as_str).map(str::to_string);
+            (id.as_str().unwrap_or_default().to_string(), condition)
+        })
+        .collect()
+}
+
+/// `!Ref X` or `!GetAtt X.Attr` as `("Ref", "X")` / `("GetAtt", "X.Attr")`.
+fn intrinsic(value: &serde_yaml::Value) -> Option<(String, String)> {
+    match value {
+        serde_yaml::Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string().trim_start_matches('!').to_string();
+            tagged.value.as_str().map(|target| (tag, target.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// One alarm on a single metric: (namespace, metric, first dimension's name and value).
+struct SingleMetricAlarm {
+    id: String,
+    condition: Option<String>,
+    namespace: String,
+    metric: String,
+    dimension: Option<(String, serde_yaml::Value)>,
+}
+
+fn single_metric_alarms(resources: &serde_yaml::Mapping) -> Vec<SingleMetricAlarm> {
+    let text = |r: &serde_yaml::Value, key: &str| r["Properties"][key].as_str().unwrap_or_default().to_string();
+    resources_of(resources, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(id, condition)| {
+            let alarm = &resources[id.as_str()];
+            let dimension = alarm["Properties"]["Dimensions"]
+                .as_sequence()
+                .and_then(|d| d.first())
+                .map(|d| (d["Name"].as_str().unwrap_or_default().to_string(), d["Value"].clone()));
+            SingleMetricAlarm {
+                namespace: text(alarm, "Namespace"),
+                metric: text(alarm, "MetricName"),
+                dimension,
+                id,
+                condition,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_has_errors_and_throttles_alarms_under_its_own_condition() {
+    let resources = template_resources();
+    let alarms = single_metric_alarms(&resources);
+    let functions = resources_of(&resources, "AWS::Serverless::Function");
+    assert!(functions.len() >= 8, "the walk found the functions: {functions:?}");
+    let mut missing = Vec::new();
+    for (function, condition) in &functions {
+        for metric in ["Errors", "Throttles"] {
+            let found = alarms.iter().find(|a| {
+                a.namespace == "AWS/Lambda"
+                    && a.metric == metric
+                    && a.dimension.as_ref().is_some_and(|(name, value)| {
+                        name == "FunctionName" && intrinsic(value) == Some(("Ref".into(), function.clone()))
+                    })
+            });
+            match found {
+                None => missing.push(format!("{function}: no {metric} alarm")),
+                Some(alarm) if alarm.condition != *condition => missing
+                    .push(format!("{}: Condition {:?}, its function has {condition:?}", alarm.id, alarm.condition)),
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(missing.is_empty(), "template.yaml: {missing:?}");
+}
+
+#[test]
+fn every_queue_has_a_depth_alarm() {
+    // Every queue of the template is a dead-letter queue: a visible message is a failure.
+    let resources = template_resources();
+    let alarms = single_metric_alarms(&resources);
+    let queues = resources_of(&resources, "AWS::SQS::Queue");
+    assert!(!queues.is_empty(), "the walk found the queues");
+    let missing: Vec<_> = queues
+        .iter()
+        .filter(|(queue, _)| {
+            !alarms.iter().any(|a| {
+                a.namespace == "AWS/SQS"
+                    && a.metric == "ApproximateNumberOfMessagesVisible"
+                    && a.dimension.as_ref().is_some_and(|(name, value)| {
+                        name == "QueueName" && intrinsic(value) == Some(("GetAtt".into(), format!("{queue}.QueueName")))
+                    })
+            })
+        })
+        .collect();
+    assert!(missing.is_empty(), "queues without a depth alarm: {missing:?}");
+}
+
+#[test]
+fn every_alarm_is_named_after_the_stack_and_notifies_the_alarm_topic() {
+    let resources = template_resources();
+    let mut wrong = Vec::new();
+    for (id, _) in resources_of(&resources, "AWS::CloudWatch::Alarm") {
+        let properties = &resources[id.as_str()]["Properties"];
+        let name = intrinsic(&properties["AlarmName"]).filter(|(tag, _)| tag == "Sub").map(|(_, text)| text);
+        if !name.is_some_and(|n| n.starts_with("${AWS::StackName}-")) {
+            wrong.push(format!("{id}: AlarmName must be !Sub '${{AWS::StackName}}-...'"));
+        }
+        for actions in ["AlarmActions", "OKActions"] {
+            let text = serde_yaml::to_string(&properties[actions]).unwrap_or_default();
+            if !(text.contains("HasAlarmTopic") && text.contains("AlarmTopicArn")) {
+                wrong.push(format!("{id}: {actions} must be !If [HasAlarmTopic, [!Ref AlarmTopicArn], ...]"));
+            }
+        }
+        if properties["TreatMissingData"].as_str() != Some("notBreaching") {
+            wrong.push(format!("{id}: TreatMissingData must be notBreaching"));
+        }
+    }
+    assert!(wrong.is_empty(), "template.yaml: {wrong:?}");
+}
+
+#[test]
+fn the_sms_spend_alarm_reads_the_metric_the_auth_function_emits() {
+    let resources = template_resources();
+    let alarm = single_metric_alarms(&resources)
+        .into_iter()
+        .find(|a| a.metric == "OtpSent")
+        .expect("an alarm on the OtpSent metric");
+    assert_eq!(alarm.namespace, "CustomerPlatform");
+    assert_eq!(alarm.dimension, Some(("Function".to_string(), serde_yaml::Value::from("auth"))));
+    let dimensions = resources[alarm.id.as_str()]["Properties"]["Dimensions"].as_sequence().map(Vec::len);
+    assert_eq!(dimensions, Some(1), "exactly the one dimension the metric is emitted with");
+}
