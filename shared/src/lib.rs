@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod services;
 pub mod sms;
 pub mod store;

@@ -16,6 +16,7 @@ use shared::domain::customer::{Audience, parse_full_name};
 use shared::domain::validation::bounded_text;
 use shared::domain::{Customer, CustomerId, PhoneE164, Username, ValidationErrors};
 use shared::http::{ApiError, JsonBody, json, parse_json_lenient};
+use shared::metrics::Metric;
 use shared::store::otp::{OtpRecord, WrongCode};
 use shared::store::{StoreError, UniqueField};
 use shared::time::Timestamp;
@@ -91,6 +92,7 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         None => sign_up_or_join(app, &login, now).await?,
     };
     let mut response = open_session(app, customer.customer_id.as_str(), Role::Customer, login.device_name, now).await?;
+    shared::metrics::count("auth", if created { Metric::Signup } else { Metric::Login });
     response["customer"] = customer.to_json(Audience::Owner);
     response["created"] = json!(created);
     json(StatusCode::OK, &response)

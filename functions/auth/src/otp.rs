@@ -8,6 +8,7 @@ use shared::App;
 use shared::auth::otp::{HOUR, OtpCode, recent_sends, send_wait};
 use shared::domain::{PhoneE164, ValidationErrors};
 use shared::http::{ApiError, JsonBody, json, parse_json, source_ip};
+use shared::metrics::{self, Metric};
 use shared::store::otp::OtpRecord;
 use shared::store::rate_limit::RateDecision;
 
@@ -33,19 +34,19 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     let previous = app.store.get_otp(&phone).await?;
     let recent = recent_sends(previous.as_ref().map(|p| p.sent_at.as_slice()).unwrap_or_default(), now);
     if let Some(wait) = send_wait(&app.config.otp, &recent, now) {
-        return Err(too_many(wait.reason, wait.seconds));
+        return Err(rate_limited(wait.reason, wait.seconds));
     }
     if let Some(ip) = source_ip(req) {
         let decision = app.store.hit_rate_window("otp-ip", &ip, app.config.otp.per_ip_per_hour, HOUR, now).await?;
         if let RateDecision::Limited { retry_after } = decision {
-            return Err(too_many("too many codes requested from this network", retry_after));
+            return Err(rate_limited("too many codes requested from this network", retry_after));
         }
     }
 
     // The deployment's hourly SMS budget, last: only a request that would send counts.
     let budget = app.store.hit_rate_window("otp-global", "all", app.config.otp.global_per_hour, HOUR, now).await?;
     if let RateDecision::Limited { retry_after } = budget {
-        return Err(too_many("the service is sending too many codes right now", retry_after));
+        return Err(rate_limited("the service is sending too many codes right now", retry_after));
     }
 
     let code = OtpCode::generate();
@@ -69,14 +70,25 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     if let Err(err) = app.code_sender().send(&phone, &code, app.config.otp.code_ttl).await {
         // The provider's words stay in the log; the caller learns only that it failed.
         tracing::error!(cause = %err, "a one-time code could not be delivered");
+        metrics::count(FUNCTION, Metric::OtpFailed);
         return Err(ApiError::Unavailable("the code could not be sent; try again shortly".into()));
     }
 
+    metrics::count(FUNCTION, Metric::OtpSent);
     let mut body = json!({ "expires_in": ttl });
     if app.config.otp_dev_echo {
         body["dev_code"] = json!(code.digits());
     }
     json(StatusCode::ACCEPTED, &body)
+}
+
+/// The function's name in metrics (the alarms in template.yaml read it).
+const FUNCTION: &str = "auth";
+
+/// A code request refused by a limit, counted.
+fn rate_limited(detail: &str, retry_after: u64) -> ApiError {
+    metrics::count(FUNCTION, Metric::OtpRateLimited);
+    too_many(detail, retry_after)
 }
 
 pub fn too_many(detail: &str, retry_after: u64) -> ApiError {

@@ -66,7 +66,11 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     };
     let Some(staff) = verified.filter(|s| !s.disabled) else {
         let window = app.config.staff_lockout.window.as_secs() as i64;
-        return Err(if locked_by_this_attempt { locked(window) } else { bad_credentials() });
+        if locked_by_this_attempt {
+            shared::metrics::count("auth", shared::metrics::Metric::StaffLockout);
+            return Err(locked(window));
+        }
+        return Err(bad_credentials());
     };
     clear_guard(app, &subject, now, locked_by_this_attempt).await?;
     let mut response = open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;

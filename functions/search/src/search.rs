@@ -43,7 +43,10 @@ async fn run(app: &App, object: &Map<String, Value>) -> Result<Response<Body>, A
     let scope = request.scope();
     let after: Option<Position> = request.cursor.as_deref().map(|c| app.cursor_signer.decode(&scope, c)).transpose()?;
     let cap = app.config.search_count_cap;
-    let page = search(&app.store, &request, app.clock.now(), after.as_ref(), cap).await.map_err(|err| match err {
+    let started = std::time::Instant::now();
+    let result = search(&app.store, &request, app.clock.now(), after.as_ref(), cap).await;
+    shared::metrics::record("search", shared::metrics::Metric::SearchLatency, started.elapsed().as_secs_f64() * 1000.0);
+    let page = result.map_err(|err| match err {
         SearchError::TooBroadToSort(_) => ApiError::validation("sort_by", err.to_string()),
         SearchError::Store(err) => err.into(),
     })?;

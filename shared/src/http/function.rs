@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response, service_fn};
+use tracing::Instrument;
 
 use super::ApiError;
 use super::router::{Route, RouteMatch, Router};
@@ -86,9 +87,25 @@ async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<B
         Access::Staff => ensure_current_staff(app, call.signed_in()?).await?,
         _ => {}
     }
-    // Boxed: a handler's future can be large (search holds several reads in flight), and the
-    // skeleton's callers should not carry it on their stack.
-    Box::pin(F::call(call)).await
+    // Every log line of the handler carries the route (its pattern: paths hold phones and
+    // emails) and Lambda's request id. Boxed: a handler's future can be large (search holds
+    // several reads in flight), and the skeleton's callers should not carry it on their stack.
+    let span = request_span(req, &call.matched.route);
+    let started = std::time::Instant::now();
+    let result = Box::pin(F::call(call)).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(err) => err.status(),
+    };
+    let latency_ms = started.elapsed().as_millis() as u64;
+    span.in_scope(|| tracing::info!(status = status.as_u16(), latency_ms, "answered"));
+    result
+}
+
+fn request_span<H>(req: &Request, route: &super::router::Route<H>) -> tracing::Span {
+    use lambda_http::RequestExt;
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    tracing::info_span!("request", route = %format!("{} {}", route.method, route.path), request_id = %request_id)
 }
 
 /// A function's whole `main`: logging, the clients built once at init, then the Lambda loop.

@@ -265,7 +265,9 @@ async fn set_avatar(app: &App, media: &Media) -> Result<Option<MediaId>, MediaEr
 /// Removes the object and records why (the caller re-reads the item and reports it).
 async fn reject(app: &App, media: &Media, claim: &Claim, reason: &str) -> Result<(), MediaError> {
     delete_object(app, &media.upload_key()).await?;
-    app.store.finish_media(media, claim, Outcome::Rejected(reason)).await?;
+    if app.store.finish_media(media, claim, Outcome::Rejected(reason)).await? {
+        crate::metrics::count("media", crate::metrics::Metric::MediaRejected);
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod events;
 mod hardening;
 mod lifecycle;
 mod login;
+mod logs;
 mod media;
 mod profile;
 mod roles;
