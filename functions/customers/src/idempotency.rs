@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use shared::App;
 use shared::domain::ids::hex;
 use shared::http::ApiError;
-use shared::store::idempotency::{Claim, IdempotencyRecord, IdempotencyState};
+use shared::store::idempotency::{Claim, IdempotencyRecord, IdempotencyState, StoredResponse};
 
 const HEADER: &str = "idempotency-key";
 const MAX_KEY: usize = 255;
@@ -44,7 +44,9 @@ where
                 app.store.release_idempotency(&scope).await
             } else {
                 let (status, body, headers) = snapshot(&response);
-                app.store.complete_idempotency(&scope, &request_hash, now, status, body, headers).await
+                let owner = customer_in(&body);
+                let stored = StoredResponse { status, body, headers };
+                app.store.complete_idempotency(&scope, &request_hash, now, stored, owner.as_ref()).await
             };
             if let Err(err) = recorded {
                 tracing::error!(error = %err, "could not record the outcome of an idempotent request");
@@ -96,6 +98,12 @@ fn canonical(value: Value) -> Value {
         Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
         other => other,
     }
+}
+
+/// The customer a stored response holds (a create's answer), so its erase can delete it.
+fn customer_in(body: &str) -> Option<shared::domain::CustomerId> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    value["customer_id"].as_str().and_then(shared::domain::CustomerId::parse)
 }
 
 fn snapshot(response: &Response<Body>) -> (u16, String, Vec<(String, String)>) {

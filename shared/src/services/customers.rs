@@ -76,7 +76,8 @@ where
 }
 
 /// The ONE erase of a customer, for `DELETE /v1/me` and the admin's hard delete: the table's
-/// records (`Store::remove_customer`), then the customer's media (objects in S3 and their items),
+/// records (`Store::remove_customer`), the stored idempotent responses that hold it, then the
+/// customer's media (objects in S3 and their items),
 /// then the sweep of the customer's partition. Resumable at every step: a repeat after an
 /// interruption finds the erase record still `sweeping` and finishes.
 pub async fn erase_customer(
@@ -87,6 +88,7 @@ pub async fn erase_customer(
 ) -> Result<(), crate::store::customers::EraseError> {
     use crate::store::customers::EraseError;
     app.store.remove_customer(id, actor, rule).await?;
+    app.store.purge_idempotency_of(id).await?;
     crate::services::media::purge_customer(app, id)
         .await
         .map_err(|e| EraseError::Store(StoreError::Backend(format!("erasing media: {e}"))))?;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
 use super::{Item, Store, StoreError, n, s};
+use crate::domain::CustomerId;
 use crate::time::Timestamp;
 
 /// How long a stored response answers repeats.
@@ -33,6 +34,13 @@ pub struct IdempotencyRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+}
+
+/// A response as it is stored for repeats.
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
     pub headers: Vec<(String, String)>,
 }
 
@@ -85,16 +93,17 @@ impl Store {
         }
     }
 
-    /// Stores the response for repeats.
+    /// Stores the response for repeats. When it holds a customer (`owner`), a link in the
+    /// customer's partition lets the customer's erase delete the stored copy too.
     pub async fn complete_idempotency(
         &self,
         scope: &str,
         request_hash: &str,
         created_at: Timestamp,
-        status: u16,
-        body: String,
-        headers: Vec<(String, String)>,
+        response: StoredResponse,
+        owner: Option<&CustomerId>,
     ) -> Result<(), StoreError> {
+        let StoredResponse { status, body, headers } = response;
         let record = IdempotencyRecord {
             request_hash: request_hash.to_string(),
             state: IdempotencyState::Done,
@@ -104,16 +113,37 @@ impl Store {
             body: Some(body),
             headers,
         };
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(record_item(scope, &record)?))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+        let mut items = vec![record_item(scope, &record)?];
+        if let Some(owner) = owner {
+            items.push(Item::from([
+                (keys::PK.into(), s(keys::customer_pk(owner))),
+                (keys::SK.into(), s(format!("{}{scope}", keys::IDEMPOTENCY_LINK_PREFIX))),
+                (keys::ENTITY.into(), s(entity::IDEMPOTENCY_LINK)),
+                (keys::TTL.into(), n(created_at.unix() + IDEMPOTENCY_TTL_SECONDS)),
+            ]));
+        }
+        self.batch_put(items).await
+    }
+
+    /// Deletes the stored responses that hold `customer` (its erase): the links in its
+    /// partition name them; the links themselves go with the partition's sweep.
+    pub async fn purge_idempotency_of(&self, customer: &CustomerId) -> Result<(), StoreError> {
+        let links =
+            self.query_prefix(&keys::customer_pk(customer), Some(keys::IDEMPOTENCY_LINK_PREFIX), Some("SK")).await?;
+        let records: Vec<Item> = links
+            .iter()
+            .filter_map(|link| super::string_attr(link, keys::SK))
+            .filter_map(|sk| sk.strip_prefix(keys::IDEMPOTENCY_LINK_PREFIX))
+            .map(|scope| {
+                Item::from([
+                    (keys::PK.into(), s(keys::idempotency_pk(scope))),
+                    (keys::SK.into(), s(keys::IDEMPOTENCY_SK)),
+                ])
+            })
+            .collect();
+        for chunk in records.chunks(25) {
+            self.batch_delete(chunk).await?;
+        }
         Ok(())
     }
 

@@ -20,6 +20,7 @@
 //! | group name sentinel | `UNIQUE#GROUP_NAME#<lower name>` | `UNIQUE` | —                                       |
 //! | group membership | `CUSTOMER#<customer_id>`  | `MEMBER#<group_id>` | GSI1 `GROUP#<group_id>` + customer id     |
 //! | idempotency record | `IDEMPOTENCY#<sha256(actor, route, key)>` | `IDEMPOTENCY` | —                       |
+//! | idempotency link | `CUSTOMER#<customer_id>`  | `IDEMPOTENCY#<sha256>` | — (`ttl` as its record: lets the erase find it) |
 //! | customer cart   | `CUSTOMER#<customer_id>`   | `CART`             | —                                          |
 //! | guest cart      | `GUEST#<sha256(token)>`    | `CART`             | — (`ttl`: last change + 30 days)           |
 //! | cart migration  | `GUEST#<sha256(token)>`    | `MIGRATED`         | — (`ttl`: migration + 30 days)             |
@@ -96,6 +97,7 @@ pub mod entity {
     pub const ERASURE: &str = "erasure";
     pub const MEDIA: &str = "media";
     pub const MEDIA_ENTRY: &str = "media_entry";
+    pub const IDEMPOTENCY_LINK: &str = "idempotency_link";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -159,6 +161,8 @@ pub fn group_name_key(lower_name: &str) -> String {
 }
 
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+/// In a customer's partition: a stored idempotent response that holds this customer.
+pub const IDEMPOTENCY_LINK_PREFIX: &str = "IDEMPOTENCY#";
 
 pub fn idempotency_pk(scope_hash: &str) -> String {
     format!("IDEMPOTENCY#{scope_hash}")

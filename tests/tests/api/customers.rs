@@ -529,3 +529,27 @@ async fn hard_delete_is_admin_only_and_frees_phone_email_and_username() {
     assert_ne!(id_of(&again), id);
     assert_eq!(again["username"], "gonesoon");
 }
+
+#[tokio::test]
+async fn an_erase_removes_the_stored_responses_that_hold_the_customer() {
+    let (t, tokens) = setup().await;
+    let body = json!({"name": "Stored Response", "email": "stored.response@example.com", "phone": "+260977551100"});
+    let created =
+        t.call_with("POST", "/v1/customers", &tokens.staff, &[("idempotency-key", "erase-me-1")], Some(body)).await;
+    assert_eq!(created.status, 201);
+    let other = json!({"name": "Someone Else", "email": "someone.else@example.com"});
+    let kept =
+        t.call_with("POST", "/v1/customers", &tokens.staff, &[("idempotency-key", "keep-me-1")], Some(other)).await;
+    assert_eq!(kept.status, 201);
+    assert_eq!(t.count_items("idempotency").await, 2);
+
+    let id = id_of(&created.json());
+    let erased = t.call("DELETE", &format!("/v1/customers/{id}/hard"), Some(&tokens.admin), None).await;
+    assert_eq!(erased.status, 204);
+    assert_eq!(t.count_items("idempotency").await, 1, "the erased customer's stored response is gone, the other kept");
+    assert_eq!((t.count_items("idempotency_link").await), 1, "only the kept customer's link remains");
+    let store = &t.app().store;
+    let scan = store.client().scan().table_name(store.table()).send().await.expect("scan");
+    let text = format!("{:?}", scan.items());
+    assert!(!text.contains("stored.response@example.com") && !text.contains("260977551100"), "no copy of the contacts");
+}
