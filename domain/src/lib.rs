@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cart;
 pub mod contact;
 pub mod customer;
+pub mod export;
 pub mod fields;
 pub mod group;
 pub mod ids;
