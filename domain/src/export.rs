@@ -197,7 +197,8 @@ pub fn parse_export_request(
         errors.add("bom", "only a CSV export takes a byte order mark");
     }
     let search = errors.combined_with(search)?;
-    let filter = object.iter().filter(|(k, _)| !EXPORT_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone()));
+    let filter =
+        object.iter().filter(|(k, _)| !EXPORT_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone()));
     Ok(ExportRequest { search, filter: filter.collect(), format, columns, bom })
 }
 
@@ -263,11 +264,7 @@ pub fn resolve_columns(asked: Option<&[String]>, custom_keys: &[String]) -> Vec<
 /// never as formulas.
 pub fn neutralise(text: &str) -> Cow<'_, str> {
     let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    if risky && !is_plain_number(text) && !is_e164(text) {
-        Cow::Owned(format!("'{text}"))
-    } else {
-        Cow::Borrowed(text)
-    }
+    if risky && !is_plain_number(text) && !is_e164(text) { Cow::Owned(format!("'{text}")) } else { Cow::Borrowed(text) }
 }
 
 /// `-12`, `+3.5`: an optional sign, digits, optionally a fraction.
@@ -281,9 +278,7 @@ fn is_plain_number(text: &str) -> bool {
 /// `+` then 7 to 15 digits, the first not 0.
 fn is_e164(text: &str) -> bool {
     text.strip_prefix('+').is_some_and(|digits| {
-        (7..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
+        (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
     })
 }
 
@@ -549,7 +544,10 @@ mod tests {
         assert_eq!(fields(parse(json!({"cursor": "x", "limit": 5}))), vec!["cursor", "limit"]);
         assert_eq!(fields(parse(json!({"colour": "red"}))), vec!["colour"]);
         assert_eq!(fields(parse(json!({"format": "xlsx"}))), vec!["format"]);
-        assert_eq!(fields(parse(json!({"columns": ["first_name", "shoe", "cf.nope"]}))), vec!["columns[1]", "columns[2]"]);
+        assert_eq!(
+            fields(parse(json!({"columns": ["first_name", "shoe", "cf.nope"]}))),
+            vec!["columns[1]", "columns[2]"]
+        );
         assert_eq!(fields(parse(json!({"format": "jsonl", "bom": true}))), vec!["bom"]);
     }
 

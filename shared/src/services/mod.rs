@@ -3,4 +3,5 @@
 
 pub mod carts;
 pub mod customers;
+pub mod exports;
 pub mod search;

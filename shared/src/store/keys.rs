@@ -34,6 +34,7 @@
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
 //! | counters: days  | `STATS#DAYS`               | `<yyyy-mm>#<shard 0-7>` (attributes `s01`…`s31`, `l01`…`l31`) | — |
+//! | customer export | `EXPORT#<export_id>`       | `EXPORT`           | GSI4 `EXPORTS#<requester>` + created (newest first) |
 //!
 //! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
 //! The customer item doubles as the customer-id sentinel: it is written with
@@ -92,6 +93,7 @@ pub mod entity {
     pub const LOGIN_DAY: &str = "login_day";
     pub const COUNTER: &str = "counter";
     pub const ERASURE: &str = "erasure";
+    pub const EXPORT: &str = "export";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -265,3 +267,15 @@ pub fn stats_facet_pk(facet: &str) -> String {
 /// Daily counters: one item per month and shard, an attribute per day (`s07`, `l07`), so a
 /// 366-day series is one `Query` of at most 13 × `DAY_SHARDS` items.
 pub const STATS_DAYS_PK: &str = "STATS#DAYS";
+
+/// Customer exports (issue #12): the record, which is also the export's audit entry.
+pub fn export_pk(id: &crate::domain::export::ExportId) -> String {
+    format!("EXPORT#{id}")
+}
+
+pub const EXPORT_SK: &str = "EXPORT";
+
+/// GSI4 partition of one requester's exports, sorted by creation time.
+pub fn exports_list_pk(requested_by: &str) -> String {
+    format!("EXPORTS#{requested_by}")
+}
