@@ -290,3 +290,26 @@ impl TestApp {
 pub fn test_audit() -> shared::domain::audit::AuditNote {
     shared::domain::audit::AuditNote::new("test-setup", shared::domain::audit::AuditAction::Update)
 }
+
+/// A plain HTTP GET (the presigned links of the local S3 endpoint are `http://`): status and
+/// body.
+pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    use http_body_util::{BodyExt, Empty};
+    let uri: hyper::Uri = url.parse().expect("a URL");
+    let host = uri.host().expect("a host").to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await.expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    let authority = uri.authority().expect("an authority").to_string();
+    let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .body(Empty::<hyper::body::Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    (status, body)
+}

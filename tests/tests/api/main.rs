@@ -5,6 +5,7 @@ mod cart;
 mod catalog;
 mod customers;
 mod events;
+mod exports;
 mod hardening;
 mod lifecycle;
 mod login;
