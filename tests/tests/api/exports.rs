@@ -20,7 +20,12 @@ async fn setup(overrides: &[(&str, &str)]) -> (TestApp, StaffTokens) {
 }
 
 fn customer(first: &str, last: &str, tags: &[&str]) -> Customer {
-    let mut c = Customer::new(CustomerId::generate(), Username::base(first, last), (first.into(), last.into()), Timestamp::now());
+    let mut c = Customer::new(
+        CustomerId::generate(),
+        Username::base(first, last),
+        (first.into(), last.into()),
+        Timestamp::now(),
+    );
     c.tags = tags.iter().map(|t| t.to_string()).collect();
     c
 }
@@ -122,12 +127,19 @@ async fn another_admin_reads_the_status_and_the_list_is_the_callers() {
             "POST",
             "/v1/staff",
             Some(&tokens.admin),
-            Some(json!({"email": "boss@example.com", "password": "boss-password-1234", "name": "Boss", "role": "admin"})),
+            Some(
+                json!({"email": "boss@example.com", "password": "boss-password-1234", "name": "Boss", "role": "admin"}),
+            ),
         )
         .await;
     assert_eq!(created.status, 201);
     let login = t
-        .call("POST", "/v1/auth/staff/login", None, Some(json!({"email": "boss@example.com", "password": "boss-password-1234"})))
+        .call(
+            "POST",
+            "/v1/auth/staff/login",
+            None,
+            Some(json!({"email": "boss@example.com", "password": "boss-password-1234"})),
+        )
         .await;
     let other_admin = login.json()["access_token"].as_str().expect("token").to_string();
 
@@ -137,7 +149,11 @@ async fn another_admin_reads_the_status_and_the_list_is_the_callers() {
     let jsonl = finished(&t, &tokens.admin, &second).await;
     let (status, body) = http_get(jsonl["download_url"].as_str().expect("url")).await;
     assert_eq!(status, 200);
-    let lines: Vec<Value> = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).expect("a JSON line")).collect();
+    let lines: Vec<Value> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("a JSON line"))
+        .collect();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["first_name"], "Ann");
     assert_eq!(lines[0]["tags"], json!(["x"]), "the staff view");
@@ -180,10 +196,16 @@ async fn exports_are_for_admins_only() {
     let (t, tokens) = setup(&[]).await;
     let customer = t.sign_in("+260971111111", "Cathy Customer").await;
     let customer_token = customer["access_token"].as_str().expect("token").to_string();
-    for (method, path) in [("POST", "/v1/exports/customers"), ("GET", "/v1/exports"), ("GET", "/v1/exports/EXP_00000000")] {
+    for (method, path) in
+        [("POST", "/v1/exports/customers"), ("GET", "/v1/exports"), ("GET", "/v1/exports/EXP_00000000")]
+    {
         let body = (method == "POST").then(|| json!({}));
         assert_eq!(t.call(method, path, Some(&tokens.staff), body.clone()).await.status, 403, "{method} {path} staff");
-        assert_eq!(t.call(method, path, Some(&customer_token), body.clone()).await.status, 403, "{method} {path} customer");
+        assert_eq!(
+            t.call(method, path, Some(&customer_token), body.clone()).await.status,
+            403,
+            "{method} {path} customer"
+        );
         assert_eq!(t.call(method, path, None, body).await.status, 401, "{method} {path} anonymous");
     }
     assert_eq!(t.call("GET", "/v1/exports/EXP_00000000", Some(&tokens.admin), None).await.status, 404);
@@ -258,7 +280,9 @@ async fn a_job_that_stops_heartbeating_is_reported_and_recorded_failed() {
     let record = t.app().store.get_export(&running_id).await.expect("read").expect("export");
     assert_eq!(record.status, shared::domain::export::ExportStatus::Failed, "recorded, not only reported");
     // The job that lost its claim can no longer write.
-    assert!(!t.app().store.export_heartbeat(&running_id, claimed.attempt, 5, Timestamp::now()).await.expect("heartbeat"));
+    assert!(
+        !t.app().store.export_heartbeat(&running_id, claimed.attempt, 5, Timestamp::now()).await.expect("heartbeat")
+    );
 }
 
 #[tokio::test]
