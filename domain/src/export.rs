@@ -291,7 +291,7 @@ pub fn cell(value: &Value) -> Cow<'_, str> {
         Value::Number(n) => Cow::Owned(n.to_string()),
         Value::String(s) => neutralise(s),
         Value::Array(items) => {
-            let parts: Vec<String> = items.iter().map(|item| plain_text(item)).collect();
+            let parts: Vec<String> = items.iter().map(plain_text).collect();
             Cow::Owned(neutralise(&parts.join(";")).into_owned())
         }
         Value::Object(_) => Cow::Owned(neutralise(&value.to_string()).into_owned()),

@@ -212,7 +212,7 @@ impl Config {
                 0 => return Err(invalid("SEARCH_COUNT_CAP", "must be at least 1")),
                 n => n as usize,
             },
-            exports: ExportSettings::from_lookup(&get)?,
+            exports: ExportSettings::from_lookup(get)?,
             staff_lockout: StaffLockout {
                 threshold: match count("STAFF_LOCKOUT_THRESHOLD", 10)? {
                     0 => return Err(invalid("STAFF_LOCKOUT_THRESHOLD", "must be at least 1")),
