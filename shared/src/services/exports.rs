@@ -1,7 +1,7 @@
 //! Customer exports: recording one, and the job that writes its file.
 //!
 //! The job claims the export (`running`, attempt n), streams the matches page by page through
-//! the search planner, renders each customer as a CSV row or a JSON line and uploads the bytes
+//! the search planner (`AllMatches`: the entry point read once, then page after page), renders each customer as a CSV row or a JSON line and uploads the bytes
 //! as S3 multipart parts of at least 5 MiB, so memory holds one page and one part whatever the
 //! row count. After every page it records `rows` and a heartbeat; it ends `ready` or `failed`
 //! with a reason, and aborts the multipart upload on any failure. A job that dies without ending
@@ -23,17 +23,20 @@ use crate::domain::ValidationErrors;
 use crate::domain::export::{
     EncodeError, ExportFormat, ExportId, ExportRecord, ExportRequest, RowRenderer, STALE_REASON, resolve_columns,
 };
-use crate::domain::search::{Position, SearchRequest};
-use crate::services::search::{SearchError, search};
+use crate::domain::search::SearchRequest;
+use crate::services::search::{AllMatches, SearchError};
 use crate::store::exports::ExportOutcome;
 use crate::store::{DisplayErrorContext, Store, StoreError};
 use crate::time::Timestamp;
 
 /// S3's smallest part but the last is 5 MiB; a part is sent once the buffer holds this much.
 pub const PART_BYTES: usize = 5 * 1024 * 1024;
-/// Customers per search page the job asks for: few pages (each re-plans the search) while one
-/// page stays a few MB.
+/// Customers per page the job reads (one `BatchGetItem` round and one heartbeat each): a page
+/// stays a few MB.
 pub const PAGE_ROWS: usize = 1_000;
+/// At most this many candidates are sorted in memory; a broader export walks the index kept in
+/// its order instead, so the job's memory does not grow with the counting cap.
+pub const SORT_BUDGET: usize = 2_000;
 
 #[derive(Debug, Error)]
 pub enum ExportError {
@@ -222,21 +225,17 @@ impl ExportJob {
         rows: &mut u64,
     ) -> Result<(), ExportError> {
         upload.write(renderer.preamble(record.bom)?).await?;
-        let mut after: Option<Position> = None;
-        loop {
-            let page = search(&self.store, request, clock.now(), after.as_ref(), self.count_cap).await?;
-            for customer in &page.customers {
+        let mut matches = AllMatches::new(&self.store, request, self.count_cap, SORT_BUDGET);
+        while let Some(customers) = matches.next_page(clock.now()).await? {
+            for customer in &customers {
                 upload.write(renderer.row(customer)?).await?;
                 *rows += 1;
             }
             if !self.store.export_heartbeat(&record.export_id, record.attempt, *rows, clock.now()).await? {
                 return Err(ExportError::Lost);
             }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(()),
-            }
         }
+        Ok(())
     }
 }
 
