@@ -12,7 +12,9 @@ use shared::http::body::json_object;
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
 use shared::http::{ApiError, json};
-use shared::services::exports::{ExportError, ExportJob, create_export, download_link, read_export, spawn_inline};
+use shared::services::exports::{
+    ExportError, ExportJob, create_export, download_link, read_export, settle, spawn_inline,
+};
 
 fn edge(err: ExportError) -> ApiError {
     match err {

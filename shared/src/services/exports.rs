@@ -99,11 +99,22 @@ pub async fn read_export(
     stale_after: Duration,
 ) -> Result<Option<ExportRecord>, StoreError> {
     match store.get_export(id).await? {
-        Some(record) if record.is_stale(now, stale_after.as_secs() as i64) => {
-            store.fail_stale_export(&record, STALE_REASON, now).await
-        }
-        other => Ok(other),
+        Some(record) => Ok(Some(settle(store, record, now, stale_after).await?)),
+        None => Ok(None),
     }
+}
+
+/// `record` as it stands: `failed` (and so recorded) when its job is silent for too long.
+pub async fn settle(
+    store: &Store,
+    record: ExportRecord,
+    now: Timestamp,
+    stale_after: Duration,
+) -> Result<ExportRecord, StoreError> {
+    if !record.is_stale(now, stale_after.as_secs() as i64) {
+        return Ok(record);
+    }
+    Ok(store.fail_stale_export(&record, STALE_REASON, now).await?.unwrap_or(record))
 }
 
 /// A presigned GET of a ready export's file, valid for `ttl`, and when it expires.

@@ -289,6 +289,10 @@ async fn a_job_that_stops_heartbeating_is_reported_and_recorded_failed() {
     let read = t.call("GET", &format!("/v1/exports/{pending}"), Some(&tokens.admin), None).await;
     assert_eq!(read.json()["status"], "pending", "not stale yet");
     t.app().clock.advance(121);
+    let listed = t.call("GET", "/v1/exports", Some(&tokens.admin), None).await.json();
+    let statuses: Vec<&str> =
+        listed["items"].as_array().into_iter().flatten().filter_map(|e| e["status"].as_str()).collect();
+    assert_eq!(statuses, vec!["failed", "failed"], "the list settles silent jobs too");
     for id in [&pending, &running] {
         let read = t.call("GET", &format!("/v1/exports/{id}"), Some(&tokens.admin), None).await;
         assert_eq!(read.json()["status"], "failed", "{id}");
