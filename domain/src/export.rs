@@ -399,6 +399,9 @@ pub struct ExportRecord {
     pub bom: bool,
     pub rows: u64,
     pub created_at: Timestamp,
+    /// The creation time in unix milliseconds: orders the exports of one second in the list.
+    #[serde(default)]
+    pub created_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
     /// Written by the job after every page; a job whose heartbeat is older than the configured
@@ -419,7 +422,8 @@ pub struct ExportRecord {
 pub const STALE_REASON: &str = "the export job stopped responding (no heartbeat); start a new export";
 
 impl ExportRecord {
-    pub fn new(id: ExportId, request: &ExportRequest, requested_by: &str, now: Timestamp) -> Self {
+    /// `now` is the creation time, also in milliseconds (`Clock::now_with_ms`).
+    pub fn new(id: ExportId, request: &ExportRequest, requested_by: &str, (now, now_ms): (Timestamp, i64)) -> Self {
         Self {
             export_id: id,
             status: ExportStatus::Pending,
@@ -430,6 +434,7 @@ impl ExportRecord {
             bom: request.bom,
             rows: 0,
             created_at: now,
+            created_ms: now_ms,
             started_at: None,
             heartbeat_at: None,
             completed_at: None,
@@ -572,7 +577,8 @@ mod tests {
     #[test]
     fn a_job_without_a_heartbeat_for_too_long_is_stale() {
         let request = parse(json!({})).expect("valid");
-        let mut record = ExportRecord::new(ExportId::generate(), &request, "STAFF_1", Timestamp::from_unix(1_000));
+        let mut record =
+            ExportRecord::new(ExportId::generate(), &request, "STAFF_1", (Timestamp::from_unix(1_000), 1_000_000));
         assert!(!record.is_stale(Timestamp::from_unix(1_100), 120));
         assert!(record.is_stale(Timestamp::from_unix(1_121), 120));
         record.status = ExportStatus::Running;
@@ -585,7 +591,8 @@ mod tests {
     #[test]
     fn the_job_searches_only_customers_created_before_the_export() {
         let request = parse(json!({"created_before": "2030-01-01T00:00:00Z"})).expect("valid");
-        let record = ExportRecord::new(ExportId::generate(), &request, "STAFF_1", Timestamp::from_unix(1_000));
+        let record =
+            ExportRecord::new(ExportId::generate(), &request, "STAFF_1", (Timestamp::from_unix(1_000), 1_000_000));
         assert_eq!(record.bounded_search(&request.search).created_before, Some(1_001));
         assert_eq!(record.search_request(phonenumber::country::Id::ZM).expect("stored filter"), request.search);
     }

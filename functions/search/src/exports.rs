@@ -28,7 +28,7 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
     // Every defined field may be a column, retired ones included: their values stay readable.
     let custom_keys: Vec<String> = app.store.list_fields().await?.into_iter().map(|f| f.key).collect();
     let request = parse_export_request(&object, app.config.phone_default_region, &custom_keys)?;
-    let record = create_export(&app.store, &request, actor, app.clock.now()).await?;
+    let record = create_export(&app.store, &request, actor, app.clock.now_with_ms()).await?;
     if app.config.exports.runner == ExportRunner::Inline {
         spawn_inline(ExportJob::of(app), record.export_id.clone());
     }
@@ -41,11 +41,8 @@ pub async fn list(app: &App, req: &Request, actor: &str) -> Result<Response<Body
     let mut page = app.store.list_exports(actor, request.limit, request.start.clone()).await?;
     let mut views = Vec::with_capacity(page.items.len());
     for record in std::mem::take(&mut page.items) {
-        let current =
-            match read_export(&app.store, &record.export_id, app.clock.now(), app.config.exports.stale_after).await? {
-                Some(current) => current,
-                None => record,
-            };
+        // Settled from the record the list read: no extra read per item.
+        let current = settle(&app.store, record, app.clock.now(), app.config.exports.stale_after).await?;
         views.push(view(app, &current).await?);
     }
     let page = shared::store::Page { items: views, next: page.next };

@@ -74,7 +74,7 @@ pub async fn create_export(
     store: &Store,
     request: &ExportRequest,
     requested_by: &str,
-    now: Timestamp,
+    now: (Timestamp, i64),
 ) -> Result<ExportRecord, StoreError> {
     let record = ExportRecord::new(ExportId::generate(), request, requested_by, now);
     store.create_export(&record).await?;

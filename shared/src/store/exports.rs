@@ -16,7 +16,8 @@ fn export_item(record: &ExportRecord) -> Result<Item, StoreError> {
     item.insert(keys::SK.into(), s(keys::EXPORT_SK));
     item.insert(keys::ENTITY.into(), s(entity::EXPORT));
     item.insert(keys::GSI4_PK.into(), s(keys::exports_list_pk(&record.requested_by)));
-    item.insert(keys::GSI4_SK.into(), s(format!("{}#{}", record.created_at.to_rfc3339(), record.export_id)));
+    // Milliseconds, zero-padded: exports of one second keep their order (newest first).
+    item.insert(keys::GSI4_SK.into(), s(format!("{:014}#{}", record.created_ms, record.export_id)));
     Ok(item)
 }
 

@@ -34,7 +34,7 @@
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
 //! | counters: days  | `STATS#DAYS`               | `<yyyy-mm>#<shard 0-7>` (attributes `s01`…`s31`, `l01`…`l31`) | — |
-//! | customer export | `EXPORT#<export_id>`       | `EXPORT`           | GSI4 `EXPORTS#<requester>` + created (newest first) |
+//! | customer export | `EXPORT#<export_id>`       | `EXPORT`           | GSI4 `EXPORTS#<requester>` + created ms (newest first) |
 //!
 //! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
 //! The customer item doubles as the customer-id sentinel: it is written with
