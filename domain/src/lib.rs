@@ -7,6 +7,7 @@ pub mod cart;
 pub mod contact;
 pub mod customer;
 pub mod events;
+pub mod export;
 pub mod fields;
 pub mod group;
 pub mod ids;

@@ -69,6 +69,48 @@ pub struct Config {
     /// Trust only the compiled-in Amazon roots for TLS to AWS (`TLS_TRUST_STORE=aws`, the
     /// default) or the platform's store (`system`, e.g. for a partition with other roots).
     pub aws_roots_only: bool,
+    /// Customer exports (issue #12).
+    pub exports: ExportSettings,
+}
+
+/// Where an export job runs once the export is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportRunner {
+    /// A background task of the process that recorded it (`EXPORT_RUNNER=inline`, the default:
+    /// the local stack and the tests).
+    Inline,
+    /// The export-job function, started by the record's INSERT on the table's stream
+    /// (`EXPORT_RUNNER=stream`, set in template.yaml).
+    Stream,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ExportSettings {
+    pub runner: ExportRunner,
+    /// A job not heard of for longer than this is taken for dead (`EXPORT_STALE_SECONDS`, 120).
+    pub stale_after: Duration,
+    /// Lifetime of a download link (`EXPORT_LINK_SECONDS`, default and maximum 900).
+    pub link_ttl: Duration,
+}
+
+impl ExportSettings {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let runner = match get("EXPORT_RUNNER").as_deref().unwrap_or("inline") {
+            "inline" => ExportRunner::Inline,
+            "stream" => ExportRunner::Stream,
+            other => return Err(invalid("EXPORT_RUNNER", format!("{other:?} is not inline or stream"))),
+        };
+        let stale_after = number("EXPORT_STALE_SECONDS", get("EXPORT_STALE_SECONDS"), 120)?;
+        let link_ttl = match number("EXPORT_LINK_SECONDS", get("EXPORT_LINK_SECONDS"), 900)? {
+            seconds @ 1..=900 => seconds,
+            _ => return Err(invalid("EXPORT_LINK_SECONDS", "must be between 1 and 900")),
+        };
+        Ok(Self {
+            runner,
+            stale_after: Duration::from_secs(stale_after.max(1)),
+            link_ttl: Duration::from_secs(link_ttl),
+        })
+    }
 }
 
 /// Uploads: the allow-list (`MEDIA_ALLOWED_TYPES`, e.g. `jpeg,png,pdf`), the size limits
@@ -202,6 +244,7 @@ impl Config {
                     seconds("MEDIA_DOWNLOAD_URL_SECONDS", 300)?,
                 )?,
             },
+            exports: ExportSettings::from_lookup(get)?,
             staff_lockout: StaffLockout {
                 threshold: match count("STAFF_LOCKOUT_THRESHOLD", 10)? {
                     0 => return Err(invalid("STAFF_LOCKOUT_THRESHOLD", "must be at least 1")),

@@ -307,3 +307,10 @@ pub async fn http_request(method: &str, url: &str, headers: &[(String, String)],
     let body = response.into_body().collect().await.expect("response body").to_bytes().to_vec();
     TestResponse { status, headers, body }
 }
+
+/// A plain HTTP GET (the presigned links of the local S3 endpoint are `http://`): status and
+/// body.
+pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let response = http_request("GET", url, &[], Vec::new()).await;
+    (response.status, response.body)
+}

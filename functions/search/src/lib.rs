@@ -1,6 +1,8 @@
 //! The `search` function: customer search, location facets and statistics, all read from the
-//! index and counters the customer write path maintains (no `Scan`).
+//! index and counters the customer write path maintains (no `Scan`), and the admins' customer
+//! exports, which reuse the search.
 
+mod exports;
 mod locations;
 mod search;
 mod stats;
@@ -22,6 +24,9 @@ pub enum Handler {
     States,
     Stats,
     DailyStats,
+    CreateExport,
+    ListExports,
+    GetExport,
 }
 
 use Handler as H;
@@ -37,6 +42,9 @@ impl ApiFunction for Search {
         Route::new("GET", "/v1/locations/states", Access::Staff, H::States),
         Route::new("GET", "/v1/stats/customers", Access::Admin, H::Stats),
         Route::new("GET", "/v1/stats/customers/daily", Access::Admin, H::DailyStats),
+        Route::new("POST", "/v1/exports/customers", Access::Admin, H::CreateExport),
+        Route::new("GET", "/v1/exports", Access::Admin, H::ListExports),
+        Route::new("GET", "/v1/exports/{export_id}", Access::Admin, H::GetExport),
     ];
 
     fn router() -> &'static Router<Handler> {
@@ -54,6 +62,9 @@ impl ApiFunction for Search {
             H::States => locations::within_country(app, req, shared::domain::stats::Facet::State).await,
             H::Stats => stats::customers(app).await,
             H::DailyStats => stats::daily(app, req).await,
+            H::CreateExport => exports::create(app, req, call.actor()?).await,
+            H::ListExports => exports::list(app, req, call.actor()?).await,
+            H::GetExport => exports::get(app, call.param("export_id")).await,
         }
     }
 }

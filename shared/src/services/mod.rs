@@ -3,5 +3,6 @@
 
 pub mod carts;
 pub mod customers;
+pub mod exports;
 pub mod media;
 pub mod search;

@@ -108,6 +108,86 @@ pub async fn search(
     Ok(SearchPage { customers: page_customers(store, request, &page).await?, total, total_exact: false, next })
 }
 
+/// Every match of a search, page after page (an export): the same steps as `search`, but the
+/// entry point is read once, and only up to `sort_budget` entries (not the counting cap), so
+/// memory stays flat. When it holds at most that many, the matches are sorted once and handed
+/// out `request.limit` at a time; otherwise each page is walked on from where the last one
+/// stopped, over the index kept in the requested order. Paging through `search` instead would
+/// re-read up to the cap's worth of entries for every page.
+pub struct AllMatches<'a> {
+    store: &'a Store,
+    request: &'a SearchRequest,
+    cap: usize,
+    sort_budget: usize,
+    state: MatchState,
+}
+
+enum MatchState {
+    Start,
+    Sorted(std::vec::IntoIter<Candidate>),
+    Walking(Option<Position>),
+    Done,
+}
+
+impl<'a> AllMatches<'a> {
+    /// `cap` is the counting cap, `sort_budget` how many entries may be sorted in memory (a
+    /// sort by last login, which no index keeps, may always use the cap).
+    pub fn new(store: &'a Store, request: &'a SearchRequest, cap: usize, sort_budget: usize) -> Self {
+        let sort_budget = if request.sort_by == SortField::LastLoginAt { cap } else { sort_budget.clamp(1, cap) };
+        Self { store, request, cap, sort_budget, state: MatchState::Start }
+    }
+
+    /// The next page of customers (at most `request.limit`), or `None` after the last.
+    pub async fn next_page(&mut self, now: Timestamp) -> Result<Option<Vec<Customer>>, SearchError> {
+        loop {
+            match &mut self.state {
+                MatchState::Start => self.state = Box::pin(self.plan(now)).await?,
+                MatchState::Sorted(matches) => {
+                    let page: Vec<Candidate> = matches.by_ref().take(self.request.limit.max(1)).collect();
+                    if page.is_empty() {
+                        self.state = MatchState::Done;
+                        return Ok(None);
+                    }
+                    return Ok(Some(page_customers(self.store, self.request, &page).await?));
+                }
+                MatchState::Walking(after) => {
+                    let (page, next) = Box::pin(walk(self.store, self.request, after.as_ref(), self.cap)).await?;
+                    self.state = match next {
+                        Some(position) => MatchState::Walking(Some(position)),
+                        None => MatchState::Done,
+                    };
+                    // A walk that covered the cap's worth of entries without a match goes on.
+                    if !page.is_empty() {
+                        return Ok(Some(page_customers(self.store, self.request, &page).await?));
+                    }
+                }
+                MatchState::Done => return Ok(None),
+            }
+        }
+    }
+
+    /// Reads the entry point once: every match sorted, or a walk when there are more than the
+    /// sort budget.
+    async fn plan(&self, now: Timestamp) -> Result<MatchState, SearchError> {
+        if let Some(total) = counted_total(self.store, self.request).await?
+            && total > self.sort_budget
+        {
+            return Ok(MatchState::Walking(None));
+        }
+        let entry = choose_entry(self.request, now.unix());
+        let (candidates, complete) = Box::pin(read_entry(self.store, &entry, self.sort_budget)).await?;
+        if !complete {
+            return Ok(MatchState::Walking(None));
+        }
+        let matches = filter(self.store, self.request, candidates, self.cap, None).await?;
+        let (field, order) = (self.request.sort_by, self.request.sort_order);
+        let mut ranked: Vec<(Position, Candidate)> = matches.into_iter().map(|c| (c.position(field), c)).collect();
+        ranked.sort_by(|a, b| a.0.compare(&b.0, order));
+        let sorted: Vec<Candidate> = ranked.into_iter().map(|(_, candidate)| candidate).collect();
+        Ok(MatchState::Sorted(sorted.into_iter()))
+    }
+}
+
 /// The number of matches when the counters know it: a search of every customer, or of some
 /// statuses, and nothing else.
 async fn counted_total(store: &Store, request: &SearchRequest) -> Result<Option<usize>, StoreError> {

@@ -37,6 +37,7 @@
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
 //! | counters: days  | `STATS#DAYS`               | `<yyyy-mm>#<shard 0-7>` (attributes `s01`…`s31`, `l01`…`l31`) | — |
+//! | customer export | `EXPORT#<export_id>`       | `EXPORT`           | GSI4 `EXPORTS#<requester>` + created ms (newest first) |
 //!
 //! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
 //! The customer item doubles as the customer-id sentinel: it is written with
@@ -98,6 +99,7 @@ pub mod entity {
     pub const MEDIA: &str = "media";
     pub const MEDIA_ENTRY: &str = "media_entry";
     pub const IDEMPOTENCY_LINK: &str = "idempotency_link";
+    pub const EXPORT: &str = "export";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -288,4 +290,16 @@ pub fn media_entry_sk(created_ms: i64, id: &crate::domain::media::MediaId) -> St
 
 pub fn media_id_from_entry_sk(sk: &str) -> Option<crate::domain::media::MediaId> {
     sk.strip_prefix(MEDIA_ENTRY_PREFIX)?.rsplit('#').next().and_then(crate::domain::media::MediaId::parse)
+}
+
+/// Customer exports (issue #12): the record, which is also the export's audit entry.
+pub fn export_pk(id: &crate::domain::export::ExportId) -> String {
+    format!("EXPORT#{id}")
+}
+
+pub const EXPORT_SK: &str = "EXPORT";
+
+/// GSI4 partition of one requester's exports, sorted by creation time.
+pub fn exports_list_pk(requested_by: &str) -> String {
+    format!("EXPORTS#{requested_by}")
 }

@@ -5,6 +5,7 @@ pub mod carts;
 pub mod changes;
 pub mod customer_lists;
 pub mod customers;
+pub mod exports;
 pub mod fields;
 pub mod groups;
 pub mod idempotency;

@@ -6,6 +6,7 @@ mod catalog;
 mod changes;
 mod customers;
 mod events;
+mod exports;
 mod hardening;
 mod lifecycle;
 mod login;

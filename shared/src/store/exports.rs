@@ -1,0 +1,212 @@
+//! Customer exports: one item per export in its own partition, listed newest first per
+//! requester through GSI4. Every change after the creation is a conditional update on the
+//! status and the job's `attempt`, so a job that lost its claim (taken for dead) can never
+//! write over the outcome that replaced it.
+
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::keys::{self, entity};
+use super::{Item, Page, PageToken, Store, StoreError, n, s};
+use crate::domain::export::{ExportId, ExportRecord, ExportStatus};
+use crate::time::Timestamp;
+
+fn export_item(record: &ExportRecord) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(record)?;
+    item.insert(keys::PK.into(), s(keys::export_pk(&record.export_id)));
+    item.insert(keys::SK.into(), s(keys::EXPORT_SK));
+    item.insert(keys::ENTITY.into(), s(entity::EXPORT));
+    item.insert(keys::GSI4_PK.into(), s(keys::exports_list_pk(&record.requested_by)));
+    // Milliseconds, zero-padded: exports of one second keep their order (newest first).
+    item.insert(keys::GSI4_SK.into(), s(format!("{:014}#{}", record.created_ms, record.export_id)));
+    Ok(item)
+}
+
+/// How a job ends.
+pub enum ExportOutcome<'a> {
+    Ready,
+    Failed(&'a str),
+}
+
+impl Store {
+    /// Writes a new export (`pending`). In AWS its INSERT on the table's stream starts the job.
+    pub async fn create_export(&self, record: &ExportRecord) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(export_item(record)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        self.conditional(result)?.map(|_| ()).ok_or(StoreError::VersionConflict)
+    }
+
+    pub async fn get_export(&self, id: &ExportId) -> Result<Option<ExportRecord>, StoreError> {
+        self.get_typed(keys::export_pk(id), keys::EXPORT_SK).await
+    }
+
+    /// The exports `requested_by` asked for, newest first.
+    pub async fn list_exports(
+        &self,
+        requested_by: &str,
+        limit: i32,
+        start: Option<PageToken>,
+    ) -> Result<Page<ExportRecord>, StoreError> {
+        let query = self
+            .client()
+            .query()
+            .index_name("GSI4")
+            .key_condition_expression("GSI4PK = :list")
+            .expression_attribute_values(":list", s(keys::exports_list_pk(requested_by)))
+            .scan_index_forward(false);
+        self.query_page(query, limit, start, &[keys::PK, keys::SK, keys::GSI4_PK, keys::GSI4_SK]).await?.typed()
+    }
+
+    /// Claims the export for a job: `pending`, or `running` with a heartbeat older than
+    /// `stale_before` (a job that died; a retry of the stream record takes over). The claim is
+    /// `running` with the next attempt number; `None` when another job holds it or it ended.
+    pub async fn claim_export(
+        &self,
+        id: &ExportId,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Option<ExportRecord>, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::export_pk(id)))
+            .key(keys::SK, s(keys::EXPORT_SK))
+            .update_expression(
+                "SET #status = :running, attempt = attempt + :one, started_at = :now, heartbeat_at = :now, #rows = :zero",
+            )
+            .condition_expression(
+                "attribute_exists(PK) AND (#status = :pending OR (#status = :running AND heartbeat_at < :stale))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#rows", "rows")
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .expression_attribute_values(":pending", s(ExportStatus::Pending.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":stale", s(stale_before.to_rfc3339()))
+            .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match self.conditional(result)? {
+            Some(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
+            None => Ok(None),
+        }
+    }
+
+    /// The job's progress: `rows` so far and a fresh heartbeat. `false` when the job no longer
+    /// holds the export (it was taken for dead meanwhile): the job must stop.
+    pub async fn export_heartbeat(
+        &self,
+        id: &ExportId,
+        attempt: u32,
+        rows: u64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::export_pk(id)))
+            .key(keys::SK, s(keys::EXPORT_SK))
+            .update_expression("SET #rows = :rows, heartbeat_at = :now")
+            .condition_expression("#status = :running AND attempt = :attempt")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#rows", "rows")
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .expression_attribute_values(":attempt", n(attempt))
+            .expression_attribute_values(":rows", n(rows))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        Ok(self.conditional(result)?.is_some())
+    }
+
+    /// Ends the job's claim: `ready` with the row count, or `failed` with the reason. `false`
+    /// when the job no longer held the export.
+    pub async fn finish_export(
+        &self,
+        id: &ExportId,
+        attempt: u32,
+        rows: u64,
+        outcome: ExportOutcome<'_>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (status, error) = match outcome {
+            ExportOutcome::Ready => (ExportStatus::Ready, None),
+            ExportOutcome::Failed(reason) => (ExportStatus::Failed, Some(reason)),
+        };
+        let request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::export_pk(id)))
+            .key(keys::SK, s(keys::EXPORT_SK))
+            .condition_expression("#status = :running AND attempt = :attempt")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#rows", "rows")
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .expression_attribute_values(":attempt", n(attempt))
+            .expression_attribute_values(":rows", n(rows))
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_consumed_capacity(Self::CAPACITY);
+        let request = match error {
+            Some(reason) => request
+                .update_expression(
+                    "SET #status = :status, #rows = :rows, completed_at = :now, heartbeat_at = :now, #error = :error",
+                )
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":error", s(reason)),
+            None => request
+                .update_expression("SET #status = :status, #rows = :rows, completed_at = :now, heartbeat_at = :now"),
+        };
+        Ok(self.conditional(request.send().await)?.is_some())
+    }
+
+    /// Marks an export whose job stopped heartbeating `failed`, if it is still as `seen` (same
+    /// status, attempt and heartbeat). Returns the export as it is now.
+    pub async fn fail_stale_export(
+        &self,
+        seen: &ExportRecord,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Option<ExportRecord>, StoreError> {
+        let heartbeat = seen.heartbeat_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::export_pk(&seen.export_id)))
+            .key(keys::SK, s(keys::EXPORT_SK))
+            .update_expression("SET #status = :failed, completed_at = :now, #error = :error")
+            .condition_expression(
+                "#status = :seen AND attempt = :attempt AND (attribute_not_exists(heartbeat_at) OR heartbeat_at = :heartbeat)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":failed", s(ExportStatus::Failed.as_str()))
+            .expression_attribute_values(":seen", s(seen.status.as_str()))
+            .expression_attribute_values(":attempt", n(seen.attempt))
+            .expression_attribute_values(":heartbeat", s(heartbeat))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":error", s(reason))
+            .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        match self.conditional(result)? {
+            Some(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
+            None => self.get_export(&seen.export_id).await,
+        }
+    }
+}
