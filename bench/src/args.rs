@@ -6,16 +6,16 @@ use std::time::Duration;
 pub const USAGE: &str = "\
 usage:
   bench cold-start [--runs N] [--warmup N] [--timeout-secs S] [--logs DIR]
-                   --hello PATH [--bin NAME=PATH]...
+                   [--max-ratio R] --hello PATH [--bin NAME=PATH]...
   bench memory     [--requests N] [--timeout-secs S] [--logs DIR]
                    --bin NAME=PATH:EVENT_JSON [--bin ...]
 
 cold-start  time from spawn to the first GET /runtime/invocation/next, per binary,
-            interleaved (hello, a, b, hello, a, b, ...); bar: median <= 1.5x hello
+            interleaved (hello, a, b, hello, a, b, ...); bar: median <= R x hello
 memory      serve N invocations of EVENT_JSON one after another, then read VmHWM;
             bar: peak RSS <= 64 MiB
 
-defaults: --runs 30, --warmup 1, --requests 1000,
+defaults: --runs 30, --warmup 1, --requests 1000, --max-ratio 1.5,
           --timeout-secs 10 (per spawn, cold-start) / 300 (whole run, memory),
           --logs $CARGO_TARGET_DIR/bench-logs or target/bench-logs
 Children inherit this process's environment plus the AWS_LAMBDA_* variables
@@ -41,6 +41,8 @@ pub struct ColdStartArgs {
     pub warmup: usize,
     pub timeout: Duration,
     pub logs: PathBuf,
+    /// The bar: a binary's median init at most this × hello's.
+    pub max_ratio: f64,
     pub hello: BinSpec,
     pub bins: Vec<BinSpec>,
 }
@@ -65,6 +67,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut warmup = 1usize;
     let mut requests = 1000usize;
     let mut timeout_secs: Option<u64> = None;
+    let mut max_ratio = 1.5f64;
     let mut logs: Option<PathBuf> = None;
     let mut hello: Option<String> = None;
     let mut bins: Vec<String> = Vec::new();
@@ -90,6 +93,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--requests" => requests = number(&flag, &value()?)?,
             "--timeout-secs" => timeout_secs = Some(number(&flag, &value()?)? as u64),
             "--logs" => logs = Some(PathBuf::from(value()?)),
+            "--max-ratio" => max_ratio = ratio(&flag, &value()?)?,
             "--hello" => hello = Some(value()?),
             "--bin" => bins.push(value()?),
             other => return Err(format!("unknown argument `{other}`")),
@@ -112,6 +116,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 warmup,
                 timeout: Duration::from_secs(timeout_secs.unwrap_or(10)),
                 logs,
+                max_ratio,
                 hello,
                 bins,
             }))
@@ -136,6 +141,13 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
             }))
         }
         other => Err(format!("unknown subcommand `{other}`")),
+    }
+}
+
+fn ratio(flag: &str, v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 1.0 => Ok(r),
+        _ => Err(format!("{flag}: `{v}` is not a ratio of at least 1")),
     }
 }
 
@@ -206,6 +218,7 @@ mod tests {
             panic!()
         };
         assert_eq!(a.runs, 5);
+        assert_eq!(a.max_ratio, 1.5);
         assert_eq!(a.hello.name, "hello");
         assert_eq!(a.bins[0].name, "auth");
         assert_eq!(a.bins[1].name, "profile");
@@ -229,5 +242,8 @@ mod tests {
         assert!(parse(argv("cold-start --hello h --bin hello=x")).is_err());
         assert!(parse(argv("cold-start --hello h --runs x")).is_err());
         assert!(parse(argv("frobnicate")).is_err());
+        assert!(parse(argv("cold-start --hello h --max-ratio 0.5")).is_err());
+        let Command::ColdStart(a) = parse(argv("cold-start --hello h --max-ratio=1.25")).unwrap() else { panic!() };
+        assert_eq!(a.max_ratio, 1.25);
     }
 }

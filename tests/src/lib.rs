@@ -15,6 +15,8 @@ use local_stack::template::Template;
 use serde_json::{Value, json};
 use shared::{App, Config};
 
+pub mod photo;
+
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0001";
 
 pub fn repo_root() -> PathBuf {
@@ -313,4 +315,22 @@ pub async fn http_request(method: &str, url: &str, headers: &[(String, String)],
 pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
     let response = http_request("GET", url, &[], Vec::new()).await;
     (response.status, response.body)
+}
+
+/// PUTs `bytes` to an upload slot's presigned URL (`upload_url` of `POST /v1/media/uploads`)
+/// with the headers the slot said to send, as an app does.
+pub async fn put_to_slot(slot: &Value, bytes: &[u8]) -> TestResponse {
+    let url = slot["upload_url"].as_str().unwrap_or_default();
+    let mut headers: Vec<(String, String)> = slot["upload_headers"]
+        .as_object()
+        .map(|headers| {
+            headers
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    headers.push(("content-length".to_string(), bytes.len().to_string()));
+    http_request("PUT", url, &headers, bytes.to_vec()).await
 }

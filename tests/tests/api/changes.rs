@@ -86,13 +86,7 @@ async fn a_customer_life(t: &TestApp) -> (String, Vec<String>) {
         .call("POST", "/v1/media/uploads", Some(&token), Some(json!({"filename": "a.pdf", "content_type": "application/pdf", "size": pdf.len(), "purpose": "document"})))
         .await
         .json();
-    let headers: Vec<(String, String)> = slot["upload_headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
-    let put = integration_tests::http_request("PUT", slot["upload_url"].as_str().expect("url"), &headers, pdf).await;
+    let put = integration_tests::put_to_slot(&slot, &pdf).await;
     assert_eq!(put.status, 200);
     let media_id = slot["media_id"].as_str().expect("media id");
     assert_eq!(t.call("POST", &format!("/v1/media/{media_id}/complete"), Some(&token), None).await.status, 200);

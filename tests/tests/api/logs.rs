@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use integration_tests::{TestApp, http_request};
+use integration_tests::{TestApp, put_to_slot};
 use serde_json::{Value, json};
 use shared::logging::Output;
 
@@ -52,13 +52,7 @@ async fn drive_the_flows(t: &TestApp) -> Vec<String> {
         .call("POST", "/v1/media/uploads", Some(&token), Some(json!({"filename": "passport-logan.pdf", "content_type": "application/pdf", "size": pdf.len(), "purpose": "document"})))
         .await
         .json();
-    let headers: Vec<(String, String)> = slot["upload_headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
-    assert_eq!(http_request("PUT", slot["upload_url"].as_str().expect("url"), &headers, pdf).await.status, 200);
+    assert_eq!(put_to_slot(&slot, &pdf).await.status, 200);
     let media_id = slot["media_id"].as_str().expect("media id");
     assert_eq!(t.call("POST", &format!("/v1/media/{media_id}/complete"), Some(&token), None).await.status, 200);
     secrets

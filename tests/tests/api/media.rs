@@ -66,19 +66,8 @@ async fn slot(t: &TestApp, token: &str, body: Value) -> TestResponse {
     t.call("POST", "/v1/media/uploads", Some(token), Some(body)).await
 }
 
-/// PUTs `bytes` to a slot's presigned URL with the headers the slot said to send (with the
-/// content length of what is really sent, as an HTTP client does).
 async fn upload(slot: &Value, bytes: &[u8]) -> TestResponse {
-    let url = slot["upload_url"].as_str().expect("upload_url");
-    let headers: Vec<(String, String)> = slot["upload_headers"]
-        .as_object()
-        .expect("upload_headers")
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .chain([("content-length".to_string(), bytes.len().to_string())])
-        .collect();
-    http_request("PUT", url, &headers, bytes.to_vec()).await
+    integration_tests::put_to_slot(slot, bytes).await
 }
 
 /// Asks for a slot, uploads `bytes` and completes it.

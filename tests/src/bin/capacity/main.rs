@@ -7,7 +7,11 @@
 //!                          customer, and write Lambda events to DIR: `GET /v1/me` with its access
 //!                          token (profile-get-me.json) and `GET /v1/customers/{id}` with an
 //!                          admin's (customers-get.json), `GET /v1/cart` with the customer's
-//!                          (cart-get.json); their paths on stdout, one per line
+//!                          (cart-get.json), `GET /v1/customers/search?query=bench` with the
+//!                          admin's (search-get.json), `GET /v1/media` with the customer's, who
+//!                          has two ready documents (media-list.json), and an `s3:ObjectCreated`
+//!                          event of a pending ~5 MB JPEG avatar for the processor
+//!                          (media-processor-avatar.json); their paths on stdout, one per line
 //! ```
 //!
 //! Both need DYNAMODB_ENDPOINT and S3_ENDPOINT (DynamoDB Local and moto, see `scripts/bench`);
@@ -16,6 +20,9 @@
 //! Capacity comes from the store's meter: every store call asks for
 //! `ReturnConsumedCapacity=TOTAL` (table + indexes) and adds what DynamoDB answers, so the
 //! difference of two snapshots around one request is exactly what that request consumed.
+
+mod media;
+mod search;
 
 use std::path::{Path, PathBuf};
 
@@ -344,6 +351,8 @@ async fn capacity_table() {
 
     let admin = text(&t.call("POST", "/v1/auth/staff/login", None, Some(staff_body())).await, "access_token");
     customers_rows(&t, &admin, &gsi, &mut rows).await;
+    search::search_rows(&t, &admin, &mut rows).await;
+    media::media_rows(&t, &mut rows).await;
 
     print_table(&rows, &gsi, size, quirks);
 }
@@ -935,14 +944,18 @@ async fn provision(dir: &Path) {
     let staff = call(&api, "POST", "/v1/auth/staff/login", None, staff_body(), 200).await;
     let staff_token = staff["access_token"].as_str().unwrap_or_else(|| fail("no staff access_token")).to_string();
     let customer_path = format!("/v1/customers/{customer_id}");
+    provision_media(&api, &token).await;
 
     std::fs::create_dir_all(dir).unwrap_or_else(|err| fail(&format!("{}: {err}", dir.display())));
     // `GET /v1/health` needs no token: its event is static, `bench/events/auth-health.json`.
-    // One path per line on stdout, in this order: profile, customers, cart.
+    // One path per line on stdout, in this order: profile, customers, cart, search, media,
+    // media-processor.
     let events = [
         ("profile-get-me.json", "GET", "/v1/me", Some(format!("Bearer {token}"))),
         ("customers-get.json", "GET", customer_path.as_str(), Some(format!("Bearer {staff_token}"))),
         ("cart-get.json", "GET", "/v1/cart", Some(format!("Bearer {token}"))),
+        ("search-get.json", "GET", "/v1/customers/search?query=bench", Some(format!("Bearer {staff_token}"))),
+        ("media-list.json", "GET", "/v1/media", Some(format!("Bearer {token}"))),
     ];
     for (file, method, path, authorization) in events {
         let mut headers = vec![
@@ -967,6 +980,54 @@ async fn provision(dir: &Path) {
         std::fs::write(&target, text + "\n").unwrap_or_else(|err| fail(&format!("{}: {err}", target.display())));
         println!("{}", target.display());
     }
+    let avatar = pending_avatar(&api, &token).await;
+    let target = dir.join("media-processor-avatar.json");
+    std::fs::write(&target, s3_event(&api, &avatar))
+        .unwrap_or_else(|err| fail(&format!("{}: {err}", target.display())));
+    println!("{}", target.display());
+}
+
+/// Two ready documents of the customer, so that `GET /v1/media` lists real items.
+async fn provision_media(api: &LocalApi, token: &str) {
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    for n in 0..2 {
+        let request = json!({"filename": format!("contract-{n}.pdf"), "content_type": "application/pdf", "size": pdf.len(), "purpose": "document"});
+        let slot = call(api, "POST", "/v1/media/uploads", Some(token), request, 201).await;
+        upload(&slot, pdf).await;
+        let media_id = slot["media_id"].as_str().unwrap_or_else(|| fail("no media_id"));
+        call(api, "POST", &format!("/v1/media/{media_id}/complete"), Some(token), Value::Null, 200).await;
+    }
+    eprintln!("capacity provision: 2 ready documents for GET /v1/media");
+}
+
+async fn upload(slot: &Value, bytes: &[u8]) {
+    let put = integration_tests::put_to_slot(slot, bytes).await;
+    if put.status != 200 {
+        fail(&format!("PUT to the presigned URL answered {}: {}", put.status, String::from_utf8_lossy(&put.body)));
+    }
+}
+
+/// A phone photo (4000 × 3000, just under the 5 MiB avatar limit, with EXIF) uploaded as an
+/// avatar and left pending: the processor's work. Returns its object key.
+async fn pending_avatar(api: &LocalApi, token: &str) -> String {
+    let limit = api.app().config.media.policy.avatar_max_bytes as usize;
+    let photo = integration_tests::photo::phone_photo(4000, 3000, limit);
+    let request = json!({"filename": "IMG_0001.JPG", "content_type": "image/jpeg", "size": photo.jpeg.len(), "purpose": "avatar"});
+    let slot = call(api, "POST", "/v1/media/uploads", Some(token), request, 201).await;
+    upload(&slot, &photo.jpeg).await;
+    eprintln!("capacity provision: a pending {}-byte JPEG avatar for the processor", photo.jpeg.len());
+    let media_id = slot["media_id"].as_str().unwrap_or_else(|| fail("no media_id"));
+    let customer = slot["media"]["customer_id"].as_str().unwrap_or_else(|| fail("no customer_id"));
+    format!("media/{customer}/{media_id}")
+}
+
+/// The sample `s3:ObjectCreated` event (events/s3-object-created.json) for `key`.
+fn s3_event(api: &LocalApi, key: &str) -> String {
+    let sample = std::fs::read_to_string(integration_tests::repo_root().join("events/s3-object-created.json"))
+        .unwrap_or_else(|e| fail(&format!("events/s3-object-created.json: {e}")));
+    sample
+        .replace("media/CUST_0E7E5700/MED_0123456789ABCDEF", key)
+        .replace("media-5c9a6f30-8a41-11ef-9f3b-0a1b2c3d4e5f", &api.app().config.media_bucket)
 }
 
 async fn call(api: &LocalApi, method: &str, path: &str, token: Option<&str>, body: Value, expected: u16) -> Value {
