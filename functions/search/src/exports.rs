@@ -29,6 +29,7 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
     let custom_keys: Vec<String> = app.store.list_fields().await?.into_iter().map(|f| f.key).collect();
     let request = parse_export_request(&object, app.config.phone_default_region, &custom_keys)?;
     let record = create_export(&app.store, &request, actor, app.clock.now_with_ms()).await?;
+    shared::metrics::count("search", shared::metrics::Metric::ExportRequested);
     if app.config.exports.runner == ExportRunner::Inline {
         spawn_inline(ExportJob::of(app), record.export_id.clone());
     }
