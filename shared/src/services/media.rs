@@ -209,20 +209,9 @@ async fn settle_avatar(app: &App, media: Media, claim: &Claim) -> Result<(), Med
         }
     };
     let mut ready = media;
-    let image = Variant {
-        key: ready.variant_key("image"),
-        content_type: rendered.image_type,
-        size: rendered.image.len() as u64,
-        width: Some(rendered.width),
-        height: Some(rendered.height),
-    };
-    let thumb = Variant {
-        key: ready.variant_key("thumb"),
-        content_type: rendered.image_type,
-        size: rendered.thumb.len() as u64,
-        width: Some(rendered.thumb_width),
-        height: Some(rendered.thumb_height),
-    };
+    let image = rendition(&ready, "image", &rendered, (rendered.image.len(), rendered.width, rendered.height));
+    let thumb =
+        rendition(&ready, "thumb", &rendered, (rendered.thumb.len(), rendered.thumb_width, rendered.thumb_height));
     put_object(app, &image, rendered.image).await?;
     put_object(app, &thumb, rendered.thumb).await?;
     ready.variants.insert("original".into(), image);
@@ -239,6 +228,22 @@ async fn settle_avatar(app: &App, media: Media, claim: &Claim) -> Result<(), Med
         remove_objects_and_item(app, &old).await?;
     }
     Ok(())
+}
+
+/// A rendition the processor made of `media`: its key beside the upload, type and dimensions.
+fn rendition(
+    media: &Media,
+    name: &str,
+    rendered: &RenderedAvatar,
+    (bytes, width, height): (usize, u32, u32),
+) -> Variant {
+    Variant {
+        key: media.variant_key(name),
+        content_type: rendered.image_type,
+        size: bytes as u64,
+        width: Some(width),
+        height: Some(height),
+    }
 }
 
 /// Points the customer's `avatar_url` at `media` through the customer write path (versioned and

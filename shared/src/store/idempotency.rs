@@ -149,18 +149,7 @@ impl Store {
 
     /// Frees the key after a failure that a retry may fix (a 5xx).
     pub async fn release_idempotency(&self, scope: &str) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::idempotency_pk(scope)))
-            .key(keys::SK, s(keys::IDEMPOTENCY_SK))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
-        Ok(())
+        self.delete_raw(keys::idempotency_pk(scope), keys::IDEMPOTENCY_SK).await
     }
 }
 

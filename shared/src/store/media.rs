@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, TransactWriteItem, Update};
 
 use super::keys::{self, entity};
 use super::table::TxError;
@@ -240,19 +240,7 @@ impl Store {
 
     /// Deletes the item only (its entry goes with the customer's partition sweep).
     pub async fn delete_media_item(&self, id: &MediaId) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::media_pk(id)))
-            .key(keys::SK, s(keys::MEDIA_SK))
-            .return_values(ReturnValue::None)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
-        Ok(())
+        self.delete_raw(keys::media_pk(id), keys::MEDIA_SK).await
     }
 }
 

@@ -289,6 +289,22 @@ impl Store {
         Ok(out.item)
     }
 
+    /// Deletes one item, whether or not it exists.
+    pub(crate) async fn delete_raw(&self, pk: String, sk: &str) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter.write(out.consumed_capacity());
+        Ok(())
+    }
+
     /// A strongly consistent read of one item, mapped with `serde_dynamo`.
     pub(crate) async fn get_typed<T: serde::de::DeserializeOwned>(
         &self,
