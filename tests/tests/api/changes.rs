@@ -111,7 +111,7 @@ fn count(events: &[&ChangeEvent], kind: EventType) -> usize {
 
 #[tokio::test]
 async fn every_committed_change_is_one_event_with_no_personal_data() {
-    let t = TestApp::new().await;
+    let t = TestApp::with_table_stream().await;
     let mut stream = reader(&t).await;
     let (id, personal) = a_customer_life(&t).await;
     let recorder = Recorder::default();
@@ -150,7 +150,7 @@ async fn every_committed_change_is_one_event_with_no_personal_data() {
 
 #[tokio::test]
 async fn a_retried_batch_repeats_the_same_ids_so_consumers_see_each_event_once() {
-    let t = TestApp::new().await;
+    let t = TestApp::with_table_stream().await;
     let (id, _) = a_customer_life(&t).await;
 
     // The same records delivered twice (a publisher retried after a timeout).
@@ -189,7 +189,7 @@ async fn a_retried_batch_repeats_the_same_ids_so_consumers_see_each_event_once()
 
 #[tokio::test]
 async fn a_refused_event_makes_the_batch_retry_from_its_record() {
-    let t = TestApp::new().await;
+    let t = TestApp::with_table_stream().await;
     let (id, _) = a_customer_life(&t).await;
     let records = reader(&t).await.read().await.expect("records");
     let recorder = Recorder { refuse_once: Mutex::new(Some(2)), ..Recorder::default() };

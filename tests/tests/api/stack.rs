@@ -253,7 +253,8 @@ async fn the_api_explorer_and_the_document_are_served() {
 
 #[tokio::test]
 async fn the_local_table_has_the_templates_change_stream() {
-    let t = TestApp::new().await;
+    // What the local stack provisions (`create_table` with the template's definition).
+    let t = TestApp::with_table_stream().await;
     let described =
         t.app().store.client().describe_table().table_name(t.app().store.table()).send().await.expect("describe");
     let stream = described.table().and_then(|t| t.stream_specification()).expect("a stream");
