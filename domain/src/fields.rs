@@ -144,6 +144,9 @@ impl FieldDefinition {
 
     fn check_number(&self, value: &Value) -> Result<Value, String> {
         let number = value.as_f64().filter(|n| n.is_finite()).ok_or("must be a number")?;
+        if !is_storable_number(number) {
+            return Err(NUMBER_RANGE.into());
+        }
         if let Some(min) = self.min
             && number < min
         {
@@ -311,6 +314,14 @@ fn check_options(options: Vec<String>) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// What a stored number may be: DynamoDB keeps numbers from 1e-130 to just under 1e126 in
+/// magnitude, and zero; a value beyond that would fail the write after validation passed.
+pub fn is_storable_number(n: f64) -> bool {
+    n == 0.0 || (1e-130..1e126).contains(&n.abs())
+}
+
+const NUMBER_RANGE: &str = "must be 0 or between 1e-130 and 1e125 in magnitude";
+
 fn check_consistency(definition: &FieldDefinition, errors: &mut ValidationErrors) {
     let kind = definition.kind;
     if !definition.options.is_empty() && !kind.takes_options() {
@@ -322,6 +333,8 @@ fn check_consistency(definition: &FieldDefinition, errors: &mut ValidationErrors
             errors.add(field, "only text, number and list fields take min and max");
         } else if !bound.is_finite() || (kind != FieldType::Number && (bound < 0.0 || bound.fract() != 0.0)) {
             errors.add(field, "must be a whole number of characters or items, at least 0");
+        } else if !is_storable_number(bound) {
+            errors.add(field, NUMBER_RANGE);
         }
     }
     if let (Some(min), Some(max)) = (definition.min, definition.max)
@@ -442,6 +455,20 @@ mod tests {
             define(json!({"key": "tier", "label": "Tier", "type": "text", "options": ["gold"], "default": "tin"}))
                 .expect_err("default must satisfy the definition");
         assert_eq!(fields_of(&errors), ["default"]);
+    }
+
+    #[test]
+    fn numbers_a_table_cannot_hold_are_refused_before_any_write() {
+        let errors =
+            define(json!({"key": "branch", "label": "Branch", "type": "number", "max": 1.4666553050531285e-250}))
+                .expect_err("found by schemathesis: a 500 before this check");
+        assert_eq!(fields_of(&errors), ["max"]);
+        let amount = define(json!({"key": "amount", "label": "Amount", "type": "number"})).expect("valid");
+        assert_eq!(amount.check_value(&json!(1e-250)), Err(NUMBER_RANGE.to_string()));
+        assert_eq!(amount.check_value(&json!(-1e200)), Err(NUMBER_RANGE.to_string()));
+        assert!(amount.check_value(&json!(0)).is_ok());
+        assert!(amount.check_value(&json!(-1e125)).is_ok());
+        assert!(amount.check_value(&json!(1e-130)).is_ok());
     }
 
     #[test]
