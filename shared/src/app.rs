@@ -1,15 +1,13 @@
 //! Everything a handler needs, built once per Lambda instance at init and passed by reference.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::auth::JwtKeys;
-use crate::auth::otp::OtpHasher;
-use crate::auth::refresh::RefreshSigner;
+use crate::auth::keys::Keys;
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, OtpDelivery};
-use crate::http::cursor::CursorSigner;
+use crate::config::{Config, ConfigError, OtpDelivery, SigningSource};
+use crate::secrets::KeyRing;
 use crate::sms::CodeSender;
 use crate::store::Store;
 
@@ -20,10 +18,8 @@ pub struct App {
     sdk: SdkConfig,
     s3: OnceLock<aws_sdk_s3::Client>,
     code_sender: OnceLock<CodeSender>,
-    pub jwt: JwtKeys,
-    pub otp_hasher: OtpHasher,
-    pub refresh_signer: RefreshSigner,
-    pub cursor_signer: CursorSigner,
+    /// The signing keys (access and refresh tokens, code hashes, cursors): see `keys()`.
+    key_ring: KeyRing,
     /// The avatar re-encoder, where an image library is linked (the media processor, the local
     /// stack, the tests); `None` in the API's functions (see `services::media`).
     pub avatar_renderer: Option<crate::services::media::AvatarRenderer>,
@@ -84,40 +80,68 @@ pub fn https_client(roots: TrustRoots) -> Result<aws_sdk_dynamodb::config::Share
 }
 
 impl App {
-    /// Reads the environment and builds the clients. No network calls: credentials resolve
-    /// lazily on the first request, which keeps init close to a hello-world binary.
+    /// Reads the environment and builds the clients. The one network call of init is the
+    /// signing secret's, when it is in Secrets Manager; the clients' credentials resolve lazily
+    /// on the first request, which keeps init close to a hello-world binary.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = lambda_sdk_config(&config)?;
-        Ok(Self::new(config, &sdk))
+        Self::load(config, &sdk).await
     }
 
-    /// DynamoDB, which every route uses, is built here; S3 and SNS on first use, so a function
-    /// that never calls them neither builds nor links them (see docs/benchmarks.md).
-    pub fn new(config: Config, sdk: &SdkConfig) -> Self {
+    /// Reads the signing secrets (from Secrets Manager when the configuration says so), then
+    /// builds the clients. DynamoDB, which every route uses, is built here; S3 and SNS on first
+    /// use, so a function that never calls them neither builds nor links them (see
+    /// docs/benchmarks.md).
+    pub async fn load(config: Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        let key_ring = match &config.signing {
+            SigningSource::Environment(secrets) => {
+                KeyRing::fixed(Keys::derive(secrets.clone(), &config.jwt_issuer, config.access_token_ttl))
+            }
+            SigningSource::SecretsManager { secret_id, endpoint, refresh } => {
+                let mut client = aws_sdk_secretsmanager::config::Builder::from(sdk);
+                if let Some(endpoint) = endpoint {
+                    client = client.endpoint_url(endpoint);
+                }
+                let client = aws_sdk_secretsmanager::Client::from_conf(client.build());
+                KeyRing::from_secrets_manager(
+                    client,
+                    secret_id.clone(),
+                    *refresh,
+                    &config.jwt_issuer,
+                    config.access_token_ttl,
+                )
+                .await
+                .map_err(|err| ConfigError::Invalid { name: "JWT_SECRET_ARN", reason: err.to_string() })?
+            }
+        };
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
-        let previous = config.jwt_previous.as_ref().map(|(kid, secret)| (kid.as_str(), secret.as_slice()));
-        let jwt =
-            JwtKeys::new(&config.jwt_kid, &config.jwt_secret, previous, &config.jwt_issuer, config.access_token_ttl);
-        Self {
+        Ok(Self {
             store: Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), config.table_name.clone()),
-            jwt,
-            otp_hasher: OtpHasher::new(&config.jwt_secret),
-            refresh_signer: RefreshSigner::new(
-                &config.jwt_secret,
-                config.jwt_previous.as_ref().map(|(_, s)| s.as_slice()),
-            ),
-            cursor_signer: CursorSigner::new(&config.jwt_secret),
+            key_ring,
             clock: Clock::default(),
             sdk: sdk.clone(),
             s3: OnceLock::new(),
             code_sender: OnceLock::new(),
             avatar_renderer: None,
             config,
-        }
+        })
+    }
+
+    /// The signing keys for this request: the JWT keys, the refresh-token signer, the
+    /// one-time-code hasher and the cursor signer, all from one set of secrets.
+    pub fn keys(&self) -> Arc<Keys> {
+        self.key_ring.current()
+    }
+
+    /// Reads the signing secrets again if they are due (deployed functions, every
+    /// `JWT_KEY_REFRESH_SECONDS`); nothing otherwise. The function skeleton calls it before
+    /// each request.
+    pub async fn refresh_keys_if_due(&self) {
+        self.key_ring.refresh_if_due().await;
     }
 
     /// The SDK configuration the clients were built from (for a tool that adds its own client).

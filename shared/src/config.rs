@@ -44,10 +44,8 @@ pub struct Config {
     pub s3_endpoint: Option<String>,
     /// Another SNS endpoint (`SNS_ENDPOINT`): tests point it at a closed port.
     pub sns_endpoint: Option<String>,
-    pub jwt_secret: Vec<u8>,
-    pub jwt_kid: String,
-    /// A retiring key that still verifies tokens during a rotation.
-    pub jwt_previous: Option<(String, Vec<u8>)>,
+    /// Where the signing secrets come from: Secrets Manager in AWS, the environment locally.
+    pub signing: SigningSource,
     pub jwt_issuer: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -71,6 +69,22 @@ pub struct Config {
     pub aws_roots_only: bool,
     /// Customer exports (issue #12).
     pub exports: ExportSettings,
+}
+
+/// Where the service's signing secrets come from.
+#[derive(Debug, Clone)]
+pub enum SigningSource {
+    /// `JWT_SECRET` (and `JWT_KID`, and a retiring `JWT_PREVIOUS_KID` / `JWT_PREVIOUS_SECRET`)
+    /// from the environment: the local stack and the tests.
+    Environment(crate::auth::keys::SigningSecrets),
+    /// A Secrets Manager secret (`JWT_SECRET_ARN`), read at init and again every `refresh`
+    /// (`JWT_KEY_REFRESH_SECONDS`, default 300): the deployed functions.
+    SecretsManager {
+        secret_id: String,
+        /// Another Secrets Manager endpoint (`SECRETS_MANAGER_ENDPOINT`): tests use moto's.
+        endpoint: Option<String>,
+        refresh: Duration,
+    },
 }
 
 /// Where an export job runs once the export is recorded.
@@ -135,7 +149,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
             .field("media_bucket", &self.media_bucket)
-            .field("jwt_kid", &self.jwt_kid)
+            .field("signing", &self.signing)
             .field("otp_delivery", &self.otp_delivery)
             .finish_non_exhaustive()
     }
@@ -160,14 +174,7 @@ impl Config {
             number(name, get(name), default).and_then(|n| u32::try_from(n).map_err(|_| invalid(name, "too large")))
         };
 
-        let jwt_secret = secret("JWT_SECRET", required("JWT_SECRET")?)?;
-        let jwt_previous = match (get("JWT_PREVIOUS_KID"), get("JWT_PREVIOUS_SECRET")) {
-            (Some(kid), Some(s)) => Some((kid, secret("JWT_PREVIOUS_SECRET", s)?)),
-            (None, None) => None,
-            _ => {
-                return Err(invalid("JWT_PREVIOUS_KID", "JWT_PREVIOUS_KID and JWT_PREVIOUS_SECRET go together"));
-            }
-        };
+        let signing = signing_source(&get, seconds("JWT_KEY_REFRESH_SECONDS", 300)?)?;
         let region = get("PHONE_DEFAULT_REGION").unwrap_or_else(|| "US".into());
         let phone_default_region = region
             .trim()
@@ -193,9 +200,7 @@ impl Config {
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             s3_endpoint: get("S3_ENDPOINT"),
             sns_endpoint: get("SNS_ENDPOINT"),
-            jwt_secret,
-            jwt_kid: get("JWT_KID").unwrap_or_else(|| "k1".into()),
-            jwt_previous,
+            signing,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "customer-platform".into()),
             access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 900)?,
             refresh_token_ttl: Duration::from_secs(
@@ -256,6 +261,35 @@ impl Config {
     }
 }
 
+/// `JWT_SECRET_ARN` (Secrets Manager) or `JWT_SECRET` (the environment), never both.
+fn signing_source(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> Result<SigningSource, ConfigError> {
+    use crate::auth::keys::{NamedSecret, SigningSecrets};
+    if let Some(secret_id) = get("JWT_SECRET_ARN") {
+        if let Some(name) = ["JWT_SECRET", "JWT_KID", "JWT_PREVIOUS_KID", "JWT_PREVIOUS_SECRET"]
+            .into_iter()
+            .find(|name| get(name).is_some())
+        {
+            return Err(invalid("JWT_SECRET_ARN", format!("the key comes from Secrets Manager; unset {name}")));
+        }
+        if refresh.is_zero() {
+            return Err(invalid("JWT_KEY_REFRESH_SECONDS", "must be at least 1"));
+        }
+        return Ok(SigningSource::SecretsManager { secret_id, endpoint: get("SECRETS_MANAGER_ENDPOINT"), refresh });
+    }
+    let current = NamedSecret {
+        kid: get("JWT_KID").unwrap_or_else(|| "k1".into()),
+        secret: secret("JWT_SECRET", get("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET"))?)?,
+    };
+    let previous = match (get("JWT_PREVIOUS_KID"), get("JWT_PREVIOUS_SECRET")) {
+        (Some(kid), Some(s)) => Some(NamedSecret { kid, secret: secret("JWT_PREVIOUS_SECRET", s)? }),
+        (None, None) => None,
+        _ => {
+            return Err(invalid("JWT_PREVIOUS_KID", "JWT_PREVIOUS_KID and JWT_PREVIOUS_SECRET go together"));
+        }
+    };
+    Ok(SigningSource::Environment(SigningSecrets::new(current, previous)))
+}
+
 /// `ZM, MW` as country ids; empty or absent: none listed (every country allowed).
 fn countries(list: Option<String>) -> Result<Vec<phonenumber::country::Id>, ConfigError> {
     list.unwrap_or_default()
@@ -304,7 +338,7 @@ fn number(name: &'static str, value: Option<String>, default: u64) -> Result<u64
     }
 }
 
-fn secret(name: &'static str, value: String) -> Result<Vec<u8>, ConfigError> {
+pub(crate) fn secret(name: &'static str, value: String) -> Result<Vec<u8>, ConfigError> {
     let bytes = value.into_bytes();
     if bytes.len() < MIN_SECRET_BYTES {
         return Err(invalid(name, format!("must be at least {MIN_SECRET_BYTES} bytes")));
@@ -341,6 +375,21 @@ mod tests {
         pairs[2] = ("JWT_SECRET", "short");
         assert!(matches!(config(&pairs), Err(ConfigError::Invalid { name: "JWT_SECRET", .. })));
         assert!(matches!(config(&BASE[1..]), Err(ConfigError::Missing("TABLE_NAME"))));
+    }
+
+    #[test]
+    fn the_key_comes_from_secrets_manager_or_the_environment_never_both() {
+        let arn = ("JWT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbCdEf");
+        let from_aws = config(&[BASE[0], BASE[1], arn]).expect("the ARN alone is enough");
+        assert!(matches!(
+            from_aws.signing,
+            SigningSource::SecretsManager { refresh, .. } if refresh == Duration::from_secs(300)
+        ));
+        let both = config(&[BASE[0], BASE[1], BASE[2], arn]);
+        assert!(matches!(both, Err(ConfigError::Invalid { name: "JWT_SECRET_ARN", .. })));
+        let no_refresh = config(&[BASE[0], BASE[1], arn, ("JWT_KEY_REFRESH_SECONDS", "0")]);
+        assert!(matches!(no_refresh, Err(ConfigError::Invalid { name: "JWT_KEY_REFRESH_SECONDS", .. })));
+        assert!(matches!(config(&BASE[..2]), Err(ConfigError::Missing("JWT_SECRET"))));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod secrets;
 pub mod services;
 pub mod sms;
 pub mod store;

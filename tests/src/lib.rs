@@ -78,6 +78,11 @@ fn start_services() -> (Endpoints, Mutex<Option<Child>>) {
     }
 }
 
+/// moto's endpoint, which serves S3 and Secrets Manager alike.
+pub fn moto_endpoint() -> &'static str {
+    &endpoints().s3
+}
+
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(shared::app::https_client(shared::app::TrustRoots::System).expect("HTTPS client"))
@@ -180,7 +185,7 @@ impl TestApp {
         let vars = test_env(&format!("test-{suffix}"), &format!("test-{suffix}"), overrides);
         let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
             .expect("test config");
-        let mut app = App::new(config, &sdk_config().await);
+        let mut app = App::load(config, &sdk_config().await).await.expect("test app");
         app.avatar_renderer = Some(media_processor::render_avatar);
         let template = template();
         let mut table = template.table.clone();
@@ -191,6 +196,18 @@ impl TestApp {
         ensure_bucket(app.s3(), &app.config.media_bucket).await.expect("create test bucket");
         let api = LocalApi::new(app, &template.routes).expect("every template function is served locally");
         Self { api }
+    }
+
+    /// Another instance of the functions (a cold start) on this test's table and bucket, with
+    /// `overrides` on top of the test environment.
+    pub async fn another_instance(&self, overrides: &[(&str, &str)]) -> Result<Self, shared::config::ConfigError> {
+        let config = self.app().config.clone();
+        let vars = test_env(&config.table_name, &config.media_bucket, overrides);
+        let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
+        let mut app = App::load(config, &sdk_config().await).await?;
+        app.avatar_renderer = Some(media_processor::render_avatar);
+        let api = LocalApi::new(app, &template().routes).expect("every template function is served locally");
+        Ok(Self { api })
     }
 
     pub fn app(&self) -> &App {

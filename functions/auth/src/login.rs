@@ -112,7 +112,7 @@ async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> 
         Some(hash) if record.expires_at > now => hash,
         _ => return Err(invalid()),
     };
-    if app.otp_hasher.matches(&login.phone, &login.code, &code_hash) {
+    if app.keys().otp_hasher.matches(&login.phone, &login.code, &code_hash) {
         return Ok(code_hash);
     }
     match app.store.record_wrong_otp(&login.phone, &code_hash, max).await? {

@@ -18,7 +18,7 @@ pub async fn open_session(
     now: Timestamp,
 ) -> Result<Value, ApiError> {
     let session_id = SessionId::generate();
-    let refresh_token = app.refresh_signer.issue(owner_id, &session_id, 1);
+    let refresh_token = app.keys().refresh_signer.issue(owner_id, &session_id, 1);
     let session = SessionRecord {
         session_id,
         owner_id: owner_id.to_string(),
@@ -42,11 +42,11 @@ pub fn token_fields(
     refresh_token: String,
     now: Timestamp,
 ) -> Result<Value, ApiError> {
-    let access_token = app.jwt.issue(&session.owner_id, role, session.session_id.as_str(), now)?;
+    let access_token = app.keys().jwt.issue(&session.owner_id, role, session.session_id.as_str(), now)?;
     Ok(json!({
         "access_token": access_token,
         "refresh_token": refresh_token,
         "token_type": "Bearer",
-        "expires_in": app.jwt.lifetime().as_secs(),
+        "expires_in": app.keys().jwt.lifetime().as_secs(),
     }))
 }

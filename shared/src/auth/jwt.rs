@@ -7,6 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::keys::{NamedSecret, SigningSecrets};
 use super::{AuthError, Role};
 use crate::time::Timestamp;
 
@@ -35,13 +36,14 @@ pub struct JwtKeys {
 }
 
 impl JwtKeys {
-    pub fn new(kid: &str, secret: &[u8], previous: Option<(&str, &[u8])>, issuer: &str, lifetime: Duration) -> Self {
-        let mut verifying = vec![VerifyingKey { kid: kid.to_string(), key: DecodingKey::from_secret(secret) }];
-        if let Some((old_kid, old_secret)) = previous {
-            verifying.push(VerifyingKey { kid: old_kid.to_string(), key: DecodingKey::from_secret(old_secret) });
-        }
+    pub fn new(secrets: &SigningSecrets, issuer: &str, lifetime: Duration) -> Self {
+        let verifying = secrets
+            .all()
+            .map(|s| VerifyingKey { kid: s.kid.clone(), key: DecodingKey::from_secret(&s.secret) })
+            .collect();
+        let NamedSecret { kid, secret } = secrets.current();
         Self {
-            kid: kid.to_string(),
+            kid: kid.clone(),
             signing: EncodingKey::from_secret(secret),
             verifying,
             issuer: issuer.to_string(),
@@ -92,8 +94,16 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+    fn named(kid: &str, secret: &[u8]) -> NamedSecret {
+        NamedSecret { kid: kid.into(), secret: secret.to_vec() }
+    }
+
+    fn keys_of(current: NamedSecret, verify_only: Vec<NamedSecret>) -> JwtKeys {
+        JwtKeys::new(&SigningSecrets::new(current, verify_only), "test", Duration::from_secs(900))
+    }
+
     fn keys() -> JwtKeys {
-        JwtKeys::new("k1", SECRET, None, "test", Duration::from_secs(900))
+        keys_of(named("k1", SECRET), vec![])
     }
 
     #[test]
@@ -129,22 +139,19 @@ mod tests {
         let payload = token.split('.').nth(1).expect("payload");
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
         assert_eq!(keys().verify(&format!("{none_header}.{payload}.")), Err(AuthError::InvalidToken));
-        let other = JwtKeys::new("k1", b"another-secret-another-secret-xx", None, "test", Duration::from_secs(900));
+        let other = keys_of(named("k1", b"another-secret-another-secret-xx"), vec![]);
         assert_eq!(other.verify(&token), Err(AuthError::InvalidToken));
     }
 
     #[test]
     fn retiring_key_still_verifies_during_rotation() {
-        let old = JwtKeys::new("k0", b"old-secret-old-secret-old-secret", None, "test", Duration::from_secs(900));
+        let old_secret = named("k0", b"old-secret-old-secret-old-secret");
+        let old = keys_of(old_secret.clone(), vec![]);
         let token = old.issue("CUST_00000001", Role::Customer, "sid", Timestamp::now()).expect("sign");
-        let rotated = JwtKeys::new(
-            "k1",
-            SECRET,
-            Some(("k0", b"old-secret-old-secret-old-secret")),
-            "test",
-            Duration::from_secs(900),
-        );
+        let rotated = keys_of(named("k1", SECRET), vec![old_secret]);
         assert!(rotated.verify(&token).is_ok());
+        let rotated_token = rotated.issue("CUST_00000001", Role::Customer, "sid", Timestamp::now()).expect("sign");
+        assert_eq!(jsonwebtoken::decode_header(&rotated_token).expect("header").kid.as_deref(), Some("k1"));
         assert_eq!(keys().verify(&token), Err(AuthError::InvalidToken), "unknown kid");
     }
 }

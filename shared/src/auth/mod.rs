@@ -3,6 +3,7 @@
 
 pub mod current;
 pub mod jwt;
+pub mod keys;
 pub mod otp;
 pub mod refresh;
 pub mod roles;

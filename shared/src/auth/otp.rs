@@ -6,6 +6,7 @@ use rand::Rng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::keys::SigningSecrets;
 use crate::config::OtpLimits;
 use crate::domain::PhoneE164;
 use crate::domain::ids::hex;
@@ -39,28 +40,37 @@ pub fn is_well_formed(code: &str) -> bool {
 /// Keyed hash of (phone, code): a leaked table does not reveal codes, and a hash for one phone
 /// is useless for another.
 pub struct OtpHasher {
-    key: Vec<u8>,
+    /// One key per service secret, the signing secret's first: a code sent just before a
+    /// rotation still matches after it.
+    keys: Vec<Vec<u8>>,
 }
 
 impl OtpHasher {
-    /// Derives its own key from the service secret so the two uses never share a key.
-    pub fn new(service_secret: &[u8]) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(service_secret).unwrap_or_else(|_| unreachable_key());
-        mac.update(b"customer-platform/otp/v1");
-        Self { key: mac.finalize().into_bytes().to_vec() }
+    /// Derives its own keys from the service secrets so the two uses never share a key.
+    pub fn new(secrets: &SigningSecrets) -> Self {
+        let derive = |secret: &[u8]| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable_key());
+            mac.update(b"customer-platform/otp/v1");
+            mac.finalize().into_bytes().to_vec()
+        };
+        Self { keys: secrets.all_bytes().map(derive).collect() }
     }
 
     pub fn hash(&self, phone: &PhoneE164, code: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_key());
-        mac.update(phone.as_str().as_bytes());
-        mac.update(b":");
-        mac.update(code.as_bytes());
-        hex(&mac.finalize().into_bytes())
+        hash_with(&self.keys[0], phone, code)
     }
 
     pub fn matches(&self, phone: &PhoneE164, code: &str, stored_hash: &str) -> bool {
-        self.hash(phone, code).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+        self.keys.iter().any(|key| bool::from(hash_with(key, phone, code).as_bytes().ct_eq(stored_hash.as_bytes())))
     }
+}
+
+fn hash_with(key: &[u8], phone: &PhoneE164, code: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
+    mac.update(phone.as_str().as_bytes());
+    mac.update(b":");
+    mac.update(code.as_bytes());
+    hex(&mac.finalize().into_bytes())
 }
 
 /// Why another code may not be sent yet, and for how many seconds.
@@ -118,15 +128,21 @@ mod tests {
 
     #[test]
     fn hashes_bind_code_to_phone_and_secret() {
-        let hasher = OtpHasher::new(b"0123456789abcdef0123456789abcdef");
+        let hasher = OtpHasher::new(&SigningSecrets::single("k", b"0123456789abcdef0123456789abcdef"));
         let a = phone("+260971234567");
         let b = phone("+260971234568");
         let stored = hasher.hash(&a, "123456");
         assert!(hasher.matches(&a, "123456", &stored));
         assert!(!hasher.matches(&a, "123457", &stored));
         assert!(!hasher.matches(&b, "123456", &stored));
-        let other = OtpHasher::new(b"another-secret-another-secret-xx");
-        assert!(!other.matches(&a, "123456", &stored));
+        let other =
+            super::super::keys::NamedSecret { kid: "k2".into(), secret: b"another-secret-another-secret-xx".to_vec() };
+        assert!(!OtpHasher::new(&SigningSecrets::new(other.clone(), [])).matches(&a, "123456", &stored));
+        let old =
+            super::super::keys::NamedSecret { kid: "k".into(), secret: b"0123456789abcdef0123456789abcdef".to_vec() };
+        let rotated = OtpHasher::new(&SigningSecrets::new(other, [old]));
+        assert!(rotated.matches(&a, "123456", &stored), "a code sent before a rotation still works");
+        assert_ne!(rotated.hash(&a, "123456"), stored, "new codes are hashed with the new secret");
         assert!(!stored.contains("123456"));
     }
 

@@ -11,6 +11,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::keys::SigningSecrets;
 use crate::domain::SessionId;
 use crate::domain::ids::hex;
 
@@ -31,8 +32,8 @@ pub struct RefreshSigner {
 }
 
 impl RefreshSigner {
-    pub fn new(secret: &[u8], previous_secret: Option<&[u8]>) -> Self {
-        let keys = std::iter::once(secret).chain(previous_secret).map(derive_key).collect();
+    pub fn new(secrets: &SigningSecrets) -> Self {
+        let keys = secrets.all_bytes().map(derive_key).collect();
         Self { keys }
     }
 
@@ -86,10 +87,15 @@ mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const OTHER: &[u8] = b"another-secret-another-secret-xx";
+
+    fn signer(secret: &[u8]) -> RefreshSigner {
+        RefreshSigner::new(&SigningSecrets::single("k", secret))
+    }
 
     #[test]
     fn issued_tokens_parse_and_hash_stably() {
-        let signer = RefreshSigner::new(SECRET, None);
+        let signer = signer(SECRET);
         let sid = SessionId::generate();
         let token = signer.issue("CUST_0000ABCD", &sid, 3);
         let parsed = signer.parse(&token).expect("genuine");
@@ -100,15 +106,19 @@ mod tests {
 
     #[test]
     fn forged_and_foreign_tokens_do_not_parse() {
-        let signer = RefreshSigner::new(SECRET, None);
+        let signer = signer(SECRET);
         let sid = SessionId::generate();
         let token = signer.issue("CUST_0000ABCD", &sid, 3);
         assert!(signer.parse(&token.replace(".3.", ".4.")).is_none(), "generation edited");
         assert!(signer.parse(&token.replace("CUST_0000ABCD", "CUST_0000ABCE")).is_none(), "owner edited");
-        let other = RefreshSigner::new(b"another-secret-another-secret-xx", None);
+        let other = self::signer(OTHER);
         assert!(other.parse(&token).is_none());
         assert!(signer.parse("garbage").is_none());
-        let rotated = RefreshSigner::new(b"another-secret-another-secret-xx", Some(SECRET));
+        let old = super::super::keys::NamedSecret { kid: "k0".into(), secret: SECRET.to_vec() };
+        let rotated = RefreshSigner::new(&SigningSecrets::new(
+            super::super::keys::NamedSecret { kid: "k1".into(), secret: OTHER.to_vec() },
+            [old],
+        ));
         assert!(rotated.parse(&token).is_some(), "the retiring key still verifies");
     }
 }

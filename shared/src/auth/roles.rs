@@ -114,8 +114,8 @@ mod tests {
 
     #[test]
     fn a_guest_token_stands_in_only_where_no_bearer_token_is_sent() {
-        let keys =
-            JwtKeys::new("k", b"0123456789abcdef0123456789abcdef", None, "test", std::time::Duration::from_secs(60));
+        let secrets = crate::auth::keys::SigningSecrets::single("k", b"0123456789abcdef0123456789abcdef");
+        let keys = JwtKeys::new(&secrets, "test", std::time::Duration::from_secs(60));
         let mut headers = HeaderMap::new();
         assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys), Err(AuthError::MissingToken));
         headers.insert(GUEST_TOKEN_HEADER, "anything".parse().expect("header"));

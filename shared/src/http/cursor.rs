@@ -13,20 +13,25 @@ use subtle::ConstantTimeEq;
 use super::ApiError;
 
 pub struct CursorSigner {
-    key: Vec<u8>,
+    /// One key per service secret, the signing secret's first: a cursor handed out just before
+    /// a rotation still pages on after it.
+    keys: Vec<Vec<u8>>,
 }
 
 impl CursorSigner {
-    pub fn new(secret: &[u8]) -> Self {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
-        mac.update(b"customer-platform/cursor/v1");
-        Self { key: mac.finalize().into_bytes().to_vec() }
+    pub fn new(secrets: &crate::auth::keys::SigningSecrets) -> Self {
+        let derive = |secret: &[u8]| {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+            mac.update(b"customer-platform/cursor/v1");
+            mac.finalize().into_bytes().to_vec()
+        };
+        Self { keys: secrets.all_bytes().map(derive).collect() }
     }
 
     /// `scope` names the query (route and filters), so a cursor cannot be replayed elsewhere.
     pub fn encode<T: Serialize>(&self, scope: &str, position: &T) -> String {
         let payload = serde_json::to_vec(position).unwrap_or_default();
-        let tag = self.tag(scope, &payload);
+        let tag = tag(&self.keys[0], scope, &payload);
         format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
     }
 
@@ -35,19 +40,19 @@ impl CursorSigner {
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-        if !bool::from(self.tag(scope, &payload).ct_eq(&tag)) {
+        if !self.keys.iter().any(|key| bool::from(self::tag(key, scope, &payload).ct_eq(&tag))) {
             return Err(invalid());
         }
         serde_json::from_slice(&payload).map_err(|_| invalid())
     }
+}
 
-    fn tag(&self, scope: &str, payload: &[u8]) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(scope.as_bytes());
-        mac.update(b"\n");
-        mac.update(payload);
-        mac.finalize().into_bytes().to_vec()
-    }
+fn tag(key: &[u8], scope: &str, payload: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(scope.as_bytes());
+    mac.update(b"\n");
+    mac.update(payload);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// `limit` query parameter: 1–100, default 20.
@@ -72,7 +77,8 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_only_in_their_scope() {
-        let signer = CursorSigner::new(b"0123456789abcdef0123456789abcdef");
+        let signer =
+            CursorSigner::new(&crate::auth::keys::SigningSecrets::single("k", b"0123456789abcdef0123456789abcdef"));
         let cursor = signer.encode("staff", &key());
         assert_eq!(
             signer.decode::<std::collections::BTreeMap<String, String>>("staff", &cursor).expect("valid"),

@@ -74,13 +74,14 @@ impl<H> Call<'_, H> {
 
 /// Answers one request through `F`: every error becomes problem+json.
 pub async fn handle<F: ApiFunction>(app: &App, req: Request) -> Response<Body> {
+    app.refresh_keys_if_due().await;
     dispatch::<F>(app, &req).await.unwrap_or_else(ApiError::into_response)
 }
 
 async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let matched = F::router().find(req.method().as_str(), req.uri().path())?;
     let access = matched.route.access;
-    let principal = authorize(req.headers(), access, &app.jwt)?;
+    let principal = authorize(req.headers(), access, &app.keys().jwt)?;
     let call = Call { app, req, matched, principal };
     match access {
         Access::Admin => ensure_current_admin(app, call.signed_in()?).await?,

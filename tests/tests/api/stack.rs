@@ -100,7 +100,7 @@ async fn health_is_503_when_a_dependency_is_down() {
     let t = TestApp::new().await;
     let mut config = t.app().config.clone();
     config.s3_endpoint = Some("http://127.0.0.1:9".into());
-    let broken = shared::App::new(config, &integration_tests::sdk_config().await);
+    let broken = shared::App::load(config, &integration_tests::sdk_config().await).await.expect("app");
     let api = local_stack::server::LocalApi::new(broken, &template().routes).expect("api");
     let input = local_stack::event::HttpInput {
         method: "GET",

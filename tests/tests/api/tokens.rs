@@ -78,8 +78,12 @@ async fn bad_tokens_are_all_401() {
 #[tokio::test]
 async fn staff_tokens_cannot_use_customer_routes() {
     let t = TestApp::new().await;
-    let token =
-        t.app().jwt.issue("STAFF_1", shared::auth::Role::Staff, "sid", shared::time::Timestamp::now()).expect("sign");
+    let token = t
+        .app()
+        .keys()
+        .jwt
+        .issue("STAFF_1", shared::auth::Role::Staff, "sid", shared::time::Timestamp::now())
+        .expect("sign");
     let (status, _) = status_of_me(&t, Some(&format!("Bearer {token}"))).await;
     assert_eq!(status, 403);
 }

@@ -905,7 +905,7 @@ async fn provision(dir: &Path) {
             .or_else(|| std::env::var(name).ok())
     })
     .unwrap_or_else(|err| fail(&format!("configuration: {err}")));
-    let app = App::new(config, &integration_tests::sdk_config().await);
+    let app = App::load(config, &integration_tests::sdk_config().await).await.expect("app");
     let template = integration_tests::template();
     let created = ensure_table(app.store.client(), app.store.table(), &template.table)
         .await

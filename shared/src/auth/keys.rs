@@ -1,0 +1,83 @@
+//! The service's signing secrets and every key derived from them. One secret signs (the
+//! current one); the others (the retiring one, and one staged for the next rotation) still
+//! verify, so a rotation logs nobody out: access tokens, refresh tokens, one-time-code hashes
+//! and list cursors all accept any of them.
+
+use std::time::Duration;
+
+use super::JwtKeys;
+use super::otp::OtpHasher;
+use super::refresh::RefreshSigner;
+use crate::http::cursor::CursorSigner;
+
+/// A secret and the key id (`kid`) its tokens carry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NamedSecret {
+    pub kid: String,
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for NamedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedSecret").field("kid", &self.kid).field("secret", &"…").finish()
+    }
+}
+
+/// The secret that signs, then the ones that only verify (no duplicates of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningSecrets {
+    current: NamedSecret,
+    verify_only: Vec<NamedSecret>,
+}
+
+impl SigningSecrets {
+    pub fn new(current: NamedSecret, verify_only: impl IntoIterator<Item = NamedSecret>) -> Self {
+        let mut others: Vec<NamedSecret> = Vec::new();
+        for secret in verify_only {
+            if secret.kid != current.kid && !others.iter().any(|o| o.kid == secret.kid) {
+                others.push(secret);
+            }
+        }
+        Self { current, verify_only: others }
+    }
+
+    /// One secret and nothing else (a test, or a deployment between rotations).
+    pub fn single(kid: &str, secret: &[u8]) -> Self {
+        Self::new(NamedSecret { kid: kid.into(), secret: secret.to_vec() }, [])
+    }
+
+    pub fn current(&self) -> &NamedSecret {
+        &self.current
+    }
+
+    /// Every secret, the signing one first.
+    pub fn all(&self) -> impl Iterator<Item = &NamedSecret> {
+        std::iter::once(&self.current).chain(&self.verify_only)
+    }
+
+    /// Every secret's bytes, the signing one first.
+    pub fn all_bytes(&self) -> impl Iterator<Item = &[u8]> {
+        self.all().map(|s| s.secret.as_slice())
+    }
+}
+
+/// Everything keyed by the signing secrets, derived once per set of secrets.
+pub struct Keys {
+    pub secrets: SigningSecrets,
+    pub jwt: JwtKeys,
+    pub otp_hasher: OtpHasher,
+    pub refresh_signer: RefreshSigner,
+    pub cursor_signer: CursorSigner,
+}
+
+impl Keys {
+    pub fn derive(secrets: SigningSecrets, issuer: &str, access_token_ttl: Duration) -> Self {
+        Self {
+            jwt: JwtKeys::new(&secrets, issuer, access_token_ttl),
+            otp_hasher: OtpHasher::new(&secrets),
+            refresh_signer: RefreshSigner::new(&secrets),
+            cursor_signer: CursorSigner::new(&secrets),
+            secrets,
+        }
+    }
+}
