@@ -18,12 +18,47 @@ pub const MAX_NOTES: usize = 2_000;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG: usize = 40;
 
-/// `tags` as an array or as a comma-separated string.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+/// Raw tags (before blanks and duplicates are dropped) beyond which a list is refused.
+const MAX_RAW_TAGS: usize = MAX_TAGS * 4;
+
+/// `tags` as an array or as a comma-separated string. A list keeps at most one item more than
+/// [`parse_tags`] accepts: the rest of a list of a hundred thousand is read past, never built.
+#[derive(Debug, Clone, PartialEq)]
 pub enum TagsInput {
     List(Vec<String>),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for TagsInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TagsVisitor)
+    }
+}
+
+struct TagsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TagsVisitor {
+    type Value = TagsInput;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of tags or a comma-separated string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TagsInput, E> {
+        Ok(TagsInput::Text(text.to_string()))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TagsInput, A::Error> {
+        let mut list = Vec::new();
+        while list.len() <= MAX_RAW_TAGS {
+            match seq.next_element::<String>()? {
+                Some(tag) => list.push(tag),
+                None => return Ok(TagsInput::List(list)),
+            }
+        }
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(TagsInput::List(list))
+    }
 }
 
 /// Trims, lower-cases and de-duplicates tags (first spelling wins), dropping empty ones. The
@@ -34,7 +69,7 @@ pub fn parse_tags(input: &TagsInput) -> Result<Vec<String>, String> {
         TagsInput::Text(text) => text.split(',').collect(),
     };
     // Duplicates and blanks are forgiven, but not without bound.
-    if raw.len() > MAX_TAGS * 4 {
+    if raw.len() > MAX_RAW_TAGS {
         return Err(format!("must have at most {MAX_TAGS} tags"));
     }
     let mut seen = std::collections::HashSet::new();
@@ -410,6 +445,18 @@ mod tests {
         assert_eq!(next.email.as_ref().map(EmailAddress::as_str), Some("new@example.com"));
         assert!(!next.email_verified && !next.phone_verified);
         assert_eq!((next.first_name.as_str(), next.last_name.as_str()), ("Jane", "Roe"));
+    }
+
+    #[test]
+    fn a_flood_of_tags_is_read_past_not_built() {
+        let flood = format!("[{}]", vec!["\"a\""; 100_000].join(","));
+        let TagsInput::List(kept) = serde_json::from_str(&flood).expect("a list") else { panic!("a list") };
+        assert_eq!(kept.len(), MAX_RAW_TAGS + 1, "one more than accepted, so it is refused");
+        assert!(parse_tags(&TagsInput::List(kept)).is_err());
+        let wrong: Result<TagsInput, _> = serde_json::from_str("[1]");
+        assert!(wrong.is_err(), "items are strings");
+        let number: Result<TagsInput, _> = serde_json::from_str("5");
+        assert!(number.expect_err("a number").to_string().contains("a list of tags or a comma-separated string"));
     }
 
     #[test]

@@ -9,12 +9,19 @@ use serde_json::{Map, Value, json};
 use shared::App;
 use shared::domain::customer::Audience;
 use shared::domain::search::{Position, SEARCH_FIELDS, SearchRequest, parse_search_request};
-use shared::http::body::json_object;
+use shared::http::body::json_object_of;
 use shared::http::{ApiError, json};
 use shared::services::search::{SearchError, search};
 
 pub async fn by_body(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    run(app, &json_object(req)?).await
+    let accepts = |key: &str| SEARCH_FIELDS.contains(&key) || key.starts_with("custom_fields.");
+    let (object, unknown) = json_object_of(req, &accepts, "is not a known field")?;
+    if !unknown.is_empty() {
+        // Named together with whatever else is wrong with the fields it does know.
+        let parsed = parse_search_request(&object, app.config.phone_default_region, SEARCH_FIELDS);
+        return Err(unknown.combined_with(parsed).err().unwrap_or(unknown).into());
+    }
+    run(app, &object).await
 }
 
 pub async fn by_query(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
