@@ -12,6 +12,7 @@ usage:
 
 cold-start  time from spawn to the first GET /runtime/invocation/next, per binary,
             interleaved (hello, a, b, hello, a, b, ...); bar: median <= R x hello
+            (--max-ratio none: no bar, only the figures)
 memory      serve N invocations of EVENT_JSON one after another, then read VmHWM;
             bar: peak RSS <= 64 MiB
 
@@ -144,7 +145,11 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, String> 
     }
 }
 
+/// `none`: no bar, the run only measures (infinity, which every ratio is within).
 fn ratio(flag: &str, v: &str) -> Result<f64, String> {
+    if v == "none" {
+        return Ok(f64::INFINITY);
+    }
     match v.parse::<f64>() {
         Ok(r) if r.is_finite() && r >= 1.0 => Ok(r),
         _ => Err(format!("{flag}: `{v}` is not a ratio of at least 1")),
@@ -245,5 +250,7 @@ mod tests {
         assert!(parse(argv("cold-start --hello h --max-ratio 0.5")).is_err());
         let Command::ColdStart(a) = parse(argv("cold-start --hello h --max-ratio=1.25")).unwrap() else { panic!() };
         assert_eq!(a.max_ratio, 1.25);
+        let Command::ColdStart(a) = parse(argv("cold-start --hello h --max-ratio none")).unwrap() else { panic!() };
+        assert!(a.max_ratio.is_infinite(), "no bar");
     }
 }

@@ -11,6 +11,8 @@ use tracing_subscriber::EnvFilter;
 pub enum Output {
     Stdout,
     Buffer(Arc<Mutex<Vec<u8>>>),
+    /// Nowhere: the benchmark tools, whose standard output is their report.
+    Discard,
 }
 
 static OUTPUT: OnceLock<Output> = OnceLock::new();
@@ -55,13 +57,14 @@ impl Write for LineWriter {
                 buffer.lock().map_err(|_| std::io::Error::other("log buffer poisoned"))?.extend_from_slice(bytes);
                 Ok(bytes.len())
             }
+            Output::Discard => Ok(bytes.len()),
         }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         match &self.0 {
             Output::Stdout => std::io::stdout().flush(),
-            Output::Buffer(_) => Ok(()),
+            Output::Buffer(_) | Output::Discard => Ok(()),
         }
     }
 }

@@ -15,6 +15,7 @@ use local_stack::template::Template;
 use serde_json::{Value, json};
 use shared::{App, Config};
 
+pub mod hostile;
 pub mod photo;
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0001";

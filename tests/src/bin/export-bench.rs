@@ -177,6 +177,8 @@ async fn measure(size: usize) -> Measured {
 
 #[tokio::main]
 async fn main() {
+    // The functions' log lines and metrics would mix into the report on stdout.
+    shared::logging::init_to(shared::logging::Output::Discard);
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, id] = args.as_slice()
         && flag == "--job"

@@ -576,6 +576,8 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
+    // The functions' log lines and metrics would mix into the report on stdout.
+    shared::logging::init_to(shared::logging::Output::Discard);
     let args = args();
     // The run outlasts a default access token (15 minutes): a day-long one for the benchmark.
     let t = TestApp::with_env(&[("ACCESS_TOKEN_TTL_SECONDS", "86400")]).await;

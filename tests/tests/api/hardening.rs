@@ -5,23 +5,10 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use integration_tests::hostile::{Sender, hostile_bodies, many_keys};
 use integration_tests::{StaffTokens, TestApp};
 use serde_json::{Value, json};
 use shared::domain::CustomerId;
-
-/// A JSON object of `count` keys named `prefix<n>`, each with `value`: a body of a megabyte
-/// or so, the shape that made validation quadratic.
-fn many_keys(prefix: &str, count: usize, value: &str) -> String {
-    let mut body = String::from("{");
-    for n in 0..count {
-        if n > 0 {
-            body.push(',');
-        }
-        body.push_str(&format!("\"{prefix}{n}\":{value}"));
-    }
-    body.push('}');
-    body
-}
 
 /// Sends a raw body and returns the status and how long the answer took.
 async fn timed(t: &TestApp, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Duration) {
@@ -43,32 +30,20 @@ async fn bodies_built_to_burn_cpu_are_refused_fast() {
     let t = TestApp::new().await;
     let StaffTokens { staff, .. } = t.staff_tokens().await;
     let customer = t.sign_in("+260971000777", "Busy Body").await["access_token"].as_str().expect("token").to_string();
-    let unknown = many_keys("k", 90_000, "0");
-    let custom = format!("{{\"custom_fields\":{}}}", many_keys("f", 70_000, "1"));
-    let tags = format!(
-        "{{\"name\":\"Tag Flood\",\"email\":\"t@example.com\",\"tags\":[{}]}}",
-        vec!["\"a\""; 200_000].join(",")
-    );
-    let tag_text =
-        format!("{{\"name\":\"Tag Text\",\"email\":\"u@example.com\",\"tags\":\"{}\"}}", "x,".repeat(400_000));
-    let cases: Vec<(&str, &str, Option<&str>, &str)> = vec![
-        ("POST", "/v1/auth/otp", None, &unknown),
-        ("POST", "/v1/auth/login", None, &unknown),
-        ("POST", "/v1/customers", Some(&staff), &unknown),
-        ("POST", "/v1/customers", Some(&staff), &tags),
-        ("POST", "/v1/customers", Some(&staff), &tag_text),
-        ("PATCH", "/v1/me", Some(&customer), &unknown),
-        ("PATCH", "/v1/me", Some(&customer), &custom),
-        ("POST", "/v1/customers/search", Some(&staff), &unknown),
-        ("POST", "/v1/fields", Some(&staff), &unknown),
-    ];
-    for (method, path, token, body) in cases {
+    for case in hostile_bodies() {
+        let (method, path, body) = (case.method, case.path, case.body.as_str());
+        let token = match case.sender {
+            Sender::Nobody => None,
+            Sender::Staff => Some(staff.as_str()),
+            Sender::Customer => Some(customer.as_str()),
+        };
         assert!(body.len() <= 1024 * 1024, "{method} {path}: the body stays under the 1 MiB limit");
         let (status, took) = timed(&t, method, path, token, body).await;
-        assert!((400..500).contains(&status), "{method} {path}: {status}");
+        assert!((400..500).contains(&status), "{method} {path} ({}): {status}", case.shape);
         assert_ne!(status, 413, "{method} {path}: must be parsed, not refused by size");
-        assert!(took < Duration::from_millis(1500), "{method} {path} took {took:?}");
+        assert!(took < Duration::from_millis(1500), "{method} {path} ({}) took {took:?}", case.shape);
     }
+    let unknown = many_keys("k", 90_000, "0");
     let (_, took) = timed(&t, "POST", "/v1/customers", Some(&staff), &unknown).await;
     let response =
         t.call("POST", "/v1/customers", Some(&staff), Some(serde_json::from_str(&unknown).expect("json"))).await;

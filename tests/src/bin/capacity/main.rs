@@ -41,6 +41,8 @@ const SOURCE_IP: &str = "203.0.113.7";
 
 #[tokio::main]
 async fn main() {
+    // The functions' log lines and metrics would mix into the report on stdout.
+    shared::logging::init_to(shared::logging::Output::Discard);
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => capacity_table().await,
