@@ -25,6 +25,36 @@ pub enum Sender {
     Customer,
 }
 
+impl Sender {
+    /// The access token this sender sends, of the two given.
+    pub fn token<'a>(self, staff: &'a str, customer: &'a str) -> Option<&'a str> {
+        match self {
+            Sender::Nobody => None,
+            Sender::Staff => Some(staff),
+            Sender::Customer => Some(customer),
+        }
+    }
+}
+
+/// Sends a raw JSON body, with a bearer token when given; the status and how long the answer
+/// took.
+pub async fn send_timed(
+    t: &crate::TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, std::time::Duration) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth.as_str()));
+    }
+    let started = std::time::Instant::now();
+    let response = t.send(method, path, &headers, body.as_bytes(), "203.0.113.9").await;
+    (response.status, started.elapsed())
+}
+
 pub struct HostileBody {
     pub method: &'static str,
     pub path: &'static str,

@@ -10,9 +10,9 @@
 //! Exit status 1 when a case answered anything but a 4xx other than 413, or its p95 was over
 //! the bar; 2 on bad arguments.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use integration_tests::hostile::{HostileBody, Sender, hostile_bodies};
+use integration_tests::hostile::{HostileBody, hostile_bodies, send_timed};
 use integration_tests::{StaffTokens, TestApp};
 
 const BAR: Duration = Duration::from_millis(50);
@@ -53,15 +53,11 @@ async fn main() {
         cases.push(case);
     }
     for case in cases {
-        let token = match case.sender {
-            Sender::Nobody => None,
-            Sender::Staff => Some(staff.as_str()),
-            Sender::Customer => Some(customer.as_str()),
-        };
+        let token = case.sender.token(&staff, &customer);
         let mut took = Vec::with_capacity(runs);
         let mut statuses = Vec::new();
         for n in 0..WARM_UP + runs {
-            let (status, elapsed) = send(&t, case.method, case.path, token, &case.body).await;
+            let (status, elapsed) = send_timed(&t, case.method, case.path, token, &case.body).await;
             statuses.push(status);
             if n >= WARM_UP {
                 took.push(elapsed);
@@ -89,17 +85,6 @@ async fn main() {
     if !all_met {
         std::process::exit(1);
     }
-}
-
-async fn send(t: &TestApp, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Duration) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(auth) = &auth {
-        headers.push(("authorization", auth.as_str()));
-    }
-    let started = Instant::now();
-    let response = t.send(method, path, &headers, body.as_bytes(), "203.0.113.9").await;
-    (response.status, started.elapsed())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -2,25 +2,13 @@
 //! are interrupted or not allowed, writers racing without `If-Match`, and creation order within
 //! one second.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
-use integration_tests::hostile::{Sender, hostile_bodies, many_keys};
+use integration_tests::hostile::{hostile_bodies, many_keys, send_timed};
 use integration_tests::{StaffTokens, TestApp};
 use serde_json::{Value, json};
 use shared::domain::CustomerId;
-
-/// Sends a raw body and returns the status and how long the answer took.
-async fn timed(t: &TestApp, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Duration) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(auth) = &auth {
-        headers.push(("authorization", auth.as_str()));
-    }
-    let started = Instant::now();
-    let response = t.send(method, path, &headers, body.as_bytes(), "203.0.113.9").await;
-    (response.status, started.elapsed())
-}
 
 /// The worst bodies per route answer a clear 4xx fast. The bound is for this debug build on a
 /// busy 2-core machine; the release figures are in docs/benchmarks.md. Before the fix, the
@@ -32,19 +20,15 @@ async fn bodies_built_to_burn_cpu_are_refused_fast() {
     let customer = t.sign_in("+260971000777", "Busy Body").await["access_token"].as_str().expect("token").to_string();
     for case in hostile_bodies() {
         let (method, path, body) = (case.method, case.path, case.body.as_str());
-        let token = match case.sender {
-            Sender::Nobody => None,
-            Sender::Staff => Some(staff.as_str()),
-            Sender::Customer => Some(customer.as_str()),
-        };
+        let token = case.sender.token(&staff, &customer);
         assert!(body.len() <= 1024 * 1024, "{method} {path}: the body stays under the 1 MiB limit");
-        let (status, took) = timed(&t, method, path, token, body).await;
+        let (status, took) = send_timed(&t, method, path, token, body).await;
         assert!((400..500).contains(&status), "{method} {path} ({}): {status}", case.shape);
         assert_ne!(status, 413, "{method} {path}: must be parsed, not refused by size");
         assert!(took < Duration::from_millis(1500), "{method} {path} ({}) took {took:?}", case.shape);
     }
     let unknown = many_keys("k", 90_000, "0");
-    let (_, took) = timed(&t, "POST", "/v1/customers", Some(&staff), &unknown).await;
+    let (_, took) = send_timed(&t, "POST", "/v1/customers", Some(&staff), &unknown).await;
     let response =
         t.call("POST", "/v1/customers", Some(&staff), Some(serde_json::from_str(&unknown).expect("json"))).await;
     assert_eq!(response.error_fields().len(), 100, "at most 100 fields named ({took:?})");
