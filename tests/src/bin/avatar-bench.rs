@@ -277,9 +277,9 @@ fn report(options: &Options, photo: &integration_tests::photo::Photo, render: &[
     println!();
     println!(
         "What the peak is made of: the decoded RGB buffer is {}×{}×3 bytes = {rgb_mib:.1} MiB \
-         (decode only: {:.1} MiB over the baseline); `render_avatar` then encodes the JPEG \
-         from `image.to_rgb8()`, a second full copy of the pixels ({rgb_mib:.1} MiB), next to \
-         the input ({input_mib:.1} MiB) and the encoded output ({:.1} MiB).",
+         (decode only: {:.1} MiB over the baseline); `render_avatar` encodes the JPEG from \
+         that buffer itself (an RGB8 image needs no copy), so the rest of the peak is the input \
+         ({input_mib:.1} MiB), the encoded output ({:.1} MiB) and the thumbnail.",
         photo.width,
         photo.height,
         d.peak_mib - d.rss_before_mib,
