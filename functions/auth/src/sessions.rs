@@ -59,7 +59,9 @@ pub async fn refresh(app: &App, req: &Request) -> Result<Response<Body>, ApiErro
         }
         if within_grace(app, &presented, &session, now) {
             // The racing twin of a refresh that just rotated: hand out the same new token.
-            let token = app.keys().refresh_signer.issue(&session.owner_id, &session.session_id, session.generation);
+            let signer = &app.keys().refresh_signer;
+            let token =
+                signer.reissue(&session.owner_id, &session.session_id, session.generation, &session.refresh_hash);
             return json(StatusCode::OK, &token_fields(app, &session, role, token, now)?);
         }
         // A genuine but superseded token: someone replayed it. Revoke the whole session.

@@ -38,8 +38,18 @@ impl RefreshSigner {
     }
 
     pub fn issue(&self, owner_id: &str, session_id: &SessionId, generation: u64) -> String {
-        let mac = mac(&self.keys[0], owner_id, session_id, generation);
-        format!("{PREFIX}.{owner_id}.{}.{generation}.{}", session_id.as_str(), URL_SAFE_NO_PAD.encode(mac))
+        token(&self.keys[0], owner_id, session_id, generation)
+    }
+
+    /// The session's current token again, for a refresh that raced the one that issued it: made
+    /// with whichever key made it (the session keeps only its hash), so a key change in between
+    /// does not hand out a token the session would not know.
+    pub fn reissue(&self, owner_id: &str, session_id: &SessionId, generation: u64, stored_hash: &str) -> String {
+        self.keys
+            .iter()
+            .map(|key| token(key, owner_id, session_id, generation))
+            .find(|candidate| token_hash(candidate) == stored_hash)
+            .unwrap_or_else(|| self.issue(owner_id, session_id, generation))
     }
 
     /// `None` for anything that is not a token this service issued.
@@ -68,6 +78,11 @@ impl RefreshSigner {
 /// What the session stores of its current token.
 pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.trim().as_bytes()))
+}
+
+fn token(key: &[u8], owner_id: &str, session_id: &SessionId, generation: u64) -> String {
+    let mac = mac(key, owner_id, session_id, generation);
+    format!("{PREFIX}.{owner_id}.{}.{generation}.{}", session_id.as_str(), URL_SAFE_NO_PAD.encode(mac))
 }
 
 fn derive_key(secret: &[u8]) -> Vec<u8> {
@@ -120,5 +135,10 @@ mod tests {
             [old],
         ));
         assert!(rotated.parse(&token).is_some(), "the retiring key still verifies");
+        assert_eq!(
+            rotated.reissue("CUST_0000ABCD", &sid, 3, &token_hash(&token)),
+            token,
+            "a racing refresh gets the token the session holds, whichever key made it"
+        );
     }
 }
