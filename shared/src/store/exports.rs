@@ -3,6 +3,7 @@
 //! status and the job's `attempt`, so a job that lost its claim (taken for dead) can never
 //! write over the outcome that replaced it.
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::keys::{self, entity};
@@ -27,7 +28,26 @@ pub enum ExportOutcome<'a> {
     Failed(&'a str),
 }
 
+/// `update` applies only while the job of `attempt` still holds the export (`running`).
+fn while_held_by(update: UpdateItemFluentBuilder, attempt: u32) -> UpdateItemFluentBuilder {
+    update
+        .condition_expression("#status = :running AND attempt = :attempt")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+        .expression_attribute_values(":attempt", n(attempt))
+}
+
 impl Store {
+    /// An UpdateItem of export `id`'s item, its capacity metered; the caller adds the rest.
+    fn update_export(&self, id: &ExportId) -> UpdateItemFluentBuilder {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::export_pk(id)))
+            .key(keys::SK, s(keys::EXPORT_SK))
+            .return_consumed_capacity(Self::CAPACITY)
+    }
+
     /// Writes a new export (`pending`). In AWS its INSERT on the table's stream starts the job.
     pub async fn create_export(&self, record: &ExportRecord) -> Result<(), StoreError> {
         let result = self
@@ -73,11 +93,7 @@ impl Store {
         stale_before: Timestamp,
     ) -> Result<Option<ExportRecord>, StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::export_pk(id)))
-            .key(keys::SK, s(keys::EXPORT_SK))
+            .update_export(id)
             .update_expression(
                 "SET #status = :running, attempt = attempt + :one, started_at = :now, heartbeat_at = :now, #rows = :zero",
             )
@@ -93,7 +109,6 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":stale", s(stale_before.to_rfc3339()))
             .return_values(ReturnValue::AllNew)
-            .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
         match self.conditional(result)? {
@@ -111,21 +126,11 @@ impl Store {
         rows: u64,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::export_pk(id)))
-            .key(keys::SK, s(keys::EXPORT_SK))
+        let result = while_held_by(self.update_export(id), attempt)
             .update_expression("SET #rows = :rows, heartbeat_at = :now")
-            .condition_expression("#status = :running AND attempt = :attempt")
-            .expression_attribute_names("#status", "status")
             .expression_attribute_names("#rows", "rows")
-            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
-            .expression_attribute_values(":attempt", n(attempt))
             .expression_attribute_values(":rows", n(rows))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
         Ok(self.conditional(result)?.is_some())
@@ -145,21 +150,11 @@ impl Store {
             ExportOutcome::Ready => (ExportStatus::Ready, None),
             ExportOutcome::Failed(reason) => (ExportStatus::Failed, Some(reason)),
         };
-        let request = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::export_pk(id)))
-            .key(keys::SK, s(keys::EXPORT_SK))
-            .condition_expression("#status = :running AND attempt = :attempt")
-            .expression_attribute_names("#status", "status")
+        let request = while_held_by(self.update_export(id), attempt)
             .expression_attribute_names("#rows", "rows")
-            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
-            .expression_attribute_values(":attempt", n(attempt))
             .expression_attribute_values(":rows", n(rows))
             .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .return_consumed_capacity(Self::CAPACITY);
+            .expression_attribute_values(":now", s(now.to_rfc3339()));
         let request = match error {
             Some(reason) => request
                 .update_expression(
@@ -183,11 +178,7 @@ impl Store {
     ) -> Result<Option<ExportRecord>, StoreError> {
         let heartbeat = seen.heartbeat_at.map(|t| t.to_rfc3339()).unwrap_or_default();
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::export_pk(&seen.export_id)))
-            .key(keys::SK, s(keys::EXPORT_SK))
+            .update_export(&seen.export_id)
             .update_expression("SET #status = :failed, completed_at = :now, #error = :error")
             .condition_expression(
                 "#status = :seen AND attempt = :attempt AND (attribute_not_exists(heartbeat_at) OR heartbeat_at = :heartbeat)",
@@ -201,7 +192,6 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":error", s(reason))
             .return_values(ReturnValue::AllNew)
-            .return_consumed_capacity(Self::CAPACITY)
             .send()
             .await;
         match self.conditional(result)? {
