@@ -2,6 +2,7 @@
 //! every unknown or mistyped field at once).
 
 use lambda_http::{Body, Request};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::ApiError;
@@ -23,19 +24,17 @@ pub fn parse_json<T: JsonBody>(req: &Request) -> Result<T, ApiError> {
 pub fn parse_json_lenient<T: JsonBody>(req: &Request) -> Result<(T, ValidationErrors), ApiError> {
     let bytes = checked_body(req)?;
     let accepts = |key: &str| T::FIELDS.contains(&key);
-    let scan = TopLevelKeys::scan(bytes, &accepts, UNKNOWN_FIELD, KnownValues::Skip)?;
+    let scan = TopLevelKeys::scan(bytes, &accepts, UNKNOWN_FIELD)?;
     if scan.unknown.is_empty() {
         // The common case: straight from the bytes, with the slower path only to name every
         // mistyped field when something is wrong.
         if let Ok(value) = serde_json::from_slice::<T>(bytes) {
             return Ok((value, ValidationErrors::new()));
         }
-        return deserialize_all_errors::<T>(object_of(bytes)?, ValidationErrors::new());
     }
     // Unknown keys are named and their values never built: a megabyte of them costs a few
     // milliseconds, not tens.
-    let scan = TopLevelKeys::scan(bytes, &accepts, UNKNOWN_FIELD, KnownValues::Keep)?;
-    deserialize_all_errors::<T>(scan.known, scan.unknown)
+    deserialize_all_errors::<T>(scan.known_object()?, scan.unknown)
 }
 
 const UNKNOWN_FIELD: &str = "unknown field";
@@ -48,8 +47,8 @@ pub fn json_object_of(
     accepts: &dyn Fn(&str) -> bool,
     message: &'static str,
 ) -> Result<(Map<String, Value>, ValidationErrors), ApiError> {
-    let scan = TopLevelKeys::scan(checked_body(req)?, accepts, message, KnownValues::Keep)?;
-    Ok((scan.known, scan.unknown))
+    let scan = TopLevelKeys::scan(checked_body(req)?, accepts, message)?;
+    Ok((scan.known_object()?, scan.unknown))
 }
 
 /// The body as a JSON object, after the size, content-type and syntax checks.
@@ -93,32 +92,19 @@ fn not_an_object() -> ApiError {
     ApiError::validation("body", "must be a JSON object")
 }
 
-/// Whether a scan builds the values of the known keys.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum KnownValues {
-    Skip,
-    Keep,
-}
-
 /// One pass over a JSON object's top level: the keys `accepts` refuses are named (their values
-/// skipped unbuilt), the values of the others kept when asked.
-struct TopLevelKeys<'a> {
+/// skipped unbuilt), the others kept as the raw JSON of their values (borrowed, not parsed).
+struct TopLevelKeys<'a, 'de> {
     accepts: &'a dyn Fn(&str) -> bool,
     message: &'static str,
-    keep: KnownValues,
-    known: Map<String, Value>,
+    known: Vec<(String, &'de RawValue)>,
     unknown: ValidationErrors,
 }
 
-impl<'a> TopLevelKeys<'a> {
-    fn scan(
-        bytes: &[u8],
-        accepts: &'a dyn Fn(&str) -> bool,
-        message: &'static str,
-        keep: KnownValues,
-    ) -> Result<Self, ApiError> {
+impl<'a, 'de> TopLevelKeys<'a, 'de> {
+    fn scan(bytes: &'de [u8], accepts: &'a dyn Fn(&str) -> bool, message: &'static str) -> Result<Self, ApiError> {
         use serde::de::DeserializeSeed;
-        let mut scan = Self { accepts, message, keep, known: Map::new(), unknown: ValidationErrors::new() };
+        let mut scan = Self { accepts, message, known: Vec::new(), unknown: ValidationErrors::new() };
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let outcome = (&mut scan).deserialize(&mut deserializer).and_then(|()| deserializer.end());
         match outcome {
@@ -127,9 +113,17 @@ impl<'a> TopLevelKeys<'a> {
             Err(err) => Err(malformed(err)),
         }
     }
+
+    /// The known keys' values, parsed (a later duplicate wins, as in a parsed object).
+    fn known_object(&self) -> Result<Map<String, Value>, ApiError> {
+        self.known
+            .iter()
+            .map(|(key, raw)| Ok((key.clone(), serde_json::from_str(raw.get()).map_err(malformed)?)))
+            .collect()
+    }
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for &mut TopLevelKeys<'_> {
+impl<'de> serde::de::DeserializeSeed<'de> for &mut TopLevelKeys<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -137,7 +131,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for &mut TopLevelKeys<'_> {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for &mut TopLevelKeys<'_> {
+impl<'de> serde::de::Visitor<'de> for &mut TopLevelKeys<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -146,13 +140,10 @@ impl<'de> serde::de::Visitor<'de> for &mut TopLevelKeys<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
-            if !(self.accepts)(&key) {
-                self.unknown.add(key, self.message);
-                map.next_value::<serde::de::IgnoredAny>()?;
-            } else if self.keep == KnownValues::Keep {
-                let value: Value = map.next_value()?;
-                self.known.insert(key, value);
+            if (self.accepts)(&key) {
+                self.known.push((key, map.next_value()?));
             } else {
+                self.unknown.add(key, self.message);
                 map.next_value::<serde::de::IgnoredAny>()?;
             }
         }
