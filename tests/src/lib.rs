@@ -97,6 +97,16 @@ fn unique_suffix() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// An instance of the functions on `table` and `bucket` (which this does not create), as a cold
+/// start builds it from the test environment with `overrides`.
+async fn start(table: &str, bucket: &str, overrides: &[(&str, &str)]) -> Result<App, shared::config::ConfigError> {
+    let vars = test_env(table, bucket, overrides);
+    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
+    let mut app = App::load(config, &sdk_config().await).await?;
+    app.avatar_renderer = Some(media_processor::render_avatar);
+    Ok(app)
+}
+
 /// Environment for a test app; `overrides` replace or add variables.
 pub fn test_env(table: &str, bucket: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
     let endpoints = endpoints();
@@ -183,11 +193,7 @@ impl TestApp {
 
     async fn build(overrides: &[(&str, &str)], stream: TableStream) -> Self {
         let suffix = unique_suffix();
-        let vars = test_env(&format!("test-{suffix}"), &format!("test-{suffix}"), overrides);
-        let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-            .expect("test config");
-        let mut app = App::load(config, &sdk_config().await).await.expect("test app");
-        app.avatar_renderer = Some(media_processor::render_avatar);
+        let app = start(&format!("test-{suffix}"), &format!("test-{suffix}"), overrides).await.expect("test app");
         let template = template();
         let mut table = template.table.clone();
         if stream == TableStream::Off {
@@ -195,20 +201,18 @@ impl TestApp {
         }
         create_table(app.store.client(), app.store.table(), &table).await.expect("create test table");
         ensure_bucket(app.s3(), &app.config.media_bucket).await.expect("create test bucket");
-        let api = LocalApi::new(app, &template.routes).expect("every template function is served locally");
-        Self { api }
+        Self::serving(app, &template)
     }
 
     /// Another instance of the functions (a cold start) on this test's table and bucket, with
     /// `overrides` on top of the test environment.
     pub async fn another_instance(&self, overrides: &[(&str, &str)]) -> Result<Self, shared::config::ConfigError> {
-        let config = self.app().config.clone();
-        let vars = test_env(&config.table_name, &config.media_bucket, overrides);
-        let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
-        let mut app = App::load(config, &sdk_config().await).await?;
-        app.avatar_renderer = Some(media_processor::render_avatar);
-        let api = LocalApi::new(app, &template().routes).expect("every template function is served locally");
-        Ok(Self { api })
+        let config = &self.app().config;
+        Ok(Self::serving(start(&config.table_name, &config.media_bucket, overrides).await?, &template()))
+    }
+
+    fn serving(app: App, template: &Template) -> Self {
+        Self { api: LocalApi::new(app, &template.routes).expect("every template function is served locally") }
     }
 
     pub fn app(&self) -> &App {
