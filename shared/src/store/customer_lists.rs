@@ -4,6 +4,7 @@
 use futures::future::try_join_all;
 
 use super::keys::{self, entity};
+use super::table::SortKeyRange;
 use super::{Item, Page, PageToken, Store, StoreError, s, string_attr};
 use crate::domain::audit::AuditEntry;
 use crate::domain::{Customer, CustomerId, CustomerStatus};
@@ -74,12 +75,8 @@ impl Store {
         limit: i32,
         start: Option<PageToken>,
     ) -> Result<Page<AuditEntry>, StoreError> {
-        let query = self
-            .client()
-            .query()
-            .key_condition_expression("PK = :pk AND begins_with(SK, :audit)")
-            .expression_attribute_values(":pk", s(keys::customer_pk(id)))
-            .expression_attribute_values(":audit", s(keys::AUDIT_PREFIX))
+        let query = SortKeyRange::Prefix(keys::AUDIT_PREFIX.into())
+            .condition(self.client().query(), &keys::customer_pk(id))
             .scan_index_forward(false);
         self.query_page(query, limit, start, &[keys::PK, keys::SK]).await?.typed()
     }

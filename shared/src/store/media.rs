@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, TransactWriteItem, Update};
 
 use super::keys::{self, entity};
-use super::table::TxError;
+use super::table::{SortKeyRange, TxError};
 use super::{Item, Page, PageToken, Store, StoreError, n, s, string_attr};
 use crate::domain::CustomerId;
 use crate::domain::media::{Media, MediaId, MediaStatus, Purpose};
@@ -166,14 +166,8 @@ impl Store {
         let mut ids = Vec::new();
         let mut start = start;
         let next = loop {
-            let mut query = self
-                .client()
-                .query()
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":pk", s(keys::customer_pk(customer)))
-                .expression_attribute_values(":prefix", s(keys::MEDIA_ENTRY_PREFIX))
+            let mut query = SortKeyRange::Prefix(keys::MEDIA_ENTRY_PREFIX.into())
+                .condition(self.client().query(), &keys::customer_pk(customer))
                 .scan_index_forward(false)
                 .consistent_read(true);
             if let Some(purpose) = purpose {

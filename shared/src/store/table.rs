@@ -11,10 +11,17 @@ use super::keys;
 use super::{Item, Store, StoreError, UniqueField, n, s};
 use crate::domain::ids::random_token;
 
+/// The greatest Unicode scalar value. DynamoDB orders strings by their UTF-8 bytes, so every key
+/// that starts with a prefix lies between the prefix and the prefix followed by this.
+const PAST_EVERY_CHARACTER: char = '\u{10FFFF}';
+
 /// Which sort keys of a partition a `Query` reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SortKeyRange {
     All,
+    /// Read as `BETWEEN prefix AND prefix + U+10FFFF`, not `begins_with`: the same range on
+    /// DynamoDB, but DynamoDB Local answers `begins_with` by walking the whole partition (36 ms
+    /// for 100 matches in a 150,000-item partition, against 3 ms for the range).
     Prefix(String),
     /// Inclusive at both ends.
     Between(String, String),
@@ -24,18 +31,17 @@ impl SortKeyRange {
     /// `request` with the key condition `PK = pk` and this range of `SK`.
     pub(crate) fn condition(&self, request: QueryFluentBuilder, pk: &str) -> QueryFluentBuilder {
         let request = request.expression_attribute_names("#pk", keys::PK).expression_attribute_values(":pk", s(pk));
-        match self {
-            SortKeyRange::All => request.key_condition_expression("#pk = :pk"),
-            SortKeyRange::Prefix(prefix) => request
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":prefix", s(prefix)),
-            SortKeyRange::Between(low, high) => request
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-                .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":low", s(low))
-                .expression_attribute_values(":high", s(high)),
-        }
+        let (low, high) = match self {
+            SortKeyRange::All => return request.key_condition_expression("#pk = :pk"),
+            SortKeyRange::Prefix(prefix) if prefix.is_empty() => return request.key_condition_expression("#pk = :pk"),
+            SortKeyRange::Prefix(prefix) => (prefix.clone(), format!("{prefix}{PAST_EVERY_CHARACTER}")),
+            SortKeyRange::Between(low, high) => (low.clone(), high.clone()),
+        };
+        request
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
     }
 }
 
