@@ -12,33 +12,44 @@ use crate::customer::{Customer, CustomerStatus};
 /// The folded, slowly changing attributes of a customer that search filters and sorts on.
 /// Volatile values (`last_login_at`, activity counters) are left out on purpose: they change
 /// on every login or transaction, and every entry of the customer repeats this document.
+///
+/// Stored under one-letter keys: every entry repeats the document and a search reads hundreds
+/// of entries, so the names would be a sixth of what it pays for. The long names are accepted
+/// when reading (entries written before the short ones, until `search-index reindex`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchDoc {
+    #[serde(rename = "i", alias = "id")]
     pub id: String,
+    #[serde(rename = "f", alias = "first")]
     pub first: String,
+    #[serde(rename = "l", alias = "last")]
     pub last: String,
+    #[serde(rename = "u", alias = "username")]
     pub username: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "e", alias = "email", default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// E.164 digits, without the `+`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "p", alias = "phone", default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    #[serde(rename = "s", alias = "status")]
     pub status: CustomerStatus,
+    #[serde(rename = "v", alias = "verified")]
     pub verified: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "n", alias = "country", default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "r", alias = "state", default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "y", alias = "city", default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "o", alias = "company", default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "t", alias = "tags", default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Unix milliseconds.
+    #[serde(rename = "c", alias = "created")]
     pub created: i64,
     /// Custom field values in their folded text form (`gold`, `42`, `true`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(rename = "x", alias = "custom", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom: BTreeMap<String, String>,
 }
 
