@@ -545,7 +545,7 @@ async fn scan_for(t: &TestApp, word: &str, city: &str) -> (Duration, f64, usize)
     let store = &t.app().store;
     let started = Instant::now();
     let (mut rcu, mut found, mut start) = (0.0, 0usize, None);
-    loop {
+    for page in 1.. {
         let out = store
             .client()
             .scan()
@@ -565,9 +565,13 @@ async fn scan_for(t: &TestApp, word: &str, city: &str) -> (Duration, f64, usize)
         found += out.items().len();
         start = out.last_evaluated_key;
         if start.is_none() {
-            return (started.elapsed(), rcu, found);
+            break;
+        }
+        if page % 100 == 0 {
+            eprintln!("  scan: {page} pages, {rcu:.0} RCU, {:.0} s", started.elapsed().as_secs_f64());
         }
     }
+    (started.elapsed(), rcu, found)
 }
 
 fn ms(d: Duration) -> String {
