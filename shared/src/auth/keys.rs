@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 use super::JwtKeys;
 use super::otp::OtpHasher;
 use super::refresh::RefreshSigner;
@@ -56,8 +59,20 @@ impl SigningSecrets {
     }
 
     /// Every secret's bytes, the signing one first.
-    pub fn all_bytes(&self) -> impl Iterator<Item = &[u8]> {
+    fn all_bytes(&self) -> impl Iterator<Item = &[u8]> {
         self.all().map(|s| s.secret.as_slice())
+    }
+
+    /// One key per secret for one use (`purpose`, e.g. `customer-platform/otp/v1`), the signing
+    /// secret's first: HMAC-SHA256 of the purpose under the secret, so no two uses share a key.
+    pub fn derived_keys(&self, purpose: &[u8]) -> Vec<Vec<u8>> {
+        self.all_bytes()
+            .map(|secret| {
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+                mac.update(purpose);
+                mac.finalize().into_bytes().to_vec()
+            })
+            .collect()
     }
 }
 

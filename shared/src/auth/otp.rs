@@ -48,12 +48,7 @@ pub struct OtpHasher {
 impl OtpHasher {
     /// Derives its own keys from the service secrets so the two uses never share a key.
     pub fn new(secrets: &SigningSecrets) -> Self {
-        let derive = |secret: &[u8]| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable_key());
-            mac.update(b"customer-platform/otp/v1");
-            mac.finalize().into_bytes().to_vec()
-        };
-        Self { keys: secrets.all_bytes().map(derive).collect() }
+        Self { keys: secrets.derived_keys(b"customer-platform/otp/v1") }
     }
 
     pub fn hash(&self, phone: &PhoneE164, code: &str) -> String {

@@ -33,8 +33,7 @@ pub struct RefreshSigner {
 
 impl RefreshSigner {
     pub fn new(secrets: &SigningSecrets) -> Self {
-        let keys = secrets.all_bytes().map(derive_key).collect();
-        Self { keys }
+        Self { keys: secrets.derived_keys(b"customer-platform/refresh/v1") }
     }
 
     pub fn issue(&self, owner_id: &str, session_id: &SessionId, generation: u64) -> String {
@@ -83,12 +82,6 @@ pub fn token_hash(token: &str) -> String {
 fn token(key: &[u8], owner_id: &str, session_id: &SessionId, generation: u64) -> String {
     let mac = mac(key, owner_id, session_id, generation);
     format!("{PREFIX}.{owner_id}.{}.{generation}.{}", session_id.as_str(), URL_SAFE_NO_PAD.encode(mac))
-}
-
-fn derive_key(secret: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(b"customer-platform/refresh/v1");
-    mac.finalize().into_bytes().to_vec()
 }
 
 fn mac(key: &[u8], owner: &str, session_id: &SessionId, generation: u64) -> Vec<u8> {

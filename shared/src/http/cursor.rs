@@ -20,12 +20,7 @@ pub struct CursorSigner {
 
 impl CursorSigner {
     pub fn new(secrets: &crate::auth::keys::SigningSecrets) -> Self {
-        let derive = |secret: &[u8]| {
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
-            mac.update(b"customer-platform/cursor/v1");
-            mac.finalize().into_bytes().to_vec()
-        };
-        Self { keys: secrets.all_bytes().map(derive).collect() }
+        Self { keys: secrets.derived_keys(b"customer-platform/cursor/v1") }
     }
 
     /// `scope` names the query (route and filters), so a cursor cannot be replayed elsewhere.
