@@ -32,7 +32,8 @@ pub struct OtpLimits {
     /// Codes sent per hour by the whole deployment (`OTP_GLOBAL_PER_HOUR`): the SMS spend cap.
     pub global_per_hour: u32,
     /// Countries codes may go to (`OTP_ALLOWED_COUNTRIES`, ISO 3166 codes, comma-separated);
-    /// empty: every country.
+    /// empty or absent: the country of `PHONE_DEFAULT_REGION`, never every country (SMS
+    /// pumping to premium numbers abroad would spend the global budget).
     pub allowed_countries: Vec<phonenumber::country::Id>,
 }
 
@@ -216,7 +217,7 @@ impl Config {
                 min_interval: seconds("OTP_MIN_INTERVAL_SECONDS", 30)?,
                 per_ip_per_hour: count("OTP_PER_IP_PER_HOUR", 300)?,
                 global_per_hour: count("OTP_GLOBAL_PER_HOUR", 2_000)?,
-                allowed_countries: countries(get("OTP_ALLOWED_COUNTRIES"))?,
+                allowed_countries: countries(get("OTP_ALLOWED_COUNTRIES"), phone_default_region)?,
             },
             guest_carts_per_ip_per_hour: count("GUEST_CARTS_PER_IP_PER_HOUR", 60)?,
             refresh_grace: seconds("REFRESH_GRACE_SECONDS", 10)?,
@@ -290,9 +291,13 @@ fn signing_source(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> R
     Ok(SigningSource::Environment(SigningSecrets::new(current, previous)))
 }
 
-/// `ZM, MW` as country ids; empty or absent: none listed (every country allowed).
-fn countries(list: Option<String>) -> Result<Vec<phonenumber::country::Id>, ConfigError> {
-    list.unwrap_or_default()
+/// `ZM, MW` as country ids; empty or absent: the default region's country alone.
+fn countries(
+    list: Option<String>,
+    default_region: phonenumber::country::Id,
+) -> Result<Vec<phonenumber::country::Id>, ConfigError> {
+    let listed = list
+        .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|code| !code.is_empty())
@@ -301,7 +306,8 @@ fn countries(list: Option<String>) -> Result<Vec<phonenumber::country::Id>, Conf
                 .parse()
                 .map_err(|_| invalid("OTP_ALLOWED_COUNTRIES", format!("{code:?} is not an ISO 3166 country code")))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if listed.is_empty() { vec![default_region] } else { listed })
 }
 
 /// `jpeg,png` as media types; absent: the contract's default list.
@@ -367,6 +373,20 @@ mod tests {
         assert_eq!(c.otp.per_ip_per_hour, 300);
         assert_eq!(c.otp_delivery, OtpDelivery::Sns);
         assert!(!c.otp_dev_echo);
+    }
+
+    #[test]
+    fn codes_go_to_the_default_regions_country_unless_others_are_listed() {
+        let us: phonenumber::country::Id = "US".parse().expect("US");
+        assert_eq!(config(&BASE).expect("valid").otp.allowed_countries, [us]);
+        let mut zambia = BASE.to_vec();
+        zambia.extend([("PHONE_DEFAULT_REGION", "zm"), ("OTP_ALLOWED_COUNTRIES", " ")]);
+        let zm: phonenumber::country::Id = "ZM".parse().expect("ZM");
+        assert_eq!(config(&zambia).expect("valid").otp.allowed_countries, [zm], "blank is the default");
+        let mut listed = BASE.to_vec();
+        listed.push(("OTP_ALLOWED_COUNTRIES", "zm, MW"));
+        let mw: phonenumber::country::Id = "MW".parse().expect("MW");
+        assert_eq!(config(&listed).expect("valid").otp.allowed_countries, [zm, mw]);
     }
 
     #[test]

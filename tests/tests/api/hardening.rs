@@ -212,6 +212,19 @@ async fn codes_go_only_to_allowed_countries_and_within_the_hourly_budget() {
     assert!(over.header("retry-after").is_some());
 }
 
+/// With no allow-list configured, codes go to the default region's country only (the tests'
+/// region is ZM), never to every country.
+#[tokio::test]
+async fn without_an_allow_list_codes_go_only_to_the_default_regions_country() {
+    let t = TestApp::with_env(&[("OTP_ALLOWED_COUNTRIES", "")]).await;
+    for abroad in ["+14155550123", "+447700900123", "+265991000002"] {
+        let response = t.call("POST", "/v1/auth/otp", None, Some(json!({ "phone": abroad }))).await;
+        assert_eq!(response.status, 422, "{abroad}");
+        assert_eq!(response.error_fields(), ["phone"]);
+    }
+    assert_eq!(t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": "0971000005"}))).await.status, 202);
+}
+
 #[tokio::test]
 async fn a_delivery_failure_tells_the_caller_nothing_of_the_provider() {
     let t = TestApp::with_env(&[("OTP_DELIVERY", "sns"), ("SNS_ENDPOINT", "http://127.0.0.1:9")]).await;
@@ -265,4 +278,36 @@ async fn a_disabled_staff_member_loses_staff_routes_at_once() {
         let body = (method == "POST").then(|| json!({}));
         assert_eq!(t.call(method, path, Some(&staff), body).await.status, 401, "{method} {path} with a live token");
     }
+}
+
+/// A body that is not UTF-8 anywhere is 400, whether the bad bytes sit in a field the route
+/// knows, in an unknown field (whose value the parser skips unread) or in a key; nothing changes.
+#[tokio::test]
+async fn bodies_that_are_not_utf8_anywhere_are_400_and_change_nothing() {
+    let t = TestApp::new().await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let id = create(&t, &staff, json!({"name": "Byte Safe", "phone": "0971555111"})).await;
+    let json_headers = [("content-type", "application/json")];
+    let bodies: [&[u8]; 4] = [
+        b"{\"first_name\": \"\xff\xfe\"}",
+        b"{\"phone\": \"+260971555112\", \"x\": \"\xc3\x28\"}",
+        b"{\"ph\xedone\": \"+260971555112\"}",
+        b"{\"phone\": \"+26097155\xf0\x28\x8c\xbc5112\"}",
+    ];
+    for body in bodies {
+        let response = t.send("POST", "/v1/auth/otp", &json_headers, body, "203.0.113.21").await;
+        assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(body));
+        assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    }
+    let auth = format!("Bearer {staff}");
+    let headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
+    let patch = b"{\"city\": \"Ndola\", \"notes\": \"caf\xe9\"}";
+    let path = format!("/v1/customers/{id}");
+    let response = t.send("PATCH", &path, &headers, patch, "203.0.113.21").await;
+    assert_eq!(response.status, 400);
+    let after = t.call("GET", &path, Some(&staff), None).await.json();
+    assert_eq!(after["version"], 1, "nothing was applied");
+    assert!(after["city"].is_null());
+    let valid = t.send("POST", "/v1/auth/otp", &json_headers, "{\"phone\": \"+260971555113\"}".as_bytes(), "203.0.113.21").await;
+    assert_eq!(valid.status, 202, "a valid body still passes");
 }
