@@ -304,11 +304,46 @@ pub const TAIL_BYTES: u64 = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     NotUploaded,
-    SizeMismatch { declared: u64, stored: u64 },
-    UnknownContent { declared: MediaType },
-    WrongType { declared: MediaType, found: MediaType },
-    Truncated { declared: MediaType },
+    SizeMismatch {
+        declared: u64,
+        stored: u64,
+    },
+    UnknownContent {
+        declared: MediaType,
+    },
+    WrongType {
+        declared: MediaType,
+        found: MediaType,
+    },
+    Truncated {
+        declared: MediaType,
+    },
     Undecodable(String),
+    /// An image larger than an avatar may be, told from its header before any pixel is decoded.
+    TooManyPixels {
+        width: u32,
+        height: u32,
+    },
+    /// An image whose decoded pixels (at its colour depth) exceed what the processor may hold.
+    TooDeep {
+        width: u32,
+        height: u32,
+        decoded_bytes: u64,
+    },
+}
+
+/// The most pixels an avatar may have (API.md: 40 megapixels) ...
+pub const MAX_AVATAR_PIXELS: u64 = 40_000_000;
+/// ... and the longest side it may have.
+pub const MAX_AVATAR_SIDE: u32 = 10_000;
+
+/// Whether an image of these dimensions may be decoded as an avatar (checked from the header).
+pub fn check_avatar_dimensions(width: u32, height: u32) -> Result<(), Rejection> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width > MAX_AVATAR_SIDE || height > MAX_AVATAR_SIDE || pixels > MAX_AVATAR_PIXELS {
+        return Err(Rejection::TooManyPixels { width, height });
+    }
+    Ok(())
 }
 
 impl Rejection {
@@ -326,6 +361,15 @@ impl Rejection {
             }
             Rejection::Truncated { declared } => format!("the uploaded {} file is truncated", declared.name()),
             Rejection::Undecodable(why) => format!("the uploaded image cannot be decoded: {why}"),
+            Rejection::TooManyPixels { width, height } => format!(
+                "the uploaded image is {width} × {height} pixels; an avatar may have at most {} megapixels \
+                 and {MAX_AVATAR_SIDE} pixels a side",
+                MAX_AVATAR_PIXELS / 1_000_000
+            ),
+            Rejection::TooDeep { width, height, decoded_bytes } => format!(
+                "the uploaded image ({width} × {height} pixels) would take {} MiB to decode; use 8 bits per channel",
+                decoded_bytes.div_ceil(1024 * 1024)
+            ),
         }
     }
 }
@@ -430,6 +474,11 @@ pub struct Media {
     pub variants: std::collections::BTreeMap<String, Variant>,
 }
 
+/// Every object of a customer's media lies under this prefix.
+pub fn customer_prefix(customer: &CustomerId) -> String {
+    format!("media/{customer}/")
+}
+
 impl Media {
     /// The object a client uploads to: chosen by the server, never from the file name.
     pub fn upload_key(&self) -> String {
@@ -531,6 +580,20 @@ mod tests {
 
     fn object<'a>(size: u64, head: &'a [u8], tail: &'a [u8]) -> StoredObject<'a> {
         StoredObject { size, head, tail }
+    }
+
+    #[test]
+    fn avatars_are_held_to_forty_megapixels_and_ten_thousand_pixels_a_side() {
+        assert_eq!(check_avatar_dimensions(8_000, 5_000), Ok(()), "exactly 40 megapixels");
+        assert_eq!(
+            check_avatar_dimensions(8_000, 5_001),
+            Err(Rejection::TooManyPixels { width: 8_000, height: 5_001 })
+        );
+        assert_eq!(check_avatar_dimensions(10_001, 10), Err(Rejection::TooManyPixels { width: 10_001, height: 10 }));
+        assert_eq!(
+            check_avatar_dimensions(u32::MAX, u32::MAX).map_err(|r| r.message().contains("40 megapixels")),
+            Err(true)
+        );
     }
 
     #[test]

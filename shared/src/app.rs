@@ -6,7 +6,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::auth::keys::Keys;
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, OtpDelivery, SigningSource};
+use crate::config::{Config, ConfigError, EmailDelivery, OtpDelivery, SigningSource};
+use crate::email::EmailSender;
 use crate::secrets::KeyRing;
 use crate::sms::CodeSender;
 use crate::store::Store;
@@ -18,6 +19,7 @@ pub struct App {
     sdk: SdkConfig,
     s3: OnceLock<aws_sdk_s3::Client>,
     code_sender: OnceLock<CodeSender>,
+    email_sender: OnceLock<EmailSender>,
     /// The signing keys (access and refresh tokens, code hashes, cursors): see `keys()`.
     key_ring: KeyRing,
     /// The avatar re-encoder, where an image library is linked (the media processor, the local
@@ -126,6 +128,7 @@ impl App {
             sdk: sdk.clone(),
             s3: OnceLock::new(),
             code_sender: OnceLock::new(),
+            email_sender: OnceLock::new(),
             avatar_renderer: None,
             config,
         })
@@ -157,6 +160,20 @@ impl App {
                 s3 = s3.endpoint_url(endpoint).force_path_style(true);
             }
             aws_sdk_s3::Client::from_conf(s3.build())
+        })
+    }
+
+    /// Codes by email (customers' sign-in and verification, staff password resets).
+    pub fn email_sender(&self) -> &EmailSender {
+        self.email_sender.get_or_init(|| match &self.config.email_delivery {
+            EmailDelivery::Ses(settings) => {
+                let mut ses = aws_sdk_sesv2::config::Builder::from(&self.sdk);
+                if let Some(endpoint) = &self.config.ses_endpoint {
+                    ses = ses.endpoint_url(endpoint);
+                }
+                EmailSender::Ses(aws_sdk_sesv2::Client::from_conf(ses.build()), settings.clone())
+            }
+            EmailDelivery::Log => EmailSender::Log,
         })
     }
 

@@ -22,6 +22,15 @@ pub enum OtpDelivery {
     Log,
 }
 
+/// How codes sent by email go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailDelivery {
+    /// Amazon SES v2, from a verified identity (`EMAIL_FROM`), for AWS.
+    Ses(crate::email::SesSettings),
+    /// Writes a masked line to the log instead of sending anything, for the local stack.
+    Log,
+}
+
 #[derive(Clone)]
 pub struct OtpLimits {
     pub code_ttl: Duration,
@@ -52,6 +61,11 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub phone_default_region: phonenumber::country::Id,
     pub otp_delivery: OtpDelivery,
+    /// `EMAIL_DELIVERY`: `ses` or `log`; by default `log` where SMS is logged (`OTP_DELIVERY=log`,
+    /// the local stack) and `ses` otherwise.
+    pub email_delivery: EmailDelivery,
+    /// Another SES endpoint (`SES_ENDPOINT`): tests point it at a closed port.
+    pub ses_endpoint: Option<String>,
     pub otp_dev_echo: bool,
     pub otp: OtpLimits,
     /// How long the previous refresh token of a session still works after a rotation, so two
@@ -201,6 +215,8 @@ impl Config {
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             s3_endpoint: get("S3_ENDPOINT"),
             sns_endpoint: get("SNS_ENDPOINT"),
+            ses_endpoint: get("SES_ENDPOINT"),
+            email_delivery: email_delivery(&get, otp_delivery)?,
             signing,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "customer-platform".into()),
             access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 900)?,
@@ -289,6 +305,20 @@ fn signing_source(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> R
         }
     };
     Ok(SigningSource::Environment(SigningSecrets::new(current, previous)))
+}
+
+fn email_delivery(get: &impl Fn(&str) -> Option<String>, sms: OtpDelivery) -> Result<EmailDelivery, ConfigError> {
+    let default = if sms == OtpDelivery::Log { "log" } else { "ses" };
+    match get("EMAIL_DELIVERY").as_deref().unwrap_or(default) {
+        "log" => Ok(EmailDelivery::Log),
+        "ses" => {
+            // Only the functions that send email get it; the others never reach for it.
+            let from = get("EMAIL_FROM");
+            let configuration_set = get("SES_CONFIGURATION_SET").filter(|set| !set.trim().is_empty());
+            Ok(EmailDelivery::Ses(crate::email::SesSettings { from, configuration_set }))
+        }
+        other => Err(invalid("EMAIL_DELIVERY", format!("{other:?} is not ses or log"))),
+    }
 }
 
 /// `ZM, MW` as country ids; empty or absent: the default region's country alone.

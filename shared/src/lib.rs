@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod email;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -80,6 +80,17 @@ pub fn mask_phone(e164: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
 }
 
+/// `jane.doe@example.com` → `j*******@example.com`: the domain, for correlation; never the name.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}{}@{domain}", "*".repeat(local.chars().count().saturating_sub(1).max(1)))
+        }
+        None => "*".repeat(email.chars().count()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +99,12 @@ mod tests {
     fn masks_the_middle_of_a_phone_number() {
         assert_eq!(mask_phone("+260971234567"), "+2609*****567");
         assert_eq!(mask_phone("+1234"), "*****");
+    }
+
+    #[test]
+    fn masks_the_name_of_an_email_address() {
+        assert_eq!(mask_email("jane.doe@example.com"), "j*******@example.com");
+        assert_eq!(mask_email("j@example.com"), "j*@example.com");
+        assert_eq!(mask_email("nonsense"), "********");
     }
 }

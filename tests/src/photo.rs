@@ -22,8 +22,14 @@ const QUALITIES: [u8; 10] = [98, 96, 95, 94, 93, 92, 90, 88, 85, 80];
 /// A `width` × `height` photo-like JPEG of at most `max_bytes` (EXIF included), encoded at the
 /// highest quality of [`QUALITIES`] that fits (the lowest one when none does).
 pub fn phone_photo(width: u32, height: u32, max_bytes: usize) -> Photo {
+    phone_photo_oriented(width, height, max_bytes, 1)
+}
+
+/// [`phone_photo`] with another EXIF orientation (6: the phone was held upright, so the
+/// processor turns the image a quarter, which copies its pixels once).
+pub fn phone_photo_oriented(width: u32, height: u32, max_bytes: usize, orientation: u16) -> Photo {
     let pixels = photo_pixels(width, height, 0x5EED);
-    let app1 = exif_app1();
+    let app1 = exif_app1(orientation);
     let mut best = None;
     for quality in QUALITIES {
         let jpeg = with_app1(&encode(&pixels, quality), &app1);
@@ -147,13 +153,13 @@ fn ifd(entries: &[Entry], offset: usize) -> Vec<u8> {
 
 /// `FF E1`, length, `Exif\0\0` and a little-endian TIFF: IFD0 with make, model, orientation,
 /// date and the GPS pointer; the GPS IFD with a position (15°25' S, 28°17' E).
-fn exif_app1() -> Vec<u8> {
+fn exif_app1(orientation: u16) -> Vec<u8> {
     let gps_pointer = |offset: u32| Entry { tag: 0x8825, kind: 4, count: 1, value: offset.to_le_bytes().to_vec() };
     let ifd0 = |gps: u32| {
         vec![
             ascii(0x010F, "BenchPhone"),
             ascii(0x0110, "BP-12 Pro"),
-            Entry { tag: 0x0112, kind: 3, count: 1, value: 1u16.to_le_bytes().to_vec() },
+            Entry { tag: 0x0112, kind: 3, count: 1, value: orientation.to_le_bytes().to_vec() },
             ascii(0x0132, "2026:11:23 10:15:00"),
             gps_pointer(gps),
         ]

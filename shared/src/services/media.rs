@@ -18,8 +18,8 @@ use thiserror::Error;
 use crate::App;
 use crate::domain::audit::{AuditAction, AuditNote};
 use crate::domain::media::{
-    HEAD_BYTES, Media, MediaId, MediaStatus, MediaType, ObjectKey, Purpose, RenderedAvatar, StoredObject, TAIL_BYTES,
-    UploadRequest, Variant, avatar_media_id, verify,
+    HEAD_BYTES, Media, MediaId, MediaStatus, MediaType, ObjectKey, Purpose, Rejection, RenderedAvatar, StoredObject,
+    TAIL_BYTES, UploadRequest, Variant, avatar_media_id, verify,
 };
 use crate::domain::{Customer, CustomerId};
 use crate::services::customers::update_customer;
@@ -28,7 +28,7 @@ use crate::store::media::{Claim, MediaStoreError, Outcome};
 use crate::time::Timestamp;
 
 /// Decodes an avatar and writes it again (which drops EXIF and location data) with a thumbnail.
-pub type AvatarRenderer = fn(&[u8], MediaType) -> Result<RenderedAvatar, String>;
+pub type AvatarRenderer = fn(&[u8], MediaType) -> Result<RenderedAvatar, Rejection>;
 
 /// How long a worker holds a media item it verifies before another may take over.
 const LEASE_SECONDS: i64 = 60;
@@ -38,6 +38,11 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 /// The tag a presigned upload carries until its media is ready: the bucket's lifecycle rule
 /// expires tagged objects, so an upload never completed does not stay.
 pub const PENDING_TAG: &str = "upload=pending";
+/// The variant a download serves by default: a verified copy of the upload, or an avatar's
+/// re-encoded image.
+const ORIGINAL: &str = "original";
+/// The key name of an avatar's re-encoded image (kept as it was for avatars already stored).
+const ORIGINAL_RENDITION: &str = "image";
 
 #[derive(Debug, Error)]
 pub enum MediaError {
@@ -171,31 +176,56 @@ async fn may_settle_here(app: &App, media: &Media) -> Result<bool, MediaError> {
 
 /// Runs the verification under `claim` and records the outcome (which the caller re-reads).
 async fn settle(app: &App, media: Media, claim: &Claim) -> Result<(), MediaError> {
-    let key = media.upload_key();
-    let stored = read_ends(app, &key).await?;
-    let verdict = verify(
-        media.content_type,
-        media.size,
-        stored.as_ref().map(|(size, head, tail)| StoredObject { size: *size, head, tail }).as_ref(),
-    );
-    if let Err(rejection) = verdict {
-        return reject(app, &media, claim, &rejection.message()).await;
-    }
     if media.purpose == Purpose::Avatar {
+        let stored = read_ends(app, &media.upload_key()).await?;
+        if let Err(rejection) = verify_stored(&media, stored.as_ref()) {
+            return reject(app, &media, claim, &rejection.message()).await;
+        }
         return settle_avatar(app, media, claim).await;
     }
+    settle_file(app, media, claim).await
+}
+
+fn verify_stored(media: &Media, stored: Option<&(u64, Vec<u8>, Vec<u8>)>) -> Result<(), Rejection> {
+    let stored = stored.map(|(size, head, tail)| StoredObject { size: *size, head, tail });
+    verify(media.content_type, media.size, stored.as_ref())
+}
+
+/// A document or attachment: the upload is copied to the media's own key first and the copy is
+/// what is verified and served, so the upload URL (valid until it expires, and not single-use)
+/// can change neither a ready item's bytes nor, by tagging them again, their lifetime.
+async fn settle_file(app: &App, media: Media, claim: &Claim) -> Result<(), MediaError> {
+    let upload = media.upload_key();
+    let original = media.variant_key(ORIGINAL);
+    let copied = match head_object(app, &upload).await? {
+        Some(_) => copy_object(app, &upload, &original).await?,
+        None => false,
+    };
+    let stored = if copied { read_ends(app, &original).await? } else { None };
+    if let Err(rejection) = verify_stored(&media, stored.as_ref()) {
+        return reject(app, &media, claim, &rejection.message()).await;
+    }
     let mut ready = media;
-    ready.variants.insert(
-        "original".into(),
-        Variant { key: key.clone(), content_type: ready.content_type, size: ready.size, width: None, height: None },
-    );
-    app.s3().delete_object_tagging().bucket(&app.config.media_bucket).key(&key).send().await.map_err(storage)?;
-    app.store.finish_media(&ready, claim, Outcome::Ready(&ready)).await?;
+    let variant = Variant {
+        key: original.clone(),
+        content_type: ready.content_type,
+        size: ready.size,
+        width: None,
+        height: None,
+    };
+    ready.variants.insert(ORIGINAL.into(), variant);
+    untag(app, &original).await?;
+    if app.store.finish_media(&ready, claim, Outcome::Ready(&ready)).await? {
+        delete_object(app, &upload).await?;
+    }
     Ok(())
 }
 
 /// An avatar: re-encoded (the upload, with whatever EXIF and GPS data it carried, is deleted),
-/// a thumbnail made, set as the customer's `avatar_url`, and the previous avatar removed.
+/// a thumbnail made, set as the customer's `avatar_url`, and the previous avatar removed. The
+/// renditions are written tagged as pending and untagged only just before the item is settled,
+/// so a processor that dies in between leaves nothing the bucket's lifecycle keeps; one that
+/// loses the item (deleted, or its customer erased, meanwhile) removes what it wrote.
 async fn settle_avatar(app: &App, media: Media, claim: &Claim) -> Result<(), MediaError> {
     let Some(render) = app.avatar_renderer else {
         return Err(MediaError::StillProcessing);
@@ -203,22 +233,26 @@ async fn settle_avatar(app: &App, media: Media, claim: &Claim) -> Result<(), Med
     let bytes = get_object(app, &media.upload_key()).await?;
     let rendered = match render(&bytes, media.content_type) {
         Ok(rendered) => rendered,
-        Err(why) => {
-            let message = crate::domain::media::Rejection::Undecodable(why).message();
-            return reject(app, &media, claim, &message).await;
-        }
+        Err(rejection) => return reject(app, &media, claim, &rejection.message()).await,
     };
     let mut ready = media;
-    let image = rendition(&ready, "image", &rendered, (rendered.image.len(), rendered.width, rendered.height));
+    let image =
+        rendition(&ready, ORIGINAL_RENDITION, &rendered, (rendered.image.len(), rendered.width, rendered.height));
     let thumb =
         rendition(&ready, "thumb", &rendered, (rendered.thumb.len(), rendered.thumb_width, rendered.thumb_height));
-    put_object(app, &image, rendered.image).await?;
-    put_object(app, &thumb, rendered.thumb).await?;
-    ready.variants.insert("original".into(), image);
+    put_pending(app, &image, rendered.image).await?;
+    put_pending(app, &thumb, rendered.thumb).await?;
+    ready.variants.insert(ORIGINAL.into(), image);
     ready.variants.insert("thumb".into(), thumb);
-    let previous = set_avatar(app, &ready).await?;
+    let AvatarSet::Replaced(previous) = set_avatar(app, &ready).await? else {
+        // The customer was erased meanwhile: its media go with it.
+        return remove_objects_and_item(app, &ready).await;
+    };
+    for variant in ready.variants.values() {
+        untag(app, &variant.key).await?;
+    }
     if !app.store.finish_media(&ready, claim, Outcome::Ready(&ready)).await? {
-        return Ok(());
+        return abandon_lost_avatar(app, &ready).await;
     }
     delete_object(app, &ready.upload_key()).await?;
     if let Some(previous) = previous.filter(|p| *p != ready.media_id)
@@ -228,6 +262,17 @@ async fn settle_avatar(app: &App, media: Media, claim: &Claim) -> Result<(), Med
         remove_objects_and_item(app, &old).await?;
     }
     Ok(())
+}
+
+/// The item could not be settled by this worker: when it was deleted meanwhile, what this
+/// worker wrote (renditions, the customer's `avatar_url`) is undone; when another worker settled
+/// it, that worker's outcome stands (it wrote the same keys).
+async fn abandon_lost_avatar(app: &App, ours: &Media) -> Result<(), MediaError> {
+    if app.store.get_media(&ours.media_id).await?.is_some() {
+        return Ok(());
+    }
+    clear_avatar(app, ours).await?;
+    delete_objects_of(app, ours).await
 }
 
 /// A rendition the processor made of `media`: its key beside the upload, type and dimensions.
@@ -246,9 +291,17 @@ fn rendition(
     }
 }
 
+/// What pointing a customer's `avatar_url` at a new avatar found.
+enum AvatarSet {
+    /// Set; the avatar it replaced, if any.
+    Replaced(Option<MediaId>),
+    /// The customer no longer exists (erased while the avatar was processed).
+    CustomerGone,
+}
+
 /// Points the customer's `avatar_url` at `media` through the customer write path (versioned and
-/// audited; a repeat changes nothing). Returns the avatar it replaced.
-async fn set_avatar(app: &App, media: &Media) -> Result<Option<MediaId>, MediaError> {
+/// audited; a repeat changes nothing).
+async fn set_avatar(app: &App, media: &Media) -> Result<AvatarSet, MediaError> {
     let url = media.download_path();
     let previous = std::sync::Mutex::new(None);
     let note = AuditNote::new(media.uploaded_by.as_str(), AuditAction::Update);
@@ -259,17 +312,18 @@ async fn set_avatar(app: &App, media: &Media) -> Result<Option<MediaId>, MediaEr
         Ok(Customer { avatar_url: Some(url.clone()), ..current.clone() })
     };
     match update_customer(&app.store, &app.clock, &media.customer_id, None, &note, change).await {
-        Ok(_) => Ok(previous.into_inner().unwrap_or_default()),
-        // The customer was erased meanwhile: its media go with it.
-        Err(crate::services::customers::UpdateError::NotFound) => Ok(None),
+        Ok(_) => Ok(AvatarSet::Replaced(previous.into_inner().unwrap_or_default())),
+        Err(crate::services::customers::UpdateError::NotFound) => Ok(AvatarSet::CustomerGone),
         Err(crate::services::customers::UpdateError::Store(err)) => Err(err.into()),
         Err(other) => Err(MediaError::Storage(other.to_string())),
     }
 }
 
-/// Removes the object and records why (the caller re-reads the item and reports it).
+/// Removes what was uploaded (and any copy of it) and records why (the caller re-reads the
+/// item and reports it).
 async fn reject(app: &App, media: &Media, claim: &Claim, reason: &str) -> Result<(), MediaError> {
     delete_object(app, &media.upload_key()).await?;
+    delete_object(app, &media.variant_key(ORIGINAL)).await?;
     if app.store.finish_media(media, claim, Outcome::Rejected(reason)).await? {
         crate::metrics::count("media", crate::metrics::Metric::MediaRejected);
     }
@@ -325,25 +379,30 @@ async fn clear_avatar(app: &App, media: &Media) -> Result<(), MediaError> {
 }
 
 async fn remove_objects_and_item(app: &App, media: &Media) -> Result<(), MediaError> {
-    delete_object(app, &media.upload_key()).await?;
-    for variant in media.variants.values() {
-        delete_object(app, &variant.key).await?;
-    }
+    delete_objects_of(app, media).await?;
     app.store.delete_media(media).await?;
     Ok(())
 }
 
-/// Removes every object and item of an erased customer's media (the entries in the customer's
-/// partition go with the erase's sweep).
-pub async fn purge_customer(app: &App, customer: &CustomerId) -> Result<(), MediaError> {
-    for media in app.store.customer_media(customer).await? {
-        delete_object(app, &media.upload_key()).await?;
-        for variant in media.variants.values() {
-            delete_object(app, &variant.key).await?;
-        }
-        app.store.delete_media_item(&media.media_id).await?;
+/// The upload and every variant of `media`.
+async fn delete_objects_of(app: &App, media: &Media) -> Result<(), MediaError> {
+    delete_object(app, &media.upload_key()).await?;
+    for variant in media.variants.values() {
+        delete_object(app, &variant.key).await?;
     }
     Ok(())
+}
+
+/// Removes every object and item of an erased customer's media (the entries in the customer's
+/// partition go with the erase's sweep), then every object left under the customer's prefix
+/// (renditions a processor wrote for an item the erase had already removed, uploads never
+/// completed).
+pub async fn purge_customer(app: &App, customer: &CustomerId) -> Result<(), MediaError> {
+    for media in app.store.customer_media(customer).await? {
+        delete_objects_of(app, &media).await?;
+        app.store.delete_media_item(&media.media_id).await?;
+    }
+    delete_prefix(app, &crate::domain::media::customer_prefix(customer)).await
 }
 
 /// What the processor does with one `s3:ObjectCreated:*` record: verifies an upload (as
@@ -353,9 +412,13 @@ pub async fn on_object_created(app: &App, key: &str) -> Result<ObjectCreated, Me
     let ObjectKey::Upload { media_id, .. } = ObjectKey::parse(key) else {
         return Ok(ObjectCreated::Ignored);
     };
-    if app.store.get_media(&media_id).await?.is_none() {
+    let Some(media) = app.store.get_media(&media_id).await? else {
         delete_object(app, key).await?;
         return Ok(ObjectCreated::Orphan);
+    };
+    if media.status.is_final() && !media.variants.values().any(|v| v.key == key) {
+        // Another PUT to a settled item's upload URL: its bytes are fixed, so this goes.
+        delete_object(app, key).await?;
     }
     match complete(app, &media_id).await {
         Ok(_) => Ok(ObjectCreated::Ready),
@@ -404,17 +467,71 @@ async fn get_object(app: &App, key: &str) -> Result<Vec<u8>, MediaError> {
     Ok(bytes.into_bytes().to_vec())
 }
 
-async fn put_object(app: &App, variant: &Variant, bytes: Vec<u8>) -> Result<(), MediaError> {
+/// Writes a rendition tagged as pending, so the lifecycle rule removes it unless it is settled.
+async fn put_pending(app: &App, variant: &Variant, bytes: Vec<u8>) -> Result<(), MediaError> {
     app.s3()
         .put_object()
         .bucket(&app.config.media_bucket)
         .key(&variant.key)
         .content_type(variant.content_type.mime())
+        .tagging(PENDING_TAG)
         .body(bytes.into())
         .send()
         .await
         .map_err(storage)?;
     Ok(())
+}
+
+/// Copies `from` to `to` (tags included); `false` when `from` is gone.
+async fn copy_object(app: &App, from: &str, to: &str) -> Result<bool, MediaError> {
+    let bucket = &app.config.media_bucket;
+    let source = format!("{bucket}/{}", percent_encoding::utf8_percent_encode(from, COPY_SOURCE));
+    match app.s3().copy_object().bucket(bucket).key(to).copy_source(source).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+        Err(err) => Err(storage(err)),
+    }
+}
+
+/// Characters a copy source keeps as they are (the key's slashes among them).
+const COPY_SOURCE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.');
+
+/// Removes the pending tag: the object is part of a settled item now.
+async fn untag(app: &App, key: &str) -> Result<(), MediaError> {
+    app.s3().delete_object_tagging().bucket(&app.config.media_bucket).key(key).send().await.map_err(storage)?;
+    Ok(())
+}
+
+/// Deletes every object under `prefix`, a page of up to 1,000 at a time.
+async fn delete_prefix(app: &App, prefix: &str) -> Result<(), MediaError> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let bucket = &app.config.media_bucket;
+    loop {
+        let page = app.s3().list_objects_v2().bucket(bucket).prefix(prefix).send().await.map_err(storage)?;
+        let keys: Vec<ObjectIdentifier> = page
+            .contents()
+            .iter()
+            .filter_map(|object| object.key())
+            .filter_map(|key| ObjectIdentifier::builder().key(key).build().ok())
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let batch = Delete::builder()
+            .set_objects(Some(keys))
+            .quiet(true)
+            .build()
+            .map_err(|e| MediaError::Storage(e.to_string()))?;
+        let out = app.s3().delete_objects().bucket(bucket).delete(batch).send().await.map_err(storage)?;
+        if let Some(failed) = out.errors().first() {
+            return Err(MediaError::Storage(format!(
+                "{} not deleted: {:?}",
+                failed.key().unwrap_or("?"),
+                failed.code()
+            )));
+        }
+    }
 }
 
 async fn delete_object(app: &App, key: &str) -> Result<(), MediaError> {

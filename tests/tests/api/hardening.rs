@@ -308,6 +308,8 @@ async fn bodies_that_are_not_utf8_anywhere_are_400_and_change_nothing() {
     let after = t.call("GET", &path, Some(&staff), None).await.json();
     assert_eq!(after["version"], 1, "nothing was applied");
     assert!(after["city"].is_null());
-    let valid = t.send("POST", "/v1/auth/otp", &json_headers, "{\"phone\": \"+260971555113\"}".as_bytes(), "203.0.113.21").await;
+    let valid = t
+        .send("POST", "/v1/auth/otp", &json_headers, "{\"phone\": \"+260971555113\"}".as_bytes(), "203.0.113.21")
+        .await;
     assert_eq!(valid.status, 202, "a valid body still passes");
 }

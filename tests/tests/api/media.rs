@@ -504,3 +504,163 @@ async fn the_processor_settles_an_upload_from_a_real_s3_event() {
     );
     assert!(!object_exists(&t, &stray).await);
 }
+
+/// A PNG whose header declares `width` × `height` pixels at `bit_depth` bits per channel of RGBA,
+/// followed by a few bytes of image data and the end chunk: what an attacker needs to claim
+/// gigabytes of pixels in a few hundred bytes.
+fn png_declaring(width: u32, height: u32, bit_depth: u8) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend(data);
+        out.extend(&body);
+        out.extend(crc32(&body).to_be_bytes());
+    }
+    let mut ihdr = Vec::new();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([bit_depth, 6, 0, 0, 0]);
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &[0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A real, complete PNG of `width` × `height` grey pixels (zeros compress to almost nothing).
+fn grey_png(width: u32, height: u32) -> Vec<u8> {
+    let pixels = image::GrayImage::new(width, height);
+    let mut bytes = Vec::new();
+    pixels.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png).expect("encode PNG");
+    bytes
+}
+
+/// API.md: an avatar decodes to at most 40 megapixels (and 10,000 px a side); a larger one is
+/// 422 and `rejected` at once, from its header, whatever its file size. Before the fix, a complete
+/// 41-megapixel PNG was decoded and became the avatar, and a header claiming 8,000 × 8,000
+/// 16-bit pixels made the processor reserve 512 MB before finding the data short.
+#[tokio::test]
+async fn avatars_over_forty_megapixels_are_refused_from_their_header() {
+    let t = TestApp::new().await;
+    let (token, me) = customer(&t, "+260971110011", "Pixel Bomb").await;
+    let cases = [
+        ("a complete 6,400 × 6,400 PNG (41 megapixels)", grey_png(6_400, 6_400), "6400 × 6400"),
+        ("a header claiming 8,000 × 8,000 at 16 bits", png_declaring(8_000, 8_000, 16), "8000 × 8000"),
+        ("a header claiming 20,000 × 100", png_declaring(20_000, 100, 8), "20000 × 100"),
+    ];
+    for (case, bytes, dimensions) in cases {
+        assert!(bytes.len() < 5 * 1024 * 1024, "{case}: under the avatar's size limit");
+        let request =
+            json!({"filename": "bomb.png", "content_type": "image/png", "size": bytes.len(), "purpose": "avatar"});
+        let (media_id, done) = upload_and_complete(&t, &token, request, &bytes).await;
+        assert_eq!(done.status, 422, "{case}: {}", String::from_utf8_lossy(&done.body));
+        let detail = done.json()["detail"].as_str().unwrap_or_default().to_string();
+        assert!(detail.contains(dimensions) && detail.contains("40 megapixels"), "{case}: {detail}");
+        let meta = t.call("GET", &format!("/v1/media/{media_id}"), Some(&token), None).await.json();
+        assert_eq!(meta["status"], "rejected", "{case}");
+        assert_eq!(objects_under(&t, &format!("media/{me}/{media_id}")).await, 0, "{case}: nothing kept");
+    }
+    let within = grey_png(2_000, 1_500);
+    let request = json!({"filename": "ok.png", "content_type": "image/png", "size": within.len(), "purpose": "avatar"});
+    assert_eq!(upload_and_complete(&t, &token, request, &within).await.1.status, 200, "3 megapixels pass");
+    let me_now = t.call("GET", "/v1/me", Some(&token), None).await.json();
+    assert!(me_now["avatar_url"].is_string(), "only the image within the limit became the avatar");
+}
+
+async fn tags_of(t: &TestApp, key: &str) -> Vec<String> {
+    let app = t.app();
+    let out = app.s3().get_object_tagging().bucket(&app.config.media_bucket).key(key).send().await.expect("tagging");
+    out.tag_set().iter().map(|tag| format!("{}={}", tag.key(), tag.value())).collect()
+}
+
+/// API.md: once a media item is `ready` its bytes are fixed. Before the fix, a second PUT to the
+/// still-valid upload URL replaced a verified PDF with an executable of the same length, which
+/// the download then served, and tagged it for the lifecycle rule's deletion again.
+#[tokio::test]
+async fn a_ready_documents_bytes_cannot_be_replaced_through_its_upload_url() {
+    let t = TestApp::new().await;
+    let (token, me) = customer(&t, "+260971110012", "Doc Keeper").await;
+    let request =
+        json!({"filename": "d.pdf", "content_type": "application/pdf", "size": PDF.len(), "purpose": "document"});
+    let created = slot(&t, &token, request).await;
+    let media_id = created.json()["media_id"].as_str().expect("id").to_string();
+    assert_eq!(upload(&created.json(), PDF).await.status, 200);
+    let path = format!("/v1/media/{media_id}/complete");
+    let ready = t.call("POST", &path, Some(&token), None).await;
+    assert_eq!(ready.status, 200, "{}", String::from_utf8_lossy(&ready.body));
+
+    let mut executable = b"MZ".to_vec();
+    executable.resize(PDF.len(), 0x90);
+    let replaced = upload(&created.json(), &executable).await;
+    assert_eq!(replaced.status, 200, "S3 still takes the PUT (the URL is valid until it expires)");
+    let again = t.call("POST", &path, Some(&token), None).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json(), ready.json(), "the item is as it was settled");
+    let served = download(&t, &token, &format!("/v1/media/{media_id}/download")).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, PDF, "the download serves the verified bytes");
+
+    let meta = t.call("GET", &format!("/v1/media/{media_id}"), Some(&token), None).await.json();
+    assert_eq!(meta["status"], "ready");
+    let served_key = format!("media/{me}/{media_id}/original");
+    assert!(object_exists(&t, &served_key).await);
+    assert!(tags_of(&t, &served_key).await.is_empty(), "the verified copy carries no expiry tag");
+    // The bucket's event for the second PUT removes it: a settled item takes no new bytes.
+    let upload_key = format!("media/{me}/{media_id}");
+    media_processor::handle_event(t.app(), s3_event(&t, &upload_key)).await.expect("processed");
+    assert!(!object_exists(&t, &upload_key).await, "the replacement is gone");
+    assert_eq!(download(&t, &token, &format!("/v1/media/{media_id}/download")).await.body, PDF);
+}
+
+/// The sample S3 event, naming `key` in this test's bucket.
+fn s3_event(t: &TestApp, key: &str) -> aws_lambda_events::event::s3::S3Event {
+    let sample = std::fs::read_to_string(integration_tests::repo_root().join("events/s3-object-created.json"))
+        .expect("sample event");
+    let text = sample
+        .replace("media/CUST_0E7E5700/MED_0123456789ABCDEF", key)
+        .replace("media-5c9a6f30-8a41-11ef-9f3b-0a1b2c3d4e5f", &t.app().config.media_bucket);
+    serde_json::from_str(&text).expect("an S3 event")
+}
+
+/// After an erase no object of the customer remains, whatever wrote it: before the fix,
+/// renditions a processor wrote for an item the erase had already removed stayed for good.
+/// A ready avatar's renditions carry no expiry tag.
+#[tokio::test]
+async fn an_erase_leaves_no_object_under_the_customers_prefix() {
+    let t = TestApp::new().await;
+    let (token, me) = customer(&t, "+260971110013", "Left Overs").await;
+    let (bytes, _) = png(300, 200);
+    let avatar = json!({"filename": "a.png", "content_type": "image/png", "size": bytes.len(), "purpose": "avatar"});
+    let (media_id, done) = upload_and_complete(&t, &token, avatar, &bytes).await;
+    assert_eq!(done.status, 200);
+    for rendition in ["image", "thumb"] {
+        let key = format!("media/{me}/{media_id}/{rendition}");
+        assert!(tags_of(&t, &key).await.is_empty(), "{rendition} of a ready avatar carries no expiry tag");
+    }
+    // What a processor racing the erase leaves: renditions of an item the erase already removed.
+    let app = t.app();
+    for key in ["MED_00000000000000B1/image", "MED_00000000000000B1/thumb", "MED_00000000000000B2"] {
+        let key = format!("media/{me}/{key}");
+        app.s3()
+            .put_object()
+            .bucket(&app.config.media_bucket)
+            .key(key)
+            .body(bytes.clone().into())
+            .send()
+            .await
+            .expect("put");
+    }
+    assert_eq!(t.call("DELETE", "/v1/me", Some(&token), None).await.status, 204);
+    assert_eq!(objects_under(&t, &format!("media/{me}/")).await, 0, "nothing of the customer is left");
+}
