@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_norway::Value;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -12,7 +12,7 @@ pub enum TemplateError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
     #[error("template.yaml is not valid YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] serde_norway::Error),
     #[error("template.yaml has no {0}")]
     Missing(String),
 }
@@ -93,13 +93,13 @@ impl Template {
     }
 
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
-        let root: Value = serde_yaml::from_str(text)?;
+        let root: Value = serde_norway::from_str(text)?;
         let resources = root.get("Resources").ok_or_else(|| TemplateError::Missing("Resources".into()))?;
         let table_properties = resources
             .get("Table")
             .and_then(|t| t.get("Properties"))
             .ok_or_else(|| TemplateError::Missing("Resources.Table.Properties".into()))?;
-        let table: TableDefinition = serde_yaml::from_value(table_properties.clone())?;
+        let table: TableDefinition = serde_norway::from_value(table_properties.clone())?;
         Ok(Self { table, routes: routes(resources) })
     }
 }

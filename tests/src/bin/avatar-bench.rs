@@ -160,7 +160,7 @@ fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// The processor's memory setting: `MediaProcessorMemorySize`'s default in template.yaml.
 fn template_memory_mb() -> Option<f64> {
     let text = std::fs::read_to_string(integration_tests::repo_root().join("template.yaml")).ok()?;
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let yaml: serde_norway::Value = serde_norway::from_str(&text).ok()?;
     yaml["Parameters"]["MediaProcessorMemorySize"]["Default"].as_f64()
 }
 

@@ -126,12 +126,12 @@ async fn unknown_routes_and_methods() {
 /// Every operation in `openapi.yaml`, as `METHOD /path`.
 fn openapi_operations() -> BTreeSet<String> {
     let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).expect("openapi.yaml");
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
-    let paths = doc.get("paths").and_then(serde_yaml::Value::as_mapping).expect("openapi.yaml has paths");
+    let doc: serde_norway::Value = serde_norway::from_str(&text).expect("openapi.yaml parses");
+    let paths = doc.get("paths").and_then(serde_norway::Value::as_mapping).expect("openapi.yaml has paths");
     let mut operations = BTreeSet::new();
     for (path, item) in paths {
         let path = path.as_str().expect("path keys are strings");
-        for method in item.as_mapping().expect("path item").keys().filter_map(serde_yaml::Value::as_str) {
+        for method in item.as_mapping().expect("path item").keys().filter_map(serde_norway::Value::as_str) {
             if ["get", "put", "post", "delete", "patch", "head", "options"].contains(&method) {
                 operations.insert(format!("{} {path}", method.to_ascii_uppercase()));
             }
@@ -238,7 +238,7 @@ async fn the_api_explorer_and_the_document_are_served() {
     let document = t.call("GET", "/openapi.yaml", None, None).await;
     assert_eq!(document.status, 200);
     assert_eq!(document.header("content-type"), Some("application/yaml; charset=utf-8"));
-    let parsed: serde_yaml::Value = serde_yaml::from_slice(&document.body).expect("the document parses");
+    let parsed: serde_norway::Value = serde_norway::from_slice(&document.body).expect("the document parses");
     assert!(parsed["paths"]["/v1/customers/search"].is_mapping());
     let page = t.call("GET", "/docs", None, None).await;
     assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
@@ -264,28 +264,28 @@ async fn the_local_table_has_the_templates_change_stream() {
 }
 
 /// The resources of `template.yaml`, as YAML (intrinsics such as `!Ref` stay tagged values).
-fn template_resources() -> serde_yaml::Mapping {
+fn template_resources() -> serde_norway::Mapping {
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml parses");
-    doc.get("Resources").and_then(serde_yaml::Value::as_mapping).cloned().expect("template.yaml has Resources")
+    let doc: serde_norway::Value = serde_norway::from_str(&text).expect("template.yaml parses");
+    doc.get("Resources").and_then(serde_norway::Value::as_mapping).cloned().expect("template.yaml has Resources")
 }
 
 /// The logical ids of the resources of type `kind`, with their `Condition` if any.
-fn resources_of(resources: &serde_yaml::Mapping, kind: &str) -> Vec<(String, Option<String>)> {
+fn resources_of(resources: &serde_norway::Mapping, kind: &str) -> Vec<(String, Option<String>)> {
     resources
         .iter()
-        .filter(|(_, r)| r.get("Type").and_then(serde_yaml::Value::as_str) == Some(kind))
+        .filter(|(_, r)| r.get("Type").and_then(serde_norway::Value::as_str) == Some(kind))
         .map(|(id, r)| {
-            let condition = r.get("Condition").and_then(serde_yaml::Value::as_str).map(str::to_string);
+            let condition = r.get("Condition").and_then(serde_norway::Value::as_str).map(str::to_string);
             (id.as_str().unwrap_or_default().to_string(), condition)
         })
         .collect()
 }
 
 /// `!Ref X` or `!GetAtt X.Attr` as `("Ref", "X")` / `("GetAtt", "X.Attr")`.
-fn intrinsic(value: &serde_yaml::Value) -> Option<(String, String)> {
+fn intrinsic(value: &serde_norway::Value) -> Option<(String, String)> {
     match value {
-        serde_yaml::Value::Tagged(tagged) => {
+        serde_norway::Value::Tagged(tagged) => {
             let tag = tagged.tag.to_string().trim_start_matches('!').to_string();
             tagged.value.as_str().map(|target| (tag, target.to_string()))
         }
@@ -299,11 +299,11 @@ struct SingleMetricAlarm {
     condition: Option<String>,
     namespace: String,
     metric: String,
-    dimension: Option<(String, serde_yaml::Value)>,
+    dimension: Option<(String, serde_norway::Value)>,
 }
 
-fn single_metric_alarms(resources: &serde_yaml::Mapping) -> Vec<SingleMetricAlarm> {
-    let text = |r: &serde_yaml::Value, key: &str| r["Properties"][key].as_str().unwrap_or_default().to_string();
+fn single_metric_alarms(resources: &serde_norway::Mapping) -> Vec<SingleMetricAlarm> {
+    let text = |r: &serde_norway::Value, key: &str| r["Properties"][key].as_str().unwrap_or_default().to_string();
     resources_of(resources, "AWS::CloudWatch::Alarm")
         .into_iter()
         .map(|(id, condition)| {
@@ -383,7 +383,7 @@ fn every_alarm_is_named_after_the_stack_and_notifies_the_alarm_topic() {
             wrong.push(format!("{id}: AlarmName must be !Sub '${{AWS::StackName}}-...'"));
         }
         for actions in ["AlarmActions", "OKActions"] {
-            let text = serde_yaml::to_string(&properties[actions]).unwrap_or_default();
+            let text = serde_norway::to_string(&properties[actions]).unwrap_or_default();
             if !(text.contains("HasAlarmTopic") && text.contains("AlarmTopicArn")) {
                 wrong.push(format!("{id}: {actions} must be !If [HasAlarmTopic, [!Ref AlarmTopicArn], ...]"));
             }
@@ -403,7 +403,70 @@ fn the_sms_spend_alarm_reads_the_metric_the_auth_function_emits() {
         .find(|a| a.metric == "OtpSent")
         .expect("an alarm on the OtpSent metric");
     assert_eq!(alarm.namespace, "CustomerPlatform");
-    assert_eq!(alarm.dimension, Some(("Function".to_string(), serde_yaml::Value::from("auth"))));
+    assert_eq!(alarm.dimension, Some(("Function".to_string(), serde_norway::Value::from("auth"))));
     let dimensions = resources[alarm.id.as_str()]["Properties"]["Dimensions"].as_sequence().map(Vec::len);
     assert_eq!(dimensions, Some(1), "exactly the one dimension the metric is emitted with");
+}
+
+/// The whole of `template.yaml` as YAML.
+fn template_document() -> serde_norway::Value {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    serde_norway::from_str(&text).expect("template.yaml parses")
+}
+
+/// Whether a function serves routes of the HTTP API.
+fn serves_routes(function: &serde_norway::Value) -> bool {
+    function["Properties"]["Events"]
+        .as_mapping()
+        .is_some_and(|events| events.values().any(|e| e["Type"].as_str() == Some("HttpApi")))
+}
+
+/// Safe deploys: every function shifts traffic through its `live` alias as DeploymentType says,
+/// and the shift rolls back on the API's 5xx and p99 alarms, on any function's errors, and on
+/// each API function's own p99 latency alarm, which every API function has. A function added
+/// later without its alarms fails here.
+#[test]
+fn deploys_shift_through_an_alias_and_roll_back_on_the_error_and_latency_alarms() {
+    let document = template_document();
+    let globals = &document["Globals"]["Function"];
+    assert_eq!(globals["AutoPublishAlias"].as_str(), Some("live"));
+    let preference = &globals["DeploymentPreference"];
+    assert_eq!(intrinsic(&preference["Type"]), Some(("Ref".into(), "DeploymentType".into())));
+    let rollback: BTreeSet<String> = preference["Alarms"]
+        .as_sequence()
+        .expect("rollback alarms")
+        .iter()
+        .filter_map(intrinsic)
+        .map(|(_, id)| id)
+        .collect();
+    let resources = template_resources();
+    for alarm in ["ApiServerErrorRateAlarm", "ApiLatencyP99Alarm"] {
+        assert!(rollback.contains(alarm), "{alarm} rolls a deploy back");
+    }
+    let mut missing = Vec::new();
+    for (function, condition) in resources_of(&resources, "AWS::Serverless::Function") {
+        let name = function.trim_end_matches("Function");
+        if condition.is_none() && !rollback.contains(&format!("{name}ErrorsAlarm")) {
+            missing.push(format!("{name}ErrorsAlarm is no rollback alarm"));
+        }
+        if !serves_routes(&resources[function.as_str()]) || condition.is_some() {
+            continue;
+        }
+        let latency = format!("{name}LatencyP99Alarm");
+        let alarm = &resources[latency.as_str()];
+        let metric = &alarm["Properties"]["Metrics"][0]["MetricStat"];
+        let on_duration = metric["Metric"]["MetricName"].as_str() == Some("Duration")
+            && metric["Stat"].as_str() == Some("p99")
+            && intrinsic(&metric["Metric"]["Dimensions"][0]["Value"]) == Some(("Ref".into(), function.clone()));
+        if !on_duration {
+            missing.push(format!("{function}: no p99 Duration alarm {latency}"));
+        } else if !rollback.contains(&latency) {
+            missing.push(format!("{latency} is no rollback alarm"));
+        }
+    }
+    assert!(missing.is_empty(), "template.yaml: {missing:?}");
+    let archive = &resources["ChangeEventArchive"];
+    assert_eq!(archive["Type"].as_str(), Some("AWS::Events::Archive"));
+    assert_eq!(intrinsic(&archive["Properties"]["SourceArn"]), Some(("GetAtt".into(), "ChangeEventBus.Arn".into())));
+    assert_eq!(resources["OperationsDashboard"]["Type"].as_str(), Some("AWS::CloudWatch::Dashboard"));
 }
