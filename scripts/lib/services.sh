@@ -163,6 +163,26 @@ start_moto() {
   export S3_ENDPOINT="http://127.0.0.1:$port"
 }
 
+# start_local_stack NAME: builds the local stack and serves it on a free port against the
+# DYNAMODB_ENDPOINT and S3_ENDPOINT already started, with a table and bucket of its own, the
+# codes logged and echoed (OTP_DELIVERY=log, OTP_DEV_ECHO=1); exports LOCAL_STACK_URL. Any other
+# setting (LOCAL_ADMIN_*, RUST_LOG, ...) is taken from the caller's environment. Stopped by
+# stop_services like the other services.
+start_local_stack() {
+  local name="${1:?usage: start_local_stack NAME}"
+  : "${DYNAMODB_ENDPOINT:?start DynamoDB Local first}" "${S3_ENDPOINT:?start the S3 endpoint first}"
+  install_swagger_ui
+  cargo build --locked -p local-stack --bin local-stack >&2
+  local port
+  port="$(free_port)"
+  _start_bg "$name-local-stack" "$port" env PORT="$port" \
+    TABLE_NAME="${TABLE_NAME:-$name-$RANDOM$RANDOM}" MEDIA_BUCKET="${MEDIA_BUCKET:-$name-media-$RANDOM$RANDOM}" \
+    JWT_SECRET="${JWT_SECRET:-$name-test-secret-$name-test-secret-0001}" JWT_KID="${JWT_KID:-$name}" \
+    OTP_DELIVERY=log OTP_DEV_ECHO=1 PHONE_DEFAULT_REGION="${PHONE_DEFAULT_REGION:-ZM}" \
+    RUST_LOG="${RUST_LOG:-warn}" "${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/local-stack"
+  export LOCAL_STACK_URL="http://127.0.0.1:$port"
+}
+
 _kill_tree() {
   local pid="$1" sig="$2" child
   for child in $(pgrep -P "$pid" 2>/dev/null || true); do _kill_tree "$child" "$sig"; done
