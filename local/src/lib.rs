@@ -2,6 +2,7 @@
 //! Lambdas run, against DynamoDB Local and a local S3 endpoint. The route table and the table
 //! definition both come from `template.yaml`, the one source of truth.
 
+pub mod access_log;
 pub mod admin;
 pub mod changes;
 pub mod event;

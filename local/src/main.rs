@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let api = Arc::new(LocalApi::new(app, &template.routes)?);
+    let api = Arc::new(LocalApi::new(app, &template.routes)?.with_access_log(template.access_log_format.clone()));
     for route in &template.routes {
         tracing::info!(function = %route.function, method = %route.method, path = %route.path, "route");
     }

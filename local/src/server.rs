@@ -21,6 +21,8 @@ const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
 pub struct LocalApi {
     app: App,
+    /// The template's access-log line, written for every request (see `access_log`).
+    access_log_format: Option<String>,
     /// Every route of the template, answered by the function it names (the API explorer,
     /// `/docs` and `/openapi.yaml`, included: the `docs` function serves it, as in AWS).
     router: Router<Function>,
@@ -40,11 +42,18 @@ impl LocalApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(routes).map_err(|e| format!("template.yaml: {e}"))?;
-        Ok(Self { app, router })
+        Ok(Self { app, router, access_log_format: None })
     }
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// Writes an access-log line in the template's format for every request, as the deployed
+    /// API's stage does (`AccessLogSettings.Format`).
+    pub fn with_access_log(mut self, format: Option<String>) -> Self {
+        self.access_log_format = format;
+        self
     }
 
     /// The function serving `method path`, and the template's route key for it; 404 for an
@@ -54,21 +63,45 @@ impl LocalApi {
         Ok((matched.route.handler, matched.route.key()))
     }
 
-    /// Handles one request end to end: the same path a Lambda invocation takes.
+    /// Handles one request end to end: the same path a Lambda invocation takes. Like API
+    /// Gateway, it gives the request an id (`requestContext.requestId`), answers it in the
+    /// `apigw-requestid` header, and writes the access-log line.
     pub async fn call(&self, input: HttpInput<'_>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
+        let started = std::time::Instant::now();
+        let request_id = crate::access_log::new_request_id();
+        let mut entry = crate::access_log::Entry::new(&request_id, &input);
+        let (status, mut headers, body) = self.invoke(input, &request_id, &mut entry).await;
+        headers.push(("apigw-requestid".to_string(), request_id));
+        if let Some(format) = &self.access_log_format {
+            entry.finish(status.as_u16(), body.len(), started.elapsed());
+            shared::logging::write_line(&entry.render(format));
+        }
+        (status, headers, body)
+    }
+
+    async fn invoke(
+        &self,
+        input: HttpInput<'_>,
+        request_id: &str,
+        entry: &mut crate::access_log::Entry,
+    ) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
         let path = input.path_and_query.split('?').next().unwrap_or_default();
         let (function, route_key) = match self.route_for(input.method, path) {
             Ok(found) => found,
             Err(err) => return error_parts(err),
         };
-        let event = api_gateway_event(&HttpInput { route_key: &route_key, ..input });
+        entry.route_key = route_key.clone();
+        let mut event = api_gateway_event(&HttpInput { route_key: &route_key, ..input });
+        event["requestContext"]["requestId"] = serde_json::Value::String(request_id.to_string());
         let request = match to_request(&event) {
             Ok(request) => request,
             Err(err) => {
                 return error_parts(ApiError::BadRequest(format!("unreadable request: {err}")));
             }
         };
+        let integration = std::time::Instant::now();
         let response = function.handle(&self.app, request).await;
+        entry.integration_latency = Some(integration.elapsed());
         let status = response.status();
         let headers = response
             .headers()

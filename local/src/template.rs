@@ -83,6 +83,9 @@ pub struct TemplateRoute {
 pub struct Template {
     pub table: TableDefinition,
     pub routes: Vec<TemplateRoute>,
+    /// The HTTP API's access-log line (`AccessLogSettings.Format`, with `$context.*` variables),
+    /// which the local stack writes for each request as API Gateway does.
+    pub access_log_format: Option<String>,
 }
 
 impl Template {
@@ -100,7 +103,14 @@ impl Template {
             .and_then(|t| t.get("Properties"))
             .ok_or_else(|| TemplateError::Missing("Resources.Table.Properties".into()))?;
         let table: TableDefinition = serde_norway::from_value(table_properties.clone())?;
-        Ok(Self { table, routes: routes(resources) })
+        let access_log_format = resources
+            .get("HttpApi")
+            .and_then(|api| api.get("Properties"))
+            .and_then(|p| p.get("AccessLogSettings"))
+            .and_then(|settings| settings.get("Format"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(Self { table, routes: routes(resources), access_log_format })
     }
 }
 

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod services;
 pub mod sms;
 pub mod store;
+pub mod telemetry;
 
 pub use ::domain;
 pub use ::domain::time;

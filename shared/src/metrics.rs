@@ -1,13 +1,22 @@
 //! Metrics in CloudWatch's embedded metric format (EMF): one JSON line per data point on the
 //! function's output, which CloudWatch Logs turns into a metric without an API call. The
-//! namespace is `CustomerPlatform`; the only dimension is `Function` (the function's short
-//! name), so no personal data can reach a dimension. The alarms in template.yaml read these
-//! names: change both together.
+//! namespace is `CustomerPlatform`; the dimensions are `service` (`POWERTOOLS_SERVICE_NAME`,
+//! default `customer-platform`) and `function` (the function's short name: `auth`, `search`),
+//! as AWS Lambda Powertools names them, and nothing else, so no personal data can reach a
+//! dimension. The alarms and the dashboard in template.yaml read these names: change both
+//! together.
+//!
+//! Written here rather than through the `metrics` facade and a CloudWatch EMF recorder crate:
+//! a metric is one line of JSON, checked against the specification by the tests below, and the
+//! function needs no global recorder, no flush at the end of an invocation and no dependency
+//! that every binary would link and initialise at its cold start.
 //! Specification: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
 use serde_json::json;
 
 pub const NAMESPACE: &str = "CustomerPlatform";
+/// The `service` dimension when `POWERTOOLS_SERVICE_NAME` is not set.
+pub const DEFAULT_SERVICE: &str = "customer-platform";
 
 /// What is counted or timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +33,8 @@ pub enum Metric {
     SearchLatency,
     ExportRequested,
     MediaRejected,
+    /// The first invocation of an instance (its init ran before it).
+    ColdStart,
 }
 
 impl Metric {
@@ -38,6 +49,7 @@ impl Metric {
             Metric::SearchLatency => "SearchLatency",
             Metric::ExportRequested => "ExportRequested",
             Metric::MediaRejected => "MediaRejected",
+            Metric::ColdStart => "ColdStart",
         }
     }
 
@@ -49,18 +61,19 @@ impl Metric {
     }
 }
 
-/// One EMF document: `value` of `metric` for `function` at `timestamp_ms`.
-pub fn emf_line(function: &str, metric: Metric, value: f64, timestamp_ms: i64) -> String {
+/// One EMF document: `value` of `metric` for `function` of `service` at `timestamp_ms`.
+pub fn emf_line(service: &str, function: &str, metric: Metric, value: f64, timestamp_ms: i64) -> String {
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [["Function"]],
+                "Dimensions": [["service", "function"]],
                 "Metrics": [{"Name": metric.name(), "Unit": metric.unit()}],
             }],
         },
-        "Function": function,
+        "service": service,
+        "function": function,
         metric.name(): value,
     })
     .to_string()
@@ -72,7 +85,7 @@ pub fn record(function: &str, metric: Metric, value: f64) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default();
-    crate::logging::write_line(&emf_line(function, metric, value, now_ms));
+    crate::logging::write_line(&emf_line(crate::telemetry::service(), function, metric, value, now_ms));
 }
 
 /// Counts one occurrence of `metric`.
@@ -125,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn every_metric_is_a_valid_emf_document_with_only_the_function_as_dimension() {
+    fn every_metric_is_a_valid_emf_document_with_only_service_and_function_as_dimensions() {
         for metric in [
             Metric::Signup,
             Metric::Login,
@@ -136,30 +149,32 @@ mod tests {
             Metric::SearchLatency,
             Metric::ExportRequested,
             Metric::MediaRejected,
+            Metric::ColdStart,
         ] {
-            let line = emf_line("auth", metric, 12.5, 1_767_225_600_000);
+            let line = emf_line(DEFAULT_SERVICE, "auth", metric, 12.5, 1_767_225_600_000);
             assert_eq!(check_emf(&line), Ok(()), "{line}");
             let doc: Value = serde_json::from_str(&line).expect("json");
-            assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Function"]]));
-            assert_eq!(doc.as_object().map(|o| o.len()), Some(3), "_aws, Function and the value only");
+            assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["service", "function"]]));
+            assert_eq!(doc.as_object().map(|o| o.len()), Some(4), "_aws, service, function and the value only");
         }
     }
 
     #[test]
     fn the_checker_rejects_what_cloudwatch_would_reject() {
         assert!(check_emf(r#"{"_aws":{"Timestamp":"now","CloudWatchMetrics":[]}}"#).is_err());
-        let missing_value = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["Function"]],"Metrics":[{"Name":"X"}]}]},"Function":"auth"}"#;
+        let missing_value = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["function"]],"Metrics":[{"Name":"X"}]}]},"function":"auth"}"#;
         assert!(check_emf(missing_value).is_err());
     }
 
     #[test]
     fn the_sms_alarm_reads_this_metric() {
         // template.yaml's OtpSentPerHourAlarm: namespace CustomerPlatform, metric OtpSent,
-        // dimension Function = auth.
+        // dimensions service = customer-platform and function = auth.
         let template = include_str!("../../template.yaml");
         let alarm = template.split("  OtpSentPerHourAlarm:").nth(1).expect("the alarm is in template.yaml");
         assert!(alarm.contains(&format!("Namespace: {NAMESPACE}")));
         assert!(alarm.contains(&format!("MetricName: {}", Metric::OtpSent.name())));
-        assert!(alarm.contains("- Name: Function\n          Value: auth"));
+        assert!(alarm.contains(&format!("- Name: service\n          Value: {DEFAULT_SERVICE}")));
+        assert!(alarm.contains("- Name: function\n          Value: auth"));
     }
 }

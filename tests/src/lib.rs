@@ -212,7 +212,11 @@ impl TestApp {
     }
 
     fn serving(app: App, template: &Template) -> Self {
-        Self { api: LocalApi::new(app, &template.routes).expect("every template function is served locally") }
+        Self {
+            api: LocalApi::new(app, &template.routes)
+                .expect("every template function is served locally")
+                .with_access_log(template.access_log_format.clone()),
+        }
     }
 
     pub fn app(&self) -> &App {

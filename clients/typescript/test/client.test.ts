@@ -58,8 +58,10 @@ test("an expired access token is refreshed with rotation, once for calls racing"
   for (const answer of answers) assert.equal(answer.response.status, 200);
   const after = client.store.session();
   assert.ok(after && after.refreshToken !== before.refreshToken, "the refresh token rotated");
+  // Within the grace window the old refresh token answers with the session's current tokens
+  // (two refreshes racing from one device must not log it out), never a second rotation.
   const replay = await client.api.POST("/v1/auth/refresh", { body: { refresh_token: before.refreshToken } });
-  assert.notEqual(replay.response.status, 200, "the old refresh token no longer works on its own");
+  assert.equal(replay.data?.refresh_token, after.refreshToken);
 });
 
 test("a guest cart moves into the customer's cart at sign-in", async () => {

@@ -37,6 +37,8 @@ use Handler as H;
 impl ApiFunction for Auth {
     type Handler = Handler;
 
+    const NAME: &'static str = "auth";
+
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("POST", "/v1/auth/otp", Access::Anyone, H::RequestCode),
         Route::new("POST", "/v1/auth/login", Access::Anyone, H::Login),

@@ -33,6 +33,8 @@ use Handler as H;
 impl ApiFunction for CartFunction {
     type Handler = Handler;
 
+    const NAME: &'static str = "cart";
+
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("POST", "/v1/cart/guest", Access::Anyone, H::CreateGuestCart),
         Route::new("GET", "/v1/cart", Access::CustomerOrGuest, H::GetCart),

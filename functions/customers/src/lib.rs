@@ -52,6 +52,8 @@ use Handler as H;
 impl ApiFunction for Customers {
     type Handler = Handler;
 
+    const NAME: &'static str = "customers";
+
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("POST", "/v1/customers", Access::Staff, H::Create),
         Route::new("GET", "/v1/customers", Access::Staff, H::List),

@@ -130,6 +130,8 @@ const CACHE_ASSET: &str = "public, max-age=3600";
 impl ApiFunction for Docs {
     type Handler = Handler;
 
+    const NAME: &'static str = "docs";
+
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("GET", "/docs", Access::Anyone, Handler::Page),
         Route::new("GET", "/docs/{asset}", Access::Anyone, Handler::Asset),

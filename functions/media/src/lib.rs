@@ -37,6 +37,8 @@ pub enum Handler {
 impl ApiFunction for MediaFunction {
     type Handler = Handler;
 
+    const NAME: &'static str = "media";
+
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("POST", "/v1/media/uploads", Access::SignedIn, Handler::CreateUpload),
         Route::new("POST", "/v1/media/uploads/bulk", Access::SignedIn, Handler::CreateUploads),

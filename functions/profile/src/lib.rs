@@ -33,6 +33,8 @@ pub enum Handler {
 impl ApiFunction for Profile {
     type Handler = Handler;
 
+    const NAME: &'static str = "profile";
+
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("GET", "/v1/me", Access::Customer, Handler::GetMe),
         Route::new("PATCH", "/v1/me", Access::Customer, Handler::UpdateMe),

@@ -34,6 +34,8 @@ use Handler as H;
 impl ApiFunction for Search {
     type Handler = Handler;
 
+    const NAME: &'static str = "search";
+
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("POST", "/v1/customers/search", Access::Staff, H::SearchByBody),
         Route::new("GET", "/v1/customers/search", Access::Staff, H::SearchByQuery),

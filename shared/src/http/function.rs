@@ -22,6 +22,9 @@ pub trait ApiFunction: 'static {
     /// What answers a route: an enum whose variants the function's `call` matches exhaustively.
     type Handler: Copy + Send + Sync + 'static;
 
+    /// The function's short name (`auth`, `search`, …): the `function` dimension of its metrics.
+    const NAME: &'static str;
+
     /// Every route of the function, declared once: `template.yaml` and `openapi.yaml` are
     /// checked against this table by tests.
     const ROUTES: &'static [Route<Self::Handler>];
@@ -89,9 +92,11 @@ async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<B
         _ => {}
     }
     // Every log line of the handler carries the route (its pattern: paths hold phones and
-    // emails) and Lambda's request id. Boxed: a handler's future can be large (search holds
-    // several reads in flight), and the skeleton's callers should not carry it on their stack.
-    let span = request_span(req, &call.matched.route);
+    // emails) and the ids that join it to the API's access log and the trace (see
+    // `crate::telemetry`). Boxed: a handler's future can be large (search holds several reads
+    // in flight), and the skeleton's callers should not carry it on their stack.
+    let span =
+        crate::telemetry::request_span::<F>(req, &format!("{} {}", call.matched.route.method, call.matched.route.path));
     let started = std::time::Instant::now();
     let result = Box::pin(F::call(call)).instrument(span.clone()).await;
     let status = match &result {
@@ -101,12 +106,6 @@ async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<B
     let latency_ms = started.elapsed().as_millis() as u64;
     span.in_scope(|| tracing::info!(status = status.as_u16(), latency_ms, "answered"));
     result
-}
-
-fn request_span<H>(req: &Request, route: &super::router::Route<H>) -> tracing::Span {
-    use lambda_http::RequestExt;
-    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-    tracing::info_span!("request", route = %format!("{} {}", route.method, route.path), request_id = %request_id)
 }
 
 /// A function's whole `main`: logging, the clients built once at init, then the Lambda loop.

@@ -114,3 +114,45 @@ async fn logs_are_json_with_the_route_and_carry_no_secret_or_contact() {
     assert_eq!(metric("Signup"), 1);
     assert_eq!(metric("SearchLatency"), 1);
 }
+
+/// One request followed from the API's access log to the function's log: the access-log line
+/// (the template's own format) and every line the handler wrote share API Gateway's request id,
+/// which the client also gets as `apigw-requestid`; the function's lines name the service, the
+/// function, the route, Lambda's request id and the trace, and the first request of an
+/// instance says `cold_start: true` (and counts `ColdStart`), the next `false`.
+#[tokio::test]
+async fn a_request_is_followed_from_the_access_log_to_the_function_log() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    shared::logging::init_to(Output::Buffer(Arc::clone(&buffer)));
+    let t = TestApp::new().await;
+    let first = t.call("GET", "/v1/health", None, None).await;
+    let second = t.call("POST", "/v1/auth/otp", None, Some(json!({"phone": "+260971230111"}))).await;
+    assert_eq!((first.status, second.status), (200, 202));
+
+    let text = String::from_utf8(buffer.lock().map(|b| b.clone()).unwrap_or_default()).expect("UTF-8 logs");
+    let lines: Vec<Value> = text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    for (response, route, status, cold) in
+        [(&first, "GET /v1/health", 200, true), (&second, "POST /v1/auth/otp", 202, false)]
+    {
+        let id = response.header("apigw-requestid").expect("API Gateway's request id answered");
+        let access: Vec<&Value> =
+            lines.iter().filter(|l| l["requestId"] == id && l.get("routeKey").is_some()).collect();
+        assert_eq!(access.len(), 1, "one access-log line for {id}: {text}");
+        assert_eq!(access[0]["routeKey"], route);
+        assert_eq!(access[0]["status"], status.to_string());
+        let handler: Vec<&Value> = lines.iter().filter(|l| l["span"]["apigw_request_id"] == id).collect();
+        assert!(!handler.is_empty(), "the function's lines carry the access log's requestId");
+        for line in &handler {
+            let span = &line["span"];
+            assert_eq!(span["route"], access[0]["routeKey"], "the join agrees on the route");
+            assert_eq!(span["service"], shared::metrics::DEFAULT_SERVICE);
+            assert_eq!(span["function"], "auth");
+            assert_eq!(span["cold_start"], cold);
+            assert!(span["request_id"].is_string() && span["xray_trace_id"].is_string(), "{line}");
+        }
+        let answered = handler.iter().find(|l| l["fields"]["message"] == "answered").expect("the answered line");
+        assert_eq!(answered["fields"]["status"], status, "the same outcome in both logs");
+    }
+    let cold_starts = lines.iter().filter(|l| l["_aws"].is_object() && l.get("ColdStart").is_some()).count();
+    assert_eq!(cold_starts, 1, "one ColdStart per instance");
+}

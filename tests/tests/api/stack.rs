@@ -403,9 +403,15 @@ fn the_sms_spend_alarm_reads_the_metric_the_auth_function_emits() {
         .find(|a| a.metric == "OtpSent")
         .expect("an alarm on the OtpSent metric");
     assert_eq!(alarm.namespace, "CustomerPlatform");
-    assert_eq!(alarm.dimension, Some(("Function".to_string(), serde_norway::Value::from("auth"))));
-    let dimensions = resources[alarm.id.as_str()]["Properties"]["Dimensions"].as_sequence().map(Vec::len);
-    assert_eq!(dimensions, Some(1), "exactly the one dimension the metric is emitted with");
+    let dimensions: Vec<(String, String)> = resources[alarm.id.as_str()]["Properties"]["Dimensions"]
+        .as_sequence()
+        .expect("dimensions")
+        .iter()
+        .map(|d| (d["Name"].as_str().unwrap_or_default().into(), d["Value"].as_str().unwrap_or_default().into()))
+        .collect();
+    let emitted = [("service", shared::metrics::DEFAULT_SERVICE), ("function", "auth")];
+    let emitted: Vec<(String, String)> = emitted.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(dimensions, emitted, "exactly the dimensions the metric is emitted with");
 }
 
 /// The whole of `template.yaml` as YAML.
