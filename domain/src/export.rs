@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::ValidationErrors;
 use crate::customer::{Audience, Customer};
 use crate::ids::prefixed_hex_id;
-use crate::search::{SEARCH_FIELDS, SearchRequest, parse_search_request};
+use crate::search::{Position, SEARCH_FIELDS, SearchRequest, parse_search_request};
 use crate::time::Timestamp;
 
 prefixed_hex_id!(
@@ -413,13 +413,65 @@ pub struct ExportRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// How many times a job claimed the export; each claim has its own number, so a job that
-    /// lost its claim (taken for dead) can no longer write.
+    /// lost its claim (taken for dead) can no longer write, and its own file (`object_key`).
     #[serde(default)]
     pub attempt: u32,
+    /// The job stopped itself at `checkpoint` before its time ran out and waits for its next
+    /// slice (still `running` to a reader): judged by how long it waits, not by a heartbeat.
+    #[serde(default)]
+    pub paused: bool,
+    /// Where a paused job carries on; written when it pauses, removed when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<ExportCheckpoint>,
+    /// Slices (invocations) the current attempt has run.
+    #[serde(default)]
+    pub slices: u32,
+    /// The object a ready export's link serves (absent on exports written before attempts had
+    /// their own file: `legacy_object_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_key: Option<String>,
+}
+
+/// How far a job got when it paused: the next slice continues from here, in the same file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportCheckpoint {
+    /// The position of the last match written (the matches after it are still to write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Position>,
+    pub rows: u64,
+    /// The columns as resolved when the job started, so every row of the file has the same.
+    pub columns: Vec<String>,
+    /// The multipart upload begun, and its parts sent so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    #[serde(default)]
+    pub parts: Vec<UploadedPart>,
+    /// Whether the bytes written since the last part wait in the tail object (`tail_key`).
+    #[serde(default)]
+    pub tail: bool,
+}
+
+/// A part of the export's multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedPart {
+    pub number: i32,
+    pub etag: String,
 }
 
 /// What a job whose heartbeat stopped is marked with.
 pub const STALE_REASON: &str = "the export job stopped responding (no heartbeat); start a new export";
+/// What an export that waited too long for its job (first or next slice) is marked with.
+pub const NEVER_RAN_REASON: &str = "the export job did not run in time (queued too long); start a new export";
+
+/// When an export is taken for dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// A running job not heard of for longer than this (seconds) died.
+    pub stale_after: i64,
+    /// An export waiting for its job (pending, or paused between slices) for longer than this
+    /// (seconds) will not be run: nothing is left to start it (the stream's retention).
+    pub wait_limit: i64,
+}
 
 impl ExportRecord {
     /// `now` is the creation time, also in milliseconds (`Clock::now_with_ms`).
@@ -440,20 +492,45 @@ impl ExportRecord {
             completed_at: None,
             error: None,
             attempt: 0,
+            paused: false,
+            checkpoint: None,
+            slices: 0,
+            file_key: None,
         }
     }
 
-    /// The object's key in the bucket: `exports/<export_id>.<csv|jsonl>`.
+    /// The file of the current attempt: `exports/<export_id>/<attempt>.<csv|jsonl>`. Each
+    /// attempt writes its own, so a stalled job of an older attempt can never overwrite the
+    /// file of the attempt that replaced it.
     pub fn object_key(&self) -> String {
-        format!("exports/{}.{}", self.export_id, self.format.extension())
+        format!("exports/{}/{}.{}", self.export_id, self.attempt, self.format.extension())
     }
 
-    /// Whether the job is taken for dead at `now`: pending or running, and nothing heard of it
-    /// (its heartbeat, else its creation) for longer than `stale_after` seconds.
-    pub fn is_stale(&self, now: Timestamp, stale_after: i64) -> bool {
+    /// Where a paused job keeps the bytes written since its last part (less than a part).
+    pub fn tail_key(&self) -> String {
+        format!("exports/{}/{}.tail", self.export_id, self.attempt)
+    }
+
+    /// The file a ready export's link serves.
+    pub fn download_key(&self) -> String {
+        self.file_key.clone().unwrap_or_else(|| format!("exports/{}.{}", self.export_id, self.format.extension()))
+    }
+
+    /// Why the export is taken for dead at `now`, if it is: a running job silent for longer
+    /// than `stale_after` (its heartbeat), or an export that has waited for its job longer
+    /// than `wait_limit` (pending since its creation, or paused since its last slice). Waiting
+    /// in a queue is not dying.
+    pub fn dead_reason(&self, now: Timestamp, liveness: Liveness) -> Option<&'static str> {
+        let since = |at: Timestamp| now.unix() - at.unix();
         let last_sign = self.heartbeat_at.unwrap_or(self.created_at);
-        matches!(self.status, ExportStatus::Pending | ExportStatus::Running)
-            && now.unix() - last_sign.unix() > stale_after
+        match self.status {
+            ExportStatus::Pending => (since(self.created_at) > liveness.wait_limit).then_some(NEVER_RAN_REASON),
+            ExportStatus::Running if self.paused => {
+                (since(last_sign) > liveness.wait_limit).then_some(NEVER_RAN_REASON)
+            }
+            ExportStatus::Running => (since(last_sign) > liveness.stale_after).then_some(STALE_REASON),
+            ExportStatus::Ready | ExportStatus::Failed => None,
+        }
     }
 
     /// The search the job runs: the export's filter, bound to the customers created before the
@@ -575,17 +652,50 @@ mod tests {
     }
 
     #[test]
-    fn a_job_without_a_heartbeat_for_too_long_is_stale() {
+    fn a_running_job_dies_by_its_heartbeat_and_a_waiting_export_only_after_the_wait_limit() {
         let request = parse(json!({})).expect("valid");
+        let liveness = Liveness { stale_after: 120, wait_limit: 86_400 };
         let mut record =
             ExportRecord::new(ExportId::generate(), &request, "STAFF_1", (Timestamp::from_unix(1_000), 1_000_000));
-        assert!(!record.is_stale(Timestamp::from_unix(1_100), 120));
-        assert!(record.is_stale(Timestamp::from_unix(1_121), 120));
+        assert_eq!(record.dead_reason(Timestamp::from_unix(1_121), liveness), None, "queued, not dead");
+        assert_eq!(record.dead_reason(Timestamp::from_unix(87_401), liveness), Some(NEVER_RAN_REASON));
         record.status = ExportStatus::Running;
         record.heartbeat_at = Some(Timestamp::from_unix(1_100));
-        assert!(!record.is_stale(Timestamp::from_unix(1_121), 120));
+        assert_eq!(record.dead_reason(Timestamp::from_unix(1_220), liveness), None);
+        assert_eq!(record.dead_reason(Timestamp::from_unix(1_221), liveness), Some(STALE_REASON));
+        record.paused = true;
+        assert_eq!(record.dead_reason(Timestamp::from_unix(1_221), liveness), None, "between slices");
         record.status = ExportStatus::Ready;
-        assert!(!record.is_stale(Timestamp::from_unix(9_999), 120));
+        assert_eq!(record.dead_reason(Timestamp::from_unix(999_999), liveness), None);
+    }
+
+    #[test]
+    fn every_attempt_writes_its_own_file() {
+        let request = parse(json!({"format": "jsonl"})).expect("valid");
+        let mut record =
+            ExportRecord::new(ExportId::generate(), &request, "STAFF_1", (Timestamp::from_unix(1_000), 1_000_000));
+        record.attempt = 1;
+        let first = record.object_key();
+        record.attempt = 2;
+        assert_ne!(record.object_key(), first);
+        assert!(record.object_key().starts_with("exports/") && record.object_key().ends_with("/2.jsonl"));
+        assert_eq!(record.download_key(), format!("exports/{}.jsonl", record.export_id), "an export of before");
+        record.file_key = Some(record.object_key());
+        assert_eq!(record.download_key(), record.object_key());
+    }
+
+    #[test]
+    fn a_checkpoint_survives_its_round_trip() {
+        let checkpoint = ExportCheckpoint {
+            after: Some(Position { value: crate::search::SortValue::Missing, id: "CUS_1".into() }),
+            rows: 10,
+            columns: vec!["customer_id".into()],
+            upload_id: Some("u".into()),
+            parts: vec![UploadedPart { number: 1, etag: "\"e\"".into() }],
+            tail: true,
+        };
+        let text = serde_json::to_string(&checkpoint).expect("json");
+        assert_eq!(serde_json::from_str::<ExportCheckpoint>(&text).expect("back"), checkpoint);
     }
 
     #[test]

@@ -65,6 +65,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for route in &template.routes {
         tracing::info!(function = %route.function, method = %route.method, path = %route.path, "route");
     }
+    // Interrupted erases: the sweep a schedule runs in AWS, here a background task.
+    let sweeper = Arc::clone(&api);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(err) = erase_sweeper::sweep(sweeper.app()).await {
+                tracing::warn!(error = %err, "the sweep of unfinished erases could not read its list");
+            }
+        }
+    });
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "serving the API");
     tokio::select! {
         result = serve(api, listener) => result?,

@@ -120,6 +120,17 @@ pub struct ExportSettings {
     pub stale_after: Duration,
     /// Lifetime of a download link (`EXPORT_LINK_SECONDS`, default and maximum 900).
     pub link_ttl: Duration,
+    /// An export waiting for its job (pending, or paused between slices) for longer than this
+    /// is taken for dead (`EXPORT_WAIT_SECONDS`, 86400: the table stream's retention, after
+    /// which nothing can start it).
+    pub wait_limit: Duration,
+    /// How long one slice of a job writes before it stops itself at a checkpoint, to carry on
+    /// in the next invocation (`EXPORT_SLICE_SECONDS`, 720: the export-job function's 15-minute
+    /// timeout less room for the last page and the checkpoint). 0: one page per slice (tests).
+    pub slice: Duration,
+    /// Customers per page of a job, and so between two heartbeats or possible pauses
+    /// (`EXPORT_PAGE_ROWS`, 1 to 1000, default 1000).
+    pub page_rows: usize,
 }
 
 impl ExportSettings {
@@ -134,11 +145,28 @@ impl ExportSettings {
             seconds @ 1..=900 => seconds,
             _ => return Err(invalid("EXPORT_LINK_SECONDS", "must be between 1 and 900")),
         };
+        let wait_limit = number("EXPORT_WAIT_SECONDS", get("EXPORT_WAIT_SECONDS"), 86_400)?;
+        let slice = number("EXPORT_SLICE_SECONDS", get("EXPORT_SLICE_SECONDS"), 720)?;
+        let page_rows = match number("EXPORT_PAGE_ROWS", get("EXPORT_PAGE_ROWS"), 1_000)? {
+            rows @ 1..=1_000 => rows as usize,
+            _ => return Err(invalid("EXPORT_PAGE_ROWS", "must be between 1 and 1000")),
+        };
         Ok(Self {
             runner,
             stale_after: Duration::from_secs(stale_after.max(1)),
             link_ttl: Duration::from_secs(link_ttl),
+            wait_limit: Duration::from_secs(wait_limit.max(1)),
+            slice: Duration::from_secs(slice),
+            page_rows,
         })
+    }
+
+    /// When an export is taken for dead.
+    pub fn liveness(&self) -> crate::domain::export::Liveness {
+        crate::domain::export::Liveness {
+            stale_after: self.stale_after.as_secs() as i64,
+            wait_limit: self.wait_limit.as_secs() as i64,
+        }
     }
 }
 

@@ -2,11 +2,18 @@
 //! mapping's filter lets nothing else through), each run through the same `ExportJob` the
 //! local stack runs in a background task.
 //!
+//! A job runs in slices of `EXPORT_SLICE_SECONDS`, well inside the function's timeout. A slice
+//! that stops at its checkpoint reports its record in `batchItemFailures`: the mapping then
+//! delivers the record again, and the next invocation takes the export up where it stopped,
+//! until every match is written. The mapping's `ParallelizationFactor` lets several exports
+//! run side by side on one shard; an export queued behind others stays `pending`, which is
+//! not taken for dead.
+//!
 //! A job that fails records `failed` itself and the record counts as processed: retrying a
-//! deterministic failure would only fail again. Only a record whose outcome could not be
-//! written is reported in `batchItemFailures`, so the mapping retries it (and, once its
-//! retries are spent, sends it to the DLQ); a retry takes the export over only once the dead
-//! job's heartbeat is stale.
+//! deterministic failure would only fail again. A record whose outcome could not be written is
+//! also reported, so the mapping retries it (and, once its retries are spent, sends it to the
+//! DLQ); a retry takes the export over once the dead job's heartbeat is stale (waiting for it
+//! when the job died moments ago), as a new attempt writing its own file.
 
 use std::collections::HashMap;
 
@@ -14,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::App;
 use shared::domain::export::ExportId;
-use shared::services::exports::ExportJob;
+use shared::services::exports::{ExportJob, JobOutcome};
 
 #[derive(Debug, Deserialize)]
 struct StreamEvent {
@@ -73,6 +80,10 @@ pub async fn handle_stream_batch(app: &App, event: Value) -> Value {
             continue;
         };
         match job.run(&id).await {
+            Ok(JobOutcome::Paused { rows }) => {
+                tracing::info!(export_id = %id, rows, "export job paused at its checkpoint; the record comes again");
+                failures.push(json!({ "itemIdentifier": record.dynamodb.sequence_number }));
+            }
             Ok(outcome) => tracing::info!(export_id = %id, outcome = ?outcome, "export job ended"),
             Err(err) => {
                 tracing::error!(export_id = %id, error = %err, "export outcome not recorded; the record is retried");

@@ -43,7 +43,7 @@ pub async fn list(app: &App, req: &Request, actor: &str) -> Result<Response<Body
     let mut views = Vec::with_capacity(page.items.len());
     for record in std::mem::take(&mut page.items) {
         // Settled from the record the list read: no extra read per item.
-        let current = settle(&app.store, record, app.clock.now(), app.config.exports.stale_after).await?;
+        let current = settle(&app.store, record, app.clock.now(), app.config.exports.liveness()).await?;
         views.push(view(app, &current).await?);
     }
     let page = shared::store::Page { items: views, next: page.next };
@@ -54,7 +54,7 @@ pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let not_found = || ApiError::NotFound("no export with this id".into());
     let id = ExportId::parse(id).ok_or_else(not_found)?;
     let record =
-        read_export(&app.store, &id, app.clock.now(), app.config.exports.stale_after).await?.ok_or_else(not_found)?;
+        read_export(&app.store, &id, app.clock.now(), app.config.exports.liveness()).await?.ok_or_else(not_found)?;
     json(StatusCode::OK, &view(app, &record).await?)
 }
 

@@ -120,6 +120,10 @@ pub struct AllMatches<'a> {
     cap: usize,
     sort_budget: usize,
     state: MatchState,
+    /// Where this run started (a job resuming from its checkpoint): the matches after it.
+    start_after: Option<Position>,
+    /// The position of the last match handed out.
+    last: Option<Position>,
 }
 
 enum MatchState {
@@ -133,8 +137,39 @@ impl<'a> AllMatches<'a> {
     /// `cap` is the counting cap, `sort_budget` how many entries may be sorted in memory (a
     /// sort by last login, which no index keeps, may always use the cap).
     pub fn new(store: &'a Store, request: &'a SearchRequest, cap: usize, sort_budget: usize) -> Self {
+        Self::after(store, request, cap, sort_budget, None)
+    }
+
+    /// The matches after `start_after` (a position `resume_point` gave), in the same order: the
+    /// plan is made again and the matches up to that position are skipped. A match whose sort
+    /// value changed in between may be skipped or met twice; the creation time (the default
+    /// order) never changes.
+    pub fn after(
+        store: &'a Store,
+        request: &'a SearchRequest,
+        cap: usize,
+        sort_budget: usize,
+        start_after: Option<Position>,
+    ) -> Self {
         let sort_budget = if request.sort_by == SortField::LastLoginAt { cap } else { sort_budget.clamp(1, cap) };
-        Self { store, request, cap, sort_budget, state: MatchState::Start }
+        Self { store, request, cap, sort_budget, state: MatchState::Start, last: start_after.clone(), start_after }
+    }
+
+    /// Where the matches still to hand out start: after this position (`None`: the first).
+    pub fn resume_point(&self) -> Option<Position> {
+        match &self.state {
+            MatchState::Walking(Some(next)) => Some(next.clone()),
+            _ => self.last.clone(),
+        }
+    }
+
+    /// Whether every match was handed out.
+    pub fn is_done(&self) -> bool {
+        match &self.state {
+            MatchState::Done => true,
+            MatchState::Sorted(rest) => rest.len() == 0,
+            MatchState::Start | MatchState::Walking(_) => false,
+        }
     }
 
     /// The next page of customers (at most `request.limit`), or `None` after the last.
@@ -148,10 +183,12 @@ impl<'a> AllMatches<'a> {
                         self.state = MatchState::Done;
                         return Ok(None);
                     }
+                    self.last = page.last().map(|c| c.position(self.request.sort_by));
                     return Ok(Some(page_customers(self.store, self.request, &page).await?));
                 }
                 MatchState::Walking(after) => {
                     let (page, next) = Box::pin(walk(self.store, self.request, after.as_ref(), self.cap)).await?;
+                    self.last = page.last().map(|c| c.position(self.request.sort_by)).or(self.last.take());
                     self.state = match next {
                         Some(position) => MatchState::Walking(Some(position)),
                         None => MatchState::Done,
@@ -172,18 +209,22 @@ impl<'a> AllMatches<'a> {
         if let Some(total) = counted_total(self.store, self.request).await?
             && total > self.sort_budget
         {
-            return Ok(MatchState::Walking(None));
+            return Ok(MatchState::Walking(self.start_after.clone()));
         }
         let entry = choose_entry(self.request, now.unix());
         let (candidates, complete) = Box::pin(read_entry(self.store, &entry, self.sort_budget)).await?;
         if !complete {
-            return Ok(MatchState::Walking(None));
+            return Ok(MatchState::Walking(self.start_after.clone()));
         }
         let matches = filter(self.store, self.request, candidates, self.cap, None).await?;
         let (field, order) = (self.request.sort_by, self.request.sort_order);
         let mut ranked: Vec<(Position, Candidate)> = matches.into_iter().map(|c| (c.position(field), c)).collect();
         ranked.sort_by(|a, b| a.0.compare(&b.0, order));
-        let sorted: Vec<Candidate> = ranked.into_iter().map(|(_, candidate)| candidate).collect();
+        let start = match &self.start_after {
+            Some(after) => ranked.partition_point(|(position, _)| position.compare(after, order).is_le()),
+            None => 0,
+        };
+        let sorted: Vec<Candidate> = ranked.into_iter().skip(start).map(|(_, candidate)| candidate).collect();
         Ok(MatchState::Sorted(sorted.into_iter()))
     }
 }

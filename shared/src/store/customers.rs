@@ -433,12 +433,15 @@ impl Store {
         Ok(record.as_ref().and_then(|r| string_attr(r, "state")).map(str::to_string))
     }
 
-    /// The sweep of an erased customer's partition, when its erase record says it is due.
+    /// The sweep of an erased customer's partition and login-day entries, when its erase
+    /// record says it is due; the record then says `done` and leaves the list of unfinished
+    /// erases. Idempotent: every step deletes what is still there.
     pub async fn sweep_erased(&self, id: &CustomerId) -> Result<(), EraseError> {
         if self.erase_state(id).await?.as_deref() != Some("sweeping") {
             return Err(EraseError::NotFound);
         }
         self.faults.check_sweep()?;
+        self.delete_login_days(id, Timestamp::now()).await?;
         self.delete_prefix(&keys::customer_pk(id), None).await?;
         let out = self
             .client()
@@ -446,8 +449,10 @@ impl Store {
             .table_name(self.table())
             .key(keys::PK, s(keys::erasure_pk(id)))
             .key(keys::SK, s(keys::ERASURE_SK))
-            .update_expression("SET #state = :done")
+            .update_expression("SET #state = :done REMOVE #list, #started")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#list", keys::GSI4_PK)
+            .expression_attribute_names("#started", keys::GSI4_SK)
             .expression_attribute_values(":done", s("done"))
             .return_consumed_capacity(Self::CAPACITY)
             .send()
@@ -455,6 +460,39 @@ impl Store {
             .map_err(StoreError::backend)?;
         self.meter().write(out.consumed_capacity());
         Ok(())
+    }
+
+    /// The customers whose erase started before `started_before` and is not finished (its
+    /// record still `sweeping`), oldest first, at most `limit`: a `Query` of the sparse GSI4
+    /// list, never a `Scan`.
+    pub async fn unfinished_erasures(
+        &self,
+        started_before: Timestamp,
+        limit: i32,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name("GSI4")
+            .key_condition_expression("#list = :list AND #started < :before")
+            .expression_attribute_names("#list", keys::GSI4_PK)
+            .expression_attribute_names("#started", keys::GSI4_SK)
+            .expression_attribute_values(":list", s(keys::UNFINISHED_ERASURES_PK))
+            .expression_attribute_values(":before", s(started_before.to_rfc3339()))
+            .limit(limit)
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.meter().read(out.consumed_capacity());
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| string_attr(item, keys::PK))
+            .filter_map(|pk| pk.strip_prefix("ERASURE#"))
+            .filter_map(CustomerId::parse)
+            .collect())
     }
 
     /// The customer's delete: at the version read, and for a customer's own erase only while
@@ -516,9 +554,11 @@ pub enum EraseError {
     Store(#[from] StoreError),
 }
 
-/// The record an erase leaves: the id, when, and who; nothing else about the customer.
+/// The record an erase leaves: the id, when, and who; nothing else about the customer. While
+/// `sweeping` it is also on the GSI4 list of unfinished erases (by start time), which the
+/// scheduled sweep reads.
 fn erasure_item(id: &CustomerId, actor: &str, at: Timestamp, state: &str) -> Item {
-    Item::from([
+    let mut item = Item::from([
         (keys::PK.into(), s(keys::erasure_pk(id))),
         (keys::SK.into(), s(keys::ERASURE_SK)),
         (keys::ENTITY.into(), s(entity::ERASURE)),
@@ -526,7 +566,12 @@ fn erasure_item(id: &CustomerId, actor: &str, at: Timestamp, state: &str) -> Ite
         ("erased_at".into(), s(at.to_rfc3339())),
         ("actor".into(), s(actor)),
         ("state".into(), s(state)),
-    ])
+    ]);
+    if state == "sweeping" {
+        item.insert(keys::GSI4_PK.into(), s(keys::UNFINISHED_ERASURES_PK));
+        item.insert(keys::GSI4_SK.into(), s(format!("{}#{id}", at.to_rfc3339())));
+    }
+    item
 }
 
 /// DynamoDB's limit on the actions of one transaction.

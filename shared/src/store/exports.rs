@@ -3,12 +3,15 @@
 //! status and the job's `attempt`, so a job that lost its claim (taken for dead) can never
 //! write over the outcome that replaced it.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::keys::{self, entity};
 use super::{Item, Page, PageToken, Store, StoreError, n, s};
-use crate::domain::export::{ExportId, ExportRecord, ExportStatus};
+use crate::domain::export::{ExportCheckpoint, ExportId, ExportRecord, ExportStatus};
 use crate::time::Timestamp;
 
 fn export_item(record: &ExportRecord) -> Result<Item, StoreError> {
@@ -24,8 +27,25 @@ fn export_item(record: &ExportRecord) -> Result<Item, StoreError> {
 
 /// How a job ends.
 pub enum ExportOutcome<'a> {
-    Ready,
+    /// The file is written, at `file_key`.
+    Ready {
+        file_key: &'a str,
+    },
     Failed(&'a str),
+}
+
+/// `update` applies only while the export is as `seen`: same status and attempt, and the same
+/// heartbeat (none, or the one read).
+fn while_as_seen(update: UpdateItemFluentBuilder, seen: &ExportRecord) -> UpdateItemFluentBuilder {
+    let heartbeat = seen.heartbeat_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+    update
+        .condition_expression(
+            "#status = :seen AND attempt = :attempt AND (attribute_not_exists(heartbeat_at) OR heartbeat_at = :heartbeat)",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":seen", s(seen.status.as_str()))
+        .expression_attribute_values(":attempt", n(seen.attempt))
+        .expression_attribute_values(":heartbeat", s(heartbeat))
 }
 
 /// `update` applies only while the job of `attempt` still holds the export (`running`).
@@ -83,38 +103,81 @@ impl Store {
         self.query_page(query, limit, start, &[keys::PK, keys::SK, keys::GSI4_PK, keys::GSI4_SK]).await?.typed()
     }
 
-    /// Claims the export for a job: `pending`, or `running` with a heartbeat older than
-    /// `stale_before` (a job that died; a retry of the stream record takes over). The claim is
-    /// `running` with the next attempt number; `None` when another job holds it or it ended.
-    pub async fn claim_export(
-        &self,
-        id: &ExportId,
-        now: Timestamp,
-        stale_before: Timestamp,
-    ) -> Result<Option<ExportRecord>, StoreError> {
-        let result = self
-            .update_export(id)
+    /// Claims the export `seen` (as just read) for a new attempt: `running` with the next
+    /// attempt number, from the start (no checkpoint). Taken only while the export is still as
+    /// seen (status, attempt and heartbeat), so of two claimants one wins; `None` otherwise.
+    /// For a pending export, and for a running one whose job died (its heartbeat stale).
+    pub async fn claim_export(&self, seen: &ExportRecord, now: Timestamp) -> Result<Option<ExportRecord>, StoreError> {
+        let result = while_as_seen(self.update_export(&seen.export_id), seen)
+            .expression_attribute_names("#paused", "paused")
+            .expression_attribute_names("#slices", "slices")
             .update_expression(
-                "SET #status = :running, attempt = attempt + :one, started_at = :now, heartbeat_at = :now, #rows = :zero",
+                "SET #status = :running, attempt = attempt + :one, started_at = :now, heartbeat_at = :now, \
+                 #rows = :zero, #paused = :false, #slices = :one REMOVE #checkpoint",
             )
-            .condition_expression(
-                "attribute_exists(PK) AND (#status = :pending OR (#status = :running AND heartbeat_at < :stale))",
-            )
-            .expression_attribute_names("#status", "status")
             .expression_attribute_names("#rows", "rows")
+            .expression_attribute_names("#checkpoint", "checkpoint")
             .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
-            .expression_attribute_values(":pending", s(ExportStatus::Pending.as_str()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":stale", s(stale_before.to_rfc3339()))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
+        self.claimed(result)
+    }
+
+    /// Takes up a paused export for its next slice, in the same attempt (its checkpoint, its
+    /// file); `None` when another slice took it up first or it ended.
+    pub async fn resume_export(&self, seen: &ExportRecord, now: Timestamp) -> Result<Option<ExportRecord>, StoreError> {
+        let result = while_held_by(self.update_export(&seen.export_id), seen.attempt)
+            .expression_attribute_names("#paused", "paused")
+            .expression_attribute_names("#slices", "slices")
+            .condition_expression("#status = :running AND attempt = :attempt AND #paused = :true")
+            .update_expression("SET #paused = :false, heartbeat_at = :now, #slices = #slices + :one")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        self.claimed(result)
+    }
+
+    fn claimed(
+        &self,
+        result: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
+    ) -> Result<Option<ExportRecord>, StoreError> {
         match self.conditional(result)? {
             Some(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
             None => Ok(None),
         }
+    }
+
+    /// The job stops itself before its time runs out: `checkpoint` and `rows` recorded, and
+    /// the export `paused` until the next slice takes it up (`resume_export`). `false` when
+    /// the job no longer held the export.
+    pub async fn pause_export(
+        &self,
+        id: &ExportId,
+        attempt: u32,
+        checkpoint: &ExportCheckpoint,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = while_held_by(self.update_export(id), attempt)
+            .expression_attribute_names("#paused", "paused")
+            .update_expression("SET #paused = :true, #checkpoint = :checkpoint, #rows = :rows, heartbeat_at = :now")
+            .expression_attribute_names("#checkpoint", "checkpoint")
+            .expression_attribute_names("#rows", "rows")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":checkpoint", serde_dynamo::to_attribute_value(checkpoint)?)
+            .expression_attribute_values(":rows", n(checkpoint.rows))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        Ok(self.conditional(result)?.is_some())
     }
 
     /// The job's progress: `rows` so far and a fresh heartbeat. `false` when the job no longer
@@ -146,25 +209,24 @@ impl Store {
         outcome: ExportOutcome<'_>,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let (status, error) = match outcome {
-            ExportOutcome::Ready => (ExportStatus::Ready, None),
-            ExportOutcome::Failed(reason) => (ExportStatus::Failed, Some(reason)),
+        let (status, detail) = match outcome {
+            ExportOutcome::Ready { file_key } => (ExportStatus::Ready, ("file_key", file_key)),
+            ExportOutcome::Failed(reason) => (ExportStatus::Failed, ("error", reason)),
         };
         let request = while_held_by(self.update_export(id), attempt)
+            .expression_attribute_names("#paused", "paused")
+            .update_expression(
+                "SET #status = :status, #rows = :rows, completed_at = :now, heartbeat_at = :now, #detail = :detail, \
+                 #paused = :false REMOVE #checkpoint",
+            )
             .expression_attribute_names("#rows", "rows")
+            .expression_attribute_names("#detail", detail.0)
+            .expression_attribute_names("#checkpoint", "checkpoint")
             .expression_attribute_values(":rows", n(rows))
             .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":detail", s(detail.1))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", s(now.to_rfc3339()));
-        let request = match error {
-            Some(reason) => request
-                .update_expression(
-                    "SET #status = :status, #rows = :rows, completed_at = :now, heartbeat_at = :now, #error = :error",
-                )
-                .expression_attribute_names("#error", "error")
-                .expression_attribute_values(":error", s(reason)),
-            None => request
-                .update_expression("SET #status = :status, #rows = :rows, completed_at = :now, heartbeat_at = :now"),
-        };
         Ok(self.conditional(request.send().await)?.is_some())
     }
 
@@ -176,21 +238,14 @@ impl Store {
         reason: &str,
         now: Timestamp,
     ) -> Result<Option<ExportRecord>, StoreError> {
-        let heartbeat = seen.heartbeat_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-        let result = self
-            .update_export(&seen.export_id)
-            .update_expression("SET #status = :failed, completed_at = :now, #error = :error")
-            .condition_expression(
-                "#status = :seen AND attempt = :attempt AND (attribute_not_exists(heartbeat_at) OR heartbeat_at = :heartbeat)",
-            )
-            .expression_attribute_names("#status", "status")
+        let result = while_as_seen(self.update_export(&seen.export_id), seen)
+            .expression_attribute_names("#paused", "paused")
+            .update_expression("SET #status = :failed, completed_at = :now, #error = :error, #paused = :false")
             .expression_attribute_names("#error", "error")
             .expression_attribute_values(":failed", s(ExportStatus::Failed.as_str()))
-            .expression_attribute_values(":seen", s(seen.status.as_str()))
-            .expression_attribute_values(":attempt", n(seen.attempt))
-            .expression_attribute_values(":heartbeat", s(heartbeat))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":error", s(reason))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;

@@ -32,7 +32,7 @@
 //! | search: name order | `SN#first#<c>` · `SN#last#<c>` | `<name>␁<other name>␁<customer_id>` | — (`SearchDoc`) |
 //! | media item      | `MEDIA#<media_id>`         | `MEDIA`            | — (`ttl` while pending: the upload URL's expiry + 1 day) |
 //! | media entry     | `CUSTOMER#<customer_id>`   | `MEDIA#<created ms, 14 digits>#<media_id>` | — (`purpose`; `ttl` as its item) |
-//! | erase record    | `ERASURE#<customer_id>`    | `ERASURE`          | — (id, time, actor, `state`: no personal data) |
+//! | erase record    | `ERASURE#<customer_id>`    | `ERASURE`          | GSI4 `ERASURES#SWEEPING` + started at, only while unfinished (id, time, actor, `state`: no personal data) |
 //! | login day       | `SLD#<unix day>`           | `<customer_id>`    | — (`ttl`: the day + 400 days)              |
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
@@ -227,6 +227,9 @@ pub const DAY_SHARDS: u32 = 8;
 pub const FACET_SHARDS: u32 = 8;
 /// How long a login-day entry is kept.
 pub const LOGIN_DAY_TTL_DAYS: i64 = 400;
+/// Days past its `ttl` a login-day entry may still be read (DynamoDB deletes expired items
+/// within days, not at once): an erase looks this much further back.
+pub const LOGIN_DAY_EXPIRY_LAG_DAYS: i64 = 30;
 
 pub fn search_word_pk(word: &str) -> String {
     format!("SW#{}", word.chars().next().unwrap_or('_'))
@@ -265,6 +268,11 @@ pub fn erasure_pk(id: &CustomerId) -> String {
 }
 
 pub const ERASURE_SK: &str = "ERASURE";
+
+/// GSI4 partition of the erases not finished yet (a sparse list: the erase record carries the
+/// GSI4 keys while `sweeping` and drops them when `done`), sorted by when the erase started, so
+/// the sweep of interrupted erases is a `Query`, never a `Scan`.
+pub const UNFINISHED_ERASURES_PK: &str = "ERASURES#SWEEPING";
 
 pub const STATS_GLOBAL_PK: &str = "STATS#GLOBAL";
 

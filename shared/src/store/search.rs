@@ -12,6 +12,7 @@ use super::{Item, Store, StoreError, n, s, string_attr};
 use crate::domain::customer::Customer;
 use crate::domain::search::SearchDoc;
 use crate::domain::{CustomerId, GroupId};
+use crate::time::Timestamp;
 
 /// One entry's key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -264,6 +265,37 @@ impl Store {
             .await
             .map_err(StoreError::backend)?;
         self.meter().write(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// Deletes the customer's login-day entries (part of an erase): one consistent
+    /// `BatchGetItem` of the entry of every day an entry can still exist for (the entry's
+    /// lifetime plus DynamoDB's expiry lag, up to tomorrow), then a `BatchWriteItem` of those
+    /// found. The daily counters are left as they are: they count logins, nobody's in
+    /// particular.
+    pub(crate) async fn delete_login_days(&self, id: &CustomerId, now: Timestamp) -> Result<(), StoreError> {
+        let today = now.unix().div_euclid(86_400);
+        let first = today - keys::LOGIN_DAY_TTL_DAYS - keys::LOGIN_DAY_EXPIRY_LAG_DAYS;
+        let days: Vec<i64> = (first..=today + 1).collect();
+        let mut found = Vec::new();
+        for chunk in days.chunks(100) {
+            let keys_of_days = chunk
+                .iter()
+                .map(|day| {
+                    Item::from([(keys::PK.into(), s(keys::login_day_pk(*day))), (keys::SK.into(), s(id.as_str()))])
+                })
+                .collect();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys_of_days))
+                .projection_expression("PK, SK")
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            found.extend(self.batch_get(request).await?);
+        }
+        for chunk in found.chunks(25) {
+            self.batch_delete(chunk).await?;
+        }
         Ok(())
     }
 

@@ -97,7 +97,7 @@ async fn job(export_id: &str) {
     let app = shared::App::from_env().await.expect("config from the environment");
     let id = ExportId::parse(export_id).expect("an export id");
     let started = Instant::now();
-    let outcome = ExportJob::of(&app).run(&id).await.expect("the job records its outcome");
+    let outcome = ExportJob::of(&app).run_to_end(&id).await.expect("the job records its outcome");
     let seconds = started.elapsed().as_secs_f64();
     let peak = peak_rss_kib();
     let outcome = match outcome {

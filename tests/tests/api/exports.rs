@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use integration_tests::{StaffTokens, TestApp, TestResponse, http_get, test_audit};
 use serde_json::{Value, json};
-use shared::domain::export::ExportId;
+use shared::domain::export::{ExportId, ExportStatus};
 use shared::domain::{Customer, CustomerId, PhoneE164, Username};
 use shared::time::Timestamp;
 
@@ -276,34 +276,164 @@ async fn a_job_that_cannot_write_its_file_ends_failed_with_a_reason() {
 }
 
 #[tokio::test]
-async fn a_job_that_stops_heartbeating_is_reported_and_recorded_failed() {
-    // `stream`: no job starts in this process, as if the export-job function never ran.
+async fn a_running_job_that_stops_heartbeating_is_failed_but_a_queued_export_waits() {
+    // `stream`: no job starts in this process, as if the export-job function had not run yet.
     let (t, tokens) = setup(&[("EXPORT_RUNNER", "stream")]).await;
     let (pending, _) = start_export(&t, &tokens.admin, json!({})).await;
     let (running, _) = start_export(&t, &tokens.admin, json!({"format": "jsonl"})).await;
     let running_id = ExportId::parse(&running).expect("id");
-    let now = Timestamp::now();
-    let claimed = t.app().store.claim_export(&running_id, now, now).await.expect("claim").expect("claimed");
-    assert_eq!(claimed.status, shared::domain::export::ExportStatus::Running);
+    let seen = t.app().store.get_export(&running_id).await.expect("read").expect("export");
+    let claimed = t.app().store.claim_export(&seen, Timestamp::now()).await.expect("claim").expect("claimed");
+    assert_eq!(claimed.status, ExportStatus::Running);
 
-    let read = t.call("GET", &format!("/v1/exports/{pending}"), Some(&tokens.admin), None).await;
-    assert_eq!(read.json()["status"], "pending", "not stale yet");
     t.app().clock.advance(121);
     let listed = t.call("GET", "/v1/exports", Some(&tokens.admin), None).await.json();
     let statuses: Vec<&str> =
         listed["items"].as_array().into_iter().flatten().filter_map(|e| e["status"].as_str()).collect();
-    assert_eq!(statuses, vec!["failed", "failed"], "the list settles silent jobs too");
-    for id in [&pending, &running] {
-        let read = t.call("GET", &format!("/v1/exports/{id}"), Some(&tokens.admin), None).await;
-        assert_eq!(read.json()["status"], "failed", "{id}");
-        assert!(read.json()["error"].as_str().is_some_and(|e| e.contains("heartbeat")));
-    }
+    assert_eq!(statuses, vec!["failed", "pending"], "the list settles the silent job, and only it");
+    let read = t.call("GET", &format!("/v1/exports/{running}"), Some(&tokens.admin), None).await.json();
+    assert_eq!(read["status"], "failed");
+    assert!(read["error"].as_str().is_some_and(|e| e.contains("heartbeat")), "{read}");
     let record = t.app().store.get_export(&running_id).await.expect("read").expect("export");
-    assert_eq!(record.status, shared::domain::export::ExportStatus::Failed, "recorded, not only reported");
+    assert_eq!(record.status, ExportStatus::Failed, "recorded, not only reported");
     // The job that lost its claim can no longer write.
     assert!(
         !t.app().store.export_heartbeat(&running_id, claimed.attempt, 5, Timestamp::now()).await.expect("heartbeat")
     );
+    // Queued for longer than anything could still start it (the stream's retention): failed.
+    t.app().clock.advance(86_400);
+    let read = t.call("GET", &format!("/v1/exports/{pending}"), Some(&tokens.admin), None).await.json();
+    assert_eq!(read["status"], "failed");
+    assert!(read["error"].as_str().is_some_and(|e| e.contains("did not run")), "{read}");
+}
+
+/// The stream record of an export's INSERT, as the export-job function receives it.
+fn insert_event(id: &str) -> Value {
+    json!({"Records": [{
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "Keys": {"PK": {"S": format!("EXPORT#{id}")}, "SK": {"S": "EXPORT"}},
+            "NewImage": {"entity": {"S": "export"}},
+            "SequenceNumber": "100000000000000000001",
+            "StreamViewType": "NEW_IMAGE"
+        }
+    }]})
+}
+
+#[tokio::test]
+async fn queued_exports_wait_without_being_declared_dead_and_both_finish() {
+    let (t, tokens) = setup(&[("EXPORT_RUNNER", "stream")]).await;
+    let expected = seed(&t, (0..3).map(|i| customer(&format!("Queue{i}"), "Banda", &["q"])).collect()).await;
+    let (first, _) = start_export(&t, &tokens.admin, json!({"tags": ["q"]})).await;
+    let (second, _) = start_export(&t, &tokens.admin, json!({"tags": ["q"], "format": "jsonl"})).await;
+    // Queued behind a long export on the same shard: polled well past the heartbeat limit.
+    t.app().clock.advance(600);
+    for id in [&first, &second] {
+        let read = t.call("GET", &format!("/v1/exports/{id}"), Some(&tokens.admin), None).await.json();
+        assert_eq!(read["status"], "pending", "waiting is not dying: {read}");
+    }
+    for id in [&first, &second] {
+        assert_eq!(export_job::handle_stream_batch(t.app(), insert_event(id)).await, json!({"batchItemFailures": []}));
+        let export = finished(&t, &tokens.admin, id).await;
+        assert_eq!(export["status"], "ready", "{export}");
+        assert_eq!(export["rows"], 3);
+    }
+    let (_, rows) = download_csv(&finished(&t, &tokens.admin, &first).await).await;
+    assert_eq!(rows.into_iter().map(|r| r[0].clone()).collect::<BTreeSet<_>>(), expected);
+}
+
+#[tokio::test]
+async fn a_job_stopped_mid_way_resumes_from_its_checkpoint_until_every_match_is_written() {
+    // A slice of no time at all: every invocation writes one page of 10, then stops itself.
+    let sliced = [("EXPORT_SLICE_SECONDS", "0"), ("EXPORT_PAGE_ROWS", "10")];
+    let (t, tokens) = setup(&[sliced[0], sliced[1], ("EXPORT_RUNNER", "stream")]).await;
+    let expected = seed(&t, (0..35).map(|i| customer(&format!("Slice{i:02}"), "Phiri", &["sl"])).collect()).await;
+    seed(&t, vec![customer("Not", "Exported", &["other"])]).await;
+    let (id, _) = start_export(&t, &tokens.admin, json!({"tags": ["sl"], "bom": true})).await;
+
+    // In AWS: the paused slice reports its record, the mapping delivers it again.
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let answer = export_job::handle_stream_batch(t.app(), insert_event(&id)).await;
+        if answer == json!({"batchItemFailures": []}) {
+            break;
+        }
+        assert_eq!(answer, json!({"batchItemFailures": [{"itemIdentifier": "100000000000000000001"}]}));
+        let read = t.call("GET", &format!("/v1/exports/{id}"), Some(&tokens.admin), None).await.json();
+        assert_eq!(read["status"], "running", "paused between slices is running to a reader");
+        assert_eq!(read["rows"], 10 * invocations, "each slice carries on from the last");
+        assert!(invocations < 10, "the job makes progress");
+    }
+    assert_eq!(invocations, 4, "10 + 10 + 10 + 5 rows");
+    let export = finished(&t, &tokens.admin, &id).await;
+    assert_eq!(export["status"], "ready", "{export}");
+    assert_eq!(export["rows"], 35);
+    let (_, body) = http_get(export["download_url"].as_str().expect("url")).await;
+    assert!(body.starts_with("\u{feff}customer_id,".as_bytes()), "one BOM and header, at the start");
+    let (_, rows) = download_csv(&export).await;
+    assert_eq!(rows.len(), 35, "no customer twice, none left out");
+    assert_eq!(rows.into_iter().map(|r| r[0].clone()).collect::<BTreeSet<_>>(), expected);
+    let record = t.app().store.get_export(&ExportId::parse(&id).expect("id")).await.expect("read").expect("export");
+    assert_eq!((record.slices, record.attempt, record.checkpoint), (4, 1, None));
+
+    // The local runner: the same slices, one after another, in another order and format.
+    let local = t.another_instance(&sliced).await.expect("an inline instance");
+    let body = json!({"tags": ["sl"], "sort_by": "first_name", "sort_order": "desc", "format": "jsonl"});
+    let (by_name, _) = start_export(&local, &tokens.admin, body).await;
+    let export = finished(&local, &tokens.admin, &by_name).await;
+    assert_eq!(export["status"], "ready", "{export}");
+    let (_, body) = http_get(export["download_url"].as_str().expect("url")).await;
+    let names: Vec<String> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<Value>(l).expect("JSON")["first_name"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(names.len(), 35);
+    assert!(names.windows(2).all(|w| w[0] > w[1]), "in order across slices, none twice: {names:?}");
+    let record =
+        local.app().store.get_export(&ExportId::parse(&by_name).expect("id")).await.expect("read").expect("export");
+    assert_eq!(record.slices, 4);
+}
+
+#[tokio::test]
+async fn a_retry_takes_over_a_dead_job_as_a_new_attempt_whose_file_the_old_job_cannot_overwrite() {
+    let (t, tokens) = setup(&[("EXPORT_RUNNER", "stream"), ("EXPORT_STALE_SECONDS", "1")]).await;
+    let expected = seed(&t, (0..3).map(|i| customer(&format!("Takeover{i}"), "Lungu", &["to"])).collect()).await;
+    let (id, _) = start_export(&t, &tokens.admin, json!({"tags": ["to"], "columns": ["customer_id"]})).await;
+    let export_id = ExportId::parse(&id).expect("id");
+    // A first invocation claimed the export, then stalled (or its function timed out).
+    let seen = t.app().store.get_export(&export_id).await.expect("read").expect("export");
+    let stalled = t.app().store.claim_export(&seen, Timestamp::now()).await.expect("claim").expect("claimed");
+
+    // The redelivered record: the job looks alive, so the retry waits for its heartbeat to go
+    // stale, then takes over.
+    assert_eq!(export_job::handle_stream_batch(t.app(), insert_event(&id)).await, json!({"batchItemFailures": []}));
+    let record = t.app().store.get_export(&export_id).await.expect("read").expect("export");
+    assert_eq!((record.status, record.attempt), (ExportStatus::Ready, stalled.attempt + 1));
+
+    // The stalled job wakes up and writes its file: its own attempt's, not the new one.
+    let bucket = &t.app().config.media_bucket;
+    assert_ne!(stalled.object_key(), record.object_key());
+    t.app()
+        .s3()
+        .put_object()
+        .bucket(bucket)
+        .key(stalled.object_key())
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"customer_id\r\nSTALE\r\n"))
+        .send()
+        .await
+        .expect("the stalled job's upload");
+    let export = finished(&t, &tokens.admin, &id).await;
+    let (_, rows) = download_csv(&export).await;
+    assert_eq!(rows.into_iter().map(|r| r[0].clone()).collect::<BTreeSet<_>>(), expected, "the newer file");
+    // Nor can it record anything.
+    let store = &t.app().store;
+    assert!(!store.export_heartbeat(&export_id, stalled.attempt, 1, Timestamp::now()).await.expect("heartbeat"));
+    let outcome = shared::store::exports::ExportOutcome::Failed("late");
+    assert!(!store.finish_export(&export_id, stalled.attempt, 1, outcome, Timestamp::now()).await.expect("finish"));
+    assert_eq!(finished(&t, &tokens.admin, &id).await["status"], "ready");
 }
 
 #[tokio::test]
