@@ -616,6 +616,61 @@ async fn the_largest_customer_fits_one_transaction_and_a_full_rewrite_stays_corr
     assert_eq!(search_ids(&t, &staff, json!({"query": "1111"})).await, [id]);
 }
 
+/// Issue 19, hole 3: writers racing without `If-Match` on a customer whose every entry moves
+/// (two sets of 50 tags, a new last name and city each time: more index changes than one
+/// transaction holds). After every round the index holds exactly the customer's current values:
+/// each tag it holds finds it, none of the other set does, and `search-index verify` finds
+/// nothing. Before the fix, a late writer's batch deleted entries a newer writer had just put
+/// (a search by a held tag found nothing) or wrote its older document over the newer one.
+#[tokio::test]
+async fn racing_writers_of_large_tag_sets_leave_the_index_exact() {
+    let t = TestApp::new().await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let tag_set = |set: &str| (0..50).map(|i| format!("{set}-{i:02}-{}", "y".repeat(24))).collect::<Vec<_>>();
+    let sets = [tag_set("alpha"), tag_set("beta")];
+    let created = create(
+        &t,
+        &staff,
+        json!({"name": "Racing Writer", "phone": "0977123456", "city": "Lusaka", "tags": sets[0]}),
+    )
+    .await;
+    let id = created["customer_id"].as_str().expect("id").to_string();
+    let path = format!("/v1/customers/{id}");
+    for round in 0..4 {
+        let patches = (0..12).map(|n| {
+            let body = json!({"tags": sets[n % 2], "last_name": format!("Writer{round}x{n}"),
+                              "city": format!("Town{round}x{n}")});
+            let (t, staff, path) = (&t, &staff, &path);
+            async move { t.call("PATCH", path, Some(staff), Some(body)).await.status }
+        });
+        let statuses = join_all(patches).await;
+        // On a busy machine some writers may run out of the update budget (409, nothing
+        // written); the index must be exact whichever won.
+        assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "round {round}: {statuses:?}");
+        assert!(statuses.iter().filter(|s| **s == 200).count() >= 2, "round {round}: {statuses:?}");
+        let customer = t.call("GET", &path, Some(&staff), None).await.json();
+        let held: Vec<String> =
+            customer["tags"].as_array().expect("tags").iter().map(|t| t.as_str().expect("tag").to_string()).collect();
+        let other = if held == sets[0] { &sets[1] } else { &sets[0] };
+        assert!(held == sets[0] || held == sets[1], "one whole set won");
+        for tag in &held {
+            let found = search_ids(&t, &staff, json!({"tags": [tag]})).await;
+            assert_eq!(found, std::slice::from_ref(&id), "round {round}: a tag the customer holds ({tag})");
+        }
+        for tag in other {
+            assert!(search_ids(&t, &staff, json!({"tags": [tag]})).await.is_empty(), "round {round}: {tag} not held");
+        }
+        let last = customer["last_name"].as_str().expect("last name").to_string();
+        assert_eq!(search_ids(&t, &staff, json!({"query": last})).await, std::slice::from_ref(&id));
+        let city = customer["city"].as_str().expect("city").to_string();
+        assert_eq!(search_ids(&t, &staff, json!({"city": city})).await, std::slice::from_ref(&id));
+        let gone = if last.ends_with("x0") { format!("Writer{round}x1") } else { format!("Writer{round}x0") };
+        assert!(search_ids(&t, &staff, json!({"query": gone})).await.is_empty(), "round {round}: an old name");
+        let drift = local_stack::reindex::verify(&t.app().store).await.expect("verify");
+        assert!(drift.is_zero(), "round {round}: {drift}");
+    }
+}
+
 #[test]
 fn no_request_path_scans_the_table() {
     let root = integration_tests::repo_root();
