@@ -4,8 +4,9 @@
 //!
 //! `reindex` runs in three phases, each resumable (a checkpoint item records the phase and the
 //! scan position after every page, and a repeat carries on from there; `--restart` starts over):
-//! 1. every customer's entries are written (idempotent puts, so a document that changed format
-//!    is rewritten too);
+//! 1. every customer's entries are written settled at the customer's version (idempotent puts,
+//!    so a document that changed format, and an entry left pending by an interrupted write, is
+//!    rewritten too);
 //! 2. every entry is checked against its customer, and stale ones are deleted;
 //! 3. the counters are recounted and corrected by the difference (run it while no customer is
 //!    written, or run `verify` afterwards: a write between the count and the correction shows up
@@ -19,7 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use shared::domain::Customer;
 use shared::domain::search::SearchDoc;
 use shared::domain::stats::{CounterChange, Facet, FacetValue};
-use shared::store::search::{EntryKey, entry_item, entry_keys};
+use shared::store::search::{EntryKey, entry_item, entry_keys, entry_version};
 use shared::store::stats::date_text;
 use shared::store::{Item, Store, StoreError, keys};
 
@@ -34,7 +35,8 @@ pub struct Drift {
     pub entries: usize,
     /// Entries a customer should have and does not.
     pub missing_entries: usize,
-    /// Entries whose document is not the customer's current one.
+    /// Entries whose document is not the customer's current one, or that are still pending
+    /// (staged by a write that was interrupted; readers check them against the customer).
     pub outdated_entries: usize,
     /// Entries of no customer, or of a key the customer no longer has.
     pub stale_entries: usize,
@@ -178,7 +180,7 @@ fn counter_drift(expected: &Recount, actual: &Recount) -> Vec<(String, i64, i64)
 /// Recounts everything and compares; writes nothing.
 pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
     let mut drift = Drift::default();
-    let mut expected: HashMap<EntryKey, SearchDoc> = HashMap::new();
+    let mut expected: HashMap<EntryKey, (SearchDoc, u64)> = HashMap::new();
     let mut recount = Recount::default();
     let mut start = None;
     loop {
@@ -188,7 +190,7 @@ pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
             recount.add(&customer);
             let doc = SearchDoc::of(&customer);
             for key in entry_keys(&doc) {
-                expected.insert(key, doc.clone());
+                expected.insert(key, (doc.clone(), customer.version));
             }
         }
         start = next;
@@ -204,8 +206,10 @@ pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
             let key = EntryKey { pk: string(&item, keys::PK), sk: string(&item, keys::SK) };
             match expected.get(&key) {
                 None => drift.stale_entries += 1,
-                Some(doc) => {
-                    if entry_item(&key, doc)? != item {
+                Some((doc, version)) => {
+                    // Settled, with the current document, by a write no newer than the customer.
+                    let written = entry_version(&item);
+                    if entry_item(&key, doc, written)? != item || written > *version {
                         drift.outdated_entries += 1;
                     }
                     seen.insert(key);
@@ -311,7 +315,7 @@ pub async fn reindex(store: &Store, restart: bool) -> Result<Rebuilt, StoreError
                 report.customers += 1;
                 let doc = SearchDoc::of(&customer);
                 for key in entry_keys(&doc) {
-                    puts.push(entry_item(&key, &doc)?);
+                    puts.push(entry_item(&key, &doc, customer.version)?);
                 }
             }
             report.entries_written += puts.len();

@@ -2,19 +2,20 @@
 //! sentinels, their search index entries and statistics counters, plus the look-ups and the
 //! erase path. Every customer write is one transaction of at most 100 actions: the customer,
 //! its sentinels, its audit entry, its counters, then its index changes; only index changes that
-//! do not fit (a customer with dozens of tags whose every entry moves) follow right after in
-//! batches, puts before deletes (see `WritePlan`).
+//! do not fit (a customer with dozens of tags whose every entry moves) are written around it,
+//! staged before and settled after (see `WritePlan` and `search::IndexOverflow`).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::keys::{self, entity};
-use super::search::{EntryKey, IndexChange};
+use super::search::{IndexChange, IndexOverflow};
 use super::table::{AtVersion, TxError, backoff};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::audit::{AuditEntry, AuditNote};
 use crate::domain::customer::ActivityKind;
+use crate::domain::ids::random_token;
 use crate::domain::stats::CounterChange;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
@@ -47,8 +48,9 @@ impl Store {
         if !username_chosen && self.unique_owner(&keys::username_key(&base)).await?.is_some() {
             customer.username = base.with_suffix();
         }
+        let token = random_token(12);
         for attempt in attempts_within_budget() {
-            match self.put_new_customer(&customer, note).await {
+            match self.put_new_customer(&customer, note, &token).await {
                 Ok(()) => return Ok(customer),
                 Err(TxError::Taken(UniqueField::Username)) if !username_chosen => {
                     customer.username = base.with_suffix()
@@ -63,9 +65,16 @@ impl Store {
         Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
     }
 
-    async fn put_new_customer(&self, customer: &Customer, note: &AuditNote) -> Result<(), TxError> {
+    async fn put_new_customer(&self, customer: &Customer, note: &AuditNote, token: &str) -> Result<(), TxError> {
         let plan = self.creation_plan(customer, note)?;
-        self.run_plan(plan).await
+        let overflow = plan.overflow.clone();
+        let outcome = self.run_plan(plan, token).await;
+        // A conflict is retried by the caller with the same token; any other failure (or its
+        // id or username being taken) ends this attempt.
+        if !matches!(outcome, Ok(()) | Err(TxError::Conflict)) {
+            self.abandon_write(&customer.customer_id, &overflow, token).await;
+        }
+        outcome
     }
 
     /// Every item a new customer consists of, with the unique field each action guards
@@ -92,10 +101,71 @@ impl Store {
         Ok(plan)
     }
 
-    /// Runs a plan: its transaction, then whatever index changes did not fit in it.
-    async fn run_plan(&self, plan: WritePlan) -> Result<(), TxError> {
+    /// Runs a plan: the index changes that did not fit in its transaction staged (tagged with
+    /// `token`), the transaction, then those changes settled. Once the transaction committed,
+    /// the write succeeded: a failure to settle is logged, and leaves pending entries, which
+    /// readers check against the customer.
+    async fn run_plan(&self, plan: WritePlan, token: &str) -> Result<(), TxError> {
+        if !plan.overflow.is_empty() {
+            self.stage_index(&plan.overflow, token).await?;
+        }
         self.transact(plan.actions, &plan.fields).await?;
-        self.apply_index_overflow(plan.overflow_puts, plan.overflow_deletes).await?;
+        if !plan.overflow.is_empty()
+            && let Err(err) = self.settle_index(&plan.overflow).await
+        {
+            tracing::warn!(error = %err, "index changes of a committed write left pending");
+        }
+        Ok(())
+    }
+
+    /// Puts right what a write that did not commit staged in the index: first makes sure its
+    /// version can no longer commit (taking it with a bare version bump if nobody has, so that
+    /// no other attempt at that version can rely on what it staged), then sets every entry
+    /// still tagged with `token` to what the customer holds (`Store::reconcile_index`). Best
+    /// effort: what a failure here leaves stays pending, which readers check.
+    async fn abandon_write(&self, id: &CustomerId, overflow: &IndexOverflow, token: &str) {
+        if overflow.is_empty() {
+            return;
+        }
+        if let Err(err) = self.try_abandon_write(id, overflow, token).await {
+            tracing::warn!(error = %err, "staged index changes of a failed write left pending");
+        }
+    }
+
+    async fn try_abandon_write(
+        &self,
+        id: &CustomerId,
+        overflow: &IndexOverflow,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        let mut current = self.get_customer(id).await?;
+        if let Some(customer) = &current
+            && customer.version < overflow.version
+        {
+            self.take_version(id, customer.version, overflow.version).await?;
+            current = self.get_customer(id).await?;
+        }
+        self.reconcile_index(overflow, token, current.as_ref()).await
+    }
+
+    /// Moves the customer from version `from` to `to` without another change (as a login
+    /// does); nothing when it moved meanwhile.
+    async fn take_version(&self, id: &CustomerId, from: u64, to: u64) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::customer_pk(id)))
+            .key(keys::SK, s(keys::PROFILE_SK))
+            .update_expression("SET #version = :to")
+            .condition_expression("#version = :from")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":from", n(from))
+            .expression_attribute_values(":to", n(to))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        self.conditional(result)?;
         Ok(())
     }
 
@@ -123,6 +193,9 @@ impl Store {
         next: &Customer,
         audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
+        // One token for every attempt: a retry after a conflict stages the same changes again.
+        let token = random_token(12);
+        let mut staged = IndexOverflow::default();
         for attempt in attempts_within_budget() {
             // Built anew each time: counter shards are drawn at random, so a retry after a
             // conflict on a hot counter goes elsewhere.
@@ -131,7 +204,12 @@ impl Store {
                 plan.push(self.put_if_absent(audit_item(&current.customer_id, next.version, audit)?)?, None);
             }
             plan.add_index(self, IndexChange::between(Some(current), Some(next))?)?;
-            match self.run_plan(plan).await {
+            staged = plan.overflow.clone();
+            let outcome = self.run_plan(plan, &token).await;
+            if !matches!(outcome, Ok(()) | Err(TxError::Conflict)) {
+                self.abandon_write(&current.customer_id, &staged, &token).await;
+            }
+            match outcome {
                 Ok(()) => return Ok(()),
                 Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
                 Err(TxError::Condition) => return Err(StoreError::VersionConflict),
@@ -139,6 +217,7 @@ impl Store {
                 Err(TxError::Store(err)) => return Err(err),
             }
         }
+        self.abandon_write(&current.customer_id, &staged, &token).await;
         Err(StoreError::VersionConflict)
     }
 
@@ -583,8 +662,7 @@ pub const MAX_TRANSACTION_ACTIONS: usize = 100;
 pub struct WritePlan {
     pub actions: Vec<TransactWriteItem>,
     pub fields: Vec<Option<UniqueField>>,
-    pub overflow_puts: Vec<Item>,
-    pub overflow_deletes: Vec<EntryKey>,
+    pub overflow: IndexOverflow,
 }
 
 impl WritePlan {
@@ -595,18 +673,19 @@ impl WritePlan {
 
     /// Adds index changes to the transaction while it has room, puts before deletes.
     fn add_index(&mut self, store: &Store, change: IndexChange) -> Result<(), StoreError> {
+        self.overflow.version = change.version;
         for item in change.puts {
             if self.actions.len() < MAX_TRANSACTION_ACTIONS {
                 self.push(store.put_action(item)?, None);
             } else {
-                self.overflow_puts.push(item);
+                self.overflow.puts.push(item);
             }
         }
         for key in change.deletes {
             if self.actions.len() < MAX_TRANSACTION_ACTIONS {
                 self.push(store.delete_action(&key)?, None);
             } else {
-                self.overflow_deletes.push(key);
+                self.overflow.deletes.push(key);
             }
         }
         Ok(())

@@ -1,9 +1,13 @@
 //! The search index: entries that point at a customer and carry its `SearchDoc`, so a search
 //! reads the entries of one criterion and filters them without reading any customer. Entries
 //! are written in the customer's own transaction (see `customers.rs`): a customer is findable
-//! the moment its write returns, and an erase leaves none behind.
+//! the moment its write returns, and an erase leaves none behind. Changes that do not fit in
+//! that transaction are written around it, versioned and marked pending until settled (see
+//! `IndexOverflow`), so racing writers and interruptions never give a reader a wrong answer.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
@@ -13,6 +17,17 @@ use crate::domain::customer::Customer;
 use crate::domain::search::SearchDoc;
 use crate::domain::{CustomerId, GroupId};
 use crate::time::Timestamp;
+
+/// The version of the customer write that last wrote an entry (entries from before versioning
+/// have none, which counts as older than any).
+const VER: &str = "ver";
+
+/// Present while an entry is not settled: the token of the write that staged it. A reader does
+/// not trust a pending entry; it checks it against its customer (`Store::resolve`).
+const PENDING: &str = "pend";
+
+/// How many single-entry writes of an overflow run at once.
+const OVERFLOW_CONCURRENCY: usize = 16;
 
 /// One entry's key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,6 +91,8 @@ pub fn entry_keys(doc: &SearchDoc) -> BTreeSet<EntryKey> {
 /// key appears or disappears are written.
 #[derive(Debug, Default)]
 pub struct IndexChange {
+    /// The version the write gives the customer, which every entry it writes carries.
+    pub version: u64,
     pub puts: Vec<Item>,
     pub deletes: Vec<EntryKey>,
 }
@@ -86,11 +103,11 @@ impl IndexChange {
         let new_doc = after.map(SearchDoc::of);
         let old_keys = old_doc.as_ref().map(entry_keys).unwrap_or_default();
         let new_keys = new_doc.as_ref().map(entry_keys).unwrap_or_default();
-        let mut change = Self::default();
+        let mut change = Self { version: after.map_or(0, |c| c.version), ..Self::default() };
         if let Some(doc) = &new_doc {
             let rewrite_all = old_doc.as_ref() != Some(doc);
             for key in new_keys.iter().filter(|k| rewrite_all || !old_keys.contains(k)) {
-                change.puts.push(entry_item(key, doc)?);
+                change.puts.push(entry_item(key, doc, change.version)?);
             }
         }
         change.deletes = old_keys.difference(&new_keys).cloned().collect();
@@ -106,14 +123,78 @@ impl IndexChange {
     }
 }
 
-pub fn entry_item(key: &EntryKey, doc: &SearchDoc) -> Result<Item, StoreError> {
+/// A settled entry, as written by the customer write that gave it `version`.
+pub fn entry_item(key: &EntryKey, doc: &SearchDoc, version: u64) -> Result<Item, StoreError> {
     Ok(Item::from([
         (keys::PK.into(), s(&key.pk)),
         (keys::SK.into(), s(&key.sk)),
         (keys::ENTITY.into(), s(entity::SEARCH_ENTRY)),
         ("cid".into(), s(&doc.id)),
+        (VER.into(), n(version)),
         (DOC.into(), s(serde_json::to_string(doc).map_err(|e| StoreError::Malformed(e.to_string()))?)),
     ]))
+}
+
+/// The version that last wrote an entry item (0 for one from before versioning).
+pub fn entry_version(item: &Item) -> u64 {
+    item.get(VER).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn key_of(item: &Item) -> EntryKey {
+    EntryKey::new(
+        string_attr(item, keys::PK).unwrap_or_default().to_string(),
+        string_attr(item, keys::SK).unwrap_or_default().to_string(),
+    )
+}
+
+/// The index changes of a customer write that did not fit in its transaction (a customer with
+/// dozens of tags whose every entry moves). Written around the transaction so that no
+/// interleaving of writers and no interruption gives a reader a wrong answer:
+///
+/// 1. **stage**, before the transaction: each put written as a *pending* entry (tagged with the
+///    write's token) unless an entry of this version or a newer one is there; each entry to
+///    delete marked pending at this version unless a newer one wrote it. Readers check pending
+///    entries against the customer (`Store::resolve`), so they answer right whether the
+///    transaction then commits or not, and whenever the writer stops;
+/// 2. **settle**, once it committed: each put made plain if the entry is still there and no
+///    newer version wrote it (never recreated: a newer write may have deleted it), and each
+///    marked entry deleted unless a newer version wrote it;
+/// 3. **reconcile**, when it did not commit, once its version is taken (by the writer that won,
+///    or by the loser itself, see `Store::abandon_write`): each entry still carrying the write's
+///    token set to what the customer now holds, its document or no entry.
+///
+/// Every condition compares versions, and the customer's version is taken by one write only,
+/// so a late step of an older write can never overwrite, delete or resurrect what a newer one
+/// wrote. What an interruption leaves stays pending, which readers check and
+/// `search-index reindex` settles.
+#[derive(Debug, Default, Clone)]
+pub struct IndexOverflow {
+    /// The version the write gives the customer.
+    pub version: u64,
+    /// Settled entries (as `entry_item` makes them).
+    pub puts: Vec<Item>,
+    pub deletes: Vec<EntryKey>,
+}
+
+impl IndexOverflow {
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.deletes.is_empty()
+    }
+
+    /// Every entry key the overflow writes.
+    fn keys(&self) -> impl Iterator<Item = EntryKey> + '_ {
+        self.puts.iter().map(key_of).chain(self.deletes.iter().cloned())
+    }
+}
+
+/// Runs `writes` a few at a time; the first error ends it. (A `Vec`, not an iterator: a
+/// closure held in the stream would make the handlers' futures not `Send` for every lifetime.)
+async fn all_of<F>(writes: Vec<F>) -> Result<(), StoreError>
+where
+    F: std::future::Future<Output = Result<(), StoreError>>,
+{
+    futures::stream::iter(writes).buffer_unordered(OVERFLOW_CONCURRENCY).try_collect::<Vec<()>>().await?;
+    Ok(())
 }
 
 /// The attribute holding an entry's document: compact JSON in one string. One string is
@@ -158,8 +239,195 @@ impl Store {
         Ok(TransactWriteItem::builder().delete(delete.map_err(|e| StoreError::Backend(e.to_string()))?).build())
     }
 
-    /// Writes index changes outside a transaction (those that did not fit in the customer's,
-    /// and the rebuild's): puts first (so a customer is never missing from the index), then
+    /// Step 1 of an overflow (see `IndexOverflow`): before the transaction.
+    pub async fn stage_index(&self, overflow: &IndexOverflow, token: &str) -> Result<(), StoreError> {
+        let version = overflow.version;
+        let puts: Vec<_> = overflow.puts.iter().map(|item| self.stage_put(item, version, token)).collect();
+        let deletes: Vec<_> = overflow.deletes.iter().map(|key| self.stage_delete(key, version, token)).collect();
+        futures::try_join!(all_of(puts), all_of(deletes))?;
+        Ok(())
+    }
+
+    async fn stage_put(&self, item: &Item, version: u64, token: &str) -> Result<(), StoreError> {
+        let mut pending = item.clone();
+        pending.insert(PENDING.into(), s(token));
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(pending))
+            .condition_expression("attribute_not_exists(#ver) OR #ver < :ver")
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":ver", n(version))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        self.conditional(result)?;
+        Ok(())
+    }
+
+    async fn stage_delete(&self, key: &EntryKey, version: u64, token: &str) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression("SET #pend = :token, #ver = :ver")
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#ver) OR #ver < :ver)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#pend", PENDING)
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":ver", n(version))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        self.conditional(result)?;
+        Ok(())
+    }
+
+    /// Step 2 of an overflow: after its transaction committed.
+    pub(crate) async fn settle_index(&self, overflow: &IndexOverflow) -> Result<(), StoreError> {
+        let version = overflow.version;
+        let puts: Vec<_> = overflow.puts.iter().map(|item| self.settle_put(item, version)).collect();
+        let deletes: Vec<_> = overflow.deletes.iter().map(|key| self.settle_delete(key, version)).collect();
+        futures::try_join!(all_of(puts), all_of(deletes))?;
+        Ok(())
+    }
+
+    async fn settle_put(&self, item: &Item, version: u64) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_exists(#pk) AND #ver <= :ver")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":ver", n(version))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        self.conditional(result)?;
+        Ok(())
+    }
+
+    async fn settle_delete(&self, key: &EntryKey, version: u64) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .condition_expression("attribute_not_exists(#ver) OR #ver <= :ver")
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":ver", n(version))
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        self.conditional(result)?;
+        Ok(())
+    }
+
+    /// Step 3 of an overflow whose transaction did not commit, once the customer's version is
+    /// at least the overflow's (so no attempt at it can commit any more): every entry still
+    /// tagged with `token` becomes what `current` (`None`: erased) holds, at its version.
+    pub(crate) async fn reconcile_index(
+        &self,
+        overflow: &IndexOverflow,
+        token: &str,
+        current: Option<&Customer>,
+    ) -> Result<(), StoreError> {
+        let now = current.map(|c| (SearchDoc::of(c), c.version));
+        let held = now.as_ref().map(|(doc, _)| entry_keys(doc)).unwrap_or_default();
+        let keys: Vec<EntryKey> = overflow.keys().collect();
+        let mut writes = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let settled = match &now {
+                Some((doc, version)) if held.contains(key) => Some(entry_item(key, doc, *version)?),
+                _ => None,
+            };
+            writes.push(self.reconcile_entry(key, settled, token));
+        }
+        all_of(writes).await
+    }
+
+    async fn reconcile_entry(&self, key: &EntryKey, settled: Option<Item>, token: &str) -> Result<(), StoreError> {
+        let names = HashMap::from([("#pend".to_string(), PENDING.to_string())]);
+        let values = HashMap::from([(":token".to_string(), s(token))]);
+        let condition = "#pend = :token";
+        match settled {
+            Some(item) => {
+                let result = self
+                    .client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .return_consumed_capacity(Self::CAPACITY)
+                    .send()
+                    .await;
+                self.conditional(result)?;
+            }
+            None => {
+                let result = self
+                    .client()
+                    .delete_item()
+                    .table_name(self.table())
+                    .key(keys::PK, s(&key.pk))
+                    .key(keys::SK, s(&key.sk))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .return_consumed_capacity(Self::CAPACITY)
+                    .send()
+                    .await;
+                self.conditional(result)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entries a reader may use among `items` (of partition `pk`), in their order, with
+    /// their sort keys: a settled entry as it is; a pending one only if its customer holds that
+    /// entry now, and then with the customer's current document (one consistent `BatchGetItem`
+    /// for the page's pending entries, which are none but while an overflowing write is in
+    /// flight or after one was interrupted).
+    async fn resolve(&self, pk: &str, items: &[Item]) -> Result<Vec<(String, SearchDoc)>, StoreError> {
+        let mut entries = Vec::with_capacity(items.len());
+        let mut pending = Vec::new();
+        for item in items {
+            if item.contains_key(PENDING) {
+                pending.push(entries.len());
+            }
+            entries.push((string_attr(item, keys::SK).unwrap_or_default().to_string(), entry_doc(item)?));
+        }
+        if pending.is_empty() {
+            return Ok(entries);
+        }
+        let ids: Vec<CustomerId> = pending.iter().filter_map(|&i| CustomerId::parse(&entries[i].1.id)).collect();
+        let current: HashMap<String, SearchDoc> = self
+            .batch_get_customers(&ids, true)
+            .await?
+            .iter()
+            .map(|c| (c.customer_id.as_str().to_string(), SearchDoc::of(c)))
+            .collect();
+        let mut keep = vec![true; entries.len()];
+        for i in pending {
+            let (sk, doc) = &mut entries[i];
+            match current.get(&doc.id) {
+                Some(now) if entry_keys(now).contains(&EntryKey::new(pk.to_string(), sk.clone())) => *doc = now.clone(),
+                _ => keep[i] = false,
+            }
+        }
+        Ok(entries.into_iter().zip(keep).filter_map(|(entry, kept)| kept.then_some(entry)).collect())
+    }
+
+    /// Writes index changes outside a transaction and unconditionally (the erase's deletes and
+    /// the rebuild's): puts first (so a customer is never missing from the index), then
     /// deletes. Each is idempotent.
     pub async fn apply_index_overflow(&self, puts: Vec<Item>, deletes: Vec<EntryKey>) -> Result<(), StoreError> {
         self.batch_put(puts).await?;
@@ -190,15 +458,15 @@ impl Store {
                 .table_name(self.table())
                 .consistent_read(true)
                 .limit(((budget - docs.len()) as i32).clamp(1, 1000))
-                .projection_expression("#doc")
+                .projection_expression("#doc, #sk, #pend")
                 .expression_attribute_names("#doc", DOC)
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_names("#pend", PENDING)
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(Self::CAPACITY);
             let out = range.condition(request, pk).send().await.map_err(StoreError::backend)?;
             self.meter().read(out.consumed_capacity());
-            for item in out.items() {
-                docs.push(entry_doc(item)?);
-            }
+            docs.extend(self.resolve(pk, out.items()).await?.into_iter().map(|(_, doc)| doc));
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok((docs, true));
@@ -241,12 +509,10 @@ impl Store {
         };
         let out = request.send().await.map_err(StoreError::backend)?;
         self.meter().read(out.consumed_capacity());
-        let mut entries = Vec::new();
-        for item in out.items() {
-            let sk = string_attr(item, keys::SK).unwrap_or_default().to_string();
-            entries.push((sk, entry_doc(item)?));
-        }
-        let more_after = out.last_evaluated_key.is_some().then(|| entries.last().map(|(sk, _)| sk.clone())).flatten();
+        // Where the page ended, even if a pending entry at its end is dropped.
+        let last_sk = out.items().last().and_then(|item| string_attr(item, keys::SK)).map(str::to_string);
+        let more_after = out.last_evaluated_key.is_some().then_some(last_sk).flatten();
+        let entries = self.resolve(pk, out.items()).await?;
         Ok(EntryPage { entries, more_after })
     }
 
@@ -427,7 +693,8 @@ mod tests {
     fn an_entry_carries_its_document_as_one_json_string_and_legacy_map_entries_still_read() {
         let doc = SearchDoc::of(&customer());
         let key = EntryKey::new("ST#vip".into(), "CUST_0000AAAA".into());
-        let item = entry_item(&key, &doc).expect("item");
+        let item = entry_item(&key, &doc, 3).expect("item");
+        assert_eq!(entry_version(&item), 3);
         assert!(matches!(item.get(DOC), Some(AttributeValue::S(json)) if json.starts_with('{')));
         assert_eq!(entry_doc(&item).expect("doc"), doc);
         // As the first version wrote it: a map under the long names.

@@ -73,7 +73,7 @@ async fn seed(t: &TestApp, matching: usize, now: i64) -> BTreeSet<String> {
         for (_, c) in chunk {
             let plan = store.creation_plan(c, &note).expect("plan");
             puts.extend(plan.actions.iter().filter_map(|a| a.put().map(|p| p.item().clone())));
-            puts.extend(plan.overflow_puts);
+            puts.extend(plan.overflow.puts);
             for (name, delta) in shared::domain::stats::CounterChange::between(None, Some(c)).global {
                 *counters.global.entry(name).or_insert(0) += delta;
             }

@@ -433,7 +433,7 @@ async fn seed_bulk(t: &TestApp, from: usize, target: usize, concurrency: usize, 
             let c = customer(n, now);
             let plan = store.creation_plan(&c, &note).expect("plan");
             puts.extend(plan.actions.iter().filter_map(|a| a.put().map(|p| p.item().clone())));
-            puts.extend(plan.overflow_puts);
+            puts.extend(plan.overflow.puts);
             let change = shared::domain::stats::CounterChange::between(None, Some(&c));
             for (name, delta) in change.global {
                 *counters.global.entry(name).or_insert(0) += delta;

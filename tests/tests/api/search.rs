@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use shared::domain::group::Group;
 use shared::domain::search::{fold, query_words};
 use shared::domain::{Customer, CustomerId, CustomerStatus, EmailAddress, GroupId, PhoneE164, Username};
+use shared::store::search::{IndexChange, IndexOverflow};
 use shared::time::Timestamp;
 
 const FIRST_NAMES: &[&str] = &["Ann", "Anna", "Anne-Marie", "Ángel", "José", "Joseph", "Jo", "Mwansa", "Zoë", "Chōmba"];
@@ -592,7 +593,7 @@ async fn the_largest_customer_fits_one_transaction_and_a_full_rewrite_stays_corr
     customer.last_login_at = Some(Timestamp::now());
     let plan = t.app().store.creation_plan(&customer, &test_audit()).expect("plan");
     assert!(plan.actions.len() <= 100, "{} actions", plan.actions.len());
-    assert!(plan.overflow_puts.is_empty() && plan.overflow_deletes.is_empty(), "everything in one transaction");
+    assert!(plan.overflow.is_empty(), "everything in one transaction");
     let created = t.app().store.create_customer(customer, &test_audit(), true).await.expect("created");
     let id = created.customer_id.as_str().to_string();
     assert_eq!(
@@ -614,6 +615,120 @@ async fn the_largest_customer_fits_one_transaction_and_a_full_rewrite_stays_corr
         std::slice::from_ref(&id)
     );
     assert_eq!(search_ids(&t, &staff, json!({"query": "1111"})).await, [id]);
+}
+
+/// Issue 19, hole 3: writers racing without `If-Match` on a customer whose every entry moves
+/// (two sets of 50 tags, a new last name and city each time: more index changes than one
+/// transaction holds). After every round the index holds exactly the customer's current values:
+/// each tag it holds finds it, none of the other set does, and `search-index verify` finds
+/// nothing. Before the fix, a late writer's batch deleted entries a newer writer had just put
+/// (a search by a held tag found nothing) or wrote its older document over the newer one.
+#[tokio::test]
+async fn racing_writers_of_large_tag_sets_leave_the_index_exact() {
+    let t = TestApp::new().await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let tag_set = |set: &str| (0..50).map(|i| format!("{set}-{i:02}-{}", "y".repeat(24))).collect::<Vec<_>>();
+    let sets = [tag_set("alpha"), tag_set("beta")];
+    let created =
+        create(&t, &staff, json!({"name": "Racing Writer", "phone": "0977123456", "city": "Lusaka", "tags": sets[0]}))
+            .await;
+    let id = created["customer_id"].as_str().expect("id").to_string();
+    let path = format!("/v1/customers/{id}");
+    for round in 0..4 {
+        let patches = (0..12).map(|n| {
+            let body = json!({"tags": sets[n % 2], "last_name": format!("Writer{round}x{n}"),
+                              "city": format!("Town{round}x{n}")});
+            let (t, staff, path) = (&t, &staff, &path);
+            async move { t.call("PATCH", path, Some(staff), Some(body)).await.status }
+        });
+        let statuses = join_all(patches).await;
+        // On a busy machine some writers may run out of the update budget (409, nothing
+        // written); the index must be exact whichever won.
+        assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "round {round}: {statuses:?}");
+        assert!(statuses.iter().filter(|s| **s == 200).count() >= 2, "round {round}: {statuses:?}");
+        let customer = t.call("GET", &path, Some(&staff), None).await.json();
+        let held: Vec<String> =
+            customer["tags"].as_array().expect("tags").iter().map(|t| t.as_str().expect("tag").to_string()).collect();
+        let other = if held == sets[0] { &sets[1] } else { &sets[0] };
+        assert!(held == sets[0] || held == sets[1], "one whole set won");
+        for tag in &held {
+            let found = search_ids(&t, &staff, json!({"tags": [tag]})).await;
+            assert_eq!(found, std::slice::from_ref(&id), "round {round}: a tag the customer holds ({tag})");
+        }
+        for tag in other {
+            assert!(search_ids(&t, &staff, json!({"tags": [tag]})).await.is_empty(), "round {round}: {tag} not held");
+        }
+        let last = customer["last_name"].as_str().expect("last name").to_string();
+        assert_eq!(search_ids(&t, &staff, json!({"query": last})).await, std::slice::from_ref(&id));
+        let city = customer["city"].as_str().expect("city").to_string();
+        assert_eq!(search_ids(&t, &staff, json!({"city": city})).await, std::slice::from_ref(&id));
+        let gone = if last.ends_with("x0") { format!("Writer{round}x1") } else { format!("Writer{round}x0") };
+        assert!(search_ids(&t, &staff, json!({"query": gone})).await.is_empty(), "round {round}: an old name");
+        let drift = local_stack::reindex::verify(&t.app().store).await.expect("verify");
+        assert!(drift.is_zero(), "round {round}: {drift}");
+    }
+}
+
+/// What a writer moving the customer to `next`'s values stages before its transaction.
+async fn stage_dead_write(store: &shared::store::Store, id: &CustomerId, next: Customer) {
+    let current = store.get_customer(id).await.expect("read").expect("customer");
+    let next = Customer { version: current.version + 1, ..next };
+    let change = IndexChange::between(Some(&current), Some(&next)).expect("change");
+    assert!(change.puts.len() + change.deletes.len() > 100, "more than one transaction holds");
+    let overflow = IndexOverflow { version: change.version, puts: change.puts, deletes: change.deletes };
+    store.stage_index(&overflow, "dead-writer").await.expect("staged");
+}
+
+/// The steps of a write that does not fit one transaction, stopped where a process could die:
+/// staged and never committed, readers still see exactly the customer's values (they check
+/// pending entries against it); the next write of the same change settles what was staged, and
+/// `reindex` clears what nobody settles.
+#[tokio::test]
+async fn an_overflowing_write_stopped_after_staging_misleads_no_reader() {
+    let t = TestApp::new().await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let store = &t.app().store;
+    let tag_set = |set: &str| (0..50).map(|i| format!("{set}-{i:02}-{}", "z".repeat(24))).collect::<Vec<_>>();
+    let (a, b, c) = (tag_set("amber"), tag_set("blue"), tag_set("coral"));
+    let created = create(&t, &staff, json!({"name": "Stopped Writer", "phone": "0977654321", "tags": a})).await;
+    let id = CustomerId::parse(created["customer_id"].as_str().expect("id")).expect("id");
+    let path = format!("/v1/customers/{}", id.as_str());
+    let to_b = json!({"tags": b, "last_name": "Bluewriter", "city": "Ndola"});
+    let to_a = json!({"tags": a, "last_name": "Writer", "city": "Lusaka"});
+    assert_eq!(t.call("PATCH", &path, Some(&staff), Some(to_b.clone())).await.status, 200);
+    let as_b = store.get_customer(&id).await.expect("read").expect("customer");
+    assert_eq!(t.call("PATCH", &path, Some(&staff), Some(to_a)).await.status, 200);
+
+    // A writer staged the move to the B values and died before its transaction.
+    stage_dead_write(store, &id, as_b.clone()).await;
+    let found = |tag: &String| search_ids(&t, &staff, json!({"tags": [tag]}));
+    for tag in [&a[0], &a[49]] {
+        assert_eq!(found(tag).await, [id.as_str()], "{tag}: held, its entry pending");
+    }
+    for tag in [&b[0], &b[49]] {
+        assert!(found(tag).await.is_empty(), "{tag}: staged, never committed");
+    }
+    let response = t.call("POST", "/v1/customers/search", Some(&staff), Some(json!({"query": "bluewriter"}))).await;
+    assert_eq!(response.json()["total"], 0, "a pending entry is not counted");
+    assert_eq!(search_ids(&t, &staff, json!({"city": "lusaka"})).await, [id.as_str()]);
+    assert!(!local_stack::reindex::verify(store).await.expect("verify").is_zero(), "verify sees what is pending");
+
+    // The same change written for real settles every staged entry.
+    assert_eq!(t.call("PATCH", &path, Some(&staff), Some(to_b)).await.status, 200);
+    assert_eq!(found(&b[7]).await, [id.as_str()]);
+    assert!(found(&a[7]).await.is_empty());
+    let drift = local_stack::reindex::verify(store).await.expect("verify");
+    assert!(drift.is_zero(), "{drift}");
+
+    // Another dead writer; nobody writes its change, and reindex clears it.
+    let as_c = Customer { tags: c.clone(), last_name: "Coralwriter".into(), ..as_b };
+    stage_dead_write(store, &id, as_c).await;
+    assert_eq!(found(&b[3]).await, [id.as_str()]);
+    assert!(found(&c[3]).await.is_empty());
+    local_stack::reindex::reindex(store, false).await.expect("reindex");
+    let drift = local_stack::reindex::verify(store).await.expect("verify");
+    assert!(drift.is_zero(), "{drift}");
+    assert_eq!(found(&b[3]).await, [id.as_str()]);
 }
 
 #[test]
@@ -687,7 +802,7 @@ async fn reindex_rebuilds_a_table_without_index_and_verify_then_finds_no_drift()
     let stray = shared::store::search::EntryKey { pk: "ST#legacy".into(), sk: "CUST_DEADBEEF".into() };
     let stray_doc = shared::domain::search::SearchDoc { id: "CUST_DEADBEEF".into(), ..sample_doc() };
     store
-        .apply_index_overflow(vec![shared::store::search::entry_item(&stray, &stray_doc).expect("item")], vec![])
+        .apply_index_overflow(vec![shared::store::search::entry_item(&stray, &stray_doc, 1).expect("item")], vec![])
         .await
         .expect("stray");
     assert!(search_ids(&t, &staff, json!({"query": "timer"})).await.is_empty(), "nothing is findable");
