@@ -93,3 +93,87 @@ async fn a_function_without_the_private_key_verifies_but_cannot_sign() {
         "public keys cannot mint a token"
     );
 }
+
+/// `template.yaml` as YAML (intrinsics such as `!Ref` stay tagged values).
+fn template_yaml() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(integration_tests::repo_root().join("template.yaml")).expect("template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml parses")
+}
+
+const SECRETS: [&str; 4] = ["AccessTokenSigningKey", "AccessTokenPublicKeys", "JwtSecret", "CursorSecret"];
+
+/// The secrets a YAML value names (as `!Ref`, in a policy or an environment variable).
+fn secrets_named(value: Option<&serde_yaml::Value>) -> Vec<&'static str> {
+    let text = value.map(|v| serde_yaml::to_string(v).expect("yaml")).unwrap_or_default();
+    SECRETS.into_iter().filter(|secret| text.contains(&format!("!Ref {secret}"))).collect()
+}
+
+#[test]
+fn each_function_can_read_only_the_secrets_it_uses_and_only_auth_the_private_key() {
+    let template = template_yaml();
+    let expected: &[(&str, &[&str])] = &[
+        ("AuthFunction", &SECRETS),
+        ("ProfileFunction", &["AccessTokenPublicKeys"]),
+        ("CartFunction", &["AccessTokenPublicKeys"]),
+        ("CustomersFunction", &["AccessTokenPublicKeys", "CursorSecret"]),
+        ("SearchFunction", &["AccessTokenPublicKeys", "CursorSecret"]),
+        ("MediaFunction", &["AccessTokenPublicKeys", "CursorSecret"]),
+        ("MediaProcessorFunction", &[]),
+        ("ExportJobFunction", &[]),
+        ("StreamPublisherFunction", &[]),
+        ("DocsFunction", &[]),
+    ];
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let functions: Vec<&str> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, _)| id.as_str().expect("id"))
+        .collect();
+    assert_eq!(functions.len(), expected.len(), "every function is listed here: {functions:?}");
+    for (function, secrets) in expected {
+        let properties = &template["Resources"][*function]["Properties"];
+        assert_eq!(secrets_named(properties.get("Policies")), *secrets, "{function}: the secrets its role may read");
+        assert_eq!(secrets_named(properties.get("Environment")), *secrets, "{function}: the secrets' ARNs it gets");
+        let writes = serde_yaml::to_string(&properties["Policies"]).expect("yaml").contains("secretsmanager:PutSecretValue");
+        assert_eq!(writes, *function == "AuthFunction", "{function}: only auth writes the published public keys");
+    }
+    assert!(secrets_named(template["Globals"].get("Function")).is_empty(), "no secret for every function");
+    let auth_policies = serde_yaml::to_string(&template["Resources"]["AuthFunction"]["Properties"]["Policies"]).expect("yaml");
+    let put = auth_policies.split("secretsmanager:PutSecretValue").nth(1).expect("the write statement");
+    assert!(put.trim_start().starts_with("Resource: !Ref AccessTokenPublicKeys"), "{put}");
+}
+
+/// The routes that take only a bearer token, by the functions' route tables.
+fn bearer_routes() -> std::collections::BTreeSet<String> {
+    use shared::auth::roles::Access;
+    local_stack::functions::Function::ALL
+        .iter()
+        .flat_map(|f| f.routes())
+        .filter(|r| matches!(r.access, Access::Customer | Access::Staff | Access::Admin | Access::SignedIn))
+        .map(|r| r.key())
+        .collect()
+}
+
+#[test]
+fn the_gateway_jwt_authorizer_guards_every_bearer_route_and_only_those_when_switched_on() {
+    let template = template_yaml();
+    assert_eq!(template["Parameters"]["GatewayJwtAuthorizer"]["Default"], "false");
+    assert_eq!(template["Conditions"]["UseGatewayJwtAuthorizer"], serde_yaml::from_str::<serde_yaml::Value>("!Equals [!Ref GatewayJwtAuthorizer, 'true']").expect("yaml"));
+    let body = &template["Resources"]["HttpApi"]["Properties"]["DefinitionBody"];
+    let switched = |value: &serde_yaml::Value, then: &str| {
+        let expected = format!("!If\n- UseGatewayJwtAuthorizer\n- {then}\n- !Ref AWS::NoValue\n");
+        assert_eq!(serde_yaml::to_string(value).expect("yaml"), expected);
+    };
+    let scheme = "securitySchemes:\n    AccessToken:\n      type: oauth2\n      x-amazon-apigateway-authorizer:\n        type: jwt\n        identitySource: $request.header.Authorization\n        jwtConfiguration:\n          issuer: !Ref TokenIssuer\n          audience:\n          - !Ref TokenAudience";
+    switched(&body["components"], scheme);
+    let mut guarded = std::collections::BTreeSet::new();
+    for (path, item) in body["paths"].as_mapping().expect("paths") {
+        for (method, operation) in item.as_mapping().expect("path item") {
+            switched(&operation["security"], "- AccessToken: []");
+            guarded.insert(format!("{} {}", method.as_str().expect("method").to_ascii_uppercase(), path.as_str().expect("path")));
+        }
+    }
+    assert_eq!(guarded, bearer_routes(), "the authorizer's routes are exactly those that need a bearer token");
+    let rule = serde_yaml::to_string(&template["Rules"]["GatewayJwtAuthorizerNeedsTokenIssuer"]).expect("yaml");
+    assert!(rule.contains("!Ref TokenIssuer"), "{rule}");
+}
