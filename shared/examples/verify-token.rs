@@ -25,7 +25,8 @@ fn main() {
         AccessKey::from_secret(b"previous-key-previous-key-previous").public,
     ];
     let keys = JwtKeys::new(Some(signing), published, "customer-platform", Duration::from_secs(900));
-    let token = keys.issue(ISSUER, "CUST_0E7E5700", Role::Customer, "AAAAAAAAAAAAAAAAAAAAAA", Timestamp::now()).expect("sign");
+    let token =
+        keys.issue(ISSUER, "CUST_0E7E5700", Role::Customer, "AAAAAAAAAAAAAAAAAAAAAA", Timestamp::now()).expect("sign");
 
     let issue = per_call(runs / 4, || {
         keys.issue(ISSUER, "CUST_0E7E5700", Role::Customer, "AAAAAAAAAAAAAAAAAAAAAA", Timestamp::now()).expect("sign");

@@ -301,7 +301,12 @@ fn key_sources(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> Resu
         cursor => cursor,
     };
     let sources = KeySources {
-        access_signing: secret_source(get, "ACCESS_TOKEN_KEY_ARN", "ACCESS_TOKEN_KEY", Some("ACCESS_TOKEN_PREVIOUS_KEY"))?,
+        access_signing: secret_source(
+            get,
+            "ACCESS_TOKEN_KEY_ARN",
+            "ACCESS_TOKEN_KEY",
+            Some("ACCESS_TOKEN_PREVIOUS_KEY"),
+        )?,
         access_public: get("ACCESS_TOKEN_PUBLIC_KEYS_ARN"),
         session,
         cursor,

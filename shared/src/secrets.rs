@@ -90,10 +90,10 @@ impl KeyRing {
     pub async fn load(loader: KeyLoader) -> Result<Self, SecretsError> {
         let material = loader.read().await?;
         let keys = Keys::derive(material, &loader.audience, loader.access_token_ttl);
-        let source = loader.client.is_some().then(|| Refresher {
-            due: Mutex::new(Instant::now() + loader.sources.refresh),
-            loader,
-        });
+        let source = loader
+            .client
+            .is_some()
+            .then(|| Refresher { due: Mutex::new(Instant::now() + loader.sources.refresh), loader });
         Ok(Self { keys: RwLock::new(Arc::new(keys)), source })
     }
 
@@ -146,8 +146,12 @@ impl KeyLoader {
             Box::pin(self.ring("JWT_SECRET_ARN", &sources.session)),
             Box::pin(self.ring("CURSOR_SECRET_ARN", &sources.cursor)),
         );
-        let mut material =
-            KeyMaterial { access_signing: access_signing?, access_public: access_public?, session: session?, cursor: cursor? };
+        let mut material = KeyMaterial {
+            access_signing: access_signing?,
+            access_public: access_public?,
+            session: session?,
+            cursor: cursor?,
+        };
         self.publish_if_changed(&mut material).await;
         Ok(material)
     }
@@ -200,7 +204,13 @@ impl KeyLoader {
         }
         let document = key_set_document(&derived);
         let version = hex(&Sha256::digest(document.as_bytes()));
-        match client.put_secret_value().secret_id(id).secret_string(&document).client_request_token(version).send().await
+        match client
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(&document)
+            .client_request_token(version)
+            .send()
+            .await
         {
             Ok(_) => {
                 tracing::info!(kids = ?kids(&derived), "published the access-token public keys");
@@ -245,9 +255,13 @@ pub async fn read_signing_secrets(
     );
     let current = current?.ok_or(SecretsError::NoCurrentVersion { variable })?;
     let usable = |secret: NamedSecret, stage: &'static str| -> Result<NamedSecret, SecretsError> {
-        let text = String::from_utf8(secret.secret)
-            .map_err(|_| SecretsError::Unusable { variable, stage, reason: "is not UTF-8".into() })?;
-        let key = secret_value(&text).map_err(|reason| SecretsError::Unusable { variable, stage, reason: reason.into() })?;
+        let text = String::from_utf8(secret.secret).map_err(|_| SecretsError::Unusable {
+            variable,
+            stage,
+            reason: "is not UTF-8".into(),
+        })?;
+        let key =
+            secret_value(&text).map_err(|reason| SecretsError::Unusable { variable, stage, reason: reason.into() })?;
         Ok(NamedSecret { kid: secret.kid, secret: key })
     };
     let current = usable(current, SIGNING_STAGE)?;

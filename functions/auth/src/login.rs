@@ -91,7 +91,9 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         Some(customer) => (log_in(app, &customer.customer_id, now).await?, false),
         None => sign_up_or_join(app, &login, now).await?,
     };
-    let mut response = open_session(app, &app.issuer(req), customer.customer_id.as_str(), Role::Customer, login.device_name, now).await?;
+    let mut response =
+        open_session(app, &app.issuer(req), customer.customer_id.as_str(), Role::Customer, login.device_name, now)
+            .await?;
     shared::metrics::count("auth", if created { Metric::Signup } else { Metric::Login });
     response["customer"] = customer.to_json(Audience::Owner);
     response["created"] = json!(created);

@@ -26,7 +26,8 @@ impl AccessKey {
     pub fn from_secret(secret: &[u8]) -> Self {
         let scalar = (0u8..=u8::MAX)
             .find_map(|counter| {
-                let digest = Sha256::new().chain_update(DERIVATION_PURPOSE).chain_update([counter]).chain_update(secret);
+                let digest =
+                    Sha256::new().chain_update(DERIVATION_PURPOSE).chain_update([counter]).chain_update(secret);
                 p256::SecretKey::from_slice(&digest.finalize()).ok()
             })
             .expect("256 candidates cannot all fall outside the P-256 scalar range");

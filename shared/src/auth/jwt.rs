@@ -146,7 +146,10 @@ mod tests {
         let token = customer_token(&keys());
         let verifier = JwtKeys::new(None, keys().published().to_vec(), "customer-platform", Duration::from_secs(900));
         assert!(verifier.verify(&token, ISSUER).is_ok());
-        assert_eq!(verifier.issue(ISSUER, "CUST_00000001", Role::Admin, "sid", Timestamp::now()), Err(AuthError::Signing));
+        assert_eq!(
+            verifier.issue(ISSUER, "CUST_00000001", Role::Admin, "sid", Timestamp::now()),
+            Err(AuthError::Signing)
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use sha2::Sha256;
 
 use super::es256::{AccessKey, PublicJwk};
 use super::otp::OtpHasher;
-use super::{AuthError, JwtKeys};
 use super::refresh::RefreshSigner;
+use super::{AuthError, JwtKeys};
 use crate::http::cursor::CursorSigner;
 
 /// A secret and the key id (`kid`) its tokens carry.

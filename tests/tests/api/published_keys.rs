@@ -58,7 +58,10 @@ async fn the_documents_are_cacheable_public_and_name_the_issuer() {
     let keys = jwks.json()["keys"].as_array().expect("keys").clone();
     assert_eq!(keys.len(), 1, "one key between rotations");
     for key in &keys {
-        assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("EC"), Some("P-256"), Some("ES256")));
+        assert_eq!(
+            (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+            (Some("EC"), Some("P-256"), Some("ES256"))
+        );
         assert_eq!(key["use"], "sig");
         assert!(key.get("d").is_none(), "no private member: {key}");
         let members: Vec<&String> = key.as_object().expect("object").keys().collect();
@@ -134,11 +137,13 @@ fn each_function_can_read_only_the_secrets_it_uses_and_only_auth_the_private_key
         let properties = &template["Resources"][*function]["Properties"];
         assert_eq!(secrets_named(properties.get("Policies")), *secrets, "{function}: the secrets its role may read");
         assert_eq!(secrets_named(properties.get("Environment")), *secrets, "{function}: the secrets' ARNs it gets");
-        let writes = serde_yaml::to_string(&properties["Policies"]).expect("yaml").contains("secretsmanager:PutSecretValue");
+        let writes =
+            serde_yaml::to_string(&properties["Policies"]).expect("yaml").contains("secretsmanager:PutSecretValue");
         assert_eq!(writes, *function == "AuthFunction", "{function}: only auth writes the published public keys");
     }
     assert!(secrets_named(template["Globals"].get("Function")).is_empty(), "no secret for every function");
-    let auth_policies = serde_yaml::to_string(&template["Resources"]["AuthFunction"]["Properties"]["Policies"]).expect("yaml");
+    let auth_policies =
+        serde_yaml::to_string(&template["Resources"]["AuthFunction"]["Properties"]["Policies"]).expect("yaml");
     let put = auth_policies.split("secretsmanager:PutSecretValue").nth(1).expect("the write statement");
     assert!(put.trim_start().starts_with("Resource: !Ref AccessTokenPublicKeys"), "{put}");
 }
@@ -158,7 +163,10 @@ fn bearer_routes() -> std::collections::BTreeSet<String> {
 fn the_gateway_jwt_authorizer_guards_every_bearer_route_and_only_those_when_switched_on() {
     let template = template_yaml();
     assert_eq!(template["Parameters"]["GatewayJwtAuthorizer"]["Default"], "false");
-    assert_eq!(template["Conditions"]["UseGatewayJwtAuthorizer"], serde_yaml::from_str::<serde_yaml::Value>("!Equals [!Ref GatewayJwtAuthorizer, 'true']").expect("yaml"));
+    assert_eq!(
+        template["Conditions"]["UseGatewayJwtAuthorizer"],
+        serde_yaml::from_str::<serde_yaml::Value>("!Equals [!Ref GatewayJwtAuthorizer, 'true']").expect("yaml")
+    );
     let body = &template["Resources"]["HttpApi"]["Properties"]["DefinitionBody"];
     let switched = |value: &serde_yaml::Value, then: &str| {
         let expected = format!("!If\n- UseGatewayJwtAuthorizer\n- {then}\n- !Ref AWS::NoValue\n");
@@ -170,7 +178,11 @@ fn the_gateway_jwt_authorizer_guards_every_bearer_route_and_only_those_when_swit
     for (path, item) in body["paths"].as_mapping().expect("paths") {
         for (method, operation) in item.as_mapping().expect("path item") {
             switched(&operation["security"], "- AccessToken: []");
-            guarded.insert(format!("{} {}", method.as_str().expect("method").to_ascii_uppercase(), path.as_str().expect("path")));
+            guarded.insert(format!(
+                "{} {}",
+                method.as_str().expect("method").to_ascii_uppercase(),
+                path.as_str().expect("path")
+            ));
         }
     }
     assert_eq!(guarded, bearer_routes(), "the authorizer's routes are exactly those that need a bearer token");

@@ -164,7 +164,12 @@ async fn a_rotation_staged_then_promoted_logs_nobody_out() {
     after_refresh_interval().await;
     assert_eq!(published_kids(&auth).await, [k2.clone(), k1.clone()], "current, then the previous");
     let renewed = auth.call("POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": refresh_v1}))).await;
-    assert_eq!(renewed.status, 200, "a refresh token from before the rotation: {}", String::from_utf8_lossy(&renewed.body));
+    assert_eq!(
+        renewed.status,
+        200,
+        "a refresh token from before the rotation: {}",
+        String::from_utf8_lossy(&renewed.body)
+    );
     let access_v2 = renewed.json()["access_token"].as_str().expect("access").to_string();
     assert_eq!(kid_of(&access_v2), k2, "auth signs with the promoted key");
     after_refresh_interval().await;

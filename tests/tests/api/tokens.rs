@@ -64,7 +64,10 @@ async fn bad_tokens_are_all_401() {
         claims
     };
 
-    assert_eq!(status_of_me(&t, Some(&format!("Bearer {}", es256(&claims(now + 600), TEST_ACCESS_TOKEN_KEY)))).await.0, 200);
+    assert_eq!(
+        status_of_me(&t, Some(&format!("Bearer {}", es256(&claims(now + 600), TEST_ACCESS_TOKEN_KEY)))).await.0,
+        200
+    );
     let expired = es256(&claims(now - 1), TEST_ACCESS_TOKEN_KEY);
     let old_secret = hs256(&claims(now + 600), &kid, TEST_SECRET);
     let old_secret_old_kid = hs256(&claims(now + 600), "test", TEST_SECRET);
@@ -107,12 +110,19 @@ async fn bad_tokens_are_all_401() {
 async fn staff_tokens_cannot_use_customer_routes() {
     let t = TestApp::new().await;
     let login = t.sign_in("+260971234568", "Token Tester").await;
-    let issuer = decode(login["access_token"].as_str().expect("token").split('.').nth(1).expect("claims"))["iss"].clone();
+    let issuer =
+        decode(login["access_token"].as_str().expect("token").split('.').nth(1).expect("claims"))["iss"].clone();
     let token = t
         .app()
         .keys()
         .jwt
-        .issue(issuer.as_str().expect("iss"), "STAFF_1", shared::auth::Role::Staff, "sid", shared::time::Timestamp::now())
+        .issue(
+            issuer.as_str().expect("iss"),
+            "STAFF_1",
+            shared::auth::Role::Staff,
+            "sid",
+            shared::time::Timestamp::now(),
+        )
         .expect("sign");
     let (status, _) = status_of_me(&t, Some(&format!("Bearer {token}"))).await;
     assert_eq!(status, 403);
