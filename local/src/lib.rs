@@ -7,6 +7,7 @@ pub mod admin;
 pub mod changes;
 pub mod event;
 pub mod functions;
+pub mod keys;
 pub mod provision;
 pub mod reindex;
 pub mod server;

@@ -15,7 +15,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::logging::init();
     let template_path = std::env::var("TEMPLATE").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("template.yaml"));
     let template = Template::load(&template_path)?;
-    let mut app = shared::App::from_env().await?;
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let mut app = shared::App::from_config(local_config(port)?).await?;
     // The processor's renderer, so `complete` settles avatars in-process (no S3 events here).
     app.avatar_renderer = Some(media_processor::render_avatar);
 
@@ -59,7 +60,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     }
 
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let api = Arc::new(LocalApi::new(app, &template.routes)?.with_access_log(template.access_log_format.clone()));
     for route in &template.routes {
@@ -82,4 +82,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())
+}
+
+/// The environment's configuration, completed for the local stack: the issuer is the URL it
+/// serves on, and without `ACCESS_TOKEN_KEY` (or its ARN) the access-token key pair is the one
+/// kept under `.local/` (made at the first start).
+fn local_config(port: u16) -> Result<shared::config::Config, Box<dyn std::error::Error>> {
+    let issuer = format!("http://127.0.0.1:{port}");
+    let key_file = std::env::var("LOCAL_ACCESS_TOKEN_KEY_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(".local/access-token-key"));
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let kept_key = if set("ACCESS_TOKEN_KEY").is_none() && set("ACCESS_TOKEN_KEY_ARN").is_none() {
+        Some(local_stack::keys::kept_access_token_key(&key_file)?)
+    } else {
+        None
+    };
+    Ok(shared::config::Config::from_lookup(|name| match name {
+        "JWT_ISSUER" => set(name).or_else(|| Some(issuer.clone())),
+        "ACCESS_TOKEN_KEY" => set(name).or_else(|| kept_key.clone()),
+        _ => std::env::var(name).ok(),
+    })?)
 }

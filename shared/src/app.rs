@@ -4,11 +4,10 @@ use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::auth::keys::Keys;
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, EmailDelivery, OtpDelivery, SigningSource};
+use crate::config::{Config, ConfigError, EmailDelivery, OtpDelivery};
 use crate::email::EmailSender;
-use crate::secrets::KeyRing;
+use crate::secrets::{KeyLoader, KeyRing};
 use crate::sms::CodeSender;
 use crate::store::Store;
 
@@ -83,12 +82,31 @@ pub fn https_client(roots: TrustRoots) -> Result<aws_sdk_dynamodb::config::Share
 
 impl App {
     /// Reads the environment and builds the clients. The one network call of init is the
-    /// signing secret's, when it is in Secrets Manager; the clients' credentials resolve lazily
+    /// secrets', when they are in Secrets Manager; the clients' credentials resolve lazily
     /// on the first request, which keeps init close to a hello-world binary.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
+        Self::from_config(Config::from_env()?).await
+    }
+
+    /// As `from_env`, with a configuration the caller has read (the local stack completes it).
+    pub async fn from_config(config: Config) -> Result<Self, ConfigError> {
         let sdk = lambda_sdk_config(&config)?;
         Self::load(config, &sdk).await
+    }
+
+    /// The `iss` of access tokens for a request: `JWT_ISSUER`, or `https://` and the domain
+    /// name API Gateway received the request on.
+    pub fn issuer(&self, req: &lambda_http::Request) -> String {
+        use lambda_http::RequestExt;
+        use lambda_http::request::RequestContext;
+        if let Some(issuer) = &self.config.jwt_issuer {
+            return issuer.clone();
+        }
+        let domain = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context.domain_name.clone(),
+            _ => None,
+        };
+        format!("https://{}", domain.as_deref().unwrap_or("localhost"))
     }
 
     /// Reads the signing secrets (from Secrets Manager when the configuration says so), then
@@ -96,27 +114,7 @@ impl App {
     /// use, so a function that never calls them neither builds nor links them (see
     /// docs/benchmarks.md).
     pub async fn load(config: Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
-        let key_ring = match &config.signing {
-            SigningSource::Environment(secrets) => {
-                KeyRing::fixed(Keys::derive(secrets.clone(), &config.jwt_issuer, config.access_token_ttl))
-            }
-            SigningSource::SecretsManager { secret_id, endpoint, refresh } => {
-                let mut client = aws_sdk_secretsmanager::config::Builder::from(sdk);
-                if let Some(endpoint) = endpoint {
-                    client = client.endpoint_url(endpoint);
-                }
-                let client = aws_sdk_secretsmanager::Client::from_conf(client.build());
-                KeyRing::from_secrets_manager(
-                    client,
-                    secret_id.clone(),
-                    *refresh,
-                    &config.jwt_issuer,
-                    config.access_token_ttl,
-                )
-                .await
-                .map_err(|err| ConfigError::Invalid { name: "JWT_SECRET_ARN", reason: err.to_string() })?
-            }
-        };
+        let key_ring = Self::key_ring(&config, sdk).await?;
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
@@ -134,13 +132,34 @@ impl App {
         })
     }
 
-    /// The signing keys for this request: the JWT keys, the refresh-token signer, the
-    /// one-time-code hasher and the cursor signer, all from one set of secrets.
-    pub fn keys(&self) -> Arc<Keys> {
+    /// Reads the secrets this function holds (from Secrets Manager where the configuration says
+    /// so, all at once) and derives the keys.
+    async fn key_ring(config: &Config, sdk: &SdkConfig) -> Result<KeyRing, ConfigError> {
+        let client = config.keys.uses_secrets_manager().then(|| {
+            let mut client = aws_sdk_secretsmanager::config::Builder::from(sdk);
+            if let Some(endpoint) = &config.keys.endpoint {
+                client = client.endpoint_url(endpoint);
+            }
+            aws_sdk_secretsmanager::Client::from_conf(client.build())
+        });
+        let loader = KeyLoader {
+            sources: config.keys.clone(),
+            client,
+            audience: config.jwt_audience.clone(),
+            access_token_ttl: config.access_token_ttl,
+        };
+        KeyRing::load(loader)
+            .await
+            .map_err(|err| ConfigError::Invalid { name: err.variable(), reason: err.to_string() })
+    }
+
+    /// The keys for this request: the access-token keys, the refresh-token signer, the
+    /// one-time-code hasher and the cursor signer, each where this function holds its secret.
+    pub fn keys(&self) -> Arc<crate::auth::keys::Keys> {
         self.key_ring.current()
     }
 
-    /// Reads the signing secrets again if they are due (deployed functions, every
+    /// Reads the secrets again if they are due (deployed functions, every
     /// `JWT_KEY_REFRESH_SECONDS`); nothing otherwise. The function skeleton calls it before
     /// each request.
     pub async fn refresh_keys_if_due(&self) {

@@ -54,9 +54,13 @@ pub struct Config {
     pub s3_endpoint: Option<String>,
     /// Another SNS endpoint (`SNS_ENDPOINT`): tests point it at a closed port.
     pub sns_endpoint: Option<String>,
-    /// Where the signing secrets come from: Secrets Manager in AWS, the environment locally.
-    pub signing: SigningSource,
-    pub jwt_issuer: String,
+    /// Where the secrets come from: Secrets Manager in AWS, the environment locally.
+    pub keys: KeySources,
+    /// The `iss` of access tokens (`JWT_ISSUER`, a URL); unset: `https://` and the domain name
+    /// the request came to (API Gateway's), so a stack works before it knows its own URL.
+    pub jwt_issuer: Option<String>,
+    /// The `aud` of access tokens (`JWT_AUDIENCE`, default `customer-platform`).
+    pub jwt_audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub phone_default_region: phonenumber::country::Id,
@@ -86,20 +90,44 @@ pub struct Config {
     pub exports: ExportSettings,
 }
 
-/// Where the service's signing secrets come from.
+/// Where one secret's versions come from.
 #[derive(Debug, Clone)]
-pub enum SigningSource {
-    /// `JWT_SECRET` (and `JWT_KID`, and a retiring `JWT_PREVIOUS_KID` / `JWT_PREVIOUS_SECRET`)
-    /// from the environment: the local stack and the tests.
+pub enum SecretSource {
+    /// From the environment: the local stack and the tests.
     Environment(crate::auth::keys::SigningSecrets),
-    /// A Secrets Manager secret (`JWT_SECRET_ARN`), read at init and again every `refresh`
-    /// (`JWT_KEY_REFRESH_SECONDS`, default 300): the deployed functions.
-    SecretsManager {
-        secret_id: String,
-        /// Another Secrets Manager endpoint (`SECRETS_MANAGER_ENDPOINT`): tests use moto's.
-        endpoint: Option<String>,
-        refresh: Duration,
-    },
+    /// A Secrets Manager secret (its ARN): `AWSCURRENT` signs, `AWSPREVIOUS` and `AWSPENDING`
+    /// verify; the deployed functions.
+    SecretsManager(String),
+}
+
+/// Every secret a function may hold, each only where it is used (see docs/architecture.md).
+#[derive(Debug, Clone)]
+pub struct KeySources {
+    /// Access-token private keys: `ACCESS_TOKEN_KEY_ARN`, or `ACCESS_TOKEN_KEY` (and a retiring
+    /// `ACCESS_TOKEN_PREVIOUS_KEY`). Only `auth`.
+    pub access_signing: Option<SecretSource>,
+    /// The published public keys (`ACCESS_TOKEN_PUBLIC_KEYS_ARN`): the functions that verify
+    /// read them; `auth` writes them when its private keys change.
+    pub access_public: Option<String>,
+    /// One-time codes and refresh tokens: `JWT_SECRET_ARN`, or `JWT_SECRET` (`JWT_KID`, and a
+    /// retiring `JWT_PREVIOUS_KID` / `JWT_PREVIOUS_SECRET`). Only `auth`.
+    pub session: Option<SecretSource>,
+    /// List cursors: `CURSOR_SECRET_ARN`, or `CURSOR_SECRET`; in the environment, `JWT_SECRET`
+    /// when that is unset (the local stack). The functions that page.
+    pub cursor: Option<SecretSource>,
+    /// Another Secrets Manager endpoint (`SECRETS_MANAGER_ENDPOINT`): tests use moto's.
+    pub endpoint: Option<String>,
+    /// How long a warm instance keeps what it read (`JWT_KEY_REFRESH_SECONDS`, default 300).
+    pub refresh: Duration,
+}
+
+impl KeySources {
+    pub fn uses_secrets_manager(&self) -> bool {
+        self.access_public.is_some()
+            || [&self.access_signing, &self.session, &self.cursor]
+                .into_iter()
+                .any(|source| matches!(source, Some(SecretSource::SecretsManager(_))))
+    }
 }
 
 /// Where an export job runs once the export is recorded.
@@ -192,7 +220,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
             .field("media_bucket", &self.media_bucket)
-            .field("signing", &self.signing)
+            .field("keys", &self.keys)
             .field("otp_delivery", &self.otp_delivery)
             .finish_non_exhaustive()
     }
@@ -217,7 +245,7 @@ impl Config {
             number(name, get(name), default).and_then(|n| u32::try_from(n).map_err(|_| invalid(name, "too large")))
         };
 
-        let signing = signing_source(&get, seconds("JWT_KEY_REFRESH_SECONDS", 300)?)?;
+        let keys = key_sources(&get, seconds("JWT_KEY_REFRESH_SECONDS", 300)?)?;
         let region = get("PHONE_DEFAULT_REGION").unwrap_or_else(|| "US".into());
         let phone_default_region = region
             .trim()
@@ -245,8 +273,9 @@ impl Config {
             sns_endpoint: get("SNS_ENDPOINT"),
             ses_endpoint: get("SES_ENDPOINT"),
             email_delivery: email_delivery(&get, otp_delivery)?,
-            signing,
-            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "customer-platform".into()),
+            keys,
+            jwt_issuer: get("JWT_ISSUER").map(|issuer| issuer.trim_end_matches('/').to_string()),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "customer-platform".into()),
             access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 900)?,
             refresh_token_ttl: Duration::from_secs(
                 number("REFRESH_TOKEN_TTL_DAYS", get("REFRESH_TOKEN_TTL_DAYS"), 30)? * 86_400,
@@ -306,8 +335,66 @@ impl Config {
     }
 }
 
-/// `JWT_SECRET_ARN` (Secrets Manager) or `JWT_SECRET` (the environment), never both.
-fn signing_source(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> Result<SigningSource, ConfigError> {
+/// Each secret from Secrets Manager (`…_ARN`) or the environment, never both; any may be absent.
+fn key_sources(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> Result<KeySources, ConfigError> {
+    let session = session_source(get)?;
+    let cursor = match secret_source(get, "CURSOR_SECRET_ARN", "CURSOR_SECRET", None)? {
+        None => match &session {
+            Some(SecretSource::Environment(secrets)) => Some(SecretSource::Environment(secrets.clone())),
+            _ => None,
+        },
+        cursor => cursor,
+    };
+    let sources = KeySources {
+        access_signing: secret_source(
+            get,
+            "ACCESS_TOKEN_KEY_ARN",
+            "ACCESS_TOKEN_KEY",
+            Some("ACCESS_TOKEN_PREVIOUS_KEY"),
+        )?,
+        access_public: get("ACCESS_TOKEN_PUBLIC_KEYS_ARN"),
+        session,
+        cursor,
+        endpoint: get("SECRETS_MANAGER_ENDPOINT"),
+        refresh,
+    };
+    if sources.uses_secrets_manager() && refresh.is_zero() {
+        return Err(invalid("JWT_KEY_REFRESH_SECONDS", "must be at least 1"));
+    }
+    Ok(sources)
+}
+
+/// A secret whose versions in the environment are `value` and an optional retiring `previous`.
+fn secret_source(
+    get: &impl Fn(&str) -> Option<String>,
+    arn: &'static str,
+    value: &'static str,
+    previous: Option<&'static str>,
+) -> Result<Option<SecretSource>, ConfigError> {
+    use crate::auth::keys::{NamedSecret, SigningSecrets};
+    if let Some(secret_id) = get(arn) {
+        if let Some(name) = [Some(value), previous].into_iter().flatten().find(|name| get(name).is_some()) {
+            return Err(invalid(arn, format!("the key comes from Secrets Manager; unset {name}")));
+        }
+        return Ok(Some(SecretSource::SecretsManager(secret_id)));
+    }
+    let Some(current) = get(value) else {
+        return match previous.filter(|name| get(name).is_some()) {
+            Some(name) => Err(invalid(name, format!("needs {value}"))),
+            None => Ok(None),
+        };
+    };
+    let current = NamedSecret { kid: "current".into(), secret: secret(value, current)? };
+    let previous = match previous.and_then(|name| Some((name, get(name)?))) {
+        Some((name, text)) => Some(NamedSecret { kid: "previous".into(), secret: secret(name, text)? }),
+        None => None,
+    };
+    Ok(Some(SecretSource::Environment(SigningSecrets::new(current, previous))))
+}
+
+/// The session secret: `JWT_SECRET_ARN`, or `JWT_SECRET` with its `JWT_KID` and a retiring
+/// `JWT_PREVIOUS_KID` / `JWT_PREVIOUS_SECRET` (the names are older than the ES256 tokens).
+fn session_source(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretSource>, ConfigError> {
     use crate::auth::keys::{NamedSecret, SigningSecrets};
     if let Some(secret_id) = get("JWT_SECRET_ARN") {
         if let Some(name) = ["JWT_SECRET", "JWT_KID", "JWT_PREVIOUS_KID", "JWT_PREVIOUS_SECRET"]
@@ -316,15 +403,11 @@ fn signing_source(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> R
         {
             return Err(invalid("JWT_SECRET_ARN", format!("the key comes from Secrets Manager; unset {name}")));
         }
-        if refresh.is_zero() {
-            return Err(invalid("JWT_KEY_REFRESH_SECONDS", "must be at least 1"));
-        }
-        return Ok(SigningSource::SecretsManager { secret_id, endpoint: get("SECRETS_MANAGER_ENDPOINT"), refresh });
+        return Ok(Some(SecretSource::SecretsManager(secret_id)));
     }
-    let current = NamedSecret {
-        kid: get("JWT_KID").unwrap_or_else(|| "k1".into()),
-        secret: secret("JWT_SECRET", get("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET"))?)?,
-    };
+    let Some(value) = get("JWT_SECRET") else { return Ok(None) };
+    let current =
+        NamedSecret { kid: get("JWT_KID").unwrap_or_else(|| "k1".into()), secret: secret("JWT_SECRET", value)? };
     let previous = match (get("JWT_PREVIOUS_KID"), get("JWT_PREVIOUS_SECRET")) {
         (Some(kid), Some(s)) => Some(NamedSecret { kid, secret: secret("JWT_PREVIOUS_SECRET", s)? }),
         (None, None) => None,
@@ -332,7 +415,7 @@ fn signing_source(get: &impl Fn(&str) -> Option<String>, refresh: Duration) -> R
             return Err(invalid("JWT_PREVIOUS_KID", "JWT_PREVIOUS_KID and JWT_PREVIOUS_SECRET go together"));
         }
     };
-    Ok(SigningSource::Environment(SigningSecrets::new(current, previous)))
+    Ok(Some(SecretSource::Environment(SigningSecrets::new(current, previous))))
 }
 
 fn email_delivery(get: &impl Fn(&str) -> Option<String>, sms: OtpDelivery) -> Result<EmailDelivery, ConfigError> {
@@ -459,15 +542,31 @@ mod tests {
     fn the_key_comes_from_secrets_manager_or_the_environment_never_both() {
         let arn = ("JWT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbCdEf");
         let from_aws = config(&[BASE[0], BASE[1], arn]).expect("the ARN alone is enough");
-        assert!(matches!(
-            from_aws.signing,
-            SigningSource::SecretsManager { refresh, .. } if refresh == Duration::from_secs(300)
-        ));
+        assert!(matches!(from_aws.keys.session, Some(SecretSource::SecretsManager(_))));
+        assert_eq!(from_aws.keys.refresh, Duration::from_secs(300));
+        assert!(from_aws.keys.cursor.is_none(), "cursors have their own secret in AWS");
         let both = config(&[BASE[0], BASE[1], BASE[2], arn]);
         assert!(matches!(both, Err(ConfigError::Invalid { name: "JWT_SECRET_ARN", .. })));
         let no_refresh = config(&[BASE[0], BASE[1], arn, ("JWT_KEY_REFRESH_SECONDS", "0")]);
         assert!(matches!(no_refresh, Err(ConfigError::Invalid { name: "JWT_KEY_REFRESH_SECONDS", .. })));
-        assert!(matches!(config(&BASE[..2]), Err(ConfigError::Missing("JWT_SECRET"))));
+        let none = config(&BASE[..2]).expect("a function may hold no secret (the media processor)");
+        assert!(none.keys.session.is_none() && none.keys.access_signing.is_none());
+        let local = config(&BASE).expect("valid");
+        assert!(matches!(local.keys.cursor, Some(SecretSource::Environment(_))), "locally, from JWT_SECRET");
+    }
+
+    #[test]
+    fn the_access_token_key_comes_from_one_place_and_a_previous_key_needs_a_current_one() {
+        let key = ("ACCESS_TOKEN_KEY", "0123456789abcdef0123456789abcdef-access");
+        let arn = ("ACCESS_TOKEN_KEY_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:atk-AbCdEf");
+        let with_key = config(&[BASE[0], BASE[1], key]).expect("valid");
+        assert!(matches!(with_key.keys.access_signing, Some(SecretSource::Environment(_))));
+        let both = config(&[BASE[0], BASE[1], key, arn]);
+        assert!(matches!(both, Err(ConfigError::Invalid { name: "ACCESS_TOKEN_KEY_ARN", .. })));
+        let orphan = config(&[BASE[0], BASE[1], ("ACCESS_TOKEN_PREVIOUS_KEY", key.1)]);
+        assert!(matches!(orphan, Err(ConfigError::Invalid { name: "ACCESS_TOKEN_PREVIOUS_KEY", .. })));
+        let short = config(&[BASE[0], BASE[1], ("ACCESS_TOKEN_KEY", "short")]);
+        assert!(matches!(short, Err(ConfigError::Invalid { name: "ACCESS_TOKEN_KEY", .. })));
     }
 
     #[test]

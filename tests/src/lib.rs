@@ -18,7 +18,11 @@ use shared::{App, Config};
 pub mod hostile;
 pub mod photo;
 
+/// The session secret (one-time codes, refresh tokens, cursors) of the test functions; also the
+/// key an old HS256 access token would have been signed with.
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0001";
+/// The text the test functions' ES256 access-token key pair is derived from.
+pub const TEST_ACCESS_TOKEN_KEY: &str = "test-access-token-key-test-access-token-key-01";
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -116,6 +120,7 @@ pub fn test_env(table: &str, bucket: &str, overrides: &[(&str, &str)]) -> Vec<(S
         ("DYNAMODB_ENDPOINT", endpoints.dynamodb.as_str()),
         ("S3_ENDPOINT", endpoints.s3.as_str()),
         ("JWT_SECRET", TEST_SECRET),
+        ("ACCESS_TOKEN_KEY", TEST_ACCESS_TOKEN_KEY),
         ("JWT_KID", "test"),
         ("PHONE_DEFAULT_REGION", "ZM"),
         ("OTP_DELIVERY", "log"),

@@ -1,4 +1,5 @@
-//! The `auth` function: one-time codes, signup-or-login, sessions, staff accounts, health.
+//! The `auth` function: one-time codes, signup-or-login, sessions, staff accounts, health, and
+//! the published access-token keys.
 
 mod health;
 mod login;
@@ -6,6 +7,7 @@ mod otp;
 mod sessions;
 mod staff;
 mod tokens;
+mod well_known;
 
 use lambda_http::{Body, Response};
 use shared::auth::roles::Access;
@@ -30,6 +32,8 @@ pub enum Handler {
     ListStaff,
     UpdateStaff,
     Health,
+    Jwks,
+    OpenIdConfiguration,
 }
 
 use Handler as H;
@@ -53,6 +57,8 @@ impl ApiFunction for Auth {
         Route::new("GET", "/v1/staff", Access::Admin, H::ListStaff),
         Route::new("PATCH", "/v1/staff/{staff_id}", Access::Admin, H::UpdateStaff),
         Route::new("GET", "/v1/health", Access::Anyone, H::Health),
+        Route::new("GET", "/.well-known/jwks.json", Access::Anyone, H::Jwks),
+        Route::new("GET", "/.well-known/openid-configuration", Access::Anyone, H::OpenIdConfiguration),
     ];
 
     fn router() -> &'static Router<Handler> {
@@ -76,6 +82,8 @@ impl ApiFunction for Auth {
             H::ListStaff => staff::list(app, req).await,
             H::UpdateStaff => staff::update(app, req, call.signed_in()?, call.param("staff_id")).await,
             H::Health => health::health(app).await,
+            H::Jwks => well_known::jwks(app),
+            H::OpenIdConfiguration => well_known::openid_configuration(app, req),
         }
     }
 }

@@ -91,7 +91,9 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         Some(customer) => (log_in(app, &customer.customer_id, now).await?, false),
         None => sign_up_or_join(app, &login, now).await?,
     };
-    let mut response = open_session(app, customer.customer_id.as_str(), Role::Customer, login.device_name, now).await?;
+    let mut response =
+        open_session(app, &app.issuer(req), customer.customer_id.as_str(), Role::Customer, login.device_name, now)
+            .await?;
     shared::metrics::count("auth", if created { Metric::Signup } else { Metric::Login });
     response["customer"] = customer.to_json(Audience::Owner);
     response["created"] = json!(created);
@@ -112,7 +114,7 @@ async fn verify_code(app: &App, login: &ValidLogin) -> Result<String, ApiError> 
         Some(hash) if record.expires_at > now => hash,
         _ => return Err(invalid()),
     };
-    if app.keys().otp_hasher.matches(&login.phone, &login.code, &code_hash) {
+    if app.keys().otp_hasher()?.matches(&login.phone, &login.code, &code_hash) {
         return Ok(code_hash);
     }
     match app.store.record_wrong_otp(&login.phone, &code_hash, max).await? {

@@ -54,7 +54,7 @@ pub async fn request_code(app: &App, req: &Request) -> Result<Response<Body>, Ap
     let mut sent_at = recent;
     sent_at.push(now);
     let record = OtpRecord {
-        code_hash: Some(app.keys().otp_hasher.hash(&phone, code.digits())),
+        code_hash: Some(app.keys().otp_hasher()?.hash(&phone, code.digits())),
         expires_at: now + ttl,
         attempts: 0,
         sent_at,

@@ -39,7 +39,7 @@ fn invalid_refresh() -> ApiError {
 
 pub async fn refresh(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: RefreshRequest = parse_json(req)?;
-    let presented = app.keys().refresh_signer.parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
+    let presented = app.keys().refresh_signer()?.parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
     let now = app.clock.now();
     for _ in 0..REFRESH_ATTEMPTS {
         let session = app
@@ -51,18 +51,19 @@ pub async fn refresh(app: &App, req: &Request) -> Result<Response<Body>, ApiErro
         let current = presented.generation == session.generation && presented.hash == session.refresh_hash;
         if current {
             let next = session.generation + 1;
-            let token = app.keys().refresh_signer.issue(&session.owner_id, &session.session_id, next);
+            let token = app.keys().refresh_signer()?.issue(&session.owner_id, &session.session_id, next);
             if app.store.rotate_session(&session, next, &token_hash(&token), now).await? {
-                return json(StatusCode::OK, &token_fields(app, &session, role, token, now)?);
+                return json(StatusCode::OK, &token_fields(app, &app.issuer(req), &session, role, token, now)?);
             }
             continue; // A concurrent refresh rotated first: we are now the racing one.
         }
         if within_grace(app, &presented, &session, now) {
             // The racing twin of a refresh that just rotated: hand out the same new token.
-            let signer = &app.keys().refresh_signer;
+            let keys = app.keys();
+            let signer = keys.refresh_signer()?;
             let token =
                 signer.reissue(&session.owner_id, &session.session_id, session.generation, &session.refresh_hash);
-            return json(StatusCode::OK, &token_fields(app, &session, role, token, now)?);
+            return json(StatusCode::OK, &token_fields(app, &app.issuer(req), &session, role, token, now)?);
         }
         // A genuine but superseded token: someone replayed it. Revoke the whole session.
         tracing::warn!(session = %session.session_id.as_str(), "refresh token reuse detected; session revoked");

@@ -73,7 +73,8 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         return Err(bad_credentials());
     };
     clear_guard(app, &subject, now, locked_by_this_attempt).await?;
-    let mut response = open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;
+    let mut response =
+        open_session(app, &app.issuer(req), staff.staff_id.as_str(), staff.role, device_name, now).await?;
     response["staff"] = staff.to_json();
     json(StatusCode::OK, &response)
 }

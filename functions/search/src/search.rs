@@ -48,8 +48,10 @@ fn query_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
 async fn run(app: &App, object: &Map<String, Value>) -> Result<Response<Body>, ApiError> {
     let request: SearchRequest = parse_search_request(object, app.config.phone_default_region, SEARCH_FIELDS)?;
     let scope = request.scope();
-    let after: Option<Position> =
-        request.cursor.as_deref().map(|c| app.keys().cursor_signer.decode(&scope, c)).transpose()?;
+    let after: Option<Position> = match request.cursor.as_deref() {
+        Some(cursor) => Some(app.keys().cursor_signer()?.decode(&scope, cursor)?),
+        None => None,
+    };
     let cap = app.config.search_count_cap;
     let started = std::time::Instant::now();
     let result = search(&app.store, &request, app.clock.now(), after.as_ref(), cap).await;
@@ -59,7 +61,10 @@ async fn run(app: &App, object: &Map<String, Value>) -> Result<Response<Body>, A
         SearchError::Store(err) => err.into(),
     })?;
     let items: Vec<Value> = page.customers.iter().map(|c| c.to_json(Audience::Staff)).collect();
-    let next_cursor = page.next.map(|position| app.keys().cursor_signer.encode(&scope, &position));
+    let next_cursor = match page.next {
+        Some(position) => Some(app.keys().cursor_signer()?.encode(&scope, &position)),
+        None => None,
+    };
     json(
         StatusCode::OK,
         &json!({ "items": items, "total": page.total, "total_exact": page.total_exact, "next_cursor": next_cursor }),

@@ -1,16 +1,19 @@
-//! The service's signing secrets and every key derived from them. One secret signs (the
-//! current one); the others (the retiring one, and one staged for the next rotation) still
-//! verify, so a rotation logs nobody out: access tokens, refresh tokens, one-time-code hashes
-//! and list cursors all accept any of them.
+//! The service's secrets and every key derived from them. Each secret has versions: the current
+//! one signs; the others (the retiring one, and one staged for the next rotation) still verify,
+//! so a rotation logs nobody out: access tokens, refresh tokens, one-time-code hashes and list
+//! cursors all accept any of them. There are four secrets, each readable only by the functions
+//! that use it: the access-token private keys, their published public keys, the session secret
+//! (one-time codes and refresh tokens) and the cursor secret.
 
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::JwtKeys;
+use super::es256::{AccessKey, PublicJwk};
 use super::otp::OtpHasher;
 use super::refresh::RefreshSigner;
+use super::{AuthError, JwtKeys};
 use crate::http::cursor::CursorSigner;
 
 /// A secret and the key id (`kid`) its tokens carry.
@@ -76,23 +79,62 @@ impl SigningSecrets {
     }
 }
 
-/// Everything keyed by the signing secrets, derived once per set of secrets.
+/// The secrets an instance holds, as read. Each is optional: a function gets only the ones it
+/// uses (docs/architecture.md lists them per function).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyMaterial {
+    /// Access-token private keys (only `auth`): the current one signs, every one is published.
+    pub access_signing: Option<SigningSecrets>,
+    /// The published access-token public keys, as the public-keys secret holds them (the
+    /// functions that only verify).
+    pub access_public: Option<Vec<PublicJwk>>,
+    /// The root of the one-time-code and refresh-token keys (only `auth`).
+    pub session: Option<SigningSecrets>,
+    /// The root of the list-cursor keys (the functions that page).
+    pub cursor: Option<SigningSecrets>,
+}
+
+impl KeyMaterial {
+    /// The public halves of the private keys, current first, where this instance signs.
+    pub fn signing_public_keys(&self) -> Option<Vec<PublicJwk>> {
+        let secrets = self.access_signing.as_ref()?;
+        Some(secrets.all().map(|s| AccessKey::from_secret(&s.secret).public).collect())
+    }
+}
+
+/// Everything keyed by an instance's secrets, derived once per set of secrets.
 pub struct Keys {
-    pub secrets: SigningSecrets,
+    pub material: KeyMaterial,
     pub jwt: JwtKeys,
-    pub otp_hasher: OtpHasher,
-    pub refresh_signer: RefreshSigner,
-    pub cursor_signer: CursorSigner,
+    otp_hasher: Option<OtpHasher>,
+    refresh_signer: Option<RefreshSigner>,
+    cursor_signer: Option<CursorSigner>,
 }
 
 impl Keys {
-    pub fn derive(secrets: SigningSecrets, issuer: &str, access_token_ttl: Duration) -> Self {
+    /// The public keys accepted are the private keys' halves where this instance has them (so
+    /// `auth` never depends on what it published), the published set otherwise.
+    pub fn derive(material: KeyMaterial, audience: &str, access_token_ttl: Duration) -> Self {
+        let signing = material.access_signing.as_ref().map(|s| AccessKey::from_secret(&s.current().secret));
+        let published = material.signing_public_keys().or_else(|| material.access_public.clone()).unwrap_or_default();
         Self {
-            jwt: JwtKeys::new(&secrets, issuer, access_token_ttl),
-            otp_hasher: OtpHasher::new(&secrets),
-            refresh_signer: RefreshSigner::new(&secrets),
-            cursor_signer: CursorSigner::new(&secrets),
-            secrets,
+            jwt: JwtKeys::new(signing, published, audience, access_token_ttl),
+            otp_hasher: material.session.as_ref().map(OtpHasher::new),
+            refresh_signer: material.session.as_ref().map(RefreshSigner::new),
+            cursor_signer: material.cursor.as_ref().map(CursorSigner::new),
+            material,
         }
+    }
+
+    pub fn otp_hasher(&self) -> Result<&OtpHasher, AuthError> {
+        self.otp_hasher.as_ref().ok_or(AuthError::NoKey("one-time code"))
+    }
+
+    pub fn refresh_signer(&self) -> Result<&RefreshSigner, AuthError> {
+        self.refresh_signer.as_ref().ok_or(AuthError::NoKey("refresh token"))
+    }
+
+    pub fn cursor_signer(&self) -> Result<&CursorSigner, AuthError> {
+        self.cursor_signer.as_ref().ok_or(AuthError::NoKey("list cursor"))
     }
 }

@@ -1,7 +1,8 @@
-//! Authentication: JWT access tokens, opaque refresh tokens, one-time codes, and the one place
+//! Authentication: ES256 JWT access tokens, opaque refresh tokens, one-time codes, and the one place
 //! where routes state which role they need.
 
 pub mod current;
+pub mod es256;
 pub mod jwt;
 pub mod keys;
 pub mod otp;
@@ -24,4 +25,6 @@ pub enum AuthError {
     Forbidden(&'static str),
     #[error("could not sign a token")]
     Signing,
+    #[error("this function has no {0} key")]
+    NoKey(&'static str),
 }

@@ -64,7 +64,12 @@ impl Principal {
     }
 }
 
-pub fn authorize(headers: &HeaderMap, access: Access, keys: &JwtKeys) -> Result<Option<Principal>, AuthError> {
+pub fn authorize(
+    headers: &HeaderMap,
+    access: Access,
+    keys: &JwtKeys,
+    issuer: &str,
+) -> Result<Option<Principal>, AuthError> {
     if access == Access::Anyone {
         return Ok(None);
     }
@@ -75,7 +80,7 @@ pub fn authorize(headers: &HeaderMap, access: Access, keys: &JwtKeys) -> Result<
         return Ok(None);
     }
     let token = bearer_token(headers)?;
-    let claims = keys.verify(token)?;
+    let claims = keys.verify(token, issuer)?;
     if !access.allows(claims.role) {
         return Err(AuthError::Forbidden(access.name()));
     }
@@ -114,15 +119,14 @@ mod tests {
 
     #[test]
     fn a_guest_token_stands_in_only_where_no_bearer_token_is_sent() {
-        let secrets = crate::auth::keys::SigningSecrets::single("k", b"0123456789abcdef0123456789abcdef");
-        let keys = JwtKeys::new(&secrets, "test", std::time::Duration::from_secs(60));
+        let keys = JwtKeys::new(None, vec![], "test", std::time::Duration::from_secs(60));
         let mut headers = HeaderMap::new();
-        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys), Err(AuthError::MissingToken));
+        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys, "https://test"), Err(AuthError::MissingToken));
         headers.insert(GUEST_TOKEN_HEADER, "anything".parse().expect("header"));
-        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys), Ok(None));
-        assert_eq!(authorize(&headers, Access::Customer, &keys), Err(AuthError::MissingToken));
+        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys, "https://test"), Ok(None));
+        assert_eq!(authorize(&headers, Access::Customer, &keys, "https://test"), Err(AuthError::MissingToken));
         headers.insert(http::header::AUTHORIZATION, "Bearer forged".parse().expect("header"));
-        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys), Err(AuthError::InvalidToken));
+        assert_eq!(authorize(&headers, Access::CustomerOrGuest, &keys, "https://test"), Err(AuthError::InvalidToken));
     }
 
     #[test]

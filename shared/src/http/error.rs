@@ -205,7 +205,7 @@ impl From<AuthError> for ApiError {
         match err {
             AuthError::MissingToken | AuthError::InvalidToken => ApiError::Unauthorized(err.to_string()),
             AuthError::Forbidden(_) => ApiError::Forbidden(err.to_string()),
-            AuthError::Signing => ApiError::Internal(err.to_string()),
+            AuthError::Signing | AuthError::NoKey(_) => ApiError::Internal(err.to_string()),
         }
     }
 }

@@ -24,7 +24,10 @@ impl PageRequest {
         let param = |name: &str| query.and_then(|q| q.first(name));
         let scope = scope.into();
         let limit = page_limit(param("limit"))?;
-        let start = param("cursor").map(|c| app.keys().cursor_signer.decode(&scope, c)).transpose()?;
+        let start = match param("cursor") {
+            Some(cursor) => Some(app.keys().cursor_signer()?.decode(&scope, cursor)?),
+            None => None,
+        };
         Ok(Self { limit, start, scope })
     }
 
@@ -35,7 +38,10 @@ impl PageRequest {
         page: Page<T>,
         render: impl Fn(&T) -> Value,
     ) -> Result<Response<Body>, ApiError> {
-        let next_cursor = page.next.map(|token| app.keys().cursor_signer.encode(&self.scope, &token));
+        let next_cursor = match page.next {
+            Some(token) => Some(app.keys().cursor_signer()?.encode(&self.scope, &token)),
+            None => None,
+        };
         let items: Vec<Value> = page.items.iter().map(render).collect();
         response::json(StatusCode::OK, &json!({ "items": items, "next_cursor": next_cursor }))
     }

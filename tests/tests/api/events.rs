@@ -285,7 +285,7 @@ async fn seed_code(app: &App) -> Result<(), String> {
     let phone = event_phone()?;
     let now = Timestamp::now().unix();
     let record = OtpRecord {
-        code_hash: Some(app.keys().otp_hasher.hash(&phone, EVENT_CODE)),
+        code_hash: Some(app.keys().otp_hasher().expect("the session secret").hash(&phone, EVENT_CODE)),
         expires_at: now + 300,
         attempts: 0,
         sent_at: vec![],
@@ -316,7 +316,7 @@ async fn seed_customer(app: &App) -> Result<(), String> {
         .map_err(|err| format!("seeding {EVENT_CUSTOMER}: {err}"))?;
 
     let current = session_id(EVENT_SESSION)?;
-    let token = app.keys().refresh_signer.issue(EVENT_CUSTOMER, &current, 1);
+    let token = app.keys().refresh_signer().expect("the session secret").issue(EVENT_CUSTOMER, &current, 1);
     if token != EVENT_REFRESH_TOKEN {
         return Err(format!(
             "EVENT_REFRESH_TOKEN is not the test secret's token for {EVENT_CUSTOMER}/{EVENT_SESSION} \
@@ -326,7 +326,7 @@ async fn seed_customer(app: &App) -> Result<(), String> {
     let now = Timestamp::now();
     put_session(app, EVENT_CUSTOMER, Role::Customer, current, "Pixel 8", &token, now).await?;
     let other = session_id(EVENT_OTHER_SESSION)?;
-    let other_token = app.keys().refresh_signer.issue(EVENT_CUSTOMER, &other, 1);
+    let other_token = app.keys().refresh_signer().expect("the session secret").issue(EVENT_CUSTOMER, &other, 1);
     let earlier = now.plus_seconds(-86_400);
     put_session(app, EVENT_CUSTOMER, Role::Customer, other, "iPad", &other_token, earlier).await
 }
@@ -384,7 +384,7 @@ async fn seed_staff(app: &App) -> Result<(), String> {
         app.store.create_staff(staff).await.map_err(|err| format!("seeding {}: {err}", staff.staff_id))?;
     }
     let sid = session_id(EVENT_ADMIN_SESSION)?;
-    let token = app.keys().refresh_signer.issue(EVENT_ADMIN, &sid, 1);
+    let token = app.keys().refresh_signer().expect("the session secret").issue(EVENT_ADMIN, &sid, 1);
     put_session(app, EVENT_ADMIN, Role::Admin, sid, "Back office", &token, now).await
 }
 

@@ -13,6 +13,7 @@ mod login;
 mod logs;
 mod media;
 mod profile;
+mod published_keys;
 mod roles;
 mod search;
 mod sessions;

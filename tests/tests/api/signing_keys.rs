@@ -1,6 +1,8 @@
-//! The signing key in Secrets Manager (moto's), as deployed: read at a cold start, read again by
-//! warm instances once `JWT_KEY_REFRESH_SECONDS` pass. A rotation staged as `AWSPENDING` and
-//! then promoted logs nobody out; the rotation after it retires the oldest key.
+//! The secrets in Secrets Manager (moto's), as deployed: read at a cold start, read again by
+//! warm instances once `JWT_KEY_REFRESH_SECONDS` pass. `auth` alone reads the access-token
+//! private keys and publishes their public halves; a function that only verifies reads those.
+//! A rotation staged as `AWSPENDING` and then promoted, mid-session, logs nobody out; the
+//! rotation after it retires the oldest key.
 
 use std::time::Duration;
 
@@ -20,15 +22,49 @@ fn generated(letter: char) -> String {
     json!({ "key": letter.to_string().repeat(64) }).to_string()
 }
 
-/// The environment of a deployed function: the ARN, no key in the environment.
-fn deployed(arn: &str) -> Vec<(&str, &str)> {
-    vec![
-        ("JWT_SECRET", ""),
-        ("JWT_KID", ""),
-        ("JWT_SECRET_ARN", arn),
-        ("SECRETS_MANAGER_ENDPOINT", moto_endpoint()),
-        ("JWT_KEY_REFRESH_SECONDS", "1"),
-    ]
+/// The secrets of a deployment, as the template creates them.
+struct Deployment {
+    /// The access-token private keys (only `auth` reads them).
+    access_key: String,
+    /// The published public keys: `{}` until `auth` first writes them.
+    public_keys: String,
+    /// The session secret (one-time codes, refresh tokens).
+    session: String,
+}
+
+impl Deployment {
+    async fn create(name: &str) -> Self {
+        let suffix = format!("{:x}", rand::random::<u64>());
+        Self {
+            access_key: create_secret(&format!("{name}-access-{suffix}"), &generated('a')).await.0,
+            public_keys: create_secret(&format!("{name}-public-{suffix}"), "{}").await.0,
+            session: create_secret(&format!("{name}-session-{suffix}"), &generated('s')).await.0,
+        }
+    }
+
+    /// The environment of the deployed `auth` function: ARNs, no key in the environment.
+    fn auth(&self) -> Vec<(&str, &str)> {
+        let mut env = self.verifier();
+        env.extend([("ACCESS_TOKEN_KEY_ARN", self.access_key.as_str()), ("JWT_SECRET_ARN", self.session.as_str())]);
+        env
+    }
+
+    /// A function that only verifies (e.g. `profile`): the published public keys alone.
+    fn verifier(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("JWT_SECRET", ""),
+            ("JWT_KID", ""),
+            ("ACCESS_TOKEN_KEY", ""),
+            ("ACCESS_TOKEN_PUBLIC_KEYS_ARN", self.public_keys.as_str()),
+            ("SECRETS_MANAGER_ENDPOINT", moto_endpoint()),
+            ("JWT_KEY_REFRESH_SECONDS", "1"),
+        ]
+    }
+}
+
+/// The `kid` of the key pair a secret's `{"key": …}` makes: the public key's thumbprint.
+fn kid_for(letter: char) -> String {
+    shared::auth::es256::AccessKey::from_secret(letter.to_string().repeat(64).as_bytes()).public.kid
 }
 
 fn kid_of(token: &str) -> String {
@@ -86,50 +122,77 @@ async fn promote(sm: &aws_sdk_secretsmanager::Client, arn: &str, new: &str, old:
         .expect("unstage");
 }
 
+/// The kids `/.well-known/jwks.json` lists, in its order (the signing key first).
+async fn published_kids(t: &TestApp) -> Vec<String> {
+    let jwks = t.call("GET", "/.well-known/jwks.json", None, None).await.json();
+    jwks["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().expect("kid").to_string()).collect()
+}
+
+/// Lets every instance's refresh interval (1 s here) pass; the next request refreshes its keys.
+async fn after_refresh_interval() {
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+}
+
 #[tokio::test]
 async fn a_rotation_staged_then_promoted_logs_nobody_out() {
     let t = TestApp::new().await;
     let sm = secrets_manager().await;
-    let (arn, v1) = create_secret(&format!("jwt-rotation-{:x}", rand::random::<u64>()), &generated('a')).await;
-    let env = deployed(&arn);
-    let warm = t.another_instance(&env).await.expect("a cold start reads the secret");
-    let first = warm.sign_in("+260971000101", "Ada Rotation").await;
+    let deployment = Deployment::create("rotation").await;
+    let auth = t.another_instance(&deployment.auth()).await.expect("a cold start reads the secrets");
+    let (k1, k2, k3) = (kid_for('a'), kid_for('b'), kid_for('c'));
+    assert_eq!(published_kids(&auth).await, [k1.clone()]);
+    let verifier = t.another_instance(&deployment.verifier()).await.expect("auth published the public key");
+
+    let first = auth.sign_in("+260971000101", "Ada Rotation").await;
     let (access_v1, refresh_v1) =
         (first["access_token"].as_str().expect("access"), first["refresh_token"].as_str().expect("refresh"));
-    assert_eq!(kid_of(access_v1), v1, "the version id is the kid");
+    assert_eq!(kid_of(access_v1), k1, "the kid is the public key's thumbprint");
+    assert_eq!(me_status(&verifier, access_v1).await, 200, "verified with the published key alone");
 
-    // 1. Stage the next key: instances started from now on accept it but still sign with v1.
-    let v2 = stage(&sm, &arn, &generated('b')).await;
-    let staged_instance = t.another_instance(&env).await.expect("cold start");
-    assert_eq!(me_status(&staged_instance, access_v1).await, 200);
+    // 1. Stage the next key: auth publishes it at its next refresh, still signing with k1, and
+    //    the verifying functions learn it at theirs.
+    let v1 = current_version(&sm, &deployment.access_key).await;
+    let v2 = stage(&sm, &deployment.access_key, &generated('b')).await;
+    after_refresh_interval().await;
+    assert_eq!(published_kids(&auth).await, [k1.clone(), k2.clone()], "current first, then the next");
+    assert_eq!(kid_of(auth.sign_in("+260971000102", "Bo Rotation").await["access_token"].as_str().expect("a")), k1);
+    after_refresh_interval().await;
+    assert_eq!(me_status(&verifier, access_v1).await, 200);
 
-    // 2. Promote it: v1 becomes AWSPREVIOUS.
-    promote(&sm, &arn, &v2, &v1).await;
-    let promoted = t.another_instance(&env).await.expect("cold start");
-    let second = promoted.sign_in("+260971000102", "Bo Rotation").await;
-    let access_v2 = second["access_token"].as_str().expect("access");
-    assert_eq!(kid_of(access_v2), v2, "new instances sign with the promoted key");
-    assert_eq!(me_status(&staged_instance, access_v2).await, 200, "it knew the staged key already");
-    assert_eq!(me_status(&promoted, access_v1).await, 200, "the previous key still verifies");
-
-    // The instance that was warm all along learns of the new key once its interval passes.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    assert_eq!(me_status(&warm, access_v2).await, 200);
-    let renewed = warm.call("POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": refresh_v1}))).await;
+    // 2. Promote it, mid-session: the session of access_v1 goes on.
+    promote(&sm, &deployment.access_key, &v2, &v1).await;
+    after_refresh_interval().await;
+    assert_eq!(published_kids(&auth).await, [k2.clone(), k1.clone()], "current, then the previous");
+    let renewed = auth.call("POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": refresh_v1}))).await;
     assert_eq!(
         renewed.status,
         200,
         "a refresh token from before the rotation: {}",
         String::from_utf8_lossy(&renewed.body)
     );
-    assert_eq!(kid_of(renewed.json()["access_token"].as_str().expect("access")), v2);
+    let access_v2 = renewed.json()["access_token"].as_str().expect("access").to_string();
+    assert_eq!(kid_of(&access_v2), k2, "auth signs with the promoted key");
+    after_refresh_interval().await;
+    assert_eq!(me_status(&verifier, &access_v2).await, 200, "the verifier knew the staged key already");
+    assert_eq!(me_status(&verifier, access_v1).await, 200, "the previous key verifies until its tokens expire");
+    assert_eq!(me_status(&auth, access_v1).await, 200);
 
-    // 3. The next rotation retires v1: what only it signed stops working.
-    let v3 = stage(&sm, &arn, &generated('c')).await;
-    promote(&sm, &arn, &v3, &v2).await;
-    let later = t.another_instance(&env).await.expect("cold start");
-    assert_eq!(me_status(&later, access_v1).await, 401);
-    assert_eq!(me_status(&later, access_v2).await, 200);
+    // 3. The next rotation retires k1: what only it signed stops working everywhere.
+    let v3 = stage(&sm, &deployment.access_key, &generated('c')).await;
+    promote(&sm, &deployment.access_key, &v3, &v2).await;
+    after_refresh_interval().await;
+    assert_eq!(published_kids(&auth).await, [k3, k2]);
+    after_refresh_interval().await;
+    assert_eq!(me_status(&verifier, access_v1).await, 401);
+    assert_eq!(me_status(&auth, access_v1).await, 401);
+    assert_eq!(me_status(&verifier, &access_v2).await, 200);
+    let cold = t.another_instance(&deployment.verifier()).await.expect("cold start");
+    assert_eq!(me_status(&cold, &access_v2).await, 200, "a cold verifier reads what auth published");
+}
+
+async fn current_version(sm: &aws_sdk_secretsmanager::Client, arn: &str) -> String {
+    let current = sm.get_secret_value().secret_id(arn).send().await.expect("read");
+    current.version_id().expect("version").to_string()
 }
 
 #[tokio::test]
@@ -137,14 +200,14 @@ async fn a_bad_or_missing_secret_stops_a_cold_start_and_an_outage_keeps_warm_key
     let t = TestApp::new().await;
     let suffix = format!("{:x}", rand::random::<u64>());
     let (short, _) = create_secret(&format!("jwt-short-{suffix}"), r#"{"key":"too-short"}"#).await;
-    let refused = t.another_instance(&deployed(&short)).await.err().expect("a 9-byte key is refused");
+    let refused = t.another_instance(&session_only(&short)).await.err().expect("a 9-byte key is refused");
     assert!(refused.to_string().contains("JWT_SECRET_ARN") && refused.to_string().contains("32 bytes"), "{refused}");
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret-AbCdEf";
-    let refused = t.another_instance(&deployed(missing)).await.err().expect("no such secret");
+    let refused = t.another_instance(&session_only(missing)).await.err().expect("no such secret");
     assert!(refused.to_string().contains("JWT_SECRET_ARN"), "{refused}");
 
     let (arn, _) = create_secret(&format!("jwt-outage-{suffix}"), &generated('d')).await;
-    let warm = t.another_instance(&deployed(&arn)).await.expect("cold start");
+    let warm = t.another_instance(&session_only(&arn)).await.expect("cold start");
     let signed_in = warm.sign_in("+260971000103", "Cy Outage").await;
     let access = signed_in["access_token"].as_str().expect("access");
     secrets_manager()
@@ -157,5 +220,16 @@ async fn a_bad_or_missing_secret_stops_a_cold_start_and_an_outage_keeps_warm_key
         .expect("delete");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(me_status(&warm, access).await, 200, "a failed refresh keeps the keys in use");
-    assert!(t.another_instance(&deployed(&arn)).await.is_err(), "but a cold start cannot start without the key");
+    assert!(t.another_instance(&session_only(&arn)).await.is_err(), "but a cold start cannot start without the key");
+}
+
+/// The session secret from Secrets Manager, the access-token key from the environment.
+fn session_only(arn: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("JWT_SECRET", ""),
+        ("JWT_KID", ""),
+        ("JWT_SECRET_ARN", arn),
+        ("SECRETS_MANAGER_ENDPOINT", moto_endpoint()),
+        ("JWT_KEY_REFRESH_SECONDS", "1"),
+    ]
 }
