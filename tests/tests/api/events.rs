@@ -690,3 +690,35 @@ fn is_cart(body: &Value) -> bool {
         && body["item_count"].is_i64()
         && body.get("updated_at").is_some()
 }
+
+/// `events/sam-env.json` is the `--env-vars` file of `sam local invoke`, and SAM applies only the
+/// variables the template declares: one it sets that no function (nor `Globals`) declares is
+/// silently dropped, and the sample tokens then answer 401. Every variable it sets is declared.
+#[test]
+fn sam_env_sets_only_variables_the_template_declares() {
+    let text = std::fs::read_to_string(integration_tests::repo_root().join("template.yaml")).expect("template.yaml");
+    let template: serde_norway::Value = serde_norway::from_str(&text).expect("template.yaml parses");
+    let names = |value: &serde_norway::Value| -> Vec<String> {
+        value["Environment"]["Variables"]
+            .as_mapping()
+            .map(|vars| vars.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let mut declared: std::collections::BTreeSet<String> =
+        names(&template["Globals"]["Function"]).into_iter().collect();
+    for resource in template["Resources"].as_mapping().expect("Resources").values() {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
+            declared.extend(names(&resource["Properties"]));
+        }
+    }
+    let env: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(integration_tests::repo_root().join("events/sam-env.json")).expect("sam-env.json"),
+    )
+    .expect("sam-env.json parses");
+    let set = env["Parameters"].as_object().expect("Parameters");
+    let undeclared: Vec<&String> = set.keys().filter(|name| !declared.contains(*name)).collect();
+    assert!(undeclared.is_empty(), "sam-env.json sets variables SAM will drop: {undeclared:?}");
+    for needed in ["ACCESS_TOKEN_KEY", "JWT_SECRET"] {
+        assert!(set.get(needed).and_then(|v| v.as_str()).is_some_and(|v| !v.is_empty()), "sam-env.json sets {needed}");
+    }
+}

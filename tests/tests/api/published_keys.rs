@@ -125,6 +125,7 @@ fn each_function_can_read_only_the_secrets_it_uses_and_only_auth_the_private_key
         ("ExportJobFunction", &[]),
         ("StreamPublisherFunction", &[]),
         ("DocsFunction", &[]),
+        ("EraseSweeperFunction", &[]),
     ];
     let resources = template["Resources"].as_mapping().expect("Resources");
     let functions: Vec<&str> = resources
