@@ -174,11 +174,7 @@ pub fn media_events(id: &str, time: &str, old: Option<&Media>, new: Option<&Medi
 
 /// A new entry of a staff member's security trail that other systems hear of: a lock-out and a
 /// completed password reset (a security team's alerting). The id only, never the email.
-pub fn staff_security_events(
-    id: &str,
-    time: &str,
-    event: &crate::staff_security::SecurityEvent,
-) -> Vec<ChangeEvent> {
+pub fn staff_security_events(id: &str, time: &str, event: &crate::staff_security::SecurityEvent) -> Vec<ChangeEvent> {
     use crate::staff_security::SecurityEventKind;
     let kind = match event.event {
         SecurityEventKind::LockedOut => EventType::StaffLockedOut,

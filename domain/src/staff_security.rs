@@ -124,7 +124,9 @@ mod tests {
 
     #[test]
     fn event_names_match_their_serde_form() {
-        for kind in [SecurityEventKind::LockedOut, SecurityEventKind::PasswordResetRequested, SecurityEventKind::MfaReset] {
+        for kind in
+            [SecurityEventKind::LockedOut, SecurityEventKind::PasswordResetRequested, SecurityEventKind::MfaReset]
+        {
             assert_eq!(serde_json::to_value(kind).expect("json"), json!(kind.as_str()));
         }
     }

@@ -133,7 +133,12 @@ pub(crate) async fn reserve_attempt(app: &App, subject: &str, now: Timestamp) ->
 
 /// A right password ends the email's run of failures, and a lock its own attempt set; a lock
 /// that other attempts set meanwhile stays.
-pub(crate) async fn clear_guard(app: &App, subject: &str, now: Timestamp, locked_by_this_attempt: bool) -> Result<(), ApiError> {
+pub(crate) async fn clear_guard(
+    app: &App,
+    subject: &str,
+    now: Timestamp,
+    locked_by_this_attempt: bool,
+) -> Result<(), ApiError> {
     for _ in 0..GUARD_ATTEMPTS {
         let guard = app.store.get_login_guard(subject).await?;
         let locked_by_others = !locked_by_this_attempt && guard.locked_until.is_some_and(|until| until > now.unix());

@@ -25,8 +25,8 @@ use shared::domain::staff::{StaffId, StaffMember};
 use shared::domain::staff_security::SecurityEventKind;
 use shared::http::{ApiError, JsonBody, json, no_content, parse_json};
 use shared::metrics::{self, Metric};
-use shared::store::otp::WrongCode;
 use shared::store::login_guard::guard_subject;
+use shared::store::otp::WrongCode;
 use shared::store::staff_security::{MfaChallenge, MfaPurpose, StaffMfa};
 use shared::time::Timestamp;
 
@@ -103,8 +103,14 @@ pub async fn complete_login(
 ) -> Result<Value, ApiError> {
     let mut response = open_session(app, staff.staff_id.as_str(), staff.role, device_name, now).await?;
     response["staff"] = staff.to_json();
-    staff_trail::record(app, &staff.staff_id, SecurityEventKind::Login, staff.staff_id.as_str(), factor.map(Into::into))
-        .await;
+    staff_trail::record(
+        app,
+        &staff.staff_id,
+        SecurityEventKind::Login,
+        staff.staff_id.as_str(),
+        factor.map(Into::into),
+    )
+    .await;
     Ok(response)
 }
 
@@ -142,7 +148,9 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         }
         return Err(match outcome {
             WrongCode::TriesLeft(left) => ApiError::Unauthorized(format!("wrong code; {left} tries left")),
-            WrongCode::Exhausted => ApiError::Unauthorized("wrong code; this mfa_token has ended, sign in again".into()),
+            WrongCode::Exhausted => {
+                ApiError::Unauthorized("wrong code; this mfa_token has ended, sign in again".into())
+            }
         });
     };
     clear_guard(app, &subject, now, locked_by_this_attempt).await?;

@@ -135,7 +135,8 @@ async fn find_member_evenly(app: &App, email: &EmailAddress) -> Result<Option<St
     let member = app.store.find_staff_by_email(email).await?;
     if member.is_none() {
         // The read a known address spends on the profile.
-        let placeholder = StaffId::parse("STAFF_00000000").ok_or_else(|| ApiError::Internal("placeholder id".into()))?;
+        let placeholder =
+            StaffId::parse("STAFF_00000000").ok_or_else(|| ApiError::Internal("placeholder id".into()))?;
         app.store.get_staff(&placeholder).await?;
     }
     Ok(member.filter(|m| !m.disabled))
@@ -264,4 +265,3 @@ pub async fn admin_reset(app: &App, admin: &Principal, raw_id: &str) -> Result<R
     staff_trail::record(app, &id, SecurityEventKind::PasswordResetRequested, &admin.subject, None).await;
     json(StatusCode::ACCEPTED, &body)
 }
-

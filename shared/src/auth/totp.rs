@@ -68,7 +68,8 @@ impl TotpSecret {
 
     /// `otpauth://totp/…` for a QR code or a link: the issuer and the member's email as label.
     pub fn otpauth_uri(&self, issuer: &str, account: &str) -> String {
-        let enc = |text: &str| percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let enc =
+            |text: &str| percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string();
         format!(
             "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits=6&period={STEP_SECONDS}",
             enc(issuer),

@@ -59,8 +59,9 @@ async fn enable_totp(t: &TestApp, token: &str) -> (String, Vec<String>) {
     let secret = body["secret"].as_str().expect("secret").to_string();
     let uri = body["otpauth_uri"].as_str().expect("uri");
     assert!(uri.starts_with("otpauth://totp/") && uri.contains(&format!("secret={secret}")), "{uri}");
-    let confirmed =
-        t.call("POST", "/v1/auth/staff/mfa/totp/confirm", Some(token), Some(json!({"code": code(t, &secret, 0)}))).await;
+    let confirmed = t
+        .call("POST", "/v1/auth/staff/mfa/totp/confirm", Some(token), Some(json!({"code": code(t, &secret, 0)})))
+        .await;
     assert_eq!(confirmed.status, 200, "{}", String::from_utf8_lossy(&confirmed.body));
     let codes: Vec<String> = confirmed.json()["recovery_codes"]
         .as_array()
@@ -95,21 +96,22 @@ async fn changing_the_password_needs_the_current_one_checks_the_new_one_and_ends
     let second = tokens(&login(t, MEMBER_EMAIL, MEMBER_PASSWORD).await);
     let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
 
-    let wrong = t.call("POST", "/v1/auth/staff/password", Some(&first), Some(change("not it at all", "a new rare passphrase"))).await;
+    let wrong = t
+        .call("POST", "/v1/auth/staff/password", Some(&first), Some(change("not it at all", "a new rare passphrase")))
+        .await;
     assert_eq!(wrong.status, 403);
-    for (weak, rule) in [
-        ("short", "12 characters"),
-        (MEMBER_EMAIL, "email"),
-        ("Unbelievable", "most common"),
-    ] {
-        let response = t.call("POST", "/v1/auth/staff/password", Some(&first), Some(change(MEMBER_PASSWORD, weak))).await;
+    for (weak, rule) in [("short", "12 characters"), (MEMBER_EMAIL, "email"), ("Unbelievable", "most common")] {
+        let response =
+            t.call("POST", "/v1/auth/staff/password", Some(&first), Some(change(MEMBER_PASSWORD, weak))).await;
         assert_eq!(response.status, 422, "{weak}");
         assert_eq!(response.error_fields(), ["new_password"]);
         let message = response.json()["errors"][0]["message"].as_str().unwrap_or_default().to_string();
         assert!(message.contains(rule), "{weak}: {message}");
     }
 
-    let ok = t.call("POST", "/v1/auth/staff/password", Some(&first), Some(change(MEMBER_PASSWORD, "a new rare passphrase"))).await;
+    let ok = t
+        .call("POST", "/v1/auth/staff/password", Some(&first), Some(change(MEMBER_PASSWORD, "a new rare passphrase")))
+        .await;
     assert_eq!(ok.status, 204, "{}", String::from_utf8_lossy(&ok.body));
     assert_eq!(verify_status(t, &first).await, 200, "the changing session stays");
     assert_eq!(verify_status(t, &second).await, 401, "every other session ends");
@@ -313,7 +315,8 @@ async fn turning_two_factors_off_needs_the_password() {
     let t = &s.t;
     let token = tokens(&login(t, MEMBER_EMAIL, MEMBER_PASSWORD).await);
     enable_totp(t, &token).await;
-    let wrong = t.call("DELETE", "/v1/auth/staff/mfa", Some(&token), Some(json!({"password": "not my password"}))).await;
+    let wrong =
+        t.call("DELETE", "/v1/auth/staff/mfa", Some(&token), Some(json!({"password": "not my password"}))).await;
     assert_eq!(wrong.status, 403);
     let off = t.call("DELETE", "/v1/auth/staff/mfa", Some(&token), Some(json!({"password": MEMBER_PASSWORD}))).await;
     assert_eq!(off.status, 204, "{}", String::from_utf8_lossy(&off.body));
@@ -368,7 +371,8 @@ async fn with_two_factors_required_for_all_every_member_must_enrol_and_with_none
     assert!(login(&none.t, ADMIN_EMAIL, ADMIN_PASSWORD).await.get("access_token").is_some());
     let token = tokens(&login(&none.t, ADMIN_EMAIL, ADMIN_PASSWORD).await);
     enable_totp(&none.t, &token).await;
-    let off = none.t.call("DELETE", "/v1/auth/staff/mfa", Some(&token), Some(json!({"password": ADMIN_PASSWORD}))).await;
+    let off =
+        none.t.call("DELETE", "/v1/auth/staff/mfa", Some(&token), Some(json!({"password": ADMIN_PASSWORD}))).await;
     assert_eq!(off.status, 204, "nothing requires them");
 }
 
@@ -397,7 +401,8 @@ async fn admins_reset_a_members_two_factors_and_send_reset_codes_and_the_trail_p
 
     let events = trail(t, admin, id).await;
     assert_eq!(events.first().map(String::as_str), Some("status_changed"), "newest first: {events:?}");
-    for expected in ["role_changed", "password_reset", "password_reset_requested", "mfa_reset", "mfa_enabled", "login"] {
+    for expected in ["role_changed", "password_reset", "password_reset_requested", "mfa_reset", "mfa_enabled", "login"]
+    {
         assert!(events.contains(&expected.to_string()), "{expected} in {events:?}");
     }
     let first_page = t.call("GET", &format!("/v1/staff/{id}/audit?limit=2"), Some(admin), None).await.json();
