@@ -23,6 +23,7 @@ use shared::auth::{AuthError, Principal};
 use shared::domain::ids::hex;
 use shared::domain::staff::{StaffId, StaffMember};
 use shared::domain::staff_security::SecurityEventKind;
+use shared::http::response::with_location;
 use shared::http::{ApiError, JsonBody, json, no_content, parse_json};
 use shared::metrics::{self, Metric};
 use shared::store::login_guard::guard_subject;
@@ -252,7 +253,8 @@ pub async fn enrol(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         "secret": secret.to_base32(),
         "otpauth_uri": secret.otpauth_uri(TOTP_ISSUER, staff.email.as_str()),
     });
-    json(StatusCode::CREATED, &body)
+    // The enrolment lives at the route that created it (confirmed at `.../confirm`).
+    with_location(json(StatusCode::CREATED, &body)?, "/v1/auth/staff/mfa/totp")
 }
 
 #[derive(Debug, Deserialize)]
