@@ -28,16 +28,22 @@ pub enum EventType {
     CartMigrated,
     #[serde(rename = "media.ready")]
     MediaReady,
+    #[serde(rename = "staff.locked_out")]
+    StaffLockedOut,
+    #[serde(rename = "staff.password_reset")]
+    StaffPasswordReset,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 8] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerStatusChanged,
         EventType::CustomerDeleted,
         EventType::CartMigrated,
         EventType::MediaReady,
+        EventType::StaffLockedOut,
+        EventType::StaffPasswordReset,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -48,6 +54,8 @@ impl EventType {
             EventType::CustomerDeleted => "customer.deleted",
             EventType::CartMigrated => "cart.migrated",
             EventType::MediaReady => "media.ready",
+            EventType::StaffLockedOut => "staff.locked_out",
+            EventType::StaffPasswordReset => "staff.password_reset",
         }
     }
 }
@@ -164,6 +172,23 @@ pub fn media_events(id: &str, time: &str, old: Option<&Media>, new: Option<&Medi
     }
 }
 
+/// A new entry of a staff member's security trail that other systems hear of: a lock-out and a
+/// completed password reset (a security team's alerting). The id only, never the email.
+pub fn staff_security_events(id: &str, time: &str, event: &crate::staff_security::SecurityEvent) -> Vec<ChangeEvent> {
+    use crate::staff_security::SecurityEventKind;
+    let kind = match event.event {
+        SecurityEventKind::LockedOut => EventType::StaffLockedOut,
+        SecurityEventKind::PasswordReset => EventType::StaffPasswordReset,
+        _ => return Vec::new(),
+    };
+    vec![ChangeEvent {
+        id: format!("{id}#0"),
+        kind,
+        time: time.to_string(),
+        detail: json!({"staff_id": event.staff_id}),
+    }]
+}
+
 /// A guest cart moved into a customer's cart.
 pub fn cart_migrated(id: &str, time: &str, customer_id: &str) -> ChangeEvent {
     ChangeEvent {
@@ -217,6 +242,25 @@ mod tests {
         assert_eq!(events[0].detail["from"], "active");
         assert_ne!(events[0].id, events[1].id);
         assert_eq!(events[1].detail["changed_fields"], json!(["notes"]));
+    }
+
+    #[test]
+    fn a_staff_lockout_and_reset_are_events_and_other_trail_entries_are_not() {
+        use crate::staff_security::{SecurityEvent, SecurityEventKind};
+        let entry = |event| SecurityEvent {
+            staff_id: "STAFF_0A0A0A0A".into(),
+            event,
+            at: Timestamp::from_unix(1_700_000_000),
+            at_ms: 1_700_000_000_000,
+            actor: "STAFF_0A0A0A0A".into(),
+            detail: None,
+        };
+        let locked = staff_security_events("rec4", "t", &entry(SecurityEventKind::LockedOut));
+        assert_eq!(locked[0].kind, EventType::StaffLockedOut);
+        assert_eq!(locked[0].detail, json!({"staff_id": "STAFF_0A0A0A0A"}));
+        let reset = staff_security_events("rec5", "t", &entry(SecurityEventKind::PasswordReset));
+        assert_eq!(reset[0].to_json()["type"], "staff.password_reset");
+        assert!(staff_security_events("rec6", "t", &entry(SecurityEventKind::Login)).is_empty());
     }
 
     #[test]

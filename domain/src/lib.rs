@@ -18,6 +18,7 @@ pub mod patch;
 pub mod role;
 pub mod search;
 pub mod staff;
+pub mod staff_security;
 pub mod stats;
 pub mod time;
 pub mod validation;

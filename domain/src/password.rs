@@ -24,6 +24,29 @@ pub fn check_strength(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The 10,000 most common passwords, one per line (source: domain/data/README.md).
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// The rules of a password a member chooses (change, reset, a new account): the length limits,
+/// not the account's email (nor its part before the `@`), and not one of the 10,000 most common
+/// passwords (compared case-insensitively). The error names the rule that failed.
+pub fn check_new_password(password: &str, email: &crate::EmailAddress) -> Result<(), String> {
+    check_strength(password)?;
+    let folded = password.trim().to_lowercase();
+    let local_part = email.as_str().split('@').next().unwrap_or_default();
+    if folded == email.as_str() || folded == local_part {
+        return Err("must not be your email address".into());
+    }
+    if is_common(&folded) {
+        return Err("is one of the 10,000 most common passwords; choose another".into());
+    }
+    Ok(())
+}
+
+fn is_common(folded: &str) -> bool {
+    COMMON_PASSWORDS.lines().any(|common| common == folded)
+}
+
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
@@ -61,6 +84,18 @@ mod tests {
     fn dummy_hash_is_well_formed_and_never_matches() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
         assert!(!verify_against_nothing("whatever"));
+    }
+
+    #[test]
+    fn a_new_password_is_not_the_email_nor_a_common_one() {
+        let email = crate::EmailAddress::parse("Ops.Lead@example.com").expect("email");
+        assert_eq!(COMMON_PASSWORDS.lines().count(), 10_000);
+        assert!(check_new_password("short", &email).expect_err("short").contains("12 characters"));
+        assert!(check_new_password("ops.lead@example.com", &email).expect_err("email").contains("email"));
+        assert!(check_new_password("OPS.LEAD@EXAMPLE.COM", &email).is_err());
+        let common = check_new_password("Unbelievable", &email).expect_err("common");
+        assert!(common.contains("most common"), "{common}");
+        assert!(check_new_password("a long and rare passphrase", &email).is_ok());
     }
 
     #[test]

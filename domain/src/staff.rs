@@ -65,7 +65,11 @@ pub fn new_staff(
 ) -> Result<StaffMember, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let email = errors.check("email", EmailAddress::parse(email));
-    let strong = errors.check("password", password::check_strength(password_text));
+    let rules = match &email {
+        Some(email) => password::check_new_password(password_text, email),
+        None => password::check_strength(password_text),
+    };
+    let strong = errors.check("password", rules);
     let name = errors.check("name", bounded_text(name, MAX_STAFF_NAME));
     let role = errors.check("role", parse_staff_role(role));
     errors.clone().into_result()?;

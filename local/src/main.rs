@@ -19,6 +19,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut app = shared::App::from_config(local_config(port)?).await?;
     // The processor's renderer, so `complete` settles avatars in-process (no S3 events here).
     app.avatar_renderer = Some(media_processor::render_avatar);
+    // The local admin signs in with a password alone (API.md): two factors are required only
+    // when STAFF_MFA_REQUIRED says so here.
+    if std::env::var_os("STAFF_MFA_REQUIRED").is_none() {
+        app.config.staff_mfa = shared::domain::staff_security::StaffMfaPolicy::None;
+    }
 
     if ensure_table(app.store.client(), app.store.table(), &template.table).await? {
         tracing::info!(table = app.store.table(), "created the table from template.yaml");

@@ -88,6 +88,9 @@ pub struct Config {
     pub aws_roots_only: bool,
     /// Customer exports (issue #12).
     pub exports: ExportSettings,
+    /// Who must sign in with two factors (`STAFF_MFA_REQUIRED`: `none`, `admins` (the
+    /// default) or `all`; the local stack and the tests use `none`).
+    pub staff_mfa: crate::domain::staff_security::StaffMfaPolicy,
 }
 
 /// Where one secret's versions come from.
@@ -324,6 +327,10 @@ impl Config {
                 )?,
             },
             exports: ExportSettings::from_lookup(get)?,
+            staff_mfa: crate::domain::staff_security::StaffMfaPolicy::parse(
+                get("STAFF_MFA_REQUIRED").as_deref().unwrap_or("admins"),
+            )
+            .map_err(|reason| invalid("STAFF_MFA_REQUIRED", reason))?,
             staff_lockout: StaffLockout {
                 threshold: match count("STAFF_LOCKOUT_THRESHOLD", 10)? {
                     0 => return Err(invalid("STAFF_LOCKOUT_THRESHOLD", "must be at least 1")),
@@ -514,6 +521,7 @@ mod tests {
         assert_eq!(c.otp.per_ip_per_hour, 300);
         assert_eq!(c.otp_delivery, OtpDelivery::Sns);
         assert!(!c.otp_dev_echo);
+        assert_eq!(c.staff_mfa, crate::domain::staff_security::StaffMfaPolicy::Admins);
     }
 
     #[test]

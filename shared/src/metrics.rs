@@ -29,6 +29,10 @@ pub enum Metric {
     /// A code request refused by a limit (per phone, per IP or the global budget).
     OtpRateLimited,
     StaffLockout,
+    /// A wrong or replayed second-factor code at a staff login.
+    StaffMfaFailed,
+    /// A staff password set with an emailed reset code.
+    StaffPasswordReset,
     /// The time a search took, in milliseconds.
     SearchLatency,
     ExportRequested,
@@ -46,6 +50,8 @@ impl Metric {
             Metric::OtpFailed => "OtpFailed",
             Metric::OtpRateLimited => "OtpRateLimited",
             Metric::StaffLockout => "StaffLockout",
+            Metric::StaffMfaFailed => "StaffMfaFailed",
+            Metric::StaffPasswordReset => "StaffPasswordReset",
             Metric::SearchLatency => "SearchLatency",
             Metric::ExportRequested => "ExportRequested",
             Metric::MediaRejected => "MediaRejected",
@@ -146,6 +152,8 @@ mod tests {
             Metric::OtpFailed,
             Metric::OtpRateLimited,
             Metric::StaffLockout,
+            Metric::StaffMfaFailed,
+            Metric::StaffPasswordReset,
             Metric::SearchLatency,
             Metric::ExportRequested,
             Metric::MediaRejected,

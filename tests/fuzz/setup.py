@@ -111,9 +111,23 @@ def main():
         "/v1/auth/staff/login",
         {"email": staff_account["email"], "password": staff_account["password"]},
     )
+    security_account = {
+        "email": "fuzz.security@example.com",
+        "password": "fuzz security password 0123",
+        "name": "Fuzz Security",
+        "role": "staff",
+    }
+    call(base, "POST", "/v1/staff", security_account, token=admin["access_token"])
+    security = call(
+        base,
+        "POST",
+        "/v1/auth/staff/login",
+        {"email": security_account["email"], "password": security_account["password"]},
+    )
     tokens = {
         "FUZZ_ADMIN_TOKEN": admin["access_token"],
         "FUZZ_STAFF_TOKEN": staff["access_token"],
+        "FUZZ_STAFF_SECURITY_TOKEN": security["access_token"],
         # E.164 numbers of Zambia (valid whatever the default region), one customer each.
         "FUZZ_CUSTOMER_TOKEN": customer(base, "+260971230001", "Fuzz Customer"),
         "FUZZ_SESSIONS_TOKEN": customer(base, "+260971230002", "Fuzz Sessions"),

@@ -6,6 +6,9 @@ mod login;
 mod otp;
 mod sessions;
 mod staff;
+mod staff_mfa;
+mod staff_password;
+mod staff_trail;
 mod tokens;
 mod well_known;
 
@@ -31,6 +34,16 @@ pub enum Handler {
     CreateStaff,
     ListStaff,
     UpdateStaff,
+    ChangeStaffPassword,
+    RequestStaffPasswordReset,
+    ConfirmStaffPasswordReset,
+    EnrolTotp,
+    ConfirmTotp,
+    DisableMfa,
+    StaffLoginMfa,
+    ResetStaffMfa,
+    ResetStaffPassword,
+    StaffAudit,
     Health,
     Jwks,
     OpenIdConfiguration,
@@ -56,6 +69,19 @@ impl ApiFunction for Auth {
         Route::new("POST", "/v1/staff", Access::Admin, H::CreateStaff),
         Route::new("GET", "/v1/staff", Access::Admin, H::ListStaff),
         Route::new("PATCH", "/v1/staff/{staff_id}", Access::Admin, H::UpdateStaff),
+        // Staff account security (issue #23). The enrolment routes check their caller in the
+        // handler: a staff access token, or the enrolment-only `mfa_token` of a member who must
+        // enrol before anything else (`staff_mfa::enrolling_member`).
+        Route::new("POST", "/v1/auth/staff/password", Access::Staff, H::ChangeStaffPassword),
+        Route::new("POST", "/v1/auth/staff/password-reset", Access::Anyone, H::RequestStaffPasswordReset),
+        Route::new("POST", "/v1/auth/staff/password-reset/confirm", Access::Anyone, H::ConfirmStaffPasswordReset),
+        Route::new("POST", "/v1/auth/staff/mfa/totp", Access::Anyone, H::EnrolTotp),
+        Route::new("POST", "/v1/auth/staff/mfa/totp/confirm", Access::Anyone, H::ConfirmTotp),
+        Route::new("DELETE", "/v1/auth/staff/mfa", Access::Staff, H::DisableMfa),
+        Route::new("POST", "/v1/auth/staff/login/mfa", Access::Anyone, H::StaffLoginMfa),
+        Route::new("DELETE", "/v1/staff/{staff_id}/mfa", Access::Admin, H::ResetStaffMfa),
+        Route::new("POST", "/v1/staff/{staff_id}/password-reset", Access::Admin, H::ResetStaffPassword),
+        Route::new("GET", "/v1/staff/{staff_id}/audit", Access::Admin, H::StaffAudit),
         Route::new("GET", "/v1/health", Access::Anyone, H::Health),
         Route::new("GET", "/.well-known/jwks.json", Access::Anyone, H::Jwks),
         Route::new("GET", "/.well-known/openid-configuration", Access::Anyone, H::OpenIdConfiguration),
@@ -81,6 +107,16 @@ impl ApiFunction for Auth {
             H::CreateStaff => staff::create(app, req).await,
             H::ListStaff => staff::list(app, req).await,
             H::UpdateStaff => staff::update(app, req, call.signed_in()?, call.param("staff_id")).await,
+            H::ChangeStaffPassword => staff_password::change(app, req, call.signed_in()?).await,
+            H::RequestStaffPasswordReset => staff_password::request_reset(app, req).await,
+            H::ConfirmStaffPasswordReset => staff_password::confirm_reset(app, req).await,
+            H::EnrolTotp => staff_mfa::enrol(app, req).await,
+            H::ConfirmTotp => staff_mfa::confirm(app, req).await,
+            H::DisableMfa => staff_mfa::disable(app, req, call.signed_in()?).await,
+            H::StaffLoginMfa => staff_mfa::login(app, req).await,
+            H::ResetStaffMfa => staff_mfa::admin_reset(app, call.signed_in()?, call.param("staff_id")).await,
+            H::ResetStaffPassword => staff_password::admin_reset(app, call.signed_in()?, call.param("staff_id")).await,
+            H::StaffAudit => staff_trail::list(app, req, call.param("staff_id")).await,
             H::Health => health::health(app).await,
             H::Jwks => well_known::jwks(app),
             H::OpenIdConfiguration => well_known::openid_configuration(app, req),

@@ -16,7 +16,9 @@ use shared::store::StoreError;
 use shared::store::login_guard::{LoginGuard, guard_subject};
 use shared::time::Timestamp;
 
-use crate::tokens::open_session;
+use crate::{staff_mfa, staff_trail};
+use shared::domain::staff_security::SecurityEventKind;
+use shared::store::staff_security::MfaPurpose;
 
 /// Attempts of a failed-login write that keeps losing races with concurrent failures.
 const GUARD_ATTEMPTS: usize = 20;
@@ -56,6 +58,7 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         Ok(email) => app.store.find_staff_by_email(&email).await?,
         Err(_) => None,
     };
+    let known = staff.as_ref().map(|s| s.staff_id.clone());
     let verified = match staff {
         Some(staff) => password::verify(&body.password, &staff.password_hash).then_some(staff),
         // Unknown emails cost one Argon2 verification too, so timing reveals nothing.
@@ -66,20 +69,31 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     };
     let Some(staff) = verified.filter(|s| !s.disabled) else {
         let window = app.config.staff_lockout.window.as_secs() as i64;
+        match &known {
+            Some(id) => staff_trail::failure(app, id, SecurityEventKind::PasswordFailed, locked_by_this_attempt).await,
+            None if locked_by_this_attempt => shared::metrics::count("auth", shared::metrics::Metric::StaffLockout),
+            None => {}
+        }
         if locked_by_this_attempt {
-            shared::metrics::count("auth", shared::metrics::Metric::StaffLockout);
             return Err(locked(window));
         }
         return Err(bad_credentials());
     };
-    clear_guard(app, &subject, now, locked_by_this_attempt).await?;
-    let mut response =
-        open_session(app, &app.issuer(req), staff.staff_id.as_str(), staff.role, device_name, now).await?;
-    response["staff"] = staff.to_json();
+    // Two factors on: a second step instead of tokens, and the attempt stays counted until a
+    // code completes it, so knowing the password does not reset the count of wrong codes.
+    // Two factors required and missing: the password was all there is to check.
+    let second_step = staff_mfa::second_step(app, &staff, device_name.clone(), now).await?;
+    if !matches!(second_step, Some((_, MfaPurpose::Login))) {
+        clear_guard(app, &subject, now, locked_by_this_attempt).await?;
+    }
+    if let Some((body, _)) = second_step {
+        return json(StatusCode::OK, &body);
+    }
+    let response = staff_mfa::complete_login(app, &app.issuer(req), &staff, device_name, now, None).await?;
     json(StatusCode::OK, &response)
 }
 
-fn locked(retry_after: i64) -> ApiError {
+pub(crate) fn locked(retry_after: i64) -> ApiError {
     let retry_after = retry_after.max(1) as u64;
     ApiError::TooManyRequests {
         detail: format!("too many failed passwords; this login is locked for {retry_after} s"),
@@ -92,7 +106,7 @@ fn locked(retry_after: i64) -> ApiError {
 /// no later attempt is checked until it ends. A reservation that loses a race re-reads and
 /// tries again, and never clears a lock another request set.
 /// `true` when this attempt set the lock.
-async fn reserve_attempt(app: &App, subject: &str, now: Timestamp) -> Result<bool, ApiError> {
+pub(crate) async fn reserve_attempt(app: &App, subject: &str, now: Timestamp) -> Result<bool, ApiError> {
     let policy = app.config.staff_lockout;
     let window = policy.window.as_secs() as i64;
     let mut guard = app.store.get_login_guard(subject).await?;
@@ -119,7 +133,12 @@ async fn reserve_attempt(app: &App, subject: &str, now: Timestamp) -> Result<boo
 
 /// A right password ends the email's run of failures, and a lock its own attempt set; a lock
 /// that other attempts set meanwhile stays.
-async fn clear_guard(app: &App, subject: &str, now: Timestamp, locked_by_this_attempt: bool) -> Result<(), ApiError> {
+pub(crate) async fn clear_guard(
+    app: &App,
+    subject: &str,
+    now: Timestamp,
+    locked_by_this_attempt: bool,
+) -> Result<(), ApiError> {
     for _ in 0..GUARD_ATTEMPTS {
         let guard = app.store.get_login_guard(subject).await?;
         let locked_by_others = !locked_by_this_attempt && guard.locked_until.is_some_and(|until| until > now.unix());
@@ -211,6 +230,14 @@ pub async fn update(app: &App, req: &Request, admin: &Principal, raw_id: &str) -
     app.store.replace_staff(&current, &mut next, app.clock.now()).await?;
     if next.disabled != current.disabled || next.role != current.role {
         app.store.delete_all_sessions(id.as_str()).await?;
+    }
+    if next.role != current.role {
+        let detail = format!("{} -> {}", current.role.as_str(), next.role.as_str());
+        staff_trail::record(app, &id, SecurityEventKind::RoleChanged, &admin.subject, Some(detail)).await;
+    }
+    if next.disabled != current.disabled {
+        let detail = if next.disabled { "disabled" } else { "enabled" };
+        staff_trail::record(app, &id, SecurityEventKind::StatusChanged, &admin.subject, Some(detail.into())).await;
     }
     json(StatusCode::OK, &next.to_json())
 }

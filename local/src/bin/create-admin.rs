@@ -12,6 +12,16 @@ use std::io::BufRead;
 
 use local_stack::admin::{AdminOutcome, ensure_admin};
 
+/// How the first admin turns two factors on, which the deployment requires of admins unless
+/// `StaffMfaRequired` says otherwise.
+const ENROL_HINT: &str = "\
+Two-factor authentication (StaffMfaRequired, admins by default):
+  1. POST /v1/auth/staff/login {email, password}: the answer has mfa_enrolment_required and an mfa_token
+  2. POST /v1/auth/staff/mfa/totp with `Authorization: Bearer <mfa_token>`: scan otpauth_uri
+     (or type secret) into an authenticator app
+  3. POST /v1/auth/staff/mfa/totp/confirm {code} with the same token: keep the ten recovery codes
+  4. sign in again: the password, then POST /v1/auth/staff/login/mfa {mfa_token, code}";
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let password = password.trim_end_matches(['\r', '\n']);
 
     match ensure_admin(&store, &email, password, &name).await? {
-        AdminOutcome::Created(id) => println!("created admin {id} ({email})"),
+        AdminOutcome::Created(id) => {
+            println!("created admin {id} ({email})");
+            println!("{ENROL_HINT}");
+        }
         AdminOutcome::AlreadyExists(id) => {
             println!("a staff account with this email exists already: {id}; nothing changed")
         }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod otp;
 pub mod refresh;
 pub mod roles;
+pub mod totp;
 
 pub use crate::domain::password;
 pub use jwt::{Claims, JwtKeys};

@@ -37,6 +37,30 @@ pub fn is_well_formed(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Where a one-time code goes, as its record is keyed and its hash bound: a phone (SMS codes),
+/// or a staff member's email for a password reset. Each kind has its own key space, so a code
+/// of one purpose never stands in for another.
+pub trait CodeRecipient {
+    /// Unique across recipients of every kind; a phone's is its E.164 form.
+    fn code_key(&self) -> String;
+}
+
+impl CodeRecipient for PhoneE164 {
+    fn code_key(&self) -> String {
+        self.as_str().to_string()
+    }
+}
+
+/// The email of a staff password reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffResetAddress(pub crate::domain::EmailAddress);
+
+impl CodeRecipient for StaffResetAddress {
+    fn code_key(&self) -> String {
+        format!("STAFF_RESET#{}", self.0)
+    }
+}
+
 /// Keyed hash of (phone, code): a leaked table does not reveal codes, and a hash for one phone
 /// is useless for another.
 pub struct OtpHasher {
@@ -51,18 +75,18 @@ impl OtpHasher {
         Self { keys: secrets.derived_keys(b"customer-platform/otp/v1") }
     }
 
-    pub fn hash(&self, phone: &PhoneE164, code: &str) -> String {
+    pub fn hash(&self, phone: &impl CodeRecipient, code: &str) -> String {
         hash_with(&self.keys[0], phone, code)
     }
 
-    pub fn matches(&self, phone: &PhoneE164, code: &str, stored_hash: &str) -> bool {
+    pub fn matches(&self, phone: &impl CodeRecipient, code: &str, stored_hash: &str) -> bool {
         self.keys.iter().any(|key| bool::from(hash_with(key, phone, code).as_bytes().ct_eq(stored_hash.as_bytes())))
     }
 }
 
-fn hash_with(key: &[u8], phone: &PhoneE164, code: &str) -> String {
+fn hash_with(key: &[u8], recipient: &impl CodeRecipient, code: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
-    mac.update(phone.as_str().as_bytes());
+    mac.update(recipient.code_key().as_bytes());
     mac.update(b":");
     mac.update(code.as_bytes());
     hex(&mac.finalize().into_bytes())

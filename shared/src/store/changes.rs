@@ -1,6 +1,6 @@
 //! Change events from the table's stream: which committed writes are news, read from the
 //! stream record's old and new images (the items as stored). Only customer items, cart
-//! migrations and media items make events; everything else (sessions, counters, index entries)
+//! migrations, media items and staff lock-outs and resets (security trail entries) make events; everything else (sessions, counters, index entries)
 //! is bookkeeping. The events themselves are `domain::events`.
 
 use serde_dynamo::{AttributeValue, Item};
@@ -28,6 +28,14 @@ pub fn change_events(record_id: &str, time: &str, old: &Item, new: &Item) -> Res
             let new: Option<Media> = new.map(serde_dynamo::from_item).transpose()?;
             Ok(media_events(record_id, time, old.as_ref(), new.as_ref()))
         }
+        // Trail entries are only ever added: an insert is the news.
+        entity::STAFF_SECURITY_EVENT => match (old.is_none(), new) {
+            (true, Some(new)) => {
+                let event: crate::domain::staff_security::SecurityEvent = serde_dynamo::from_item(new)?;
+                Ok(crate::domain::events::staff_security_events(record_id, time, &event))
+            }
+            _ => Ok(Vec::new()),
+        },
         entity::CART_MIGRATION => match (old.is_none(), new.as_ref().and_then(|n| text(n, "customer_id"))) {
             (true, Some(customer)) => Ok(vec![cart_migrated(record_id, time, &customer)]),
             _ => Ok(Vec::new()),

@@ -8,7 +8,10 @@
 //! | phone sentinel  | `UNIQUE#PHONE#<e164>`      | `UNIQUE`           | —                                          |
 //! | email sentinel  | `UNIQUE#EMAIL#<email>`     | `UNIQUE`           | —                                          |
 //! | username sentinel | `UNIQUE#USERNAME#<name>` | `UNIQUE`           | —                                          |
-//! | one-time code   | `OTP#<e164>`               | `OTP`              | —                                          |
+//! | one-time code   | `OTP#<e164>` · `OTP#STAFF_RESET#<email>` | `OTP` | —                              |
+//! | staff two factors | `STAFF#<staff_id>`       | `MFA`              | — (sealed TOTP seed, last step, recovery hashes) |
+//! | mfa challenge   | `MFATOKEN#<sha256(token)>` | `MFATOKEN`         | — (`ttl`: its expiry)                      |
+//! | staff security event | `STAFF#<staff_id>`    | `SECEVENT#<ms, 14 digits>#<random>` | — (the member's trail; `ttl` 400 days) |
 //! | rate window     | `RATE#<scope>#<subject>`   | `<window start>`   | —                                          |
 //! | staff member    | `STAFF#<staff_id>`         | `PROFILE`          | GSI4 `STAFF` + created (admin list)        |
 //! | staff session   | `STAFF#<staff_id>`         | `SESSION#<sid>`    | —                                          |
@@ -100,6 +103,9 @@ pub mod entity {
     pub const MEDIA_ENTRY: &str = "media_entry";
     pub const IDEMPOTENCY_LINK: &str = "idempotency_link";
     pub const EXPORT: &str = "export";
+    pub const STAFF_MFA: &str = "staff_mfa";
+    pub const MFA_CHALLENGE: &str = "mfa_challenge";
+    pub const STAFF_SECURITY_EVENT: &str = "staff_security_event";
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -198,8 +204,9 @@ pub fn status_partition(status: &str) -> String {
     format!("STATUS#{status}")
 }
 
-pub fn otp_pk(phone: &PhoneE164) -> String {
-    format!("OTP#{phone}")
+/// `OTP#<e164>` for a phone; `OTP#STAFF_RESET#<email>` for a staff password reset.
+pub fn otp_pk(recipient: &impl crate::auth::otp::CodeRecipient) -> String {
+    format!("OTP#{}", recipient.code_key())
 }
 
 pub fn login_guard_pk(subject: &str) -> String {
@@ -310,4 +317,18 @@ pub const EXPORT_SK: &str = "EXPORT";
 /// GSI4 partition of one requester's exports, sorted by creation time.
 pub fn exports_list_pk(requested_by: &str) -> String {
     format!("EXPORTS#{requested_by}")
+}
+
+/// Staff two factors (issue #23): the member's TOTP item, a login's second-step challenge and
+/// the member's security trail.
+pub const STAFF_MFA_SK: &str = "MFA";
+pub const MFA_CHALLENGE_SK: &str = "MFATOKEN";
+pub const SECURITY_EVENT_PREFIX: &str = "SECEVENT#";
+
+pub fn mfa_challenge_pk(token_hash: &str) -> String {
+    format!("MFATOKEN#{token_hash}")
+}
+
+pub fn security_event_sk(at_ms: i64, unique: &str) -> String {
+    format!("{SECURITY_EVENT_PREFIX}{at_ms:014}#{unique}")
 }

@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod search;
 pub mod sessions;
 pub mod staff;
+pub mod staff_security;
 pub mod stats;
 pub(crate) mod table;
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
 use super::{Store, StoreError, n, s};
-use crate::domain::PhoneE164;
+use crate::auth::otp::CodeRecipient;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtpRecord {
@@ -34,7 +34,7 @@ pub enum WrongCode {
 }
 
 impl Store {
-    pub async fn get_otp(&self, phone: &PhoneE164) -> Result<Option<OtpRecord>, StoreError> {
+    pub async fn get_otp(&self, phone: &impl CodeRecipient) -> Result<Option<OtpRecord>, StoreError> {
         self.get_typed(keys::otp_pk(phone), keys::OTP_SK).await
     }
 
@@ -42,7 +42,7 @@ impl Store {
     /// two concurrent requests cannot both pass the send limits. `false` when someone else won.
     pub async fn save_otp(
         &self,
-        phone: &PhoneE164,
+        phone: &impl CodeRecipient,
         record: &OtpRecord,
         previous_version: Option<u64>,
         ttl: i64,
@@ -54,7 +54,7 @@ impl Store {
     /// code. Concurrent wrong tries are each counted: the condition keeps the count exact.
     pub async fn record_wrong_otp(
         &self,
-        phone: &PhoneE164,
+        phone: &impl CodeRecipient,
         code_hash: &str,
         max_attempts: u32,
     ) -> Result<WrongCode, StoreError> {
@@ -90,7 +90,7 @@ impl Store {
     /// of several concurrent logins with the same code gets `true`.
     pub async fn consume_otp(
         &self,
-        phone: &PhoneE164,
+        phone: &impl CodeRecipient,
         code_hash: &str,
         max_attempts: u32,
         now: i64,
@@ -112,7 +112,7 @@ impl Store {
         Ok(self.conditional(result)?.is_some())
     }
 
-    async fn remove_otp_code(&self, phone: &PhoneE164, code_hash: &str) -> Result<(), StoreError> {
+    async fn remove_otp_code(&self, phone: &impl CodeRecipient, code_hash: &str) -> Result<(), StoreError> {
         let result = self
             .client()
             .update_item()

@@ -215,7 +215,8 @@ async fn seed(app: &App, route: Route<()>) -> Result<(), String> {
         || path.starts_with("/v1/auth/sessions")
         || path.starts_with("/v1/cart")
         || path.starts_with("/v1/media");
-    let staff_routes = path == "/v1/auth/staff/login" || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
+    let staff_routes =
+        path.starts_with("/v1/auth/staff/") || path == "/v1/auth/verify" || path.starts_with("/v1/staff");
     // The customers function: its admin routes re-read the admin's account, and its events name
     // `EVENT_CUSTOMER` and the customers, field definition and group of `seed_back_office`.
     let back_office_routes = ["/v1/customers", "/v1/fields", "/v1/groups", "/v1/locations", "/v1/stats", "/v1/exports"]

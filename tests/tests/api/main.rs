@@ -20,4 +20,5 @@ mod sessions;
 mod signing_keys;
 mod stack;
 mod staff;
+mod staff_security;
 mod tokens;
