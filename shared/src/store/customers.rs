@@ -172,28 +172,34 @@ impl Store {
         Ok(plan)
     }
 
-    /// Marks a login: `last_login_at`, `phone_verified`, a new version, the day's login count
-    /// and the last-login index. Only active customers may log in; returns the updated
-    /// customer, or `None` when it is not active (or gone).
+    /// Marks a login: `last_login_at`, the verified flag of the contact the login proved (a
+    /// code sent to the phone or the address), a new version, the day's login count and the
+    /// last-login index. Only active customers may log in; returns the updated customer, or
+    /// `None` when it is not active (or gone).
     ///
     /// A login is the hottest write, so it touches neither the search entries nor the totals:
-    /// one `UpdateItem` of the customer, conditional on its phone being verified already, plus
-    /// the two login counters. Only the first login of a customer whose phone was not yet
-    /// verified (created by staff) takes the full write path, since being verified is searchable.
-    pub async fn record_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
-        let customer = match self.mark_login(id, now).await? {
+    /// one `UpdateItem` of the customer, conditional on the proved contact being verified
+    /// already, plus the two login counters. Only the first login of a customer whose contact
+    /// was not yet verified takes the full write path, since being verified is searchable.
+    pub async fn record_login(
+        &self,
+        id: &CustomerId,
+        now: Timestamp,
+        proof: LoginProof<'_>,
+    ) -> Result<Option<Customer>, StoreError> {
+        let customer = match self.mark_login(id, now, proof).await? {
             Some(customer) => customer,
             None => match self.get_customer(id).await? {
-                Some(current) if current.is_active() && !current.phone_verified => {
+                Some(current) if current.is_active() && proof.verifies_more_of(&current) => {
                     let mut next = current.clone();
                     next.last_login_at = Some(now);
                     next.updated_at = now;
-                    next.phone_verified = true;
+                    proof.mark_verified(&mut next);
                     next.version = current.version + 1;
                     match self.write_change(&current, &next, None).await {
                         Ok(()) => next,
                         // Changed meanwhile: one more round through the cheap path or this one.
-                        Err(StoreError::VersionConflict) => return Box::pin(self.record_login(id, now)).await,
+                        Err(StoreError::VersionConflict) => return Box::pin(self.record_login(id, now, proof)).await,
                         Err(err) => return Err(err),
                     }
                 }
@@ -205,27 +211,33 @@ impl Store {
         Ok(Some(customer))
     }
 
-    /// The cheap login write; `None` when the customer is not an active one with a verified
-    /// phone.
-    async fn mark_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
-        let result = self
+    /// The cheap login write; `None` when the customer is not an active one whose proved
+    /// contact is verified already.
+    async fn mark_login(
+        &self,
+        id: &CustomerId,
+        now: Timestamp,
+        proof: LoginProof<'_>,
+    ) -> Result<Option<Customer>, StoreError> {
+        let mut condition = "attribute_exists(PK) AND #status = :active".to_string();
+        let mut request = self
             .client()
             .update_item()
             .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(id)))
             .key(keys::SK, s(keys::PROFILE_SK))
             .update_expression("SET last_login_at = :now, updated_at = :now ADD version :one")
-            .condition_expression("attribute_exists(PK) AND #status = :active AND phone_verified = :true")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":active", s("active"))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        match self.conditional(result)? {
+            .return_consumed_capacity(Self::CAPACITY);
+        if let Some(flag) = proof.verified_flag() {
+            condition.push_str(&format!(" AND {flag} = :true"));
+            request = request.expression_attribute_values(":true", AttributeValue::Bool(true));
+        }
+        match self.conditional(request.condition_expression(condition).send().await)? {
             Some(out) => {
                 let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
                 Ok(Some(serde_dynamo::from_item(item)?))
@@ -492,6 +504,46 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+}
+
+/// What a login proved: that the customer holds the phone or address a code went to (which
+/// verifies it), or an identity at a provider (which verifies no contact on file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginProof<'a> {
+    Code(&'a crate::domain::CodeRecipient),
+    Provider,
+}
+
+impl LoginProof<'_> {
+    fn verified_flag(self) -> Option<&'static str> {
+        match self {
+            LoginProof::Code(crate::domain::CodeRecipient::Phone(_)) => Some("phone_verified"),
+            LoginProof::Code(crate::domain::CodeRecipient::Email(_)) => Some("email_verified"),
+            LoginProof::Provider => None,
+        }
+    }
+
+    /// Whether the login verifies a contact of `customer` that is not verified yet (the contact
+    /// must still be the customer's: it may have changed since the look-up).
+    fn verifies_more_of(self, customer: &Customer) -> bool {
+        match self {
+            LoginProof::Code(crate::domain::CodeRecipient::Phone(phone)) => {
+                customer.phone.as_ref() == Some(phone) && !customer.phone_verified
+            }
+            LoginProof::Code(crate::domain::CodeRecipient::Email(email)) => {
+                customer.email.as_ref() == Some(email) && !customer.email_verified
+            }
+            LoginProof::Provider => false,
+        }
+    }
+
+    fn mark_verified(self, customer: &mut Customer) {
+        match self {
+            LoginProof::Code(crate::domain::CodeRecipient::Phone(_)) => customer.phone_verified = true,
+            LoginProof::Code(crate::domain::CodeRecipient::Email(_)) => customer.email_verified = true,
+            LoginProof::Provider => {}
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! | phone sentinel  | `UNIQUE#PHONE#<e164>`      | `UNIQUE`           | —                                          |
 //! | email sentinel  | `UNIQUE#EMAIL#<email>`     | `UNIQUE`           | —                                          |
 //! | username sentinel | `UNIQUE#USERNAME#<name>` | `UNIQUE`           | —                                          |
-//! | one-time code   | `OTP#<e164>`               | `OTP`              | —                                          |
+//! | one-time code   | `OTP#<e164>` · `OTP#EMAIL#<email>` | `OTP`      | —                                          |
 //! | rate window     | `RATE#<scope>#<subject>`   | `<window start>`   | —                                          |
 //! | staff member    | `STAFF#<staff_id>`         | `PROFILE`          | GSI4 `STAFF` + created (admin list)        |
 //! | staff session   | `STAFF#<staff_id>`         | `SESSION#<sid>`    | —                                          |
@@ -45,7 +45,7 @@
 //! in the customer's partition, so `erase_customer`'s partition sweep removes it; a guest cart is
 //! keyed by the hash of its token (never the token) and its migration record sits next to it.
 
-use crate::domain::{CustomerId, EmailAddress, PhoneE164, SessionId, Username};
+use crate::domain::{CodeRecipient, CustomerId, EmailAddress, PhoneE164, SessionId, Username};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -198,8 +198,13 @@ pub fn status_partition(status: &str) -> String {
     format!("STATUS#{status}")
 }
 
-pub fn otp_pk(phone: &PhoneE164) -> String {
-    format!("OTP#{phone}")
+/// `OTP#+260971234567` for a phone (as before email codes existed), `OTP#EMAIL#ann@example.com`
+/// for an address.
+pub fn otp_pk(to: &CodeRecipient) -> String {
+    match to {
+        CodeRecipient::Phone(phone) => format!("OTP#{phone}"),
+        CodeRecipient::Email(email) => format!("OTP#EMAIL#{email}"),
+    }
 }
 
 pub fn login_guard_pk(subject: &str) -> String {

@@ -16,6 +16,7 @@ mod profile;
 mod roles;
 mod search;
 mod sessions;
+mod signin;
 mod signing_keys;
 mod stack;
 mod staff;
