@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod changes;
+pub mod dev_idp;
 pub mod event;
 pub mod functions;
 pub mod provision;

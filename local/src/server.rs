@@ -24,6 +24,8 @@ pub struct LocalApi {
     /// Every route of the template, answered by the function it names (the API explorer,
     /// `/docs` and `/openapi.yaml`, included: the `docs` function serves it, as in AWS).
     router: Router<Function>,
+    /// The development identity provider, answered before any route (`/_local/oidc/...`).
+    dev_idp: Option<std::sync::Arc<crate::dev_idp::DevIdp>>,
 }
 
 impl LocalApi {
@@ -40,11 +42,17 @@ impl LocalApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(routes).map_err(|e| format!("template.yaml: {e}"))?;
-        Ok(Self { app, router })
+        Ok(Self { app, router, dev_idp: None })
     }
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// Serves the development identity provider under `/_local/oidc/` too.
+    pub fn with_dev_idp(mut self, idp: std::sync::Arc<crate::dev_idp::DevIdp>) -> Self {
+        self.dev_idp = Some(idp);
+        self
     }
 
     /// The function serving `method path`, and the template's route key for it; 404 for an
@@ -57,6 +65,9 @@ impl LocalApi {
     /// Handles one request end to end: the same path a Lambda invocation takes.
     pub async fn call(&self, input: HttpInput<'_>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
         let path = input.path_and_query.split('?').next().unwrap_or_default();
+        if let Some((status, body)) = self.dev_idp.as_ref().and_then(|idp| idp.handle(input.method, path, input.body)) {
+            return (status, vec![("content-type".into(), "application/json".into())], body);
+        }
         let (function, route_key) = match self.route_for(input.method, path) {
             Ok(found) => found,
             Err(err) => return error_parts(err),

@@ -39,16 +39,28 @@ impl Store {
     /// (`username_chosen`) is taken.
     pub async fn create_customer(
         &self,
+        customer: Customer,
+        note: &AuditNote,
+        username_chosen: bool,
+    ) -> Result<Customer, StoreError> {
+        self.create_customer_with(customer, note, username_chosen, &[]).await
+    }
+
+    /// [`Store::create_customer`] with more actions in the same transaction (a provider link
+    /// and its sentinel), each with the unique field it guards.
+    pub(crate) async fn create_customer_with(
+        &self,
         mut customer: Customer,
         note: &AuditNote,
         username_chosen: bool,
+        extra: &[ExtraAction],
     ) -> Result<Customer, StoreError> {
         let base = customer.username.clone();
         if !username_chosen && self.unique_owner(&keys::username_key(&base)).await?.is_some() {
             customer.username = base.with_suffix();
         }
         for attempt in attempts_within_budget() {
-            match self.put_new_customer(&customer, note).await {
+            match self.put_new_customer(&customer, note, extra).await {
                 Ok(()) => return Ok(customer),
                 Err(TxError::Taken(UniqueField::Username)) if !username_chosen => {
                     customer.username = base.with_suffix()
@@ -63,8 +75,16 @@ impl Store {
         Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
     }
 
-    async fn put_new_customer(&self, customer: &Customer, note: &AuditNote) -> Result<(), TxError> {
-        let plan = self.creation_plan(customer, note)?;
+    async fn put_new_customer(
+        &self,
+        customer: &Customer,
+        note: &AuditNote,
+        extra: &[ExtraAction],
+    ) -> Result<(), TxError> {
+        let mut plan = self.creation_plan(customer, note)?;
+        for (action, field) in extra {
+            plan.push(action.clone(), *field);
+        }
         self.run_plan(plan).await
     }
 
@@ -112,7 +132,23 @@ impl Store {
         next.version = current.version + 1;
         next.updated_at = now;
         let audit = AuditEntry::record(note, Some(current), next, now);
-        self.write_change(current, next, Some(&audit)).await
+        self.write_change(current, next, Some(&audit), &[]).await
+    }
+
+    /// [`Store::replace_customer`] with more actions in the same transaction (linking or
+    /// unlinking a provider, audited as a change of the customer).
+    pub(crate) async fn replace_customer_with(
+        &self,
+        current: &Customer,
+        next: &mut Customer,
+        now: Timestamp,
+        note: &AuditNote,
+        extra: &[ExtraAction],
+    ) -> Result<(), StoreError> {
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let audit = AuditEntry::record(note, Some(current), next, now);
+        self.write_change(current, next, Some(&audit), extra).await
     }
 
     /// Writes the change from `current` to `next` (already at its new version), with `audit`
@@ -122,11 +158,15 @@ impl Store {
         current: &Customer,
         next: &Customer,
         audit: Option<&AuditEntry>,
+        extra: &[ExtraAction],
     ) -> Result<(), StoreError> {
         for attempt in attempts_within_budget() {
             // Built anew each time: counter shards are drawn at random, so a retry after a
             // conflict on a hot counter goes elsewhere.
             let mut plan = self.change_plan(current, next)?;
+            for (action, field) in extra {
+                plan.push(action.clone(), *field);
+            }
             if let Some(audit) = audit {
                 plan.push(self.put_if_absent(audit_item(&current.customer_id, next.version, audit)?)?, None);
             }
@@ -196,7 +236,7 @@ impl Store {
                     next.updated_at = now;
                     proof.mark_verified(&mut next);
                     next.version = current.version + 1;
-                    match self.write_change(&current, &next, None).await {
+                    match self.write_change(&current, &next, None, &[]).await {
                         Ok(()) => next,
                         // Changed meanwhile: one more round through the cheap path or this one.
                         Err(StoreError::VersionConflict) => return Box::pin(self.record_login(id, now, proof)).await,
@@ -451,6 +491,9 @@ impl Store {
             return Err(EraseError::NotFound);
         }
         self.faults.check_sweep()?;
+        // The provider links' sentinels live outside the partition: freed first, so a repeated
+        // sweep still finds the links that name them.
+        self.release_identity_sentinels(id).await?;
         self.delete_prefix(&keys::customer_pk(id), None).await?;
         let out = self
             .client()
@@ -494,7 +537,11 @@ impl Store {
 
     /// Deletes a sentinel only while it still points at `owner`, so a stale writer can never
     /// free a value that another customer has taken since.
-    fn delete_owned_sentinel(&self, value_key: &str, owner: &CustomerId) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn delete_owned_sentinel(
+        &self,
+        value_key: &str,
+        owner: &CustomerId,
+    ) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::unique_pk(value_key)))
@@ -546,6 +593,9 @@ impl LoginProof<'_> {
         }
     }
 }
+
+/// A transaction action added to a customer write, with the unique field it guards.
+pub(crate) type ExtraAction = (TransactWriteItem, Option<UniqueField>);
 
 /// Who erases, and so which rules the erase is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -652,7 +702,7 @@ fn audit_item(id: &CustomerId, version: u64, entry: &AuditEntry) -> Result<Item,
     Ok(item)
 }
 
-fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
+pub(crate) fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
     Item::from([
         (keys::PK.to_string(), s(keys::unique_pk(value_key))),
         (keys::SK.to_string(), s(keys::UNIQUE_SK)),

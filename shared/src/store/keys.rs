@@ -37,6 +37,8 @@
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
 //! | counters: days  | `STATS#DAYS`               | `<yyyy-mm>#<shard 0-7>` (attributes `s01`…`s31`, `l01`…`l31`) | — |
+//! | provider link   | `CUSTOMER#<customer_id>`   | `IDENTITY#<provider>` | — (`provider`, `subject`, `email`, `linked_at`) |
+//! | provider sentinel | `UNIQUE#IDENTITY#<provider>#<sub>` | `UNIQUE` | — (`customer_id`: who is linked)            |
 //! | customer export | `EXPORT#<export_id>`       | `EXPORT`           | GSI4 `EXPORTS#<requester>` + created ms (newest first) |
 //!
 //! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
@@ -100,6 +102,21 @@ pub mod entity {
     pub const MEDIA_ENTRY: &str = "media_entry";
     pub const IDEMPOTENCY_LINK: &str = "idempotency_link";
     pub const EXPORT: &str = "export";
+    pub const IDENTITY: &str = "identity";
+}
+
+/// A customer's link to a provider: one per provider, in the customer's partition (so the
+/// erase sweep removes it and one `Query` lists them).
+pub const IDENTITY_PREFIX: &str = "IDENTITY#";
+
+pub fn identity_sk(provider: &str) -> String {
+    format!("{IDENTITY_PREFIX}{provider}")
+}
+
+/// The unique value of a provider's subject (`IDENTITY#google#1234`): the provider name has no
+/// `#`, so the pair reads back unambiguously.
+pub fn identity_key(provider: &str, subject: &str) -> String {
+    format!("IDENTITY#{provider}#{subject}")
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
