@@ -93,6 +93,52 @@ impl std::fmt::Display for EmailAddress {
     }
 }
 
+/// Where a one-time code goes: a phone by SMS or an address by email. Codes, their limits and
+/// their wrong tries are kept per recipient, whichever the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CodeRecipient {
+    Phone(PhoneE164),
+    Email(EmailAddress),
+    /// A staff member's address, for a password reset: its codes are kept apart from a
+    /// customer's sign-in codes to the same address, so one never stands in for the other.
+    StaffReset(EmailAddress),
+}
+
+impl CodeRecipient {
+    /// The normalised value (`+260971234567` or `ann@example.com`): never the same for a phone
+    /// and an address, since only a phone starts with `+` and only an address has an `@`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CodeRecipient::Phone(phone) => phone.as_str(),
+            CodeRecipient::Email(email) | CodeRecipient::StaffReset(email) => email.as_str(),
+        }
+    }
+
+    /// The request field that named it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            CodeRecipient::Phone(_) => "phone",
+            CodeRecipient::Email(_) | CodeRecipient::StaffReset(_) => "email",
+        }
+    }
+
+    /// The sign-in channel, as metrics and the audit trail name it.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            CodeRecipient::Phone(_) => "sms",
+            CodeRecipient::Email(_) | CodeRecipient::StaffReset(_) => "email",
+        }
+    }
+
+    /// How messages about limits name it ("this phone", "this address").
+    pub fn noun(&self) -> &'static str {
+        match self {
+            CodeRecipient::Phone(_) => "phone",
+            CodeRecipient::Email(_) | CodeRecipient::StaffReset(_) => "address",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

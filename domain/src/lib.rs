@@ -23,7 +23,7 @@ pub mod stats;
 pub mod time;
 pub mod validation;
 
-pub use contact::{EmailAddress, PhoneE164};
+pub use contact::{CodeRecipient, EmailAddress, PhoneE164};
 pub use customer::{Customer, CustomerStatus};
 pub use ids::{CustomerId, GroupId, SessionId, Username};
 pub use patch::Patch;

@@ -5,6 +5,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod changes;
+pub mod dev_idp;
 pub mod event;
 pub mod functions;
 pub mod keys;

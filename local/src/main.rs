@@ -66,7 +66,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let api = Arc::new(LocalApi::new(app, &template.routes)?.with_access_log(template.access_log_format.clone()));
+    // The development identity provider, trusted as `local` (audience `local-app`); its keys
+    // are fetched over HTTP from this very server, as a real provider's would be.
+    let dev_idp = Arc::new(local_stack::dev_idp::DevIdp::new(&format!("http://127.0.0.1:{port}"))?);
+    app.config.oidc_providers.retain(|p| p.name != local_stack::dev_idp::PROVIDER);
+    app.config.oidc_providers.extend(shared::oidc::parse_providers(&format!("[{}]", dev_idp.provider_entry()))?);
+    tracing::info!(issuer = dev_idp.issuer(), "development identity provider `local`");
+    let api = Arc::new(
+        LocalApi::new(app, &template.routes)?.with_access_log(template.access_log_format.clone()).with_dev_idp(dev_idp),
+    );
     for route in &template.routes {
         tracing::info!(function = %route.function, method = %route.method, path = %route.path, "route");
     }

@@ -26,6 +26,8 @@ pub struct LocalApi {
     /// Every route of the template, answered by the function it names (the API explorer,
     /// `/docs` and `/openapi.yaml`, included: the `docs` function serves it, as in AWS).
     router: Router<Function>,
+    /// The development identity provider, answered before any route (`/_local/oidc/...`).
+    dev_idp: Option<std::sync::Arc<crate::dev_idp::DevIdp>>,
 }
 
 impl LocalApi {
@@ -42,7 +44,7 @@ impl LocalApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(routes).map_err(|e| format!("template.yaml: {e}"))?;
-        Ok(Self { app, router, access_log_format: None })
+        Ok(Self { app, router, access_log_format: None, dev_idp: None })
     }
 
     pub fn app(&self) -> &App {
@@ -53,6 +55,12 @@ impl LocalApi {
     /// API's stage does (`AccessLogSettings.Format`).
     pub fn with_access_log(mut self, format: Option<String>) -> Self {
         self.access_log_format = format;
+        self
+    }
+
+    /// Serves the development identity provider under `/_local/oidc/` too.
+    pub fn with_dev_idp(mut self, idp: std::sync::Arc<crate::dev_idp::DevIdp>) -> Self {
+        self.dev_idp = Some(idp);
         self
     }
 
@@ -86,6 +94,9 @@ impl LocalApi {
         entry: &mut crate::access_log::Entry,
     ) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
         let path = input.path_and_query.split('?').next().unwrap_or_default();
+        if let Some((status, body)) = self.dev_idp.as_ref().and_then(|idp| idp.handle(input.method, path, input.body)) {
+            return (status, vec![("content-type".into(), "application/json".into())], body);
+        }
         let (function, route_key) = match self.route_for(input.method, path) {
             Ok(found) => found,
             Err(err) => return error_parts(err),

@@ -91,6 +91,11 @@ pub struct Config {
     /// Who must sign in with two factors (`STAFF_MFA_REQUIRED`: `none`, `admins` (the
     /// default) or `all`; the local stack and the tests use `none`).
     pub staff_mfa: crate::domain::staff_security::StaffMfaPolicy,
+    /// Identity providers trusted for `POST /v1/auth/oidc` (`OIDC_PROVIDERS`).
+    pub oidc_providers: Vec<crate::oidc::OidcProvider>,
+    /// The least time between two fetches of a provider's keys for an unknown `kid`
+    /// (`OIDC_KEYS_REFETCH_SECONDS`, default 60), so forged `kid`s cannot make us hammer it.
+    pub oidc_keys_refetch: Duration,
 }
 
 /// Where one secret's versions come from.
@@ -302,6 +307,9 @@ impl Config {
                 "system" => false,
                 other => return Err(invalid("TLS_TRUST_STORE", format!("{other:?} is not aws or system"))),
             },
+            oidc_providers: crate::oidc::parse_providers(&get("OIDC_PROVIDERS").unwrap_or_default())
+                .map_err(|reason| invalid("OIDC_PROVIDERS", reason))?,
+            oidc_keys_refetch: seconds("OIDC_KEYS_REFETCH_SECONDS", 60)?,
             search_count_cap: match count("SEARCH_COUNT_CAP", crate::domain::search::COUNT_CAP as u64)? {
                 0 => return Err(invalid("SEARCH_COUNT_CAP", "must be at least 1")),
                 n => n as usize,

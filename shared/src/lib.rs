@@ -16,6 +16,7 @@ pub mod email;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod oidc;
 pub mod secrets;
 pub mod services;
 pub mod sms;

@@ -85,13 +85,39 @@ pub fn emf_line(service: &str, function: &str, metric: Metric, value: f64, times
     .to_string()
 }
 
+/// One EMF document counting `metric` for `function` of `service` and, as a second dimension
+/// set, for the sign-in `channel` (`sms`, `email`, `oidc:<provider>`): a handful of values fixed
+/// by the deployment, never personal data. Alarms on `service` and `function` alone keep working.
+pub fn emf_channel_line(service: &str, function: &str, metric: Metric, channel: &str, timestamp_ms: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["service", "function"], ["service", "function", "channel"]],
+                "Metrics": [{"Name": metric.name(), "Unit": metric.unit()}],
+            }],
+        },
+        "service": service,
+        "function": function,
+        "channel": channel,
+        metric.name(): 1.0,
+    })
+    .to_string()
+}
+
+/// Counts one sign-in (`Signup`, `Login`) by its channel.
+pub fn count_by_channel(function: &str, metric: Metric, channel: &str) {
+    crate::logging::write_line(&emf_channel_line(crate::telemetry::service(), function, metric, channel, now_ms()));
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
 /// Records `value` of `metric` for `function` (`auth`, `search`, …).
 pub fn record(function: &str, metric: Metric, value: f64) {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
-    crate::logging::write_line(&emf_line(crate::telemetry::service(), function, metric, value, now_ms));
+    crate::logging::write_line(&emf_line(crate::telemetry::service(), function, metric, value, now_ms()));
 }
 
 /// Counts one occurrence of `metric`.
@@ -165,6 +191,16 @@ mod tests {
             assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["service", "function"]]));
             assert_eq!(doc.as_object().map(|o| o.len()), Some(4), "_aws, service, function and the value only");
         }
+    }
+
+    #[test]
+    fn sign_ins_count_by_channel_too() {
+        let line = emf_channel_line(DEFAULT_SERVICE, "auth", Metric::Signup, "oidc:google", 1_767_225_600_000);
+        assert_eq!(check_emf(&line), Ok(()), "{line}");
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        let dimensions = json!([["service", "function"], ["service", "function", "channel"]]);
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], dimensions);
+        assert_eq!(doc["channel"], "oidc:google");
     }
 
     #[test]

@@ -193,6 +193,26 @@ impl TestApp {
         Self::build(overrides, TableStream::Off).await
     }
 
+    /// A test app that trusts the development identity provider (`local`, audience
+    /// `local-app`), served on a port of its own so its keys are fetched over HTTP like any
+    /// provider's, plus a provider `down` whose keys cannot be fetched. Refetching keys for an
+    /// unknown `kid` is not throttled here.
+    pub async fn with_dev_idp(overrides: &[(&str, &str)]) -> (Self, std::sync::Arc<local_stack::dev_idp::DevIdp>) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a port for the provider");
+        let port = listener.local_addr().expect("its address").port();
+        let idp = std::sync::Arc::new(
+            local_stack::dev_idp::DevIdp::new(&format!("http://127.0.0.1:{port}")).expect("provider keys"),
+        );
+        tokio::spawn(local_stack::dev_idp::serve(std::sync::Arc::clone(&idp), listener));
+        let down = json!({"name": "down", "issuer": idp.issuer(), "jwks_uri": "http://127.0.0.1:9/keys", "client_ids": ["local-app"]});
+        let second =
+            json!({"name": "second", "issuer": idp.issuer(), "jwks_uri": idp.jwks_uri(), "client_ids": ["second-app"]});
+        let providers = json!([idp.provider_entry(), second, down]).to_string();
+        let mut vars = vec![("OIDC_PROVIDERS", providers.as_str()), ("OIDC_KEYS_REFETCH_SECONDS", "0")];
+        vars.extend_from_slice(overrides);
+        (Self::with_env(&vars).await, idp)
+    }
+
     /// A fresh table with the template's stream, for the tests that read it.
     pub async fn with_table_stream() -> Self {
         Self::build(&[], TableStream::AsTemplate).await

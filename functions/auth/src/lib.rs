@@ -3,6 +3,7 @@
 
 mod health;
 mod login;
+mod oidc;
 mod otp;
 mod sessions;
 mod staff;
@@ -24,6 +25,7 @@ pub struct Auth;
 pub enum Handler {
     RequestCode,
     Login,
+    OidcSignIn,
     Refresh,
     Logout,
     ListSessions,
@@ -59,6 +61,7 @@ impl ApiFunction for Auth {
     const ROUTES: &'static [Route<Handler>] = &[
         Route::new("POST", "/v1/auth/otp", Access::Anyone, H::RequestCode),
         Route::new("POST", "/v1/auth/login", Access::Anyone, H::Login),
+        Route::new("POST", "/v1/auth/oidc", Access::Anyone, H::OidcSignIn),
         Route::new("POST", "/v1/auth/refresh", Access::Anyone, H::Refresh),
         Route::new("POST", "/v1/auth/logout", Access::SignedIn, H::Logout),
         Route::new("GET", "/v1/auth/sessions", Access::SignedIn, H::ListSessions),
@@ -97,6 +100,7 @@ impl ApiFunction for Auth {
         match call.matched.route.handler {
             H::RequestCode => otp::request_code(app, req).await,
             H::Login => login::login(app, req).await,
+            H::OidcSignIn => oidc::sign_in(app, req).await,
             H::Refresh => sessions::refresh(app, req).await,
             H::Logout => sessions::logout(app, call.signed_in()?).await,
             H::ListSessions => sessions::list_sessions(app, call.signed_in()?).await,

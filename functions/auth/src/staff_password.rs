@@ -16,9 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::App;
 use shared::auth::Principal;
-use shared::auth::otp::{HOUR, OtpCode, StaffResetAddress, is_well_formed, recent_sends, send_wait};
+use shared::auth::otp::{HOUR, OtpCode, is_well_formed, recent_sends, send_wait};
 use shared::auth::password;
 use shared::config::EmailDelivery;
+use shared::domain::CodeRecipient;
 use shared::domain::staff::{StaffId, StaffMember};
 use shared::domain::staff_security::SecurityEventKind;
 use shared::domain::{EmailAddress, SessionId};
@@ -150,7 +151,7 @@ async fn issue_reset_code(
     member: Option<&StaffMember>,
     ip: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let recipient = StaffResetAddress(email.clone());
+    let recipient = CodeRecipient::StaffReset(email.clone());
     let now = app.clock.now().unix();
     let limits = &app.config.otp;
     let previous = app.store.get_otp(&recipient).await?;
@@ -210,7 +211,7 @@ impl JsonBody for ResetConfirmRequest {
 pub async fn confirm_reset(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: ResetConfirmRequest = parse_json(req)?;
     let email = EmailAddress::parse(&body.email).map_err(|message| ApiError::validation("email", message))?;
-    let recipient = StaffResetAddress(email.clone());
+    let recipient = CodeRecipient::StaffReset(email.clone());
     let code_hash = verify_reset_code(app, &recipient, body.code.trim()).await?;
     let wrong = || ApiError::BadRequest("the code is wrong or has expired; request a new one".into());
     let staff = app.store.find_staff_by_email(&email).await?.filter(|s| !s.disabled).ok_or_else(wrong)?;
@@ -229,7 +230,7 @@ pub async fn confirm_reset(app: &App, req: &Request) -> Result<Response<Body>, A
 }
 
 /// The stored hash of the reset code when `code` is it; a wrong code counts against it.
-async fn verify_reset_code(app: &App, recipient: &StaffResetAddress, code: &str) -> Result<String, ApiError> {
+async fn verify_reset_code(app: &App, recipient: &CodeRecipient, code: &str) -> Result<String, ApiError> {
     let wrong = || ApiError::BadRequest("the code is wrong or has expired; request a new one".into());
     if !is_well_formed(code) {
         return Err(wrong());

@@ -1,5 +1,7 @@
 //! The `profile` function: a customer's own profile.
 
+mod signin;
+
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -28,6 +30,10 @@ pub enum Handler {
     UpdateMe,
     DeleteMe,
     ExportMe,
+    ListIdentities,
+    UnlinkIdentity,
+    RequestEmailVerification,
+    ConfirmEmailVerification,
 }
 
 impl ApiFunction for Profile {
@@ -40,6 +46,10 @@ impl ApiFunction for Profile {
         Route::new("PATCH", "/v1/me", Access::Customer, Handler::UpdateMe),
         Route::new("DELETE", "/v1/me", Access::Customer, Handler::DeleteMe),
         Route::new("GET", "/v1/me/export", Access::Customer, Handler::ExportMe),
+        Route::new("GET", "/v1/me/identities", Access::Customer, Handler::ListIdentities),
+        Route::new("DELETE", "/v1/me/identities/{provider}", Access::Customer, Handler::UnlinkIdentity),
+        Route::new("POST", "/v1/me/email/verification", Access::Customer, Handler::RequestEmailVerification),
+        Route::new("POST", "/v1/me/email/verification/confirm", Access::Customer, Handler::ConfirmEmailVerification),
     ];
 
     fn router() -> &'static Router<Handler> {
@@ -55,6 +65,10 @@ impl ApiFunction for Profile {
             Handler::UpdateMe => update_me(app, &me, call.req).await,
             Handler::DeleteMe => delete_me(app, &me).await,
             Handler::ExportMe => export_me(app, &me).await,
+            Handler::ListIdentities => signin::list_identities(app, &me).await,
+            Handler::UnlinkIdentity => signin::unlink_identity(app, &me, call.param("provider")).await,
+            Handler::RequestEmailVerification => signin::request_verification(app, &me, call.req).await,
+            Handler::ConfirmEmailVerification => signin::confirm_verification(app, &me, call.req).await,
         }
     }
 }
@@ -94,9 +108,17 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
         };
         Ok(shape_errors.combined_with(input.0.apply(current, &ctx))?)
     };
+    let before = match &input.0.email {
+        Patch::Absent => None,
+        _ => app.store.get_customer(me).await?.and_then(|c| c.email),
+    };
     let updated = update_customer(&app.store, &app.clock, me, expected.as_deref(), &note, change)
         .await
         .map_err(|e| ApiError::from_update(e, gone))?;
+    // A new address is unverified (the domain rule); a code sent to the old one is void.
+    if let Some(old) = before.filter(|old| updated.email.as_ref() != Some(old)) {
+        app.store.cancel_otp(&shared::domain::CodeRecipient::Email(old)).await?;
+    }
     customer_response(&updated)
 }
 
@@ -162,6 +184,7 @@ async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
         "cart": cart.map(|c| c.to_json(&owner)),
         "media": media,
         "groups": groups,
+        "identities": app.store.list_identities(me).await?.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
         "audit_trail": data.audit.iter().map(|entry| entry.to_json()).collect::<Vec<_>>(),
     });
     let mut response = shared::http::json(StatusCode::OK, &document)?;

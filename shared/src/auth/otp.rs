@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 
 use super::keys::SigningSecrets;
 use crate::config::OtpLimits;
-use crate::domain::PhoneE164;
+use crate::domain::CodeRecipient;
 use crate::domain::ids::hex;
 
 pub const HOUR: i64 = 3600;
@@ -37,32 +37,8 @@ pub fn is_well_formed(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Where a one-time code goes, as its record is keyed and its hash bound: a phone (SMS codes),
-/// or a staff member's email for a password reset. Each kind has its own key space, so a code
-/// of one purpose never stands in for another.
-pub trait CodeRecipient {
-    /// Unique across recipients of every kind; a phone's is its E.164 form.
-    fn code_key(&self) -> String;
-}
-
-impl CodeRecipient for PhoneE164 {
-    fn code_key(&self) -> String {
-        self.as_str().to_string()
-    }
-}
-
-/// The email of a staff password reset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaffResetAddress(pub crate::domain::EmailAddress);
-
-impl CodeRecipient for StaffResetAddress {
-    fn code_key(&self) -> String {
-        format!("STAFF_RESET#{}", self.0)
-    }
-}
-
-/// Keyed hash of (phone, code): a leaked table does not reveal codes, and a hash for one phone
-/// is useless for another.
+/// Keyed hash of (recipient, code): a leaked table does not reveal codes, and a hash for one
+/// phone or address is useless for another.
 pub struct OtpHasher {
     /// One key per service secret, the signing secret's first: a code sent just before a
     /// rotation still matches after it.
@@ -75,18 +51,18 @@ impl OtpHasher {
         Self { keys: secrets.derived_keys(b"customer-platform/otp/v1") }
     }
 
-    pub fn hash(&self, phone: &impl CodeRecipient, code: &str) -> String {
-        hash_with(&self.keys[0], phone, code)
+    pub fn hash(&self, to: &CodeRecipient, code: &str) -> String {
+        hash_with(&self.keys[0], to, code)
     }
 
-    pub fn matches(&self, phone: &impl CodeRecipient, code: &str, stored_hash: &str) -> bool {
-        self.keys.iter().any(|key| bool::from(hash_with(key, phone, code).as_bytes().ct_eq(stored_hash.as_bytes())))
+    pub fn matches(&self, to: &CodeRecipient, code: &str, stored_hash: &str) -> bool {
+        self.keys.iter().any(|key| bool::from(hash_with(key, to, code).as_bytes().ct_eq(stored_hash.as_bytes())))
     }
 }
 
-fn hash_with(key: &[u8], recipient: &impl CodeRecipient, code: &str) -> String {
+fn hash_with(key: &[u8], to: &CodeRecipient, code: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
-    mac.update(recipient.code_key().as_bytes());
+    mac.update(to.as_str().as_bytes());
     mac.update(b":");
     mac.update(code.as_bytes());
     hex(&mac.finalize().into_bytes())
@@ -96,7 +72,23 @@ fn hash_with(key: &[u8], recipient: &impl CodeRecipient, code: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendWait {
     pub seconds: u64,
-    pub reason: &'static str,
+    pub reason: WaitReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitReason {
+    HourlyLimit,
+    TooSoon,
+}
+
+impl WaitReason {
+    /// The sentence for a recipient named by `noun` (`phone`, `address`).
+    pub fn message(self, noun: &str) -> String {
+        match self {
+            WaitReason::HourlyLimit => format!("too many codes requested for this {noun}"),
+            WaitReason::TooSoon => format!("a code was just sent to this {noun}"),
+        }
+    }
 }
 
 /// Send times within the last hour, oldest first.
@@ -106,7 +98,7 @@ pub fn recent_sends(sent_at: &[i64], now: i64) -> Vec<i64> {
     sends
 }
 
-/// The per-phone limits: one code per `min_interval`, at most `per_phone_per_hour` in any
+/// The per-recipient limits: one code per `min_interval`, at most `per_phone_per_hour` in any
 /// sliding hour. `recent` comes from [`recent_sends`].
 pub fn send_wait(limits: &OtpLimits, recent: &[i64], now: i64) -> Option<SendWait> {
     let per_hour = limits.per_phone_per_hour as usize;
@@ -114,12 +106,11 @@ pub fn send_wait(limits: &OtpLimits, recent: &[i64], now: i64) -> Option<SendWai
         // The hour frees up when the oldest of the last `per_hour` sends is an hour old.
         let oldest = recent.len().checked_sub(per_hour).and_then(|i| recent.get(i)).copied().unwrap_or(now);
         let seconds = (oldest + HOUR - now).max(1) as u64;
-        return Some(SendWait { seconds, reason: "too many codes requested for this phone" });
+        return Some(SendWait { seconds, reason: WaitReason::HourlyLimit });
     }
     let last = *recent.last()?;
     let next_allowed = last + limits.min_interval.as_secs() as i64;
-    (next_allowed > now)
-        .then(|| SendWait { seconds: (next_allowed - now) as u64, reason: "a code was just sent to this phone" })
+    (next_allowed > now).then(|| SendWait { seconds: (next_allowed - now) as u64, reason: WaitReason::TooSoon })
 }
 
 fn unreachable_key() -> Hmac<Sha256> {
@@ -131,8 +122,8 @@ fn unreachable_key() -> Hmac<Sha256> {
 mod tests {
     use super::*;
 
-    fn phone(text: &str) -> PhoneE164 {
-        PhoneE164::parse(text, phonenumber::country::Id::ZM).expect("valid")
+    fn phone(text: &str) -> CodeRecipient {
+        CodeRecipient::Phone(crate::domain::PhoneE164::parse(text, phonenumber::country::Id::ZM).expect("valid"))
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::auth::AuthError;
 use crate::domain::ValidationErrors;
+use crate::services::codes::CodeError;
 use crate::services::customers::UpdateError;
 use crate::store::StoreError;
 use crate::store::customers::EraseError;
@@ -166,6 +167,21 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
             StoreError::BadPageToken => ApiError::BadRequest("the cursor is not valid for this query".into()),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CodeError> for ApiError {
+    /// Wrong, expired or used codes are 401 (as at the login), limits 429, a failed delivery 503.
+    fn from(err: CodeError) -> Self {
+        match err {
+            CodeError::Limited { retry_after, .. } => {
+                ApiError::TooManyRequests { detail: err.to_string(), retry_after }
+            }
+            CodeError::Undeliverable => ApiError::Unavailable(err.to_string()),
+            CodeError::Invalid(detail) => ApiError::Unauthorized(detail),
+            CodeError::Store(err) => err.into(),
+            CodeError::Keys(err) => err.into(),
         }
     }
 }

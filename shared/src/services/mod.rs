@@ -2,6 +2,7 @@
 //! under optimistic concurrency, with its own error type that the HTTP edge maps to a status.
 
 pub mod carts;
+pub mod codes;
 pub mod customers;
 pub mod exports;
 pub mod media;

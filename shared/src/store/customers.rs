@@ -40,9 +40,21 @@ impl Store {
     /// (`username_chosen`) is taken.
     pub async fn create_customer(
         &self,
+        customer: Customer,
+        note: &AuditNote,
+        username_chosen: bool,
+    ) -> Result<Customer, StoreError> {
+        self.create_customer_with(customer, note, username_chosen, &[]).await
+    }
+
+    /// [`Store::create_customer`] with more actions in the same transaction (a provider link
+    /// and its sentinel), each with the unique field it guards.
+    pub(crate) async fn create_customer_with(
+        &self,
         mut customer: Customer,
         note: &AuditNote,
         username_chosen: bool,
+        extra: &[ExtraAction],
     ) -> Result<Customer, StoreError> {
         let base = customer.username.clone();
         if !username_chosen && self.unique_owner(&keys::username_key(&base)).await?.is_some() {
@@ -50,7 +62,7 @@ impl Store {
         }
         let token = random_token(12);
         for attempt in attempts_within_budget() {
-            match self.put_new_customer(&customer, note, &token).await {
+            match self.put_new_customer(&customer, note, extra, &token).await {
                 Ok(()) => return Ok(customer),
                 Err(TxError::Taken(UniqueField::Username)) if !username_chosen => {
                     customer.username = base.with_suffix()
@@ -65,8 +77,17 @@ impl Store {
         Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
     }
 
-    async fn put_new_customer(&self, customer: &Customer, note: &AuditNote, token: &str) -> Result<(), TxError> {
-        let plan = self.creation_plan(customer, note)?;
+    async fn put_new_customer(
+        &self,
+        customer: &Customer,
+        note: &AuditNote,
+        extra: &[ExtraAction],
+        token: &str,
+    ) -> Result<(), TxError> {
+        let mut plan = self.creation_plan(customer, note)?;
+        for (action, field) in extra {
+            plan.push(action.clone(), *field);
+        }
         let overflow = plan.overflow.clone();
         let outcome = self.run_plan(plan, token).await;
         // A conflict is retried by the caller with the same token; any other failure (or its
@@ -182,7 +203,23 @@ impl Store {
         next.version = current.version + 1;
         next.updated_at = now;
         let audit = AuditEntry::record(note, Some(current), next, now);
-        self.write_change(current, next, Some(&audit)).await
+        self.write_change(current, next, Some(&audit), &[]).await
+    }
+
+    /// [`Store::replace_customer`] with more actions in the same transaction (linking or
+    /// unlinking a provider, audited as a change of the customer).
+    pub(crate) async fn replace_customer_with(
+        &self,
+        current: &Customer,
+        next: &mut Customer,
+        now: Timestamp,
+        note: &AuditNote,
+        extra: &[ExtraAction],
+    ) -> Result<(), StoreError> {
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let audit = AuditEntry::record(note, Some(current), next, now);
+        self.write_change(current, next, Some(&audit), extra).await
     }
 
     /// Writes the change from `current` to `next` (already at its new version), with `audit`
@@ -192,6 +229,7 @@ impl Store {
         current: &Customer,
         next: &Customer,
         audit: Option<&AuditEntry>,
+        extra: &[ExtraAction],
     ) -> Result<(), StoreError> {
         // One token for every attempt: a retry after a conflict stages the same changes again.
         let token = random_token(12);
@@ -200,6 +238,9 @@ impl Store {
             // Built anew each time: counter shards are drawn at random, so a retry after a
             // conflict on a hot counter goes elsewhere.
             let mut plan = self.change_plan(current, next)?;
+            for (action, field) in extra {
+                plan.push(action.clone(), *field);
+            }
             if let Some(audit) = audit {
                 plan.push(self.put_if_absent(audit_item(&current.customer_id, next.version, audit)?)?, None);
             }
@@ -251,28 +292,34 @@ impl Store {
         Ok(plan)
     }
 
-    /// Marks a login: `last_login_at`, `phone_verified`, a new version, the day's login count
-    /// and the last-login index. Only active customers may log in; returns the updated
-    /// customer, or `None` when it is not active (or gone).
+    /// Marks a login: `last_login_at`, the verified flag of the contact the login proved (a
+    /// code sent to the phone or the address), a new version, the day's login count and the
+    /// last-login index. Only active customers may log in; returns the updated customer, or
+    /// `None` when it is not active (or gone).
     ///
     /// A login is the hottest write, so it touches neither the search entries nor the totals:
-    /// one `UpdateItem` of the customer, conditional on its phone being verified already, plus
-    /// the two login counters. Only the first login of a customer whose phone was not yet
-    /// verified (created by staff) takes the full write path, since being verified is searchable.
-    pub async fn record_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
-        let customer = match self.mark_login(id, now).await? {
+    /// one `UpdateItem` of the customer, conditional on the proved contact being verified
+    /// already, plus the two login counters. Only the first login of a customer whose contact
+    /// was not yet verified takes the full write path, since being verified is searchable.
+    pub async fn record_login(
+        &self,
+        id: &CustomerId,
+        now: Timestamp,
+        proof: LoginProof<'_>,
+    ) -> Result<Option<Customer>, StoreError> {
+        let customer = match self.mark_login(id, now, proof).await? {
             Some(customer) => customer,
             None => match self.get_customer(id).await? {
-                Some(current) if current.is_active() && !current.phone_verified => {
+                Some(current) if current.is_active() && proof.verifies_more_of(&current) => {
                     let mut next = current.clone();
                     next.last_login_at = Some(now);
                     next.updated_at = now;
-                    next.phone_verified = true;
+                    proof.mark_verified(&mut next);
                     next.version = current.version + 1;
-                    match self.write_change(&current, &next, None).await {
+                    match self.write_change(&current, &next, None, &[]).await {
                         Ok(()) => next,
                         // Changed meanwhile: one more round through the cheap path or this one.
-                        Err(StoreError::VersionConflict) => return Box::pin(self.record_login(id, now)).await,
+                        Err(StoreError::VersionConflict) => return Box::pin(self.record_login(id, now, proof)).await,
                         Err(err) => return Err(err),
                     }
                 }
@@ -284,27 +331,33 @@ impl Store {
         Ok(Some(customer))
     }
 
-    /// The cheap login write; `None` when the customer is not an active one with a verified
-    /// phone.
-    async fn mark_login(&self, id: &CustomerId, now: Timestamp) -> Result<Option<Customer>, StoreError> {
-        let result = self
+    /// The cheap login write; `None` when the customer is not an active one whose proved
+    /// contact is verified already.
+    async fn mark_login(
+        &self,
+        id: &CustomerId,
+        now: Timestamp,
+        proof: LoginProof<'_>,
+    ) -> Result<Option<Customer>, StoreError> {
+        let mut condition = "attribute_exists(PK) AND #status = :active".to_string();
+        let mut request = self
             .client()
             .update_item()
             .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(id)))
             .key(keys::SK, s(keys::PROFILE_SK))
             .update_expression("SET last_login_at = :now, updated_at = :now ADD version :one")
-            .condition_expression("attribute_exists(PK) AND #status = :active AND phone_verified = :true")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":active", s("active"))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        match self.conditional(result)? {
+            .return_consumed_capacity(Self::CAPACITY);
+        if let Some(flag) = proof.verified_flag() {
+            condition.push_str(&format!(" AND {flag} = :true"));
+            request = request.expression_attribute_values(":true", AttributeValue::Bool(true));
+        }
+        match self.conditional(request.condition_expression(condition).send().await)? {
             Some(out) => {
                 let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
                 Ok(Some(serde_dynamo::from_item(item)?))
@@ -520,6 +573,9 @@ impl Store {
             return Err(EraseError::NotFound);
         }
         self.faults.check_sweep()?;
+        // The provider links' sentinels live outside the partition: freed first, so a repeated
+        // sweep still finds the links that name them.
+        self.release_identity_sentinels(id).await?;
         self.delete_login_days(id, Timestamp::now()).await?;
         self.delete_prefix(&keys::customer_pk(id), None).await?;
         let out = self
@@ -599,7 +655,11 @@ impl Store {
 
     /// Deletes a sentinel only while it still points at `owner`, so a stale writer can never
     /// free a value that another customer has taken since.
-    fn delete_owned_sentinel(&self, value_key: &str, owner: &CustomerId) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn delete_owned_sentinel(
+        &self,
+        value_key: &str,
+        owner: &CustomerId,
+    ) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::unique_pk(value_key)))
@@ -611,6 +671,49 @@ impl Store {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 }
+
+/// What a login proved: that the customer holds the phone or address a code went to (which
+/// verifies it), or an identity at a provider (which verifies no contact on file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginProof<'a> {
+    Code(&'a crate::domain::CodeRecipient),
+    Provider,
+}
+
+impl LoginProof<'_> {
+    fn verified_flag(self) -> Option<&'static str> {
+        match self {
+            LoginProof::Code(crate::domain::CodeRecipient::Phone(_)) => Some("phone_verified"),
+            LoginProof::Code(crate::domain::CodeRecipient::Email(_)) => Some("email_verified"),
+            LoginProof::Code(crate::domain::CodeRecipient::StaffReset(_)) | LoginProof::Provider => None,
+        }
+    }
+
+    /// Whether the login verifies a contact of `customer` that is not verified yet (the contact
+    /// must still be the customer's: it may have changed since the look-up).
+    fn verifies_more_of(self, customer: &Customer) -> bool {
+        match self {
+            LoginProof::Code(crate::domain::CodeRecipient::Phone(phone)) => {
+                customer.phone.as_ref() == Some(phone) && !customer.phone_verified
+            }
+            LoginProof::Code(crate::domain::CodeRecipient::Email(email)) => {
+                customer.email.as_ref() == Some(email) && !customer.email_verified
+            }
+            LoginProof::Code(crate::domain::CodeRecipient::StaffReset(_)) | LoginProof::Provider => false,
+        }
+    }
+
+    fn mark_verified(self, customer: &mut Customer) {
+        match self {
+            LoginProof::Code(crate::domain::CodeRecipient::Phone(_)) => customer.phone_verified = true,
+            LoginProof::Code(crate::domain::CodeRecipient::Email(_)) => customer.email_verified = true,
+            LoginProof::Code(crate::domain::CodeRecipient::StaffReset(_)) | LoginProof::Provider => {}
+        }
+    }
+}
+
+/// A transaction action added to a customer write, with the unique field it guards.
+pub(crate) type ExtraAction = (TransactWriteItem, Option<UniqueField>);
 
 /// Who erases, and so which rules the erase is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -724,7 +827,7 @@ fn audit_item(id: &CustomerId, version: u64, entry: &AuditEntry) -> Result<Item,
     Ok(item)
 }
 
-fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
+pub(crate) fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
     Item::from([
         (keys::PK.to_string(), s(keys::unique_pk(value_key))),
         (keys::SK.to_string(), s(keys::UNIQUE_SK)),

@@ -8,7 +8,7 @@
 //! | phone sentinel  | `UNIQUE#PHONE#<e164>`      | `UNIQUE`           | —                                          |
 //! | email sentinel  | `UNIQUE#EMAIL#<email>`     | `UNIQUE`           | —                                          |
 //! | username sentinel | `UNIQUE#USERNAME#<name>` | `UNIQUE`           | —                                          |
-//! | one-time code   | `OTP#<e164>` · `OTP#STAFF_RESET#<email>` | `OTP` | —                              |
+//! | one-time code   | `OTP#<e164>` · `OTP#EMAIL#<email>` · `OTP#STAFF_RESET#<email>` | `OTP` | —        |
 //! | staff two factors | `STAFF#<staff_id>`       | `MFA`              | — (sealed TOTP seed, last step, recovery hashes) |
 //! | mfa challenge   | `MFATOKEN#<sha256(token)>` | `MFATOKEN`         | — (`ttl`: its expiry)                      |
 //! | staff security event | `STAFF#<staff_id>`    | `SECEVENT#<ms, 14 digits>#<random>` | — (the member's trail; `ttl` 400 days) |
@@ -40,6 +40,8 @@
 //! | counters: totals | `STATS#GLOBAL`            | `<shard 00-31>`    | —                                          |
 //! | counters: places | `STATS#country` · `STATS#state` · `STATS#city` | `<facet key>#<shard 0-7>` | —          |
 //! | counters: days  | `STATS#DAYS`               | `<yyyy-mm>#<shard 0-7>` (attributes `s01`…`s31`, `l01`…`l31`) | — |
+//! | provider link   | `CUSTOMER#<customer_id>`   | `IDENTITY#<provider>` | — (`provider`, `subject`, `email`, `linked_at`) |
+//! | provider sentinel | `UNIQUE#IDENTITY#<provider>#<sub>` | `UNIQUE` | — (`customer_id`: who is linked)            |
 //! | customer export | `EXPORT#<export_id>`       | `EXPORT`           | GSI4 `EXPORTS#<requester>` + created ms (newest first) |
 //!
 //! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
@@ -48,7 +50,7 @@
 //! in the customer's partition, so `erase_customer`'s partition sweep removes it; a guest cart is
 //! keyed by the hash of its token (never the token) and its migration record sits next to it.
 
-use crate::domain::{CustomerId, EmailAddress, PhoneE164, SessionId, Username};
+use crate::domain::{CodeRecipient, CustomerId, EmailAddress, PhoneE164, SessionId, Username};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -106,6 +108,21 @@ pub mod entity {
     pub const STAFF_MFA: &str = "staff_mfa";
     pub const MFA_CHALLENGE: &str = "mfa_challenge";
     pub const STAFF_SECURITY_EVENT: &str = "staff_security_event";
+    pub const IDENTITY: &str = "identity";
+}
+
+/// A customer's link to a provider: one per provider, in the customer's partition (so the
+/// erase sweep removes it and one `Query` lists them).
+pub const IDENTITY_PREFIX: &str = "IDENTITY#";
+
+pub fn identity_sk(provider: &str) -> String {
+    format!("{IDENTITY_PREFIX}{provider}")
+}
+
+/// The unique value of a provider's subject (`IDENTITY#google#1234`): the provider name has no
+/// `#`, so the pair reads back unambiguously.
+pub fn identity_key(provider: &str, subject: &str) -> String {
+    format!("IDENTITY#{provider}#{subject}")
 }
 
 pub fn customer_pk(id: &CustomerId) -> String {
@@ -204,9 +221,14 @@ pub fn status_partition(status: &str) -> String {
     format!("STATUS#{status}")
 }
 
-/// `OTP#<e164>` for a phone; `OTP#STAFF_RESET#<email>` for a staff password reset.
-pub fn otp_pk(recipient: &impl crate::auth::otp::CodeRecipient) -> String {
-    format!("OTP#{}", recipient.code_key())
+/// `OTP#+260971234567` for a phone (as before email codes existed), `OTP#EMAIL#ann@example.com`
+/// for an address, `OTP#STAFF_RESET#ann@example.com` for a staff password reset.
+pub fn otp_pk(to: &CodeRecipient) -> String {
+    match to {
+        CodeRecipient::Phone(phone) => format!("OTP#{phone}"),
+        CodeRecipient::Email(email) => format!("OTP#EMAIL#{email}"),
+        CodeRecipient::StaffReset(email) => format!("OTP#STAFF_RESET#{email}"),
+    }
 }
 
 pub fn login_guard_pk(subject: &str) -> String {

@@ -9,6 +9,7 @@ pub mod exports;
 pub mod fields;
 pub mod groups;
 pub mod idempotency;
+pub mod identities;
 pub mod keys;
 pub mod login_guard;
 pub mod media;
@@ -87,6 +88,8 @@ pub enum UniqueField {
     Username,
     CustomerId,
     GroupName,
+    /// A provider's subject, linked to one customer only.
+    Identity,
 }
 
 impl UniqueField {
@@ -97,6 +100,7 @@ impl UniqueField {
             UniqueField::Username => "username",
             UniqueField::CustomerId => "customer_id",
             UniqueField::GroupName => "name",
+            UniqueField::Identity => "provider",
         }
     }
 }

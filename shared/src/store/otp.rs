@@ -1,12 +1,12 @@
-//! One-time code items: one per phone, holding the current code's hash, its wrong tries, and
-//! the times of recent sends (for the per-phone limits).
+//! One-time code items: one per recipient (phone or email address), holding the current code's hash, its wrong tries, and
+//! the times of recent sends (for the per-recipient limits).
 
 use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
 use super::{Store, StoreError, n, s};
-use crate::auth::otp::CodeRecipient;
+use crate::domain::CodeRecipient;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtpRecord {
@@ -34,27 +34,27 @@ pub enum WrongCode {
 }
 
 impl Store {
-    pub async fn get_otp(&self, phone: &impl CodeRecipient) -> Result<Option<OtpRecord>, StoreError> {
-        self.get_typed(keys::otp_pk(phone), keys::OTP_SK).await
+    pub async fn get_otp(&self, to: &CodeRecipient) -> Result<Option<OtpRecord>, StoreError> {
+        self.get_typed(keys::otp_pk(to), keys::OTP_SK).await
     }
 
     /// Saves a new code if the item is still at `previous_version` (optimistic locking), so
     /// two concurrent requests cannot both pass the send limits. `false` when someone else won.
     pub async fn save_otp(
         &self,
-        phone: &impl CodeRecipient,
+        to: &CodeRecipient,
         record: &OtpRecord,
         previous_version: Option<u64>,
         ttl: i64,
     ) -> Result<bool, StoreError> {
-        self.put_versioned(record, (keys::otp_pk(phone), keys::OTP_SK, entity::OTP), previous_version, ttl).await
+        self.put_versioned(record, (keys::otp_pk(to), keys::OTP_SK, entity::OTP), previous_version, ttl).await
     }
 
     /// Counts a wrong try against the code with `code_hash`; the last allowed try removes the
     /// code. Concurrent wrong tries are each counted: the condition keeps the count exact.
     pub async fn record_wrong_otp(
         &self,
-        phone: &impl CodeRecipient,
+        to: &CodeRecipient,
         code_hash: &str,
         max_attempts: u32,
     ) -> Result<WrongCode, StoreError> {
@@ -62,7 +62,7 @@ impl Store {
             .client()
             .update_item()
             .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(phone)))
+            .key(keys::PK, s(keys::otp_pk(to)))
             .key(keys::SK, s(keys::OTP_SK))
             .update_expression("ADD attempts :one")
             .condition_expression("code_hash = :hash AND attempts < :max")
@@ -82,7 +82,7 @@ impl Store {
         if used < max_attempts {
             return Ok(WrongCode::TriesLeft(max_attempts - used));
         }
-        self.remove_otp_code(phone, code_hash).await?;
+        self.remove_otp_code(to, code_hash).await?;
         Ok(WrongCode::Exhausted)
     }
 
@@ -90,7 +90,7 @@ impl Store {
     /// of several concurrent logins with the same code gets `true`.
     pub async fn consume_otp(
         &self,
-        phone: &impl CodeRecipient,
+        to: &CodeRecipient,
         code_hash: &str,
         max_attempts: u32,
         now: i64,
@@ -99,7 +99,7 @@ impl Store {
             .client()
             .update_item()
             .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(phone)))
+            .key(keys::PK, s(keys::otp_pk(to)))
             .key(keys::SK, s(keys::OTP_SK))
             .update_expression("REMOVE code_hash")
             .condition_expression("code_hash = :hash AND attempts < :max AND expires_at > :now")
@@ -112,12 +112,30 @@ impl Store {
         Ok(self.conditional(result)?.is_some())
     }
 
-    async fn remove_otp_code(&self, phone: &impl CodeRecipient, code_hash: &str) -> Result<(), StoreError> {
+    /// Ends the recipient's pending code, if any (its send history stays, so the limits hold):
+    /// an address that is no longer the customer's must not verify with a code sent before.
+    pub async fn cancel_otp(&self, to: &CodeRecipient) -> Result<(), StoreError> {
         let result = self
             .client()
             .update_item()
             .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(phone)))
+            .key(keys::PK, s(keys::otp_pk(to)))
+            .key(keys::SK, s(keys::OTP_SK))
+            .update_expression("REMOVE code_hash")
+            .condition_expression("attribute_exists(PK)")
+            .return_consumed_capacity(Self::CAPACITY)
+            .send()
+            .await;
+        self.conditional(result)?;
+        Ok(())
+    }
+
+    async fn remove_otp_code(&self, to: &CodeRecipient, code_hash: &str) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::otp_pk(to)))
             .key(keys::SK, s(keys::OTP_SK))
             .update_expression("REMOVE code_hash")
             .condition_expression("code_hash = :hash")

@@ -763,9 +763,13 @@ async fn write_costs(t: &TestApp, tokens: &integration_tests::StaffTokens, now: 
     t.call("PATCH", &path, Some(&tokens.staff), Some(json!({"notes": "called back"}))).await;
     rows.push(("notes change (no searchable field)", meter() - before));
     let customer_id = CustomerId::parse(&id).expect("id");
-    t.app().store.record_login(&customer_id, Timestamp::from_unix(now)).await.expect("first login");
+    let phone = shared::domain::CodeRecipient::Phone(
+        shared::domain::PhoneE164::parse("+260955000111", phonenumber::country::Id::ZM).expect("phone"),
+    );
+    let proof = shared::store::customers::LoginProof::Code(&phone);
+    t.app().store.record_login(&customer_id, Timestamp::from_unix(now), proof).await.expect("first login");
     let before = meter();
-    t.app().store.record_login(&customer_id, Timestamp::from_unix(now + 60)).await.expect("login");
+    t.app().store.record_login(&customer_id, Timestamp::from_unix(now + 60), proof).await.expect("login");
     rows.push(("login (phone already verified)", meter() - before));
     let before = meter();
     t.call("POST", &format!("{path}/activity"), Some(&tokens.staff), Some(json!({"type": "transaction"}))).await;

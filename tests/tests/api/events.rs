@@ -283,7 +283,7 @@ fn event_phone() -> Result<PhoneE164, String> {
 }
 
 async fn seed_code(app: &App) -> Result<(), String> {
-    let phone = event_phone()?;
+    let phone = shared::domain::CodeRecipient::Phone(event_phone()?);
     let now = Timestamp::now().unix();
     let record = OtpRecord {
         code_hash: Some(app.keys().otp_hasher().expect("the session secret").hash(&phone, EVENT_CODE)),

@@ -199,7 +199,9 @@ async fn codes_are_stored_hashed_and_not_echoed_without_the_dev_flag() {
     let record = t
         .app()
         .store
-        .get_otp(&shared::domain::PhoneE164::parse(E164, phonenumber_zm()).expect("phone"))
+        .get_otp(&shared::domain::CodeRecipient::Phone(
+            shared::domain::PhoneE164::parse(E164, phonenumber_zm()).expect("phone"),
+        ))
         .await
         .expect("read")
         .expect("saved");

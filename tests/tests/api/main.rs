@@ -17,6 +17,7 @@ mod published_keys;
 mod roles;
 mod search;
 mod sessions;
+mod signin;
 mod signing_keys;
 mod stack;
 mod staff;
