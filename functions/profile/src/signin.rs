@@ -56,7 +56,8 @@ fn my_email(customer: &Customer) -> Result<EmailAddress, ApiError> {
     }
     customer.email.clone().ok_or_else(|| ApiError::Conflict {
         detail: "you have no email address on file; add one first".into(),
-        field: Some("email"),
+        // Not a duplicate: the field list of a conflict says "is already taken".
+        field: None,
     })
 }
 

@@ -116,7 +116,7 @@ fn each_function_can_read_only_the_secrets_it_uses_and_only_auth_the_private_key
     let template = template_yaml();
     let expected: &[(&str, &[&str])] = &[
         ("AuthFunction", &SECRETS),
-        ("ProfileFunction", &["AccessTokenPublicKeys"]),
+        ("ProfileFunction", &["AccessTokenPublicKeys", "JwtSecret"]),
         ("CartFunction", &["AccessTokenPublicKeys"]),
         ("CustomersFunction", &["AccessTokenPublicKeys", "CursorSecret"]),
         ("SearchFunction", &["AccessTokenPublicKeys", "CursorSecret"]),
