@@ -14,11 +14,13 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send a one-time code to a phone
-         * @description Sends a 6-digit code by SMS, valid for 5 minutes (`OTP_TTL_SECONDS`). Limits: 1 code per
-         *     phone per 30 seconds, 5 codes per phone per hour and 300 codes per source IP per hour
-         *     (all configurable); over a limit the answer is 429 with `Retry-After`. A new code
-         *     replaces the phone's previous one.
+         * Send a one-time code to a phone or an email address
+         * @description Sends a 6-digit code by SMS (`phone`) or by email (`email`; exactly one of them), valid
+         *     for 5 minutes (`OTP_TTL_SECONDS`). Limits, per phone or address: 1 code per 30 seconds,
+         *     5 codes per hour; and 300 codes per source IP per hour (all configurable); SMS codes
+         *     also go only to the allowed countries and within the deployment's hourly SMS budget.
+         *     Over a limit the answer is 429 with `Retry-After`. A new code replaces the previous one.
+         *     A failed delivery is 503 with a generic message.
          */
         post: operations["requestOtp"];
         delete?: never;
@@ -38,15 +40,47 @@ export interface paths {
         put?: never;
         /**
          * Sign up or log in with a one-time code
-         * @description Checks the code sent to `phone`. When the phone belongs to a customer, logs that customer
-         *     in; otherwise creates the customer (`name` is then required: without it the answer is
-         *     422 and the code stays usable). A code works once and allows 4 wrong tries (401, the
+         * @description Checks the code sent to `phone` or `email` (exactly one). When the phone or address
+         *     belongs to a customer, logs that customer in; otherwise creates the customer (`name` is
+         *     then required: without it the answer is 422 and the code stays usable). A customer
+         *     created by email has `email_verified: true` and no phone; an email login sets
+         *     `email_verified`. A code works once and allows 4 wrong tries (401, the
          *     detail says how many are left); the 5th wrong try uses the code up and answers 429, and
          *     so does every try after it, the right code included, with `Retry-After` saying when a
          *     new code may be requested. Only active customers may log in (403 otherwise). Sets
          *     `last_login_at` and `phone_verified`, and opens a session (see `/v1/auth/sessions`).
          */
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with an identity provider (Apple, Google, any configured OpenID provider)
+         * @description Verifies the provider's ID token: its signature with the provider's published keys
+         *     (RS256 or ES256 only), `iss`, `aud` (one of the deployment's client ids for that
+         *     provider), `exp` (a minute of leeway) and, when `nonce` is sent, the token's `nonce`:
+         *     401 otherwise. Then: the customer linked to that provider account logs in; without a
+         *     link, a customer whose email is verified and equals the token's verified email is
+         *     linked and logs in; otherwise a customer is created, named by the token's `name` or the
+         *     request's `name` (422 without either), with the token's email when the provider
+         *     verified it and no customer has it. An unverified provider email never links to an
+         *     existing customer. A customer created this way may have neither phone nor email.
+         *     503 when the provider's keys cannot be fetched. In the local stack the provider `local`
+         *     mints tokens at `POST /_local/oidc/id-token`.
+         */
+        post: operations["oidcSignIn"];
         delete?: never;
         options?: never;
         head?: never;
@@ -236,6 +270,273 @@ export interface paths {
         patch: operations["updateStaff"];
         trace?: never;
     };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys that verify access tokens
+         * @description A JSON Web Key Set (RFC 7517) of the ES256 (P-256) keys whose signatures access tokens carry: the current key first, then, during a rotation, the previous one (still verifying until its tokens expire) and the next one (published before it signs). Each key's `kid` is its RFC 7638 thumbprint, the `kid` in a token's header. No private member is ever present. Needs no token; outside /v1.
+         */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The issuer and where its keys are
+         * @description OpenID Provider metadata (the part that concerns verifying tokens): the `issuer` that access tokens carry as `iss`, the `jwks_uri` of their public keys and the algorithm. An API Gateway JWT authorizer, or any service, finds the keys from the issuer through this document. Needs no token; outside /v1.
+         */
+        get: operations["getOpenIdConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/staff/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Second step of a staff login with two factors
+         * @description Finishes a login whose password step answered `mfa_required`: the `mfa_token` from it
+         *     and a current code of the authenticator app (TOTP, RFC 6238: SHA-1, 6 digits, 30 s,
+         *     ±1 step of clock drift) or one unused recovery code. Answers the usual staff token
+         *     response. A TOTP code works once (a replay within its window is refused), a recovery
+         *     code once. Five wrong codes end the `mfa_token` (sign in again), and every wrong code
+         *     counts towards the account's lock-out like a wrong password (429 once locked).
+         */
+        post: operations["staffLoginMfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/staff/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my password
+         * @description Staff and admins. Needs the current password: a wrong one is 403 and counts towards the
+         *     account's lock-out (429 once locked). The new password must have at least 12
+         *     characters, must not be the account's email, and must not be one of the 10,000 most
+         *     common passwords (422 naming `new_password` and the rule). Every other session of the
+         *     member ends; the calling session stays.
+         */
+        post: operations["changeStaffPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/staff/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email me a password reset code
+         * @description Emails a 6-digit reset code (valid 5 minutes) when a staff account with this email
+         *     exists. Always 202 with the same body and the same timing either way, so the answer
+         *     tells nobody which emails have accounts. The one-time code limits apply per address
+         *     (5 per hour, 1 per 30 seconds) and per IP. With `OTP_DEV_ECHO=1` (the local stack)
+         *     the body carries `dev_code`; a code is generated and stored for every address, so
+         *     this holds for unknown addresses too, where the code never works.
+         */
+        post: operations["requestStaffPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/staff/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with an emailed reset code
+         * @description The right code sets the password (the rules of a password change, 422 naming
+         *     `new_password`; the code stays usable then), revokes every session of the account and
+         *     lifts a lock-out. A wrong or expired code is 400, and 5 wrong tries end the code. A
+         *     reset never removes two-factor authentication.
+         */
+        post: operations["confirmStaffPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/staff/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol an authenticator app
+         * @description Starts two-factor authentication with an authenticator app: a new TOTP secret (RFC
+         *     6238: SHA-1, 6 digits, 30 s), as base32 and as an `otpauth://` URI for a QR code. It
+         *     takes effect once `POST /v1/auth/staff/mfa/totp/confirm` receives a current code;
+         *     enrolling again before that replaces the secret. 409 when two factors are on already.
+         *     The bearer token is a staff access token, or the enrolment-only `mfa_token` of a login
+         *     that answered `mfa_enrolment_required` (a member whose role requires two factors).
+         */
+        post: operations["enrolStaffTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/staff/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn two factors on with a current code
+         * @description A current code of the enrolled secret turns two-factor authentication on and answers
+         *     the ten recovery codes, shown this once (they are stored hashed). A wrong code is 400;
+         *     409 without an enrolment or with two factors on already. Same bearer tokens as
+         *     enrolling; an enrolment-only `mfa_token` ends here (then sign in with the password and
+         *     a code).
+         */
+        post: operations["confirmStaffTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/staff/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Turn my two factors off
+         * @description Needs the password: a wrong one is 403 and counts towards the lock-out. 409 where the
+         *     deployment requires two factors for the member's role (`StaffMfaRequired`).
+         */
+        delete: operations["disableStaffMfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/{staff_id}/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Reset a member's two factors
+         * @description Admin only. Removes the member's authenticator and recovery codes (a lost phone); the member enrols again where the deployment requires it. Recorded in the member's trail.
+         */
+        delete: operations["resetStaffMfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/{staff_id}/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a member a password reset code
+         * @description Admin only. Sends the member the code of `POST /v1/auth/staff/password-reset` (same limits); the member sets the password with it. 409 for a disabled account.
+         */
+        post: operations["resetStaffPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/{staff_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's security trail
+         * @description Admin only. Logins, failed passwords and codes, lock-outs, password changes and resets, two-factor changes, role and status changes; newest first, paged.
+         */
+        get: operations["getStaffAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/health": {
         parameters: {
             query?: never;
@@ -285,6 +586,83 @@ export interface paths {
          *     is, with the same version.
          */
         patch: operations["updateMe"];
+        trace?: never;
+    };
+    "/v1/me/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identity providers linked to me */
+        get: operations["listMyIdentities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/identities/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink a provider
+         * @description 409 when it is my only way to sign in (no phone, no verified email, no other provider); 404 when that provider is not linked to me.
+         */
+        delete: operations["unlinkMyIdentity"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/email/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a code to confirm my email
+         * @description Sends a 6-digit code to my email, within the limits of one-time codes (per address and per IP; 429 with `Retry-After`). 409 when I have no email. 503 when it cannot be sent.
+         */
+        post: operations["requestEmailVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/email/verification/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm my email with the code
+         * @description The right code sets `email_verified: true` and answers with my profile. A wrong, expired or used code is 400 (the detail says how many tries are left); the 5th wrong try ends the code (429). Changing the email makes it unverified again and voids a pending code.
+         */
+        post: operations["confirmEmailVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/me/export": {
@@ -1308,7 +1686,7 @@ export interface paths {
         };
         /**
          * An export's status, and its download link when ready
-         * @description Admin only; any admin may read any export. When `ready`, `download_url` is a presigned GET of the file signed on this read, valid for at most 15 minutes (`expires_at`); ask again for a new one. A job that stopped sending heartbeats (2 minutes by default) is reported, and recorded, `failed`.
+         * @description Admin only; any admin may read any export. When `ready`, `download_url` is a presigned GET of the file signed on this read, valid for at most 15 minutes (`expires_at`); ask again for a new one. A running job that stopped sending heartbeats (2 minutes by default) is reported, and recorded, `failed`; an export waiting for its job (`pending`, queued behind others) is not, until it has waited a day.
          */
         get: operations["getExport"];
         put?: never;
@@ -1381,13 +1759,50 @@ export interface components {
             /** @example is not a valid email address */
             message: string;
         };
+        /** @description Exactly one of `phone` (a code by SMS) and `email` (a code by email); 422 naming both otherwise. */
         OtpRequest: {
+            /**
+             * Format: email
+             * @description An address (trimmed and lower-cased) to send the code to by email.
+             * @example ann.lee@example.com
+             */
+            email?: string;
             /**
              * @description Any common spelling (spaces, dashes, brackets, `00` or `+` prefix, or national format in the default region); it must be a possible number.
              * @example +260971234567
              * @example +1 415 555 0123
              */
-            phone: string;
+            phone?: string;
+        } & (unknown | unknown);
+        OidcRequest: {
+            /**
+             * @description `apple`, `google`, or another provider the deployment configures (`local` in the local stack).
+             * @example google
+             */
+            provider: string;
+            /** @description The ID token the provider issued to the app. */
+            id_token: string;
+            /** @description The nonce the app asked the provider to put in the token; checked when given. */
+            nonce?: string;
+            /** @description Full name for a new customer when the token has none (Apple sends it only once, to the app). */
+            name?: string | null;
+            /** @description Shown in the session list. */
+            device_name?: string | null;
+        };
+        Identity: {
+            /** @example google */
+            provider: string;
+            /** @description The provider account's email when it was linked, if the provider gave one. */
+            email: string | null;
+            /** Format: date-time */
+            linked_at: string;
+        };
+        IdentityList: {
+            items: components["schemas"]["Identity"][];
+        };
+        EmailVerificationConfirm: {
+            /** @description The 6 digits sent to my email. */
+            code: string;
         };
         OtpAccepted: {
             /**
@@ -1398,16 +1813,22 @@ export interface components {
             /** @description The code itself, only when the local-only setting `OTP_DEV_ECHO=1` is on (the local stack); never in a deployed stack. */
             dev_code?: string;
         };
+        /** @description Exactly one of `phone` and `email`, the one the code was sent to. */
         LoginRequest: {
+            /**
+             * Format: email
+             * @description The address the code was sent to (any case, surrounding spaces ignored).
+             */
+            email?: string;
             /** @description The phone the code was sent to, in any spelling that normalises to it. */
-            phone: string;
+            phone?: string;
             /** @description The 6 digits sent by SMS. */
             code: string;
             /** @description Full name, required when the phone has no customer yet (signup); split into `first_name` and `last_name` at the last space. Ignored for an existing customer. */
             name?: string | null;
             /** @description Shown in the session list. */
             device_name?: string | null;
-        };
+        } & (unknown | unknown);
         /** @description The token fields of every login response and of a refresh. */
         Tokens: {
             /** @description A JWT, sent as `Authorization: Bearer <access_token>`. */
@@ -1526,6 +1947,73 @@ export interface components {
             /** @description Bumped by every change. */
             version: number;
         };
+        /** @description The password was right and a second step follows: with `mfa_enrolment_required`, the member must enrol an authenticator first and the `mfa_token` is accepted only as the bearer token of the enrolment routes; otherwise it goes to `POST /v1/auth/staff/login/mfa` with a code. */
+        StaffMfaChallenge: {
+            /** @constant */
+            mfa_required: true;
+            /** @constant */
+            mfa_enrolment_required?: true;
+            mfa_token: string;
+            /** @description Seconds the `mfa_token` lives. */
+            expires_in: number;
+        };
+        StaffMfaLoginRequest: {
+            mfa_token: string;
+            /** @description A current 6-digit TOTP code, or one unused recovery code. */
+            code: string;
+        };
+        StaffPasswordChange: {
+            current_password: string;
+            /** @description At least 12 characters, not the email, not one of the 10,000 most common passwords. */
+            new_password: string;
+        };
+        StaffPasswordResetRequest: {
+            email: string;
+        };
+        StaffPasswordResetConfirm: {
+            email: string;
+            /** @description The 6 digits of the email. */
+            code: string;
+            new_password: string;
+        };
+        CodeSent: {
+            /** @description Seconds the code is valid. */
+            expires_in: number;
+            /** @description The code itself; only where `OTP_DEV_ECHO=1` (the local stack). */
+            dev_code?: string;
+        };
+        TotpEnrolment: {
+            /** @description The TOTP secret, base32 (RFC 4648, no padding). */
+            secret: string;
+            /** @description `otpauth://totp/...` with the secret, issuer, SHA1, 6 digits and 30 s. */
+            otpauth_uri: string;
+        };
+        TotpConfirm: {
+            /** @description A current 6-digit code of the app. */
+            code: string;
+        };
+        RecoveryCodes: {
+            /** @description Each works once in place of a TOTP code; shown this once. */
+            recovery_codes: string[];
+        };
+        StaffMfaDisable: {
+            password: string;
+        };
+        SecurityEvent: {
+            /** @enum {string} */
+            event: "login" | "password_failed" | "mfa_failed" | "locked_out" | "password_changed" | "password_reset_requested" | "password_reset" | "mfa_enabled" | "mfa_disabled" | "mfa_reset" | "recovery_code_used" | "role_changed" | "status_changed";
+            /** Format: date-time */
+            at: string;
+            /** @description The member's own id, or the admin's who acted. */
+            actor: string;
+            /** @description E.g. the factor of a login (`totp`, `recovery_code`), a role change (`staff -> admin`). */
+            detail: string | null;
+        };
+        SecurityEventList: {
+            /** @description Newest first. */
+            items: components["schemas"]["SecurityEvent"][];
+            next_cursor: string | null;
+        };
         StaffList: {
             /** @description Newest first. */
             items: components["schemas"]["Staff"][];
@@ -1619,6 +2107,45 @@ export interface components {
         CartMigrationRequest: {
             /** @description The guest token whose cart moves in; anything that is not a token we issue is 422. */
             guest_token: string;
+        };
+        JsonWebKeySet: {
+            /** @description Current key first, then the previous and the next during a rotation. */
+            keys: components["schemas"]["JsonWebKey"][];
+        };
+        /** @description A P-256 public key (RFC 7518 section 6.2.1); never a private member. */
+        JsonWebKey: {
+            /** @enum {string} */
+            kty: "EC";
+            /** @enum {string} */
+            crv: "P-256";
+            /** @description The x coordinate, 32 bytes, base64url. */
+            x: string;
+            /** @description The y coordinate, 32 bytes, base64url. */
+            y: string;
+            /** @description The key's RFC 7638 thumbprint (SHA-256, base64url), as tokens name it. */
+            kid: string;
+            /** @enum {string} */
+            alg: "ES256";
+            /** @enum {string} */
+            use: "sig";
+        };
+        OpenIdConfiguration: {
+            /**
+             * Format: uri
+             * @description The `iss` of access tokens.
+             */
+            issuer: string;
+            /** Format: uri */
+            jwks_uri: string;
+            id_token_signing_alg_values_supported: "ES256"[];
+            /**
+             * Format: uri
+             * @description Where a refresh token buys a new access token.
+             */
+            token_endpoint?: string;
+            response_types_supported?: string[];
+            subject_types_supported?: string[];
+            claims_supported?: string[];
         };
         Health: {
             /** @enum {string} */
@@ -2781,6 +3308,23 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description No staff account has this id. */
+        NoSuchStaff: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "detail": "no such staff member"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The token is valid but a customer's (staff and admins only). */
         StaffOnly: {
             headers: {
@@ -3434,6 +3978,47 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    oidcSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "provider": "google",
+                 *       "id_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIxIn0.c2ln",
+                 *       "nonce": "n-0S6_WzA2Mj",
+                 *       "device_name": "Pixel 8"
+                 *     }
+                 */
+                "application/json": components["schemas"]["OidcRequest"];
+            };
+        };
+        responses: {
+            /** @description Logged in (or signed up and logged in: `created` is true). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     refreshTokens: {
         parameters: {
             query?: never;
@@ -3682,13 +4267,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. */
+            /** @description Logged in; or, with two factors on (or required and not enrolled), the second step: `mfa_required` and an `mfa_token` instead of tokens. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StaffLoginResponse"];
+                    "application/json": components["schemas"]["StaffLoginResponse"] | components["schemas"]["StaffMfaChallenge"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3908,6 +4493,477 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key set. */
+            200: {
+                headers: {
+                    /** @description `public, max-age=300`: a rotation publishes a key longer than this before it signs. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "kty": "EC",
+                     *           "crv": "P-256",
+                     *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                     *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                     *           "kid": "8Qv4MkxJvhFpTa7hVoTnUC0VJRj0mGHw8aQ6bC4tJEM",
+                     *           "alg": "ES256",
+                     *           "use": "sig"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JsonWebKeySet"];
+                };
+            };
+        };
+    };
+    getOpenIdConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    /** @description `public, max-age=300`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "issuer": "https://api.example.com",
+                     *       "jwks_uri": "https://api.example.com/.well-known/jwks.json",
+                     *       "id_token_signing_alg_values_supported": [
+                     *         "ES256"
+                     *       ],
+                     *       "token_endpoint": "https://api.example.com/v1/auth/refresh",
+                     *       "response_types_supported": [
+                     *         "token"
+                     *       ],
+                     *       "subject_types_supported": [
+                     *         "public"
+                     *       ],
+                     *       "claims_supported": [
+                     *         "iss",
+                     *         "aud",
+                     *         "sub",
+                     *         "role",
+                     *         "sid",
+                     *         "iat",
+                     *         "exp"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OpenIdConfiguration"];
+                };
+            };
+        };
+    };
+    staffLoginMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "mfa_token": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StaffMfaLoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Logged in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffLoginResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description A wrong, replayed or used code (the detail says how many tries are left), or an `mfa_token` that is unknown, expired, used or ended by five wrong codes. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unauthorized",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "wrong code; 4 tries left"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    changeStaffPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "current_password": "correct horse battery staple",
+                 *       "new_password": "a much longer and rarer passphrase"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StaffPasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Changed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The current password is wrong, or the token is not a staff token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/forbidden",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "the password is wrong"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    requestStaffPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ops@example.com"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StaffPasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description A code is on its way if the account exists. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeSent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    confirmStaffPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ops@example.com",
+                 *       "code": "123456",
+                 *       "new_password": "a much longer and rarer passphrase"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StaffPasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description The password is set; every session has ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON, or a wrong, expired or ended code. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/bad-request",
+                     *       "title": "Bad request",
+                     *       "status": 400,
+                     *       "detail": "wrong code; 4 tries left"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    enrolStaffTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The secret, to enter or scan into the app. */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["StaffOnly"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    confirmStaffTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TotpConfirm"];
+            };
+        };
+        responses: {
+            /** @description Two factors are on. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["StaffOnly"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    disableStaffMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StaffMfaDisable"];
+            };
+        };
+        responses: {
+            /** @description Two factors are off. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The password is wrong, or the token is not a staff token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    resetStaffMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example STAFF_0B0B0B0B */
+                staff_id: components["parameters"]["StaffId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Reset. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminOnly"];
+            404: components["responses"]["NoSuchStaff"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    resetStaffPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example STAFF_0B0B0B0B */
+                staff_id: components["parameters"]["StaffId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The code is on its way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeSent"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminOnly"];
+            404: components["responses"]["NoSuchStaff"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getStaffAudit: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page, as it was. Opaque and tamper-proof: an edited cursor, or one from another list, is 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @example STAFF_0B0B0B0B */
+                staff_id: components["parameters"]["StaffId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the trail. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityEventList"];
+                };
+            };
+            400: components["responses"]["BadCursor"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminOnly"];
+            404: components["responses"]["NoSuchStaff"];
+            422: components["responses"]["LimitOutOfRange"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -4073,6 +5129,116 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listMyIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per linked provider. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    unlinkMyIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked; that provider account no longer signs in to me. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["AccountGone"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    requestEmailVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The code was sent. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OtpAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["AccountGone"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    confirmEmailVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailVerificationConfirm"];
+            };
+        };
+        responses: {
+            /** @description My profile, with `email_verified` true. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["AccountGone"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
