@@ -61,6 +61,42 @@ impl<'de> serde::de::Visitor<'de> for TagsVisitor {
     }
 }
 
+/// `custom_fields` of an update: an object of at most one key more than a table can define
+/// ([`MAX_CUSTOM_FIELD_KEYS`](super::fields::MAX_CUSTOM_FIELD_KEYS)); the rest of an object of
+/// seventy thousand keys is read past, never built, and the whole is refused as too large.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomFieldsInput(pub Map<String, Value>);
+
+impl<'de> Deserialize<'de> for CustomFieldsInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CustomFieldsVisitor)
+    }
+}
+
+struct CustomFieldsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CustomFieldsVisitor {
+    type Value = CustomFieldsInput;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object of custom field values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CustomFieldsInput, A::Error> {
+        let mut fields = Map::new();
+        while fields.len() <= super::fields::MAX_CUSTOM_FIELD_KEYS {
+            match map.next_entry::<String, Value>()? {
+                Some((key, value)) => {
+                    fields.insert(key, value);
+                }
+                None => return Ok(CustomFieldsInput(fields)),
+            }
+        }
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(CustomFieldsInput(fields))
+    }
+}
+
 /// Trims, lower-cases and de-duplicates tags (first spelling wins), dropping empty ones. The
 /// raw count is checked first, so a body of a hundred thousand tags costs no de-duplication.
 pub fn parse_tags(input: &TagsInput) -> Result<Vec<String>, String> {
@@ -135,7 +171,7 @@ pub struct CustomerInput {
     #[serde(default)]
     pub tags: Patch<TagsInput>,
     #[serde(default)]
-    pub custom_fields: Patch<Map<String, Value>>,
+    pub custom_fields: Patch<CustomFieldsInput>,
 }
 
 /// The fields a customer may change on their own profile.
@@ -236,7 +272,8 @@ impl CustomerInput {
             Patch::Absent => {}
             Patch::Null => errors.add("custom_fields", "must be an object; set a field to null to remove it"),
             Patch::Value(patch) => {
-                next.custom_fields = merge_custom_fields(&current.custom_fields, patch, ctx.fields, ctx.writer, errors);
+                next.custom_fields =
+                    merge_custom_fields(&current.custom_fields, &patch.0, ctx.fields, ctx.writer, errors);
             }
         }
         if next.phone.is_none() && next.email.is_none() && !errors.names_any(&["phone", "email"]) {
@@ -395,6 +432,18 @@ fn optional_parsed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_fields_beyond_what_a_table_can_define_are_read_past_and_refused() {
+        let keys: Vec<String> = (0..70_000).map(|n| format!("\"k{n}\":{n}")).collect();
+        let body = format!("{{{}}}", keys.join(","));
+        let input: CustomFieldsInput = serde_json::from_str(&body).expect("an object");
+        assert_eq!(input.0.len(), crate::fields::MAX_CUSTOM_FIELD_KEYS + 1, "one more kept than allowed");
+        let mut errors = ValidationErrors::new();
+        crate::fields::merge_custom_fields(&Map::new(), &input.0, &[], Writer::Staff, &mut errors);
+        assert!(errors.into_result().is_err(), "too many fields are refused whole");
+        assert!(serde_json::from_str::<CustomFieldsInput>("[1]").is_err(), "not an object");
+    }
     use serde_json::json;
 
     fn ctx(fields: &[FieldDefinition], writer: Writer) -> ApplyContext<'_> {
