@@ -197,10 +197,7 @@ fn verify_stored(media: &Media, stored: Option<&(u64, Vec<u8>, Vec<u8>)>) -> Res
 async fn settle_file(app: &App, media: Media, claim: &Claim) -> Result<(), MediaError> {
     let upload = media.upload_key();
     let original = media.variant_key(ORIGINAL);
-    let copied = match head_object(app, &upload).await? {
-        Some(_) => copy_object(app, &upload, &original).await?,
-        None => false,
-    };
+    let copied = copy_object(app, &upload, &original).await?;
     let stored = if copied { read_ends(app, &original).await? } else { None };
     if let Err(rejection) = verify_stored(&media, stored.as_ref()) {
         return reject(app, &media, claim, &rejection.message()).await;
