@@ -1,6 +1,6 @@
 //! Opaque, tamper-proof pagination cursors: where a page ended (the store's `PageToken`, or a
 //! search position) and the query it belongs to, signed. An edited cursor, or one from another
-//! query, is a 400.
+//! query, is `InvalidCursor` (a 400 at the edge).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,8 +9,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use thiserror::Error;
 
-use super::ApiError;
+use crate::keys::SigningSecrets;
+
+/// A cursor that was edited, or signed for another query.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("the cursor is not valid for this query")]
+pub struct InvalidCursor;
 
 pub struct CursorSigner {
     /// One key per service secret, the signing secret's first: a cursor handed out just before
@@ -19,7 +25,7 @@ pub struct CursorSigner {
 }
 
 impl CursorSigner {
-    pub fn new(secrets: &crate::auth::keys::SigningSecrets) -> Self {
+    pub fn new(secrets: &SigningSecrets) -> Self {
         Self { keys: secrets.derived_keys(b"customer-platform/cursor/v1") }
     }
 
@@ -30,8 +36,8 @@ impl CursorSigner {
         format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
     }
 
-    pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
-        let invalid = || ApiError::BadRequest("the cursor is not valid for this query".into());
+    pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, InvalidCursor> {
+        let invalid = || InvalidCursor;
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
@@ -50,18 +56,6 @@ fn tag(key: &[u8], scope: &str, payload: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// `limit` query parameter: 1–100, default 20.
-pub fn page_limit(raw: Option<&str>) -> Result<i32, ApiError> {
-    match raw {
-        None => Ok(20),
-        Some(text) => match text.trim().parse::<i64>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n as i32),
-            Ok(_) => Err(ApiError::validation("limit", "must be from 1 to 100")),
-            Err(_) => Err(ApiError::BadRequest("limit must be a whole number".into())),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,8 +66,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_only_in_their_scope() {
-        let signer =
-            CursorSigner::new(&crate::auth::keys::SigningSecrets::single("k", b"0123456789abcdef0123456789abcdef"));
+        let signer = CursorSigner::new(&SigningSecrets::single("k", b"0123456789abcdef0123456789abcdef"));
         let cursor = signer.encode("staff", &key());
         assert_eq!(
             signer.decode::<std::collections::BTreeMap<String, String>>("staff", &cursor).expect("valid"),
@@ -84,15 +77,5 @@ mod tests {
         edited.replace_range(0..1, if cursor.starts_with('A') { "B" } else { "A" });
         assert!(signer.decode::<serde_json::Value>("staff", &edited).is_err(), "edited payload");
         assert!(signer.decode::<serde_json::Value>("staff", "garbage").is_err());
-    }
-
-    #[test]
-    fn limits_are_bounded() {
-        assert_eq!(page_limit(None).expect("default"), 20);
-        assert_eq!(page_limit(Some("100")).expect("max"), 100);
-        let status = |raw| page_limit(Some(raw)).expect_err("invalid").status().as_u16();
-        assert_eq!(status("0"), 422);
-        assert_eq!(status("101"), 422);
-        assert_eq!(status("ten"), 400, "malformed query syntax");
     }
 }

@@ -10,11 +10,11 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::cursor::CursorSigner;
 use super::es256::{AccessKey, PublicJwk};
 use super::otp::OtpHasher;
 use super::refresh::RefreshSigner;
 use super::{AuthError, JwtKeys};
-use crate::http::cursor::CursorSigner;
 
 /// A secret and the key id (`kid`) its tokens carry.
 #[derive(Clone, PartialEq, Eq)]

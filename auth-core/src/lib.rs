@@ -1,7 +1,15 @@
-//! Authentication: ES256 JWT access tokens, opaque refresh tokens, one-time codes, and the one place
-//! where routes state which role they need.
+//! Authentication: ES256 JWT access tokens, opaque refresh tokens, one-time codes, TOTP, signed
+//! list cursors, the secrets that key them all, and the one place where routes state which role
+//! they need. No I/O: the store and the services use it; the checks that re-read an account at
+//! request time are the edge's (`edge::current`).
+//!
+//! Layer: `domain` ← `auth-core` ← `platform`, `services`, `edge`.
 
-pub mod current;
+// The domain as `crate::domain` (and its timestamps as `crate::time`), the paths this code had
+// when it was part of `shared`.
+use ::domain::{self, time};
+
+pub mod cursor;
 pub mod es256;
 pub mod jwt;
 pub mod keys;

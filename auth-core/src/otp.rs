@@ -1,17 +1,34 @@
 //! One-time codes: six digits from the CSPRNG, stored only as a keyed hash, compared in
 //! constant time.
 
+use std::time::Duration;
+
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::keys::SigningSecrets;
-use crate::config::OtpLimits;
 use crate::domain::CodeRecipient;
 use crate::domain::ids::hex;
 
 pub const HOUR: i64 = 3600;
+
+/// How often codes may be sent and tried (read by `Config` from the `OTP_*` variables).
+#[derive(Clone)]
+pub struct OtpLimits {
+    pub code_ttl: Duration,
+    pub max_attempts: u32,
+    pub per_phone_per_hour: u32,
+    pub min_interval: Duration,
+    pub per_ip_per_hour: u32,
+    /// Codes sent per hour by the whole deployment (`OTP_GLOBAL_PER_HOUR`): the SMS spend cap.
+    pub global_per_hour: u32,
+    /// Countries codes may go to (`OTP_ALLOWED_COUNTRIES`, ISO 3166 codes, comma-separated);
+    /// empty or absent: the country of `PHONE_DEFAULT_REGION`, never every country (SMS
+    /// pumping to premium numbers abroad would spend the global budget).
+    pub allowed_countries: Vec<phonenumber::country::Id>,
+}
 
 /// A freshly generated code. Its `Debug` hides the digits so it never reaches a log.
 pub struct OtpCode(String);

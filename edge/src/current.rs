@@ -1,10 +1,11 @@
 //! Checks against the account as it is now, not as the token remembers it: an admin demoted or
 //! disabled a minute ago must not keep admin powers for the rest of the token's lifetime.
 
-use super::{Principal, Role};
-use crate::App;
+use auth_core::{Principal, Role};
+use services::App;
+
+use crate::ApiError;
 use crate::domain::staff::StaffId;
-use crate::http::ApiError;
 
 /// Admin routes re-read the staff member: 403 once demoted, 401 once disabled or gone.
 pub async fn ensure_current_admin(app: &App, principal: &Principal) -> Result<(), ApiError> {

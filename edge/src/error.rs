@@ -1,16 +1,17 @@
 //! One error type for the edge. Every lower-layer error converts into it, and it renders as
 //! RFC 9457 problem details. Internal errors are logged and answered with a generic 500.
 
+use auth_core::AuthError;
+use auth_core::cursor::InvalidCursor;
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::json;
+use services::codes::CodeError;
+use services::customers::UpdateError;
+use store::StoreError;
+use store::customers::EraseError;
 
-use crate::auth::AuthError;
 use crate::domain::ValidationErrors;
-use crate::services::codes::CodeError;
-use crate::services::customers::UpdateError;
-use crate::store::StoreError;
-use crate::store::customers::EraseError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -168,6 +169,12 @@ impl From<StoreError> for ApiError {
             StoreError::BadPageToken => ApiError::BadRequest("the cursor is not valid for this query".into()),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<InvalidCursor> for ApiError {
+    fn from(_: InvalidCursor) -> Self {
+        ApiError::BadRequest("the cursor is not valid for this query".into())
     }
 }
 

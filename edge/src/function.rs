@@ -6,15 +6,15 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
+use auth_core::Principal;
+use auth_core::roles::{Access, authorize};
 use lambda_http::{Body, Request, Response, service_fn};
+use services::App;
 use tracing::Instrument;
 
 use super::ApiError;
 use super::router::{Route, RouteMatch, Router};
-use crate::App;
-use crate::auth::Principal;
-use crate::auth::current::{ensure_current_admin, ensure_current_staff};
-use crate::auth::roles::{Access, authorize};
+use crate::current::{ensure_current_admin, ensure_current_staff};
 use crate::domain::CustomerId;
 
 /// One Lambda function of the API.
@@ -110,7 +110,7 @@ async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<B
 
 /// A function's whole `main`: logging, the clients built once at init, then the Lambda loop.
 pub async fn run<F: ApiFunction>() -> Result<(), lambda_http::Error> {
-    crate::logging::init();
+    platform::logging::init();
     let app = Arc::new(App::from_env().await?);
     lambda_http::run(service_fn(move |req: Request| {
         let app = Arc::clone(&app);

@@ -4,11 +4,11 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
+use services::App;
+use store::{Page, PageToken};
 
 use super::cursor::page_limit;
 use super::{ApiError, response};
-use crate::App;
-use crate::store::{Page, PageToken};
 
 /// A list request: how many items, and where the previous page ended. `scope` names the query
 /// (route and filters), so a cursor is only accepted by the query that issued it.

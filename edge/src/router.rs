@@ -3,7 +3,7 @@
 //! Path matching is `matchit`'s (the router under axum): a radix tree in which a literal segment
 //! wins over a `{param}` at the same place, as in API Gateway.
 
-use crate::auth::roles::Access;
+use auth_core::roles::Access;
 
 use super::ApiError;
 

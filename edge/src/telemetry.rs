@@ -15,21 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-use crate::http::function::ApiFunction;
-use crate::metrics::{self, Metric};
+pub use platform::metrics::service;
+use platform::metrics::{self, Metric};
+
+use crate::function::ApiFunction;
 
 static COLD: AtomicBool = AtomicBool::new(true);
-
-/// The service every log line and metric names.
-pub fn service() -> &'static str {
-    static SERVICE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SERVICE.get_or_init(|| {
-        std::env::var("POWERTOOLS_SERVICE_NAME")
-            .ok()
-            .filter(|name| !name.trim().is_empty())
-            .unwrap_or_else(|| metrics::DEFAULT_SERVICE.to_string())
-    })
-}
 
 /// `true` once per process: the instance's first invocation.
 fn take_cold_start() -> bool {

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+/// Defined beside the rules that read them (`auth_core::otp`).
+pub use auth_core::otp::OtpLimits;
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
@@ -29,21 +32,6 @@ pub enum EmailDelivery {
     Ses(crate::email::SesSettings),
     /// Writes a masked line to the log instead of sending anything, for the local stack.
     Log,
-}
-
-#[derive(Clone)]
-pub struct OtpLimits {
-    pub code_ttl: Duration,
-    pub max_attempts: u32,
-    pub per_phone_per_hour: u32,
-    pub min_interval: Duration,
-    pub per_ip_per_hour: u32,
-    /// Codes sent per hour by the whole deployment (`OTP_GLOBAL_PER_HOUR`): the SMS spend cap.
-    pub global_per_hour: u32,
-    /// Countries codes may go to (`OTP_ALLOWED_COUNTRIES`, ISO 3166 codes, comma-separated);
-    /// empty or absent: the country of `PHONE_DEFAULT_REGION`, never every country (SMS
-    /// pumping to premium numbers abroad would spend the global budget).
-    pub allowed_countries: Vec<phonenumber::country::Id>,
 }
 
 #[derive(Clone)]
@@ -102,7 +90,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub enum SecretSource {
     /// From the environment: the local stack and the tests.
-    Environment(crate::auth::keys::SigningSecrets),
+    Environment(auth_core::keys::SigningSecrets),
     /// A Secrets Manager secret (its ARN): `AWSCURRENT` signs, `AWSPREVIOUS` and `AWSPENDING`
     /// verify; the deployed functions.
     SecretsManager(String),
@@ -386,7 +374,7 @@ fn secret_source(
     value: &'static str,
     previous: Option<&'static str>,
 ) -> Result<Option<SecretSource>, ConfigError> {
-    use crate::auth::keys::{NamedSecret, SigningSecrets};
+    use auth_core::keys::{NamedSecret, SigningSecrets};
     if let Some(secret_id) = get(arn) {
         if let Some(name) = [Some(value), previous].into_iter().flatten().find(|name| get(name).is_some()) {
             return Err(invalid(arn, format!("the key comes from Secrets Manager; unset {name}")));
@@ -410,7 +398,7 @@ fn secret_source(
 /// The session secret: `JWT_SECRET_ARN`, or `JWT_SECRET` with its `JWT_KID` and a retiring
 /// `JWT_PREVIOUS_KID` / `JWT_PREVIOUS_SECRET` (the names are older than the ES256 tokens).
 fn session_source(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretSource>, ConfigError> {
-    use crate::auth::keys::{NamedSecret, SigningSecrets};
+    use auth_core::keys::{NamedSecret, SigningSecrets};
     if let Some(secret_id) = get("JWT_SECRET_ARN") {
         if let Some(name) = ["JWT_SECRET", "JWT_KID", "JWT_PREVIOUS_KID", "JWT_PREVIOUS_SECRET"]
             .into_iter()

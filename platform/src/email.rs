@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
+use auth_core::otp::OtpCode;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use thiserror::Error;
 
-use crate::auth::otp::OtpCode;
 use crate::domain::EmailAddress;
 use crate::logging::mask_email;
 

@@ -18,6 +18,17 @@ pub const NAMESPACE: &str = "CustomerPlatform";
 /// The `service` dimension when `POWERTOOLS_SERVICE_NAME` is not set.
 pub const DEFAULT_SERVICE: &str = "customer-platform";
 
+/// The service every log line and metric names.
+pub fn service() -> &'static str {
+    static SERVICE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SERVICE.get_or_init(|| {
+        std::env::var("POWERTOOLS_SERVICE_NAME")
+            .ok()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_SERVICE.to_string())
+    })
+}
+
 /// What is counted or timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -108,7 +119,7 @@ pub fn emf_channel_line(service: &str, function: &str, metric: Metric, channel: 
 
 /// Counts one sign-in (`Signup`, `Login`) by its channel.
 pub fn count_by_channel(function: &str, metric: Metric, channel: &str) {
-    crate::logging::write_line(&emf_channel_line(crate::telemetry::service(), function, metric, channel, now_ms()));
+    crate::logging::write_line(&emf_channel_line(service(), function, metric, channel, now_ms()));
 }
 
 fn now_ms() -> i64 {
@@ -117,7 +128,7 @@ fn now_ms() -> i64 {
 
 /// Records `value` of `metric` for `function` (`auth`, `search`, …).
 pub fn record(function: &str, metric: Metric, value: f64) {
-    crate::logging::write_line(&emf_line(crate::telemetry::service(), function, metric, value, now_ms()));
+    crate::logging::write_line(&emf_line(service(), function, metric, value, now_ms()));
 }
 
 /// Counts one occurrence of `metric`.

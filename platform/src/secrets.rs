@@ -22,12 +22,12 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use auth_core::es256::PublicJwk;
+use auth_core::keys::{KeyMaterial, Keys, NamedSecret, SigningSecrets};
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::auth::es256::PublicJwk;
-use crate::auth::keys::{KeyMaterial, Keys, NamedSecret, SigningSecrets};
 use crate::config::{KeySources, MIN_SECRET_BYTES, SecretSource};
 use crate::domain::ids::hex;
 
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_key_set_keeps_p256_keys_under_their_thumbprints() {
-        let key = crate::auth::es256::AccessKey::from_secret(&[7u8; 32]).public;
+        let key = auth_core::es256::AccessKey::from_secret(&[7u8; 32]).public;
         let document = key_set_document(std::slice::from_ref(&key));
         assert_eq!(parse_key_set(&document), Ok(vec![key.clone()]));
         let foreign = serde_json::json!({"keys": [{"kty": "RSA", "n": "x", "e": "AQAB"}, key]}).to_string();

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use auth_core::otp::OtpCode;
 use aws_sdk_sns::types::MessageAttributeValue;
 use thiserror::Error;
 
-use crate::auth::otp::OtpCode;
 use crate::domain::PhoneE164;
 use crate::logging::mask_phone;
 

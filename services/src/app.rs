@@ -4,12 +4,18 @@ use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::clock::Clock;
-use crate::config::{Config, ConfigError, EmailDelivery, OtpDelivery};
-use crate::email::EmailSender;
-use crate::secrets::{KeyLoader, KeyRing};
-use crate::sms::CodeSender;
-use crate::store::Store;
+use crate::domain::media::{MediaType, Rejection, RenderedAvatar};
+
+use platform::clock::Clock;
+use platform::config::{Config, ConfigError, EmailDelivery, OtpDelivery};
+use platform::email::EmailSender;
+use platform::secrets::{KeyLoader, KeyRing};
+use platform::sms::CodeSender;
+use store::Store;
+
+/// Decodes an avatar and writes it again (which drops EXIF and location data) with a thumbnail
+/// (see `media`).
+pub type AvatarRenderer = fn(&[u8], MediaType) -> Result<RenderedAvatar, Rejection>;
 
 pub struct App {
     pub config: Config,
@@ -23,7 +29,7 @@ pub struct App {
     key_ring: KeyRing,
     /// The avatar re-encoder, where an image library is linked (the media processor, the local
     /// stack, the tests); `None` in the API's functions (see `services::media`).
-    pub avatar_renderer: Option<crate::services::media::AvatarRenderer>,
+    pub avatar_renderer: Option<AvatarRenderer>,
 }
 
 /// The SDK configuration of a function: region and credentials from the environment, where
@@ -155,7 +161,7 @@ impl App {
 
     /// The keys for this request: the access-token keys, the refresh-token signer, the
     /// one-time-code hasher and the cursor signer, each where this function holds its secret.
-    pub fn keys(&self) -> Arc<crate::auth::keys::Keys> {
+    pub fn keys(&self) -> Arc<auth_core::keys::Keys> {
         self.key_ring.current()
     }
 

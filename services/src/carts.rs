@@ -1,8 +1,9 @@
 //! Cart use cases that read, change and write a cart under optimistic concurrency.
 
+use store::backoff;
+use store::{Store, StoreError};
+
 use crate::domain::cart::{Cart, CartOwner};
-use crate::store::table::backoff;
-use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
 /// Read-modify-write rounds before giving up on a cart that keeps changing underneath.

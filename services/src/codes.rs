@@ -4,14 +4,15 @@
 //! cap; SMS codes also meet the deployment's hourly budget. Delivery failures keep the
 //! provider's words in the log.
 
+use auth_core::otp::{HOUR, OtpCode, recent_sends, send_wait};
+use platform::email::EmailPurpose;
+use platform::metrics::{self, Metric};
+use store::StoreError;
+use store::otp::{OtpRecord, WrongCode};
+use store::rate_limit::RateDecision;
+
 use crate::App;
-use crate::auth::otp::{HOUR, OtpCode, recent_sends, send_wait};
 use crate::domain::CodeRecipient;
-use crate::email::EmailPurpose;
-use crate::metrics::{self, Metric};
-use crate::store::StoreError;
-use crate::store::otp::{OtpRecord, WrongCode};
-use crate::store::rate_limit::RateDecision;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
@@ -28,7 +29,7 @@ pub enum CodeError {
     Store(#[from] StoreError),
     /// This function has no key to hash codes with (a deployment without the session secret).
     #[error(transparent)]
-    Keys(#[from] crate::auth::AuthError),
+    Keys(#[from] auth_core::AuthError),
 }
 
 /// Issues a code to `to` and delivers it, within the limits. `ip` is the caller's address for

@@ -5,13 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use platform::clock::Clock;
+use store::backoff;
+use store::{Store, StoreError};
 use thiserror::Error;
 
-use crate::clock::Clock;
 use crate::domain::audit::AuditNote;
 use crate::domain::{Customer, CustomerId};
-use crate::store::table::backoff;
-use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
 /// How long an update without `If-Match` keeps trying while other writers win the races: long
@@ -83,8 +83,8 @@ pub async fn erase_customer(
     app: &crate::App,
     id: &CustomerId,
     actor: &str,
-    rule: crate::store::customers::EraseRule,
-) -> Result<(), crate::store::customers::EraseError> {
+    rule: store::customers::EraseRule,
+) -> Result<(), store::customers::EraseError> {
     app.store.remove_customer(id, actor, rule).await?;
     finish_erase(app, id).await
 }
@@ -92,10 +92,10 @@ pub async fn erase_customer(
 /// The second half of an erase whose record says `sweeping`: the stored idempotent responses
 /// that hold the customer, the customer's media (objects in S3 and their items), then the sweep
 /// of its partition and login-day entries. Idempotent; `NotFound` once the erase is `done`.
-pub async fn finish_erase(app: &crate::App, id: &CustomerId) -> Result<(), crate::store::customers::EraseError> {
-    use crate::store::customers::EraseError;
+pub async fn finish_erase(app: &crate::App, id: &CustomerId) -> Result<(), store::customers::EraseError> {
+    use store::customers::EraseError;
     app.store.purge_idempotency_of(id).await?;
-    crate::services::media::purge_customer(app, id)
+    crate::media::purge_customer(app, id)
         .await
         .map_err(|e| EraseError::Store(StoreError::Backend(format!("erasing media: {e}"))))?;
     app.store.sweep_erased(id).await
@@ -120,7 +120,7 @@ pub async fn sweep_unfinished_erases(
     grace: std::time::Duration,
     limit: i32,
 ) -> Result<EraseSweep, StoreError> {
-    use crate::store::customers::EraseError;
+    use store::customers::EraseError;
     let started_before = now.plus_seconds(-(grace.as_secs() as i64));
     let mut sweep = EraseSweep::default();
     for id in app.store.unfinished_erasures(started_before, limit).await? {

@@ -28,20 +28,20 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use platform::clock::Clock;
+use platform::config::ExportSettings;
+use store::exports::ExportOutcome;
+use store::{DisplayErrorContext, Store, StoreError};
 use thiserror::Error;
 
 use crate::App;
-use crate::clock::Clock;
-use crate::config::ExportSettings;
 use crate::domain::ValidationErrors;
 use crate::domain::export::{
     EncodeError, ExportCheckpoint, ExportFormat, ExportId, ExportRecord, ExportRequest, ExportStatus, Liveness,
     RowRenderer, UploadedPart, resolve_columns,
 };
 use crate::domain::search::SearchRequest;
-use crate::services::search::{AllMatches, SearchError};
-use crate::store::exports::ExportOutcome;
-use crate::store::{DisplayErrorContext, Store, StoreError};
+use crate::search::{AllMatches, SearchError};
 use crate::time::Timestamp;
 
 /// S3's smallest part but the last is 5 MiB; a part is sent once the buffer holds this much.

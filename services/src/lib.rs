@@ -1,9 +1,20 @@
 //! Use cases between the handlers and the store: each reads, applies a domain rule and writes
 //! under optimistic concurrency, with its own error type that the HTTP edge maps to a status.
+//! And `App`, everything a handler needs, built once per instance.
+//!
+//! Layer: `store`, `platform`, `auth-core` ← `services` ← `edge`; it knows nothing of routes,
+//! request bodies or problem+json.
 
+pub mod app;
 pub mod carts;
 pub mod codes;
 pub mod customers;
 pub mod exports;
 pub mod media;
 pub mod search;
+
+pub use app::App;
+
+// The domain as `crate::domain` (and its timestamps as `crate::time`), the paths this code had
+// when it was part of `shared`.
+use ::domain::{self, time};

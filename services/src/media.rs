@@ -13,22 +13,21 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::presigning::PresigningConfig;
+use store::StoreError;
+use store::media::{Claim, MediaStoreError, Outcome};
 use thiserror::Error;
 
 use crate::App;
+use crate::customers::update_customer;
 use crate::domain::audit::{AuditAction, AuditNote};
 use crate::domain::media::{
-    HEAD_BYTES, Media, MediaId, MediaStatus, MediaType, ObjectKey, Purpose, Rejection, RenderedAvatar, StoredObject,
-    TAIL_BYTES, UploadRequest, Variant, avatar_media_id, verify,
+    HEAD_BYTES, Media, MediaId, MediaStatus, ObjectKey, Purpose, Rejection, RenderedAvatar, StoredObject, TAIL_BYTES,
+    UploadRequest, Variant, avatar_media_id, verify,
 };
 use crate::domain::{Customer, CustomerId};
-use crate::services::customers::update_customer;
-use crate::store::StoreError;
-use crate::store::media::{Claim, MediaStoreError, Outcome};
 use crate::time::Timestamp;
 
-/// Decodes an avatar and writes it again (which drops EXIF and location data) with a thumbnail.
-pub type AvatarRenderer = fn(&[u8], MediaType) -> Result<RenderedAvatar, Rejection>;
+pub use crate::app::AvatarRenderer;
 
 /// How long a worker holds a media item it verifies before another may take over.
 const LEASE_SECONDS: i64 = 60;
@@ -310,8 +309,8 @@ async fn set_avatar(app: &App, media: &Media) -> Result<AvatarSet, MediaError> {
     };
     match update_customer(&app.store, &app.clock, &media.customer_id, None, &note, change).await {
         Ok(_) => Ok(AvatarSet::Replaced(previous.into_inner().unwrap_or_default())),
-        Err(crate::services::customers::UpdateError::NotFound) => Ok(AvatarSet::CustomerGone),
-        Err(crate::services::customers::UpdateError::Store(err)) => Err(err.into()),
+        Err(crate::customers::UpdateError::NotFound) => Ok(AvatarSet::CustomerGone),
+        Err(crate::customers::UpdateError::Store(err)) => Err(err.into()),
         Err(other) => Err(MediaError::Storage(other.to_string())),
     }
 }
@@ -322,7 +321,7 @@ async fn reject(app: &App, media: &Media, claim: &Claim, reason: &str) -> Result
     delete_object(app, &media.upload_key()).await?;
     delete_object(app, &media.variant_key(ORIGINAL)).await?;
     if app.store.finish_media(media, claim, Outcome::Rejected(reason)).await? {
-        crate::metrics::count("media", crate::metrics::Metric::MediaRejected);
+        platform::metrics::count("media", platform::metrics::Metric::MediaRejected);
     }
     Ok(())
 }
@@ -369,8 +368,8 @@ async fn clear_avatar(app: &App, media: &Media) -> Result<(), MediaError> {
         Ok(if points_here { Customer { avatar_url: None, ..current.clone() } } else { current.clone() })
     };
     match update_customer(&app.store, &app.clock, &media.customer_id, None, &note, change).await {
-        Ok(_) | Err(crate::services::customers::UpdateError::NotFound) => Ok(()),
-        Err(crate::services::customers::UpdateError::Store(err)) => Err(err.into()),
+        Ok(_) | Err(crate::customers::UpdateError::NotFound) => Ok(()),
+        Err(crate::customers::UpdateError::Store(err)) => Err(err.into()),
         Err(other) => Err(MediaError::Storage(other.to_string())),
     }
 }

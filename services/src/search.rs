@@ -13,6 +13,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use store::keys;
+use store::search::{SortKeyRange, created_range, created_sk};
+use store::{Store, StoreError};
 use thiserror::Error;
 
 use crate::domain::customer::CustomerStatus;
@@ -20,9 +23,6 @@ use crate::domain::search::{
     Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, choose_entry,
 };
 use crate::domain::{Customer, CustomerId};
-use crate::store::keys;
-use crate::store::search::{SortKeyRange, created_range, created_sk};
-use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
 #[derive(Debug, Error)]

@@ -1,29 +1,28 @@
-//! Everything the Lambda functions share: configuration, domain rules, the DynamoDB store,
-//! authentication and the HTTP glue that turns errors into RFC 9457 problem details.
+//! The layer crates under one name, with the paths the functions, the local stack and the tests
+//! use (`shared::store::…`, `shared::http::…`). No code lives here: each layer is its own crate,
+//! so Cargo refuses an import that runs back up (docs/architecture.md, "Crates"):
 //!
-//! Layers and their error types:
-//! - `domain` (its own crate, re-exported): plain types and rules, no AWS types (`ValidationErrors`).
-//! - `store`: DynamoDB access (`StoreError`).
-//! - `auth`: tokens and one-time codes (`AuthError`).
-//! - `services`: read-change-write use cases over the store (`UpdateError`).
-//! - `http`: the edge; every error above converts into `ApiError`, which renders problem+json.
-
-pub mod app;
-pub mod auth;
-pub mod clock;
-pub mod config;
-pub mod email;
-pub mod http;
-pub mod logging;
-pub mod metrics;
-pub mod oidc;
-pub mod secrets;
-pub mod services;
-pub mod sms;
-pub mod store;
-pub mod telemetry;
+//! - `domain`: plain types and rules, no AWS types (`ValidationErrors`);
+//! - `auth-core` (`shared::auth`): tokens, one-time codes, keys and roles, no I/O (`AuthError`);
+//! - `store`: DynamoDB access (`StoreError`);
+//! - `platform`: configuration, clock, secrets, SMS and email senders, logs and metrics;
+//! - `services`: `App` and the read-change-write use cases over the store (`UpdateError`);
+//! - `edge` (`shared::http`): routing, request-time authentication, bodies; every error above
+//!   converts into `ApiError`, which renders problem+json.
 
 pub use ::domain;
 pub use ::domain::time;
+pub use ::edge as http;
+pub use ::edge::telemetry;
+pub use ::platform::{clock, config, email, logging, metrics, oidc, secrets, sms};
+pub use ::services;
+pub use ::services::app;
+pub use ::store;
 pub use app::App;
 pub use config::Config;
+
+/// Authentication: `auth-core`, and the edge's checks against the account as it is now.
+pub mod auth {
+    pub use ::auth_core::*;
+    pub use ::edge::current;
+}

@@ -1,5 +1,7 @@
 //! The DynamoDB store. Every call asks for `ReturnConsumedCapacity` and adds it to a meter, so
 //! the benchmark and the logs can show what each route costs.
+//!
+//! Layer: `domain` ← `store` ← `services` ← `edge`; it knows nothing of HTTP, tokens or use cases.
 
 pub mod carts;
 pub mod changes;
@@ -23,6 +25,9 @@ pub mod staff_security;
 pub mod stats;
 pub(crate) mod table;
 
+// The domain as `crate::domain` (and its timestamps as `crate::time`), the paths this code had
+// when it was part of `shared`.
+use ::domain::{self, time};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +36,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+pub use table::backoff;
 use thiserror::Error;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
 use super::{Store, StoreError, n, s};
-use crate::auth::Role;
-use crate::domain::SessionId;
+use crate::domain::{Role, SessionId};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

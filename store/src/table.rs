@@ -272,8 +272,9 @@ where
     )
 }
 
-/// Sleeps before retry `attempt` (0-based): exponential with jitter, capped at ~340 ms.
-pub(crate) async fn backoff(attempt: usize) {
+/// Sleeps before retry `attempt` (0-based): exponential with jitter, capped at ~340 ms. The
+/// services' read-change-write loops wait with it too.
+pub async fn backoff(attempt: usize) {
     let jitter: u64 = rand::random_range(0..20);
     let millis = 10u64 * (1 << attempt.min(5)) + jitter;
     tokio::time::sleep(Duration::from_millis(millis)).await;
