@@ -11,7 +11,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use thiserror::Error;
 
-use crate::keys::SigningSecrets;
+use crate::signing::SigningSecrets;
 
 /// A cursor that was edited, or signed for another query.
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod otp;
 pub mod refresh;
 pub mod roles;
+pub mod signing;
 pub mod totp;
 
 pub use crate::domain::password;

@@ -8,7 +8,7 @@ use rand::Rng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::keys::SigningSecrets;
+use super::signing::SigningSecrets;
 use crate::domain::CodeRecipient;
 use crate::domain::ids::hex;
 
@@ -162,11 +162,15 @@ mod tests {
         assert!(hasher.matches(&a, "123456", &stored));
         assert!(!hasher.matches(&a, "123457", &stored));
         assert!(!hasher.matches(&b, "123456", &stored));
-        let other =
-            super::super::keys::NamedSecret { kid: "k2".into(), secret: b"another-secret-another-secret-xx".to_vec() };
+        let other = super::super::signing::NamedSecret {
+            kid: "k2".into(),
+            secret: b"another-secret-another-secret-xx".to_vec(),
+        };
         assert!(!OtpHasher::new(&SigningSecrets::new(other.clone(), [])).matches(&a, "123456", &stored));
-        let old =
-            super::super::keys::NamedSecret { kid: "k".into(), secret: b"0123456789abcdef0123456789abcdef".to_vec() };
+        let old = super::super::signing::NamedSecret {
+            kid: "k".into(),
+            secret: b"0123456789abcdef0123456789abcdef".to_vec(),
+        };
         let rotated = OtpHasher::new(&SigningSecrets::new(other, [old]));
         assert!(rotated.matches(&a, "123456", &stored), "a code sent before a rotation still works");
         assert_ne!(rotated.hash(&a, "123456"), stored, "new codes are hashed with the new secret");

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::keys::SigningSecrets;
+use super::signing::SigningSecrets;
 use crate::domain::SessionId;
 use crate::domain::ids::hex;
 
@@ -122,9 +122,9 @@ mod tests {
         let other = self::signer(OTHER);
         assert!(other.parse(&token).is_none());
         assert!(signer.parse("garbage").is_none());
-        let old = super::super::keys::NamedSecret { kid: "k0".into(), secret: SECRET.to_vec() };
+        let old = super::super::signing::NamedSecret { kid: "k0".into(), secret: SECRET.to_vec() };
         let rotated = RefreshSigner::new(&SigningSecrets::new(
-            super::super::keys::NamedSecret { kid: "k1".into(), secret: OTHER.to_vec() },
+            super::super::signing::NamedSecret { kid: "k1".into(), secret: OTHER.to_vec() },
             [old],
         ));
         assert!(rotated.parse(&token).is_some(), "the retiring key still verifies");

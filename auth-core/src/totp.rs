@@ -10,7 +10,7 @@ use ring::hmac;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::keys::SigningSecrets;
+use super::signing::SigningSecrets;
 use crate::domain::ids::hex;
 
 pub const STEP_SECONDS: i64 = 30;
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn sealed_seeds_open_only_for_their_member_and_survive_a_rotation() {
-        use super::super::keys::NamedSecret;
+        use super::super::signing::NamedSecret;
         let old = NamedSecret { kid: "a".into(), secret: b"0123456789abcdef0123456789abcdef".to_vec() };
         let new = NamedSecret { kid: "b".into(), secret: b"another-secret-another-secret-xx".to_vec() };
         let before = SeedSealer::new(&SigningSecrets::new(old.clone(), []));
