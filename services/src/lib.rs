@@ -9,6 +9,7 @@ pub mod app;
 pub mod carts;
 pub mod codes;
 pub mod customers;
+pub mod erase;
 pub mod exports;
 pub mod media;
 pub mod search;

@@ -115,7 +115,7 @@ pub async fn update(app: &App, req: &Request, actor: &str, raw_id: &str) -> Resu
 /// The permanent erase: the customer and everything that is theirs.
 pub async fn hard_delete(app: &App, actor: &str, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let id = parse_customer_id(raw_id)?;
-    shared::services::customers::erase_customer(app, &id, actor, EraseRule::Staff)
+    shared::services::erase::erase_customer(app, &id, actor, EraseRule::Staff)
         .await
         .map_err(|e| ApiError::from_erase(e, no_such_customer))?;
     shared::http::no_content()

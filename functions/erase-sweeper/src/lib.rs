@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::App;
-use shared::services::customers::sweep_unfinished_erases;
+use shared::services::erase::sweep_unfinished_erases;
 
 /// An erase younger than this may still be running in its request (the API gives a request at
 /// most 29 seconds): the sweep leaves it alone.

@@ -127,7 +127,7 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
 /// Erases the caller: only an active customer without an open loan (403, 409), and an erase
 /// that was interrupted completes when repeated.
 async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
-    shared::services::customers::erase_customer(app, me, me.as_str(), EraseRule::SelfService)
+    shared::services::erase::erase_customer(app, me, me.as_str(), EraseRule::SelfService)
         .await
         .map_err(|e| ApiError::from_erase(e, gone))?;
     no_content()
