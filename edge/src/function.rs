@@ -95,8 +95,11 @@ async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<B
     // emails) and the ids that join it to the API's access log and the trace (see
     // `crate::telemetry`). Boxed: a handler's future can be large (search holds several reads
     // in flight), and the skeleton's callers should not carry it on their stack.
-    let span =
-        crate::telemetry::request_span::<F>(req, &format!("{} {}", call.matched.route.method, call.matched.route.path));
+    let span = crate::telemetry::request_span(
+        F::NAME,
+        req,
+        &format!("{} {}", call.matched.route.method, call.matched.route.path),
+    );
     let started = std::time::Instant::now();
     let result = Box::pin(F::call(call)).instrument(span.clone()).await;
     let status = match &result {

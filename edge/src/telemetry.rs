@@ -18,8 +18,6 @@ use lambda_http::{Request, RequestExt};
 pub use platform::metrics::service;
 use platform::metrics::{self, Metric};
 
-use crate::function::ApiFunction;
-
 static COLD: AtomicBool = AtomicBool::new(true);
 
 /// `true` once per process: the instance's first invocation.
@@ -27,11 +25,12 @@ fn take_cold_start() -> bool {
     COLD.swap(false, Ordering::Relaxed)
 }
 
-/// The span of one API request of `F`, for `route` (its pattern).
-pub fn request_span<F: ApiFunction>(req: &Request, route: &str) -> tracing::Span {
+/// The span of one API request of the function named `name` (`ApiFunction::NAME`), for `route`
+/// (its pattern).
+pub fn request_span(name: &'static str, req: &Request, route: &str) -> tracing::Span {
     let lambda = req.lambda_context_ref();
     let request_id = lambda.map(|c| c.request_id.as_str()).unwrap_or_default();
-    let function = lambda.map(|c| c.env_config.function_name.as_str()).filter(|n| !n.is_empty()).unwrap_or(F::NAME);
+    let function = lambda.map(|c| c.env_config.function_name.as_str()).filter(|n| !n.is_empty()).unwrap_or(name);
     let xray_trace_id = lambda
         .and_then(|c| c.xray_trace_id.clone())
         .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok())
@@ -42,7 +41,7 @@ pub fn request_span<F: ApiFunction>(req: &Request, route: &str) -> tracing::Span
     };
     let cold_start = take_cold_start();
     if cold_start {
-        metrics::count(F::NAME, Metric::ColdStart);
+        metrics::count(name, Metric::ColdStart);
     }
     tracing::info_span!(
         "request",
