@@ -232,6 +232,23 @@ fn the_domain_crate_depends_on_no_aws_http_or_lambda_crate() {
     assert!(forbidden.is_empty(), "the domain must stay pure, but depends on {forbidden:?}");
 }
 
+#[test]
+fn the_layers_below_the_edge_link_no_lambda_crate_and_no_layer_above_them() {
+    // Cargo already refuses an import of a crate above (it would be a cycle); this keeps the
+    // Lambda and routing crates, which only the edge needs, out of the lower layers.
+    for (layer, above) in [
+        ("auth-core", &["store", "platform", "services", "edge", "shared"][..]),
+        ("store", &["auth-core", "platform", "services", "edge", "shared"][..]),
+        ("platform", &["store", "services", "edge", "shared"][..]),
+    ] {
+        let deps = locked_dependencies(layer);
+        assert!(deps.contains("domain"), "the walk found {layer}'s dependencies: {deps:?}");
+        let forbidden: Vec<_> =
+            deps.iter().filter(|d| d.starts_with("lambda") || *d == "matchit" || above.contains(&d.as_str())).collect();
+        assert!(forbidden.is_empty(), "{layer} must not depend on {forbidden:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_api_explorer_and_the_document_are_served() {
     let t = TestApp::new().await;
