@@ -8,7 +8,11 @@
 //!    so a document that changed format, and an entry left pending by an interrupted write, is
 //!    rewritten too);
 //! 2. every entry is checked against its customer, and stale ones are deleted;
-//! 3. the counters are recounted and corrected by the difference (run it while no customer is
+//! 3. every posting list is rewritten whole from the customers (each block one put; blocks no
+//!    customer is in deleted) and every name word put in the directory: run it while no
+//!    customer is written (a write between the scan and the put is lost from its lists until
+//!    the next `reindex`; `verify` shows it);
+//! 4. the counters are recounted and corrected by the difference (run it while no customer is
 //!    written, or run `verify` afterwards: a write between the count and the correction shows up
 //!    as drift, which another `reindex` removes).
 //!
@@ -20,6 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use shared::domain::Customer;
 use shared::domain::search::SearchDoc;
 use shared::domain::stats::{CounterChange, Facet, FacetValue};
+use shared::store::postings::BlockSet;
 use shared::store::search::{EntryKey, entry_item, entry_keys, entry_version};
 use shared::store::stats::date_text;
 use shared::store::{Item, Store, StoreError, keys};
@@ -40,13 +45,30 @@ pub struct Drift {
     pub outdated_entries: usize,
     /// Entries of no customer, or of a key the customer no longer has.
     pub stale_entries: usize,
+    /// Posting-list members (a customer in one block of one list).
+    pub members: usize,
+    /// Members a customer should have and does not.
+    pub missing_members: usize,
+    /// Members that do not say what the customer's member says.
+    pub outdated_members: usize,
+    /// Members of no customer, or in a list the customer is no longer in.
+    pub stale_members: usize,
+    /// Name words of a list that the directory does not have.
+    pub missing_words: usize,
     /// Counters that differ: (counter, expected, actual).
     pub counters: Vec<(String, i64, i64)>,
 }
 
 impl Drift {
     pub fn is_zero(&self) -> bool {
-        self.missing_entries == 0 && self.outdated_entries == 0 && self.stale_entries == 0 && self.counters.is_empty()
+        self.missing_entries == 0
+            && self.outdated_entries == 0
+            && self.stale_entries == 0
+            && self.missing_members == 0
+            && self.outdated_members == 0
+            && self.stale_members == 0
+            && self.missing_words == 0
+            && self.counters.is_empty()
     }
 }
 
@@ -57,6 +79,11 @@ impl std::fmt::Display for Drift {
         writeln!(f, "missing entries: {}", self.missing_entries)?;
         writeln!(f, "outdated entries: {}", self.outdated_entries)?;
         writeln!(f, "stale entries: {}", self.stale_entries)?;
+        writeln!(f, "list members: {}", self.members)?;
+        writeln!(f, "missing members: {}", self.missing_members)?;
+        writeln!(f, "outdated members: {}", self.outdated_members)?;
+        writeln!(f, "stale members: {}", self.stale_members)?;
+        writeln!(f, "words missing from the directory: {}", self.missing_words)?;
         writeln!(f, "counters off: {}", self.counters.len())?;
         for (name, expected, actual) in self.counters.iter().take(50) {
             writeln!(f, "  {name}: expected {expected}, found {actual}")?;
@@ -71,6 +98,7 @@ pub struct Rebuilt {
     pub customers: usize,
     pub entries_written: usize,
     pub stale_deleted: usize,
+    pub blocks_written: usize,
     pub counters_corrected: usize,
     pub resumed: bool,
 }
@@ -99,6 +127,56 @@ fn customers_of(items: Vec<Item>) -> Result<Vec<Customer>, StoreError> {
 
 fn string(item: &Item, name: &str) -> String {
     item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+/// Every posting list as the customers say it should be.
+#[derive(Default)]
+struct Lists(BlockSet);
+
+impl Lists {
+    fn add(&mut self, customer: &Customer) {
+        self.0.add(customer);
+    }
+
+    /// Counts what the stored blocks and directory miss or hold besides.
+    async fn drift(&self, store: &Store, drift: &mut Drift) -> Result<(), StoreError> {
+        let mut seen = 0;
+        let mut start = None;
+        loop {
+            let (items, next) = scan_page(store, keys::entity::POSTINGS, start).await?;
+            for item in items {
+                let expected = self.0.blocks.get(&(string(&item, keys::PK), string(&item, keys::SK)));
+                for (name, value) in item.iter().filter(|(n, _)| ![keys::PK, keys::SK, keys::ENTITY].contains(&n.as_str())) {
+                    drift.members += 1;
+                    match expected.and_then(|block| block.get(name)) {
+                        None => drift.stale_members += 1,
+                        Some(member) => {
+                            seen += 1;
+                            if value.as_s().ok() != Some(member) {
+                                drift.outdated_members += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            start = next;
+            if start.is_none() {
+                break;
+            }
+        }
+        drift.missing_members = self.0.members() - seen;
+        let mut words = HashSet::new();
+        loop {
+            let (items, next) = scan_page(store, keys::entity::WORD, start).await?;
+            words.extend(items.iter().map(|item| string(item, keys::SK)));
+            start = next;
+            if start.is_none() {
+                break;
+            }
+        }
+        drift.missing_words = self.0.words.iter().filter(|w| !words.contains(*w)).count();
+        Ok(())
+    }
 }
 
 /// The counters as the customers say they should be.
@@ -182,12 +260,14 @@ pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
     let mut drift = Drift::default();
     let mut expected: HashMap<EntryKey, (SearchDoc, u64)> = HashMap::new();
     let mut recount = Recount::default();
+    let mut lists = Lists::default();
     let mut start = None;
     loop {
         let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
         for customer in customers_of(items)? {
             drift.customers += 1;
             recount.add(&customer);
+            lists.add(&customer);
             let doc = SearchDoc::of(&customer);
             for key in entry_keys(&doc) {
                 expected.insert(key, (doc.clone(), customer.version));
@@ -222,6 +302,7 @@ pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
         }
     }
     drift.missing_entries = expected.len() - seen.len();
+    lists.drift(store, &mut drift).await?;
     drift.counters = counter_drift(&recount, &stored_counters(store, &recount).await?);
     Ok(drift)
 }
@@ -230,6 +311,7 @@ pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
 enum Phase {
     Entries,
     Stale,
+    Lists,
     Counters,
 }
 
@@ -238,12 +320,13 @@ impl Phase {
         match self {
             Phase::Entries => "entries",
             Phase::Stale => "stale",
+            Phase::Lists => "lists",
             Phase::Counters => "counters",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [Phase::Entries, Phase::Stale, Phase::Counters].into_iter().find(|p| p.name() == text)
+        [Phase::Entries, Phase::Stale, Phase::Lists, Phase::Counters].into_iter().find(|p| p.name() == text)
     }
 }
 
@@ -335,16 +418,54 @@ pub async fn reindex(store: &Store, restart: bool) -> Result<Rebuilt, StoreError
             report.stale_deleted += stale.len();
             store.apply_index_overflow(Vec::new(), stale).await?;
             start = next;
-            save_checkpoint(store, if start.is_some() { Phase::Stale } else { Phase::Counters }, start.as_ref())
-                .await?;
+            save_checkpoint(store, if start.is_some() { Phase::Stale } else { Phase::Lists }, start.as_ref()).await?;
             if start.is_none() {
                 break;
             }
         }
+        phase = Phase::Lists;
+    }
+    if phase == Phase::Lists {
+        report.blocks_written = rebuild_lists(store).await?;
+        save_checkpoint(store, Phase::Counters, None).await?;
     }
     report.counters_corrected = correct_counters(store).await?;
     clear_checkpoint(store).await?;
     Ok(report)
+}
+
+/// Rewrites every posting list from the customers (the phase is repeated whole when resumed);
+/// returns how many blocks were written.
+async fn rebuild_lists(store: &Store) -> Result<usize, StoreError> {
+    let mut lists = Lists::default();
+    let mut start = None;
+    loop {
+        let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
+        for customer in customers_of(items)? {
+            lists.add(&customer);
+        }
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    let mut unexpected = Vec::new();
+    loop {
+        let (items, next) = scan_page(store, keys::entity::POSTINGS, start).await?;
+        unexpected.extend(
+            items
+                .into_iter()
+                .filter(|item| !lists.0.blocks.contains_key(&(string(item, keys::PK), string(item, keys::SK))))
+                .map(|item| EntryKey { pk: string(&item, keys::PK), sk: string(&item, keys::SK) }),
+        );
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    store.put_blocks(&lists.0).await?;
+    store.apply_index_overflow(Vec::new(), unexpected).await?;
+    Ok(lists.0.blocks.len())
 }
 
 /// The entries of a page that belong to no customer, or to a key the customer no longer has.

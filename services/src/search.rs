@@ -1,14 +1,20 @@
 //! Customer search: the planner's steps over the index.
 //!
-//! 1. Pick the entry point (`domain::search::choose_entry`) and read its entries, at most
-//!    the counting cap of them. Each carries its customer's `SearchDoc`.
-//! 2. Filter them on the request (the group and the last login, which entries do not carry,
-//!    with one extra read per 100 candidates when asked for).
-//! 3. When the entry held at most the counting cap entries, the matches are all known: `total` is
-//!    exact, they are sorted in memory and the page is cut after the cursor's position.
-//!    Otherwise `total` counts the matches among the entries read (`total_exact: false`), and
-//!    the page comes from walking an index kept in the requested order (creation time or
-//!    name), filtering as it goes, so a page costs what it walks, never every customer.
+//! 1. **Exact, from posting lists** (`exact_matches`): every criterion a list answers (each
+//!    query word, tag, state, name filter, login window, and failing those a place or status)
+//!    is read whole (one `Query` per list) and the lists are intersected by id; what members
+//!    carry (status, verified, creation time, country, city, login time, name-word flags)
+//!    filters the rest. Criteria no member carries (company, custom fields, group, email, a
+//!    name filter of several words) are checked on the customers themselves when at most
+//!    `RESIDUAL_MAX` candidates remain. The matches are then all known: `total` is exact, they
+//!    are sorted in memory and the page is cut after the cursor's position.
+//! 2. **Counted**: every customer, or every one of some statuses: the counters know how many,
+//!    and the page is walked from the index kept in the requested order.
+//! 3. **Walked** (a one-letter query, a list too long to read, too many candidates left to
+//!    check): the entry point (the creation-time index, or the phone's) is read up to the
+//!    counting cap and filtered on each entry's document; `total` counts those matches and is
+//!    exact only when the entry point held no more. The page comes from walking an index kept
+//!    in the requested order, filtering as it goes.
 //! 4. The page's customers are read by key (one `BatchGetItem`) and checked once more.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -19,8 +25,12 @@ use store::{Store, StoreError};
 use thiserror::Error;
 
 use crate::domain::customer::CustomerStatus;
+use crate::domain::search::postings::{
+    FIRST_NAME_LITERAL, FIRST_NAME_START, LAST_NAME_LITERAL, LAST_NAME_START, ListId, ListKind, Member, place_hash,
+    unique_partitions_for,
+};
 use crate::domain::search::{
-    Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, choose_entry,
+    Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, SortValue, choose_entry, words_of,
 };
 use crate::domain::{Customer, CustomerId};
 use crate::time::Timestamp;
@@ -90,6 +100,18 @@ pub async fn search(
             next,
         });
     }
+    if let Some(hits) = Box::pin(exact_matches(store, request, now, cap)).await? {
+        let total = hits.len();
+        let (customers, next) = match page_of_hits(request, &hits, after) {
+            Some((ids, next)) => (customers_by_id(store, request, &ids).await?, next),
+            None => {
+                // Sorted by name and too many to read: the page walks the name index.
+                let (page, next) = Box::pin(walk(store, request, after, cap)).await?;
+                (page_customers(store, request, &page).await?, next)
+            }
+        };
+        return Ok(SearchPage { customers, total, total_exact: true, next });
+    }
     let entry = choose_entry(request, now.unix());
     let (candidates, complete) = Box::pin(read_entry(store, &entry, cap)).await?;
     let matches = filter(store, request, candidates, cap, None).await?;
@@ -128,7 +150,7 @@ pub struct AllMatches<'a> {
 
 enum MatchState {
     Start,
-    Sorted(std::vec::IntoIter<Candidate>),
+    Sorted(std::vec::IntoIter<(Position, CustomerId)>),
     Walking(Option<Position>),
     Done,
 }
@@ -178,13 +200,14 @@ impl<'a> AllMatches<'a> {
             match &mut self.state {
                 MatchState::Start => self.state = Box::pin(self.plan(now)).await?,
                 MatchState::Sorted(matches) => {
-                    let page: Vec<Candidate> = matches.by_ref().take(self.request.limit.max(1)).collect();
-                    if page.is_empty() {
+                    let page: Vec<(Position, CustomerId)> = matches.by_ref().take(self.request.limit.max(1)).collect();
+                    let Some((last, _)) = page.last() else {
                         self.state = MatchState::Done;
                         return Ok(None);
-                    }
-                    self.last = page.last().map(|c| c.position(self.request.sort_by));
-                    return Ok(Some(page_customers(self.store, self.request, &page).await?));
+                    };
+                    self.last = Some(last.clone());
+                    let ids: Vec<CustomerId> = page.into_iter().map(|(_, id)| id).collect();
+                    return Ok(Some(customers_by_id(self.store, self.request, &ids).await?));
                 }
                 MatchState::Walking(after) => {
                     let (page, next) = Box::pin(walk(self.store, self.request, after.as_ref(), self.cap)).await?;
@@ -211,21 +234,33 @@ impl<'a> AllMatches<'a> {
         {
             return Ok(MatchState::Walking(self.start_after.clone()));
         }
-        let entry = choose_entry(self.request, now.unix());
-        let (candidates, complete) = Box::pin(read_entry(self.store, &entry, self.sort_budget)).await?;
-        if !complete {
-            return Ok(MatchState::Walking(self.start_after.clone()));
-        }
-        let matches = filter(self.store, self.request, candidates, self.cap, None).await?;
         let (field, order) = (self.request.sort_by, self.request.sort_order);
-        let mut ranked: Vec<(Position, Candidate)> = matches.into_iter().map(|c| (c.position(field), c)).collect();
+        let ranked: Option<Vec<(Position, CustomerId)>> =
+            match Box::pin(exact_matches(self.store, self.request, now, self.cap)).await? {
+                Some(hits) if hits.len() <= self.sort_budget => hits
+                    .iter()
+                    .map(|h| Some((h.position(field)?, CustomerId::parse(&h.id)?)))
+                    .collect::<Option<Vec<_>>>(),
+                Some(_) => None,
+                None => {
+                    let entry = choose_entry(self.request, now.unix());
+                    let (candidates, complete) = Box::pin(read_entry(self.store, &entry, self.sort_budget)).await?;
+                    if complete {
+                        let matches = filter(self.store, self.request, candidates, self.cap, None).await?;
+                        Some(matches.iter().filter_map(|c| Some((c.position(field), id_of(&c.doc)?))).collect())
+                    } else {
+                        None
+                    }
+                }
+            };
+        let Some(mut ranked) = ranked else { return Ok(MatchState::Walking(self.start_after.clone())) };
         ranked.sort_by(|a, b| a.0.compare(&b.0, order));
         let start = match &self.start_after {
             Some(after) => ranked.partition_point(|(position, _)| position.compare(after, order).is_le()),
             None => 0,
         };
-        let sorted: Vec<Candidate> = ranked.into_iter().skip(start).map(|(_, candidate)| candidate).collect();
-        Ok(MatchState::Sorted(sorted.into_iter()))
+        ranked.drain(..start);
+        Ok(MatchState::Sorted(ranked.into_iter()))
     }
 }
 
@@ -259,29 +294,7 @@ async fn read_entry(store: &Store, entry: &Entry, cap: usize) -> Result<(Vec<Can
     };
     let prefix = |p: &str| SortKeyRange::Prefix(p.to_string());
     Ok(match entry {
-        Entry::Word(word) => {
-            let (word_pk, phone_pk, range) = (keys::search_word_pk(word), keys::search_phone_pk(word), prefix(word));
-            let words = store.entries_in(&word_pk, &range, budget);
-            if word.len() >= MIN_PHONE_FRAGMENT && word.bytes().all(|b| b.is_ascii_digit()) {
-                let phones = store.entries_in(&phone_pk, &range, budget);
-                let ((mut found, words_complete), (more, phones_complete)) = futures::try_join!(words, phones)?;
-                found.extend(more);
-                let found = unique_by_id(found);
-                let complete = words_complete && phones_complete && found.len() <= cap;
-                docs((found, complete))
-            } else {
-                docs(words.await?)
-            }
-        }
         Entry::Phone(digits) => docs(store.entries_in(&keys::search_phone_pk(digits), &prefix(digits), budget).await?),
-        Entry::Tag(tag) => docs(store.entries_in(&keys::search_tag_pk(tag), &SortKeyRange::All, budget).await?),
-        Entry::City(v) => docs(store.entries_in(&keys::search_place_pk("city", v), &SortKeyRange::All, budget).await?),
-        Entry::State(v) => {
-            docs(store.entries_in(&keys::search_place_pk("state", v), &SortKeyRange::All, budget).await?)
-        }
-        Entry::Country(v) => {
-            docs(store.entries_in(&keys::search_place_pk("country", v), &SortKeyRange::All, budget).await?)
-        }
         Entry::Group(group) => {
             let (ids, complete) = store.group_member_ids(group, cap).await?;
             customers_of(store, &ids, complete).await?
@@ -533,6 +546,281 @@ async fn page_customers(
 ) -> Result<Vec<Customer>, StoreError> {
     let ids: Vec<CustomerId> = page.iter().filter_map(|c| id_of(&c.doc)).collect();
     let customers = store.batch_get_customers(&ids, true).await?;
+    Ok(customers
+        .into_iter()
+        .filter(|c| SearchDoc::of(c).matches(request) && request.matches_last_login(c.last_login_at.map(|t| t.unix())))
+        .collect())
+}
+
+/// Candidates left to check on the customers themselves, at most (one consistent
+/// `BatchGetItem` per 100).
+pub const RESIDUAL_MAX: usize = 1_000;
+/// Login days a login window reads, at most (one list each); a longer window is checked on
+/// the candidates of the other criteria.
+const MAX_LOGIN_LIST_DAYS: i64 = 62;
+
+/// A customer found in the posting lists: what its member said, and what the customer said
+/// when it had to be read.
+#[derive(Debug, Clone)]
+struct Hit {
+    id: String,
+    member: Member,
+    /// Known from a last-login list, or from the customer when read.
+    last_login: Option<Option<i64>>,
+    /// Read when a criterion or the sort needed it.
+    doc: Option<SearchDoc>,
+}
+
+impl Hit {
+    /// The hit's place in the order, when what the order needs is known.
+    fn position(&self, field: SortField) -> Option<Position> {
+        let value = match field {
+            SortField::CreatedAt => SortValue::Int(self.member.created),
+            SortField::LastLoginAt => self.last_login?.map_or(SortValue::Missing, SortValue::Int),
+            SortField::FirstName | SortField::LastName => return Some(Position::of(self.doc.as_ref()?, None, field)),
+        };
+        Some(Position { value, id: self.id.clone() })
+    }
+}
+
+/// What the posting lists answered: every match, or `None` when the search is too broad for
+/// them (the planner then walks).
+type Exact = Option<Vec<Hit>>;
+
+/// One criterion's customers: a union of lists (and entries), each member filtered.
+type Source = HashMap<String, Member>;
+
+/// A name filter answered by word lists: the word its value is, and the flags that say a word
+/// starts the name (and starts it as written).
+fn name_filter(value: &Option<String>, start: u8, literal: u8) -> Option<(String, u8, u8)> {
+    let value = value.as_ref()?;
+    let words = words_of(value);
+    (words.len() == 1 && words[0] == *value).then(|| (words[0].clone(), start, literal))
+}
+
+/// The criteria of `request` that no list or member decides: the customers must be read.
+fn needs_customers(request: &SearchRequest, login_listed: bool) -> bool {
+    let name_listed = |v: &Option<String>| v.is_none() || name_filter(v, 0, 0).is_some();
+    request.company_name.is_some()
+        || request.email.is_some()
+        || !request.custom.is_empty()
+        || request.group.is_some()
+        || !name_listed(&request.first_name)
+        || !name_listed(&request.last_name)
+        || (!login_listed && (request.last_login_after.is_some() || request.last_login_before.is_some()))
+}
+
+/// The days whose last-login lists answer the request's login window, when it has one short
+/// enough.
+fn login_days(request: &SearchRequest, now: i64) -> Option<std::ops::RangeInclusive<i64>> {
+    let after = request.last_login_after?;
+    let before = request.last_login_before.unwrap_or(now + 1).min(now + 86_400);
+    let (first, last) = (after.div_euclid(86_400), (before - 1).div_euclid(86_400));
+    (last - first < MAX_LOGIN_LIST_DAYS).then_some(first..=last.max(first))
+}
+
+/// Every customer a query word (or an email filter) may match, or `None` when it starts too many
+/// words to read list by list.
+async fn word_source(store: &Store, word: &str, cap: usize) -> Result<Option<Source>, StoreError> {
+    let Some(words) = store.words_starting(word).await? else { return Ok(None) };
+    let lists = words.iter().map(|w| store.posting_list(ListId::new(ListKind::Word, w.clone())));
+    let unique = unique_partitions_for(word)
+        .into_iter()
+        .map(|p| keys::search_unique_pk(&p))
+        .map(|pk| async move { store.entries_in(&pk, &SortKeyRange::Prefix(word.to_string()), cap + 1).await });
+    let phones = async {
+        if word.len() >= MIN_PHONE_FRAGMENT && word.bytes().all(|b| b.is_ascii_digit()) {
+            store.entries_in(&keys::search_phone_pk(word), &SortKeyRange::Prefix(word.to_string()), cap + 1).await
+        } else {
+            Ok((Vec::new(), true))
+        }
+    };
+    let (lists, unique, phones) = futures::try_join!(
+        futures::future::try_join_all(lists),
+        futures::future::try_join_all(unique),
+        phones
+    )?;
+    let mut source: Source = lists.into_iter().flatten().collect();
+    for (docs, complete) in unique.into_iter().chain([phones]) {
+        if !complete {
+            return Ok(None);
+        }
+        source.extend(docs.iter().map(|doc| (doc.id.clone(), Member::of(doc))));
+    }
+    Ok(Some(source))
+}
+
+/// The customers whose name (first or last) starts with `word`, from the word lists; a
+/// member whose name does not start with its word as written is kept for the customer check
+/// (`unsure`).
+async fn name_source(
+    store: &Store,
+    (word, start, literal): (String, u8, u8),
+    unsure: &mut HashSet<String>,
+) -> Result<Option<Source>, StoreError> {
+    let Some(words) = store.words_starting(&word).await? else { return Ok(None) };
+    let lists = words.iter().map(|w| store.posting_list(ListId::new(ListKind::Word, w.clone())));
+    let mut source = Source::new();
+    for list in futures::future::try_join_all(lists).await? {
+        for (id, member) in list.into_iter().filter(|(_, m)| m.flags & start != 0) {
+            if member.flags & literal == 0 {
+                unsure.insert(id.clone());
+            }
+            source.insert(id, member);
+        }
+    }
+    Ok(Some(source))
+}
+
+/// The union of whole lists.
+async fn lists_source(store: &Store, lists: Vec<ListId>) -> Result<Source, StoreError> {
+    let read = lists.iter().map(|list| store.posting_list(list.clone()));
+    Ok(futures::future::try_join_all(read).await?.into_iter().flatten().collect())
+}
+
+/// Whether a member satisfies what members carry of `request`.
+fn member_matches(request: &SearchRequest, member: &Member, login_listed: bool) -> bool {
+    let place = |wanted: &Option<String>, carried: Option<u32>| {
+        wanted.as_deref().is_none_or(|w| carried == Some(place_hash(w)))
+    };
+    request.statuses.as_ref().is_none_or(|statuses| statuses.contains(&member.status))
+        && request.verified.is_none_or(|v| v == member.verified)
+        && request.created_after.is_none_or(|at| member.created >= at * 1000)
+        && request.created_before.is_none_or(|at| member.created < at * 1000)
+        && place(&request.country, member.country)
+        && place(&request.city, member.city)
+        && (!login_listed || request.matches_last_login(member.login))
+}
+
+/// The statuses a status list must be read for: those asked, unless they are the ones nearly
+/// every customer has.
+fn narrow_statuses(request: &SearchRequest) -> Option<Vec<CustomerStatus>> {
+    let statuses = request.statuses.as_ref()?;
+    (!statuses.contains(&CustomerStatus::Active)).then(|| statuses.clone())
+}
+
+/// Every match of `request` from the posting lists (see the module's step 1).
+async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp, cap: usize) -> Result<Exact, StoreError> {
+    let login = login_days(request, now.unix());
+    let mut unsure = HashSet::new();
+    let mut sources: Vec<Source> = Vec::new();
+    let words = request.words.iter().map(|w| word_source(store, w, cap));
+    for source in futures::future::try_join_all(words).await? {
+        let Some(source) = source else { return Ok(None) };
+        sources.push(source);
+    }
+    for filter in [
+        name_filter(&request.first_name, FIRST_NAME_START, FIRST_NAME_LITERAL),
+        name_filter(&request.last_name, LAST_NAME_START, LAST_NAME_LITERAL),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let Some(source) = name_source(store, filter, &mut unsure).await? else { return Ok(None) };
+        sources.push(source);
+    }
+    let mut lists: Vec<Vec<ListId>> = request.tags.iter().map(|t| vec![ListId::new(ListKind::Tag, t.clone())]).collect();
+    lists.extend(request.state.iter().map(|s| vec![ListId::new(ListKind::State, s.clone())]));
+    if let Some(days) = login.clone() {
+        lists.push(days.map(ListId::last_login_day).collect());
+    }
+    if let (Some(email), true) = (&request.email, sources.is_empty() && lists.is_empty()) {
+        let Some(source) = word_source(store, email, cap).await? else { return Ok(None) };
+        sources.push(source);
+    }
+    if sources.is_empty() && lists.is_empty() {
+        let broad = if let Some(statuses) = narrow_statuses(request) {
+            Some(statuses.iter().map(|s| ListId::new(ListKind::Status, s.as_str())).collect())
+        } else {
+            [(ListKind::City, &request.city), (ListKind::Country, &request.country)]
+                .into_iter()
+                .find_map(|(kind, value)| value.as_ref().map(|v| vec![ListId::new(kind, v.clone())]))
+        };
+        match broad {
+            Some(list) => lists.push(list),
+            None => return Ok(None),
+        }
+    }
+    let read = lists.into_iter().map(|list| lists_source(store, list));
+    sources.extend(futures::future::try_join_all(read).await?);
+    sources.sort_by_key(HashMap::len);
+    let mut sources = sources.into_iter();
+    let Some(smallest) = sources.next() else { return Ok(None) };
+    let rest: Vec<Source> = sources.collect();
+    let login_listed = login.is_some();
+    let mut hits: Vec<Hit> = smallest
+        .into_iter()
+        .filter(|(id, _)| rest.iter().all(|source| source.contains_key(id)))
+        .map(|(id, member)| {
+            // The login time is on the last-login list's member only.
+            let login = rest.iter().filter_map(|s| s.get(&id)).chain([&member]).find_map(|m| m.login);
+            let member = Member { login, ..member };
+            Hit { last_login: login_listed.then_some(login), id, member, doc: None }
+        })
+        .filter(|hit| member_matches(request, &hit.member, login_listed))
+        .collect();
+    let by_name = matches!(request.sort_by, SortField::FirstName | SortField::LastName);
+    let unknown_login = request.sort_by == SortField::LastLoginAt && !login_listed;
+    if needs_customers(request, login_listed) || !unsure.is_empty() || by_name || unknown_login {
+        if hits.len() > RESIDUAL_MAX {
+            return Ok(if by_name && !needs_customers(request, login_listed) && unsure.is_empty() {
+                Some(hits) // exact; the page comes from the name walk
+            } else {
+                None
+            });
+        }
+        hits = checked_on_customers(store, request, hits).await?;
+    }
+    Ok(Some(hits))
+}
+
+/// The hits that match every criterion, checked on their customers (read consistently), with
+/// what the customers say filled in.
+async fn checked_on_customers(store: &Store, request: &SearchRequest, hits: Vec<Hit>) -> Result<Vec<Hit>, StoreError> {
+    let ids: Vec<CustomerId> = hits.iter().filter_map(|h| CustomerId::parse(&h.id)).collect();
+    let customers = store.batch_get_customers(&ids, true).await?;
+    let members = match &request.group {
+        Some(group) => Some(store.members_among(group, &ids).await?),
+        None => None,
+    };
+    Ok(customers
+        .iter()
+        .filter(|c| members.as_ref().is_none_or(|m| m.contains(c.customer_id.as_str())))
+        .filter_map(|c| {
+            let doc = SearchDoc::of(c);
+            let last_login = c.last_login_at.map(|t| t.unix());
+            (doc.matches(request) && request.matches_last_login(last_login)).then(|| Hit {
+                id: doc.id.clone(),
+                member: Member { login: last_login, ..Member::of(&doc) },
+                last_login: Some(last_login),
+                doc: Some(doc),
+            })
+        })
+        .collect())
+}
+
+/// The hits in the requested order after `after`, the page and where the next one starts;
+/// `None` when the order needs what the hits do not know (names of too many hits).
+fn page_of_hits(
+    request: &SearchRequest,
+    hits: &[Hit],
+    after: Option<&Position>,
+) -> Option<(Vec<CustomerId>, Option<Position>)> {
+    let order = request.sort_order;
+    let mut ranked: Vec<(Position, &Hit)> =
+        hits.iter().map(|h| h.position(request.sort_by).map(|p| (p, h))).collect::<Option<_>>()?;
+    ranked.sort_by(|a, b| a.0.compare(&b.0, order));
+    let start = after.map_or(0, |cursor| ranked.partition_point(|(p, _)| p.compare(cursor, order).is_le()));
+    let mut page: Vec<(Position, &Hit)> = ranked.into_iter().skip(start).take(request.limit + 1).collect();
+    let more = page.len() > request.limit;
+    page.truncate(request.limit);
+    let next = if more { page.last().map(|(p, _)| p.clone()) } else { None };
+    Some((page.iter().filter_map(|(_, h)| CustomerId::parse(&h.id)).collect(), next))
+}
+
+/// The page's customers by id, checked once more.
+async fn customers_by_id(store: &Store, request: &SearchRequest, ids: &[CustomerId]) -> Result<Vec<Customer>, StoreError> {
+    let customers = store.batch_get_customers(ids, true).await?;
     Ok(customers
         .into_iter()
         .filter(|c| SearchDoc::of(c).matches(request) && request.matches_last_login(c.last_login_at.map(|t| t.unix())))

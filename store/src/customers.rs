@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::keys::{self, entity};
 use super::search::{IndexChange, IndexOverflow};
@@ -19,6 +19,9 @@ use crate::domain::ids::random_token;
 use crate::domain::stats::CounterChange;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
+
+/// Attempts of a login that keeps meeting concurrent changes of its customer.
+const LOGIN_ATTEMPTS: usize = 8;
 
 /// Attempts of an erase that keeps meeting concurrent changes of its customer.
 const ERASE_ATTEMPTS: usize = 8;
@@ -127,6 +130,9 @@ impl Store {
     /// the write succeeded: a failure to settle is logged, and leaves pending entries, which
     /// readers check against the customer.
     async fn run_plan(&self, plan: WritePlan, token: &str) -> Result<(), TxError> {
+        if !plan.new_words.is_empty() {
+            self.register_words(&plan.new_words).await?;
+        }
         if !plan.overflow.is_empty() {
             self.stage_index(&plan.overflow, token).await?;
         }
@@ -297,73 +303,41 @@ impl Store {
     /// last-login index. Only active customers may log in; returns the updated customer, or
     /// `None` when it is not active (or gone).
     ///
-    /// A login is the hottest write, so it touches neither the search entries nor the totals:
-    /// one `UpdateItem` of the customer, conditional on the proved contact being verified
-    /// already, plus the two login counters. Only the first login of a customer whose contact
-    /// was not yet verified takes the full write path, since being verified is searchable.
+    /// The login moves the customer from the posting list of its previous login day to
+    /// today's, in the same transaction as the customer (a consistent read first, then the
+    /// versioned write, as any change): a search by last login is exact the moment a login
+    /// returns, whatever else changes the customer meanwhile.
     pub async fn record_login(
         &self,
         id: &CustomerId,
         now: Timestamp,
         proof: LoginProof<'_>,
     ) -> Result<Option<Customer>, StoreError> {
-        let customer = match self.mark_login(id, now, proof).await? {
-            Some(customer) => customer,
-            None => match self.get_customer(id).await? {
-                Some(current) if current.is_active() && proof.verifies_more_of(&current) => {
-                    let mut next = current.clone();
-                    next.last_login_at = Some(now);
-                    next.updated_at = now;
-                    proof.mark_verified(&mut next);
-                    next.version = current.version + 1;
-                    match self.write_change(&current, &next, None, &[]).await {
-                        Ok(()) => next,
-                        // Changed meanwhile: one more round through the cheap path or this one.
-                        Err(StoreError::VersionConflict) => return Box::pin(self.record_login(id, now, proof)).await,
-                        Err(err) => return Err(err),
-                    }
-                }
-                _ => return Ok(None),
-            },
+        let mut attempts = 0;
+        let customer = loop {
+            attempts += 1;
+            if attempts > LOGIN_ATTEMPTS {
+                return Err(StoreError::VersionConflict);
+            }
+            let Some(current) = self.get_customer(id).await? else { return Ok(None) };
+            if !current.is_active() {
+                return Ok(None);
+            }
+            let mut next = current.clone();
+            next.last_login_at = Some(now);
+            next.updated_at = now;
+            proof.mark_verified(&mut next);
+            next.version = current.version + 1;
+            match self.write_change(&current, &next, None, &[]).await {
+                Ok(()) => break next,
+                // Changed meanwhile: read it again and decide again.
+                Err(StoreError::VersionConflict) => continue,
+                Err(err) => return Err(err),
+            }
         };
         let day = now.unix().div_euclid(86_400);
         futures::try_join!(self.count_login(now), self.record_login_day(id, day))?;
         Ok(Some(customer))
-    }
-
-    /// The cheap login write; `None` when the customer is not an active one whose proved
-    /// contact is verified already.
-    async fn mark_login(
-        &self,
-        id: &CustomerId,
-        now: Timestamp,
-        proof: LoginProof<'_>,
-    ) -> Result<Option<Customer>, StoreError> {
-        let mut condition = "attribute_exists(PK) AND #status = :active".to_string();
-        let mut request = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::customer_pk(id)))
-            .key(keys::SK, s(keys::PROFILE_SK))
-            .update_expression("SET last_login_at = :now, updated_at = :now ADD version :one")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":active", s("active"))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .return_consumed_capacity(Self::CAPACITY);
-        if let Some(flag) = proof.verified_flag() {
-            condition.push_str(&format!(" AND {flag} = :true"));
-            request = request.expression_attribute_values(":true", AttributeValue::Bool(true));
-        }
-        match self.conditional(request.condition_expression(condition).send().await)? {
-            Some(out) => {
-                let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
-                Ok(Some(serde_dynamo::from_item(item)?))
-            }
-            None => Ok(None),
-        }
     }
 
     /// Counts an activity with an atomic `ADD`, so concurrent activities never lose a count.
@@ -541,6 +515,9 @@ impl Store {
             self.apply_index_overflow(Vec::new(), index.deletes).await?;
             let mut plan = WritePlan::default();
             plan.push(self.delete_customer_under(&customer, rule)?, None);
+            for write in &index.slots {
+                plan.push(self.slot_action(write)?, None);
+            }
             for (_, key) in unique_keys(&customer) {
                 plan.push(self.delete_owned_sentinel(&key, id)?, None);
             }
@@ -681,33 +658,17 @@ pub enum LoginProof<'a> {
 }
 
 impl LoginProof<'_> {
-    fn verified_flag(self) -> Option<&'static str> {
-        match self {
-            LoginProof::Code(crate::domain::CodeRecipient::Phone(_)) => Some("phone_verified"),
-            LoginProof::Code(crate::domain::CodeRecipient::Email(_)) => Some("email_verified"),
-            LoginProof::Code(crate::domain::CodeRecipient::StaffReset(_)) | LoginProof::Provider => None,
-        }
-    }
-
-    /// Whether the login verifies a contact of `customer` that is not verified yet (the contact
-    /// must still be the customer's: it may have changed since the look-up).
-    fn verifies_more_of(self, customer: &Customer) -> bool {
-        match self {
-            LoginProof::Code(crate::domain::CodeRecipient::Phone(phone)) => {
-                customer.phone.as_ref() == Some(phone) && !customer.phone_verified
-            }
-            LoginProof::Code(crate::domain::CodeRecipient::Email(email)) => {
-                customer.email.as_ref() == Some(email) && !customer.email_verified
-            }
-            LoginProof::Code(crate::domain::CodeRecipient::StaffReset(_)) | LoginProof::Provider => false,
-        }
-    }
-
+    /// Marks the proved contact verified, if it is still the customer's (it may have changed
+    /// since the look-up that found the customer).
     fn mark_verified(self, customer: &mut Customer) {
         match self {
-            LoginProof::Code(crate::domain::CodeRecipient::Phone(_)) => customer.phone_verified = true,
-            LoginProof::Code(crate::domain::CodeRecipient::Email(_)) => customer.email_verified = true,
-            LoginProof::Code(crate::domain::CodeRecipient::StaffReset(_)) | LoginProof::Provider => {}
+            LoginProof::Code(crate::domain::CodeRecipient::Phone(phone)) if customer.phone.as_ref() == Some(phone) => {
+                customer.phone_verified = true
+            }
+            LoginProof::Code(crate::domain::CodeRecipient::Email(email)) if customer.email.as_ref() == Some(email) => {
+                customer.email_verified = true
+            }
+            LoginProof::Code(_) | LoginProof::Provider => {}
         }
     }
 }
@@ -766,6 +727,8 @@ pub struct WritePlan {
     pub actions: Vec<TransactWriteItem>,
     pub fields: Vec<Option<UniqueField>>,
     pub overflow: IndexOverflow,
+    /// Name words for the posting lists' directory, written before the transaction.
+    pub new_words: Vec<String>,
 }
 
 impl WritePlan {
@@ -774,9 +737,21 @@ impl WritePlan {
         self.fields.push(field);
     }
 
-    /// Adds index changes to the transaction while it has room, puts before deletes.
+    /// Adds index changes to the transaction: every posting-list write (a customer has at most
+    /// ~70: one per name word, tag, place, status and last-login day), then entries while it
+    /// has room, puts before deletes.
     fn add_index(&mut self, store: &Store, change: IndexChange) -> Result<(), StoreError> {
         self.overflow.version = change.version;
+        self.new_words.extend(change.new_words);
+        for write in &change.slots {
+            self.push(store.slot_action(write)?, None);
+        }
+        if self.actions.len() > MAX_TRANSACTION_ACTIONS {
+            return Err(StoreError::Backend(format!(
+                "a customer write needs {} actions for its posting lists alone",
+                self.actions.len()
+            )));
+        }
         for item in change.puts {
             if self.actions.len() < MAX_TRANSACTION_ACTIONS {
                 self.push(store.put_action(item)?, None);

@@ -98,6 +98,10 @@ pub mod entity {
     pub const CART: &str = "cart";
     pub const CART_MIGRATION: &str = "cart_migration";
     pub const SEARCH_ENTRY: &str = "search_entry";
+    /// A block of a posting list.
+    pub const POSTINGS: &str = "postings";
+    /// A name word in the directory of posting lists.
+    pub const WORD: &str = "word";
     pub const LOGIN_DAY: &str = "login_day";
     pub const COUNTER: &str = "counter";
     pub const ERASURE: &str = "erasure";
@@ -260,21 +264,28 @@ pub const LOGIN_DAY_TTL_DAYS: i64 = 400;
 /// within days, not at once): an erase looks this much further back.
 pub const LOGIN_DAY_EXPIRY_LAG_DAYS: i64 = 30;
 
-pub fn search_word_pk(word: &str) -> String {
-    format!("SW#{}", word.chars().next().unwrap_or('_'))
+/// A unique word's entries (email, username, id) under a prefix (see
+/// `domain::search::postings::unique_word_partition`).
+pub fn search_unique_pk(partition: &str) -> String {
+    format!("SU#{partition}")
+}
+
+/// The blocks of a posting list (`SK` is the bucket, [`search_block_sk`]).
+pub fn search_list_pk(list: &crate::domain::search::postings::ListId) -> String {
+    format!("IX#{}#{}", list.kind.code(), list.value)
+}
+
+pub fn search_block_sk(bucket: u32) -> String {
+    format!("{bucket:04}")
+}
+
+/// The name words starting with `word`'s first character (`SK` is the word).
+pub fn search_directory_pk(word: &str) -> String {
+    format!("IXD#{}", word.chars().next().unwrap_or('_'))
 }
 
 pub fn search_phone_pk(digits: &str) -> String {
     format!("SP#{}", digits.get(..3).unwrap_or(digits))
-}
-
-pub fn search_tag_pk(tag: &str) -> String {
-    format!("ST#{tag}")
-}
-
-/// `kind` is `country`, `state` or `city`.
-pub fn search_place_pk(kind: &str, folded: &str) -> String {
-    format!("SL#{kind}#{folded}")
 }
 
 pub fn search_created_pk(status: &str, shard: u32) -> String {

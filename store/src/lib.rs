@@ -17,6 +17,7 @@ pub mod login_guard;
 pub mod media;
 pub mod otp;
 pub mod personal_data;
+pub mod postings;
 pub mod rate_limit;
 pub mod search;
 pub mod sessions;

@@ -5,7 +5,7 @@
 //! that transaction are written around it, versioned and marked pending until settled (see
 //! `IndexOverflow`), so racing writers and interruptions never give a reader a wrong answer.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
@@ -15,6 +15,7 @@ use super::keys::{self, SEARCH_SEPARATOR as SEP, entity};
 use super::{Item, Store, StoreError, n, s, string_attr};
 use crate::domain::customer::Customer;
 use crate::domain::search::SearchDoc;
+use crate::domain::search::postings::{Slot, SlotWrite, memberships, name_word_flags, slot_writes, unique_words};
 use crate::domain::{CustomerId, GroupId};
 use crate::time::Timestamp;
 
@@ -59,23 +60,18 @@ pub fn name_sk(name: &str, other: &str, id: &str) -> String {
     format!("{name}{SEP}{other}{SEP}{id}")
 }
 
-/// Every entry a customer's document has.
+/// Every entry a customer's document has: its unique words (email, username, id) where its
+/// names stop answering for them, its phone's suffixes, and its places in creation and name
+/// order. Name words, tags, places, statuses and last logins are posting lists instead (see
+/// `postings`).
 pub fn entry_keys(doc: &SearchDoc) -> BTreeSet<EntryKey> {
     let id = doc.id.as_str();
     let mut keys = BTreeSet::new();
-    for word in doc.words() {
-        keys.insert(EntryKey::new(keys::search_word_pk(&word), format!("{word}{SEP}{id}")));
+    for (word, partition) in unique_words(doc) {
+        keys.insert(EntryKey::new(keys::search_unique_pk(&partition), format!("{word}{SEP}{id}")));
     }
     for suffix in doc.phone_suffixes() {
         keys.insert(EntryKey::new(keys::search_phone_pk(&suffix), format!("{suffix}{SEP}{id}")));
-    }
-    for tag in &doc.tags {
-        keys.insert(EntryKey::new(keys::search_tag_pk(tag), id.to_string()));
-    }
-    for (kind, value) in [("country", &doc.country), ("state", &doc.state), ("city", &doc.city)] {
-        if let Some(value) = value {
-            keys.insert(EntryKey::new(keys::search_place_pk(kind, value), id.to_string()));
-        }
     }
     keys.insert(EntryKey::new(
         keys::search_created_pk(doc.status.as_str(), created_shard(id)),
@@ -86,15 +82,24 @@ pub fn entry_keys(doc: &SearchDoc) -> BTreeSet<EntryKey> {
     keys
 }
 
+/// A customer's posting-list memberships (none for an absent one).
+pub fn slots_of(customer: Option<&Customer>) -> BTreeMap<Slot, String> {
+    customer.map_or_else(BTreeMap::new, |c| memberships(&SearchDoc::of(c), c.last_login_at.map(|t| t.unix())))
+}
+
 /// The index writes that take a customer from `before` to `after` (`None`: absent). When the
 /// document changes every entry is rewritten (each carries it); otherwise only entries whose
-/// key appears or disappears are written.
+/// key appears or disappears are written. Block writes move the customer in its posting lists.
 #[derive(Debug, Default)]
 pub struct IndexChange {
     /// The version the write gives the customer, which every entry it writes carries.
     pub version: u64,
     pub puts: Vec<Item>,
     pub deletes: Vec<EntryKey>,
+    /// Posting-list writes: they go in the customer's transaction, before any entry.
+    pub slots: Vec<SlotWrite>,
+    /// Name words the customer gains, for the directory (written before the transaction).
+    pub new_words: Vec<String>,
 }
 
 impl IndexChange {
@@ -109,13 +114,16 @@ impl IndexChange {
             for key in new_keys.iter().filter(|k| rewrite_all || !old_keys.contains(k)) {
                 change.puts.push(entry_item(key, doc, change.version)?);
             }
+            let old_words = old_doc.as_ref().map(name_word_flags).unwrap_or_default();
+            change.new_words = name_word_flags(doc).into_keys().filter(|w| !old_words.contains_key(w)).collect();
         }
         change.deletes = old_keys.difference(&new_keys).cloned().collect();
+        change.slots = slot_writes(&slots_of(before), &slots_of(after));
         Ok(change)
     }
 
     pub fn len(&self) -> usize {
-        self.puts.len() + self.deletes.len()
+        self.puts.len() + self.deletes.len() + self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {

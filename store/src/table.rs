@@ -95,6 +95,35 @@ impl Store {
         }
     }
 
+    /// At most `limit` items of a partition whose sort key is in `range`, read consistently.
+    pub(crate) async fn query_limited(
+        &self,
+        pk: &str,
+        range: &SortKeyRange,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let request = self.client().query().table_name(self.table());
+            let out = range
+                .condition(request, pk)
+                .consistent_read(true)
+                .limit((limit - items.len()).clamp(1, 1000) as i32)
+                .set_exclusive_start_key(start_key)
+                .return_consumed_capacity(Self::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            self.meter().read(out.consumed_capacity());
+            items.extend(out.items.unwrap_or_default());
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || items.len() >= limit {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Deletes the items of a partition whose sort key starts with `prefix` (all for `None`).
     pub(crate) async fn delete_prefix(&self, pk: &str, prefix: Option<&str>) -> Result<(), StoreError> {
         let keys = self.query_prefix(pk, prefix, Some("PK, SK")).await?;

@@ -5,6 +5,7 @@
 
 mod doc;
 mod plan;
+pub mod postings;
 mod request;
 
 pub use doc::{SearchDoc, name_words};

@@ -68,12 +68,14 @@ async fn seed(t: &TestApp, matching: usize, now: i64) -> BTreeSet<String> {
     // In chunks of 1,000, as `search-bench` does: a creation plan is some 30 items, so the
     // plans of every customer at once would hold gigabytes.
     let mut counters = shared::domain::stats::CounterChange::default();
+    let mut lists = shared::store::postings::BlockSet::default();
     for chunk in bulk.chunks(1_000) {
         let mut puts = Vec::new();
         for (_, c) in chunk {
             let plan = store.creation_plan(c, &note).expect("plan");
             puts.extend(plan.actions.iter().filter_map(|a| a.put().map(|p| p.item().clone())));
             puts.extend(plan.overflow.puts);
+            lists.add(c);
             for (name, delta) in shared::domain::stats::CounterChange::between(None, Some(c)).global {
                 *counters.global.entry(name).or_insert(0) += delta;
             }
@@ -88,6 +90,7 @@ async fn seed(t: &TestApp, matching: usize, now: i64) -> BTreeSet<String> {
             })
             .await;
     }
+    store.merge_blocks(&lists).await.expect("posting lists");
     store.adjust_counters(&counters).await.expect("counters");
     ids
 }

@@ -427,6 +427,8 @@ async fn seed_bulk(t: &TestApp, from: usize, target: usize, concurrency: usize, 
     let mut facets: std::collections::BTreeMap<(shared::domain::stats::Facet, String), (String, i64)> =
         Default::default();
     let mut days: std::collections::BTreeMap<(time::Date, &str), i64> = Default::default();
+    // Posting lists gathered for every customer and written once at the end.
+    let mut lists = shared::store::postings::BlockSet::default();
     for chunk_start in (from..target).step_by(1_000) {
         let mut puts = Vec::new();
         for n in chunk_start..(chunk_start + 1_000).min(target) {
@@ -434,6 +436,7 @@ async fn seed_bulk(t: &TestApp, from: usize, target: usize, concurrency: usize, 
             let plan = store.creation_plan(&c, &note).expect("plan");
             puts.extend(plan.actions.iter().filter_map(|a| a.put().map(|p| p.item().clone())));
             puts.extend(plan.overflow.puts);
+            lists.add(&c);
             let change = shared::domain::stats::CounterChange::between(None, Some(&c));
             for (name, delta) in change.global {
                 *counters.global.entry(name).or_insert(0) += delta;
@@ -460,6 +463,8 @@ async fn seed_bulk(t: &TestApp, from: usize, target: usize, concurrency: usize, 
             eprintln!("  loaded {done} customers ({:.0}/s)", (done - from) as f64 / started.elapsed().as_secs_f64());
         }
     }
+    eprintln!("  writing {} posting-list blocks", lists.blocks.len());
+    store.merge_blocks(&lists).await.expect("posting lists");
     counters.facets = facets
         .into_iter()
         .map(|((facet, key), (display, delta))| (facet, shared::domain::stats::FacetValue { key, display }, delta))
