@@ -146,7 +146,9 @@ impl Lists {
             let (items, next) = scan_page(store, keys::entity::POSTINGS, start).await?;
             for item in items {
                 let expected = self.0.blocks.get(&(string(&item, keys::PK), string(&item, keys::SK)));
-                for (name, value) in item.iter().filter(|(n, _)| ![keys::PK, keys::SK, keys::ENTITY].contains(&n.as_str())) {
+                for (name, value) in
+                    item.iter().filter(|(n, _)| ![keys::PK, keys::SK, keys::ENTITY].contains(&n.as_str()))
+                {
                     drift.members += 1;
                     match expected.and_then(|block| block.get(name)) {
                         None => drift.stale_members += 1,

@@ -30,7 +30,8 @@ use crate::domain::search::postings::{
     unique_partitions_for,
 };
 use crate::domain::search::{
-    Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, SortValue, choose_entry, words_of,
+    Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, SortValue, choose_entry,
+    words_of,
 };
 use crate::domain::{Customer, CustomerId};
 use crate::time::Timestamp;
@@ -635,11 +636,8 @@ async fn word_source(store: &Store, word: &str, cap: usize) -> Result<Option<Sou
             Ok((Vec::new(), true))
         }
     };
-    let (lists, unique, phones) = futures::try_join!(
-        futures::future::try_join_all(lists),
-        futures::future::try_join_all(unique),
-        phones
-    )?;
+    let (lists, unique, phones) =
+        futures::try_join!(futures::future::try_join_all(lists), futures::future::try_join_all(unique), phones)?;
     let mut source: Source = lists.into_iter().flatten().collect();
     for (docs, complete) in unique.into_iter().chain([phones]) {
         if !complete {
@@ -700,7 +698,12 @@ fn narrow_statuses(request: &SearchRequest) -> Option<Vec<CustomerStatus>> {
 }
 
 /// Every match of `request` from the posting lists (see the module's step 1).
-async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp, cap: usize) -> Result<Exact, StoreError> {
+async fn exact_matches(
+    store: &Store,
+    request: &SearchRequest,
+    now: Timestamp,
+    cap: usize,
+) -> Result<Exact, StoreError> {
     let login = login_days(request, now.unix());
     let mut unsure = HashSet::new();
     let mut sources: Vec<Source> = Vec::new();
@@ -719,7 +722,8 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp, c
         let Some(source) = name_source(store, filter, &mut unsure).await? else { return Ok(None) };
         sources.push(source);
     }
-    let mut lists: Vec<Vec<ListId>> = request.tags.iter().map(|t| vec![ListId::new(ListKind::Tag, t.clone())]).collect();
+    let mut lists: Vec<Vec<ListId>> =
+        request.tags.iter().map(|t| vec![ListId::new(ListKind::Tag, t.clone())]).collect();
     lists.extend(request.state.iter().map(|s| vec![ListId::new(ListKind::State, s.clone())]));
     if let Some(days) = login.clone() {
         lists.push(days.map(ListId::last_login_day).collect());
@@ -819,7 +823,11 @@ fn page_of_hits(
 }
 
 /// The page's customers by id, checked once more.
-async fn customers_by_id(store: &Store, request: &SearchRequest, ids: &[CustomerId]) -> Result<Vec<Customer>, StoreError> {
+async fn customers_by_id(
+    store: &Store,
+    request: &SearchRequest,
+    ids: &[CustomerId],
+) -> Result<Vec<Customer>, StoreError> {
     let customers = store.batch_get_customers(ids, true).await?;
     Ok(customers
         .into_iter()

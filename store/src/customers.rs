@@ -7,15 +7,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::keys::{self, entity};
-use super::search::{IndexChange, IndexOverflow};
+use super::search::{IndexChange, IndexOverflow, slots_of};
 use super::table::{AtVersion, TxError, backoff};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::audit::{AuditEntry, AuditNote};
 use crate::domain::customer::ActivityKind;
 use crate::domain::ids::random_token;
+use crate::domain::search::postings::{SlotWrite, customer_id_of};
 use crate::domain::stats::CounterChange;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
@@ -137,6 +138,9 @@ impl Store {
             self.stage_index(&plan.overflow, token).await?;
         }
         self.transact(plan.actions, &plan.fields).await?;
+        if !plan.slot_overflow.is_empty() {
+            self.settle_slots(plan.slot_overflow, plan.overflow.version).await?;
+        }
         if !plan.overflow.is_empty()
             && let Err(err) = self.settle_index(&plan.overflow).await
         {
@@ -673,6 +677,73 @@ impl LoginProof<'_> {
     }
 }
 
+impl Store {
+    /// Writes the posting-list changes a committed customer write had no room for, each batch
+    /// one transaction conditional on the customer still being at `version`. When a newer write
+    /// got there first (it changed the lists from the customer it read, assuming these were
+    /// done), the same slots are set to what the customer now says, at its version, until one
+    /// batch applies: the lists end as the newest customer says whatever the interleaving.
+    async fn settle_slots(&self, writes: Vec<SlotWrite>, version: u64) -> Result<(), StoreError> {
+        let Some(id) = writes.first().and_then(|w| CustomerId::parse(&customer_id_of(&w.slot.name))) else {
+            return Ok(());
+        };
+        let (mut writes, mut version) = (writes, version);
+        for attempt in attempts_within_budget() {
+            match self.try_settle_slots(&id, &writes, version).await {
+                Ok(()) => return Ok(()),
+                Err(TxError::Condition | TxError::Taken(_)) => {
+                    let current = self.get_customer(&id).await?;
+                    let wanted = slots_of(current.as_ref());
+                    writes = writes
+                        .into_iter()
+                        .map(|w| SlotWrite { member: wanted.get(&w.slot).cloned(), slot: w.slot })
+                        .collect();
+                    match current {
+                        Some(current) => version = current.version,
+                        // Erased: its erase removed every slot the customer had then.
+                        None => return self.try_settle_slots_unconditionally(&writes).await,
+                    }
+                }
+                Err(TxError::Conflict) => backoff(attempt).await,
+                Err(TxError::Store(err)) => return Err(err),
+            }
+        }
+        Err(StoreError::Backend("posting lists left behind by repeated conflicts".into()))
+    }
+
+    async fn try_settle_slots(&self, id: &CustomerId, writes: &[SlotWrite], version: u64) -> Result<(), TxError> {
+        for chunk in writes.chunks(MAX_TRANSACTION_ACTIONS - 1) {
+            let check = ConditionCheck::builder()
+                .table_name(self.table())
+                .key(keys::PK, s(keys::customer_pk(id)))
+                .key(keys::SK, s(keys::PROFILE_SK))
+                .at_version(version)
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let mut actions = vec![TransactWriteItem::builder().condition_check(check).build()];
+            for write in chunk {
+                actions.push(self.slot_action(write)?);
+            }
+            let fields = vec![None; actions.len()];
+            self.transact(actions, &fields).await?;
+        }
+        Ok(())
+    }
+
+    async fn try_settle_slots_unconditionally(&self, writes: &[SlotWrite]) -> Result<(), StoreError> {
+        for chunk in writes.chunks(MAX_TRANSACTION_ACTIONS) {
+            let actions = chunk.iter().map(|w| self.slot_action(w)).collect::<Result<Vec<_>, _>>()?;
+            let fields = vec![None; actions.len()];
+            match self.transact(actions, &fields).await {
+                Ok(()) => {}
+                Err(TxError::Store(err)) => return Err(err),
+                Err(_) => return Err(StoreError::VersionConflict),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A transaction action added to a customer write, with the unique field it guards.
 pub(crate) type ExtraAction = (TransactWriteItem, Option<UniqueField>);
 
@@ -729,6 +800,9 @@ pub struct WritePlan {
     pub overflow: IndexOverflow,
     /// Name words for the posting lists' directory, written before the transaction.
     pub new_words: Vec<String>,
+    /// Posting-list writes that did not fit (a tag set of 50 replaced by another): written
+    /// once the transaction committed (`Store::settle_slots`).
+    pub slot_overflow: Vec<SlotWrite>,
 }
 
 impl WritePlan {
@@ -743,14 +817,12 @@ impl WritePlan {
     fn add_index(&mut self, store: &Store, change: IndexChange) -> Result<(), StoreError> {
         self.overflow.version = change.version;
         self.new_words.extend(change.new_words);
-        for write in &change.slots {
-            self.push(store.slot_action(write)?, None);
-        }
-        if self.actions.len() > MAX_TRANSACTION_ACTIONS {
-            return Err(StoreError::Backend(format!(
-                "a customer write needs {} actions for its posting lists alone",
-                self.actions.len()
-            )));
+        for write in change.slots {
+            if self.actions.len() < MAX_TRANSACTION_ACTIONS {
+                self.push(store.slot_action(&write)?, None);
+            } else {
+                self.slot_overflow.push(write);
+            }
         }
         for item in change.puts {
             if self.actions.len() < MAX_TRANSACTION_ACTIONS {

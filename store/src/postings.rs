@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::keys::{self, entity};
+use super::search::slots_of;
 use super::table::SortKeyRange;
 use super::{Item, Store, StoreError, s, string_attr};
-use super::search::slots_of;
 use crate::domain::Customer;
 use crate::domain::search::postings::{ListId, ListKind, Member, Slot, SlotWrite, customer_id_of};
 
@@ -73,9 +73,9 @@ impl Store {
             .expression_attribute_names("#e", keys::ENTITY)
             .expression_attribute_values(":e", s(entity::POSTINGS));
         let update = match &write.member {
-            Some(member) => update
-                .update_expression("SET #m = :m, #e = :e")
-                .expression_attribute_values(":m", s(member.clone())),
+            Some(member) => {
+                update.update_expression("SET #m = :m, #e = :e").expression_attribute_values(":m", s(member.clone()))
+            }
             None => update.update_expression("SET #e = :e REMOVE #m"),
         };
         let update = update.build().map_err(|e| StoreError::Backend(e.to_string()))?;

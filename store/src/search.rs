@@ -675,13 +675,16 @@ mod tests {
     }
 
     #[test]
-    fn an_unchanged_document_writes_nothing_and_a_new_word_one_entry() {
+    fn an_unchanged_document_writes_nothing_and_a_login_moves_one_list() {
         let before = customer();
         assert!(IndexChange::between(Some(&before), Some(&before)).expect("change").is_empty());
         let mut after = before.clone();
-        after.last_login_at = Some(Timestamp::from_unix(1_800_000_000));
         after.total_transactions = 9;
         assert!(IndexChange::between(Some(&before), Some(&after)).expect("change").is_empty(), "volatile values");
+        after.last_login_at = Some(Timestamp::from_unix(1_800_000_000));
+        let login = IndexChange::between(Some(&before), Some(&after)).expect("change");
+        assert!(login.puts.is_empty() && login.deletes.is_empty(), "no entry carries the last login");
+        assert_eq!(login.slots.len(), 1, "the customer joins the login day's list: {:?}", login.slots);
     }
 
     #[test]
@@ -691,10 +694,15 @@ mod tests {
         after.city = Some("Ndola".into());
         let change = IndexChange::between(Some(&before), Some(&after)).expect("change");
         assert_eq!(change.puts.len(), entry_keys(&SearchDoc::of(&after)).len());
-        assert_eq!(change.deletes, [EntryKey::new("SL#city#lusaka".into(), "CUST_0000AAAA".into())]);
+        assert!(change.deletes.is_empty(), "places are lists, not entries");
+        let removed: Vec<&str> =
+            change.slots.iter().filter(|w| w.member.is_none()).map(|w| w.slot.list.value.as_str()).collect();
+        assert_eq!(removed, ["lusaka"], "out of the old city's list");
+        assert_eq!(change.slots.len(), slots_of(Some(&after)).len() + 1, "every member carries the city");
         let erase = IndexChange::between(Some(&after), None).expect("change");
         assert!(erase.puts.is_empty());
         assert_eq!(erase.deletes.len(), entry_keys(&SearchDoc::of(&after)).len());
+        assert!(erase.slots.iter().all(|w| w.member.is_none()) && erase.slots.len() == slots_of(Some(&after)).len());
     }
 
     #[test]

@@ -328,6 +328,7 @@ macro_rules! at_version {
 }
 
 at_version!(
+    aws_sdk_dynamodb::types::builders::ConditionCheckBuilder,
     aws_sdk_dynamodb::types::builders::PutBuilder,
     aws_sdk_dynamodb::types::builders::DeleteBuilder,
     aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder

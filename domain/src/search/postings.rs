@@ -273,7 +273,10 @@ pub fn slot_writes(before: &BTreeMap<Slot, String>, after: &BTreeMap<Slot, Strin
         .map(|(slot, member)| SlotWrite { slot: slot.clone(), member: Some(member.clone()) })
         .collect();
     writes.extend(
-        before.keys().filter(|slot| !after.contains_key(*slot)).map(|slot| SlotWrite { slot: slot.clone(), member: None }),
+        before
+            .keys()
+            .filter(|slot| !after.contains_key(*slot))
+            .map(|slot| SlotWrite { slot: slot.clone(), member: None }),
     );
     writes
 }
@@ -301,7 +304,10 @@ fn common_prefix_len(a: &str, b: &str) -> usize {
 /// The partitions a query word reads unique words from: each of its prefixes, up to the
 /// partitions' length.
 pub fn unique_partitions_for(word: &str) -> Vec<String> {
-    (1..=word.len().min(UNIQUE_PARTITION_MAX)).filter(|&n| word.is_char_boundary(n)).map(|n| word[..n].to_string()).collect()
+    (1..=word.len().min(UNIQUE_PARTITION_MAX))
+        .filter(|&n| word.is_char_boundary(n))
+        .map(|n| word[..n].to_string())
+        .collect()
 }
 
 /// The unique words of a document (email, username, folded id) that need an entry, with their
