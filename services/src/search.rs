@@ -728,6 +728,14 @@ async fn exact_matches(
     if let Some(days) = login.clone() {
         lists.push(days.map(ListId::last_login_day).collect());
     }
+    if let Some(digits) = &request.phone {
+        let pk = keys::search_phone_pk(digits);
+        let (docs, complete) = store.entries_in(&pk, &SortKeyRange::Prefix(digits.clone()), cap + 1).await?;
+        if !complete {
+            return Ok(None);
+        }
+        sources.push(docs.iter().map(|doc| (doc.id.clone(), Member::of(doc))).collect());
+    }
     if let (Some(email), true) = (&request.email, sources.is_empty() && lists.is_empty()) {
         let Some(source) = word_source(store, email, cap).await? else { return Ok(None) };
         sources.push(source);

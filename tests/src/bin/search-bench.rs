@@ -486,6 +486,8 @@ struct Measured {
     p95: Duration,
     p99: Duration,
     rcu: f64,
+    /// The process's CPU time per call.
+    cpu: Duration,
     note: String,
 }
 
@@ -529,11 +531,13 @@ async fn measure(
         _ => String::new(),
     };
     let mut latencies = Vec::with_capacity(iterations);
+    let cpu_before = process_cpu();
     for _ in 0..iterations {
         let started = Instant::now();
         call().await;
         latencies.push(started.elapsed());
     }
+    let cpu = (process_cpu() - cpu_before) / iterations.max(1) as u32;
     latencies.sort();
     Measured {
         name: name.into(),
@@ -541,8 +545,19 @@ async fn measure(
         p95: percentile(&latencies, 0.95),
         p99: percentile(&latencies, 0.99),
         rcu: used.read,
+        cpu,
         note,
     }
+}
+
+/// This process's CPU time (user and system, every thread): the handler runs in-process, and
+/// DynamoDB Local is another process, so this is the function's own CPU.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
 }
 
 /// The one-word query as a Scan with a FilterExpression: what a service without an index does.
@@ -638,6 +653,32 @@ async fn main() {
                 Some(json!({"sort_by": "last_name"})),
             ),
             ("4. one letter (counting cap)", "POST", "/v1/customers/search".into(), Some(json!({"query": "m"}))),
+            ("6a. the most common full name", "POST", "/v1/customers/search".into(), Some(json!({"query": "mary mulenga"}))),
+            (
+                "6b. last_name + city",
+                "POST",
+                "/v1/customers/search".into(),
+                Some(json!({"last_name": "Mulenga", "city": "Kitwe"})),
+            ),
+            (
+                "6c. tag + status, by last login",
+                "POST",
+                "/v1/customers/search".into(),
+                Some(json!({"tags": ["late-payer"], "status": "suspended", "sort_by": "last_login_at", "sort_order": "desc"})),
+            ),
+            (
+                "6d. logged in within 30 days + country",
+                "POST",
+                "/v1/customers/search".into(),
+                Some(json!({"last_login_after": shared::store::stats::date_text(month_ago), "country": "Zambia"})),
+            ),
+            (
+                "6e. country only, a page of 100",
+                "POST",
+                "/v1/customers/search".into(),
+                Some(json!({"country": "Zambia", "limit": 100})),
+            ),
+            ("6f. one customer's full name", "POST", "/v1/customers/search".into(), Some(json!({"query": format!("{} {}", probe.first_name, probe.last_name), "phone": probe.phone.as_ref().map(|p| p.as_str().to_string())}))),
             ("5a. GET /v1/stats/customers", "GET", "/v1/stats/customers".into(), None),
             ("5b. GET /v1/stats/customers/daily (31 days)", "GET", daily_path.clone(), None),
             ("5c. GET /v1/locations/cities?country=Zambia", "GET", cities_path.into(), None),
@@ -650,12 +691,13 @@ async fn main() {
         }
         for m in &measured {
             eprintln!(
-                "  at {size}: {} p50 {} p95 {} p99 {} RCU {:.1} {}",
+                "  at {size}: {} p50 {} p95 {} p99 {} RCU {:.1} CPU {} {}",
                 m.name,
                 ms(m.p50),
                 ms(m.p95),
                 ms(m.p99),
                 m.rcu,
+                ms(m.cpu),
                 m.note
             );
         }
@@ -682,12 +724,12 @@ async fn main() {
     let sizes: Vec<String> = results.iter().map(|r| r.0.to_string()).collect();
     print!("| Request |");
     for s in &sizes {
-        print!(" p50 / p95 / p99 ms at {s} | RCU at {s} |");
+        print!(" p50 / p95 / p99 ms at {s} | RCU at {s} | CPU ms at {s} |");
     }
     println!(" RCU ratio | Answer at the largest size |");
     print!("|---|");
     for _ in &sizes {
-        print!("---:|---:|");
+        print!("---:|---:|---:|");
     }
     println!("---:|---|");
     let rows = results.first().map_or(0, |r| r.2.len());
@@ -695,7 +737,7 @@ async fn main() {
         print!("| {} |", results[0].2[i].name);
         for r in &results {
             let m = &r.2[i];
-            print!(" {} / {} / {} | {:.1} |", ms(m.p50), ms(m.p95), ms(m.p99), m.rcu);
+            print!(" {} / {} / {} | {:.1} | {} |", ms(m.p50), ms(m.p95), ms(m.p99), m.rcu, ms(m.cpu));
         }
         let (first, last) = (&results[0].2[i], &results[results.len() - 1].2[i]);
         let ratio = if first.rcu > 0.0 { format!("{:.2}×", last.rcu / first.rcu) } else { "–".into() };
