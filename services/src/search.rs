@@ -604,6 +604,7 @@ fn needs_customers(request: &SearchRequest, login_listed: bool) -> bool {
     let name_listed = |v: &Option<String>| v.is_none() || name_filter(v, 0, 0).is_some();
     request.company_name.is_some()
         || request.email.is_some()
+        || request.phone.as_ref().is_some_and(|d| d.len() < MIN_PHONE_FRAGMENT)
         || !request.custom.is_empty()
         || request.group.is_some()
         || !name_listed(&request.first_name)
@@ -728,7 +729,7 @@ async fn exact_matches(
     if let Some(days) = login.clone() {
         lists.push(days.map(ListId::last_login_day).collect());
     }
-    if let Some(digits) = &request.phone {
+    if let Some(digits) = request.phone.as_ref().filter(|d| d.len() >= MIN_PHONE_FRAGMENT) {
         let pk = keys::search_phone_pk(digits);
         let (docs, complete) = store.entries_in(&pk, &SortKeyRange::Prefix(digits.clone()), cap + 1).await?;
         if !complete {
