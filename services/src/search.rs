@@ -101,7 +101,7 @@ pub async fn search(
             next,
         });
     }
-    if let Some(hits) = Box::pin(exact_matches(store, request, now, cap)).await? {
+    if let Some(hits) = Box::pin(exact_matches(store, request, now)).await? {
         let total = hits.len();
         let (customers, next) = match page_of_hits(request, &hits, after) {
             Some((ids, next)) => (customers_by_id(store, request, &ids).await?, next),
@@ -236,24 +236,24 @@ impl<'a> AllMatches<'a> {
             return Ok(MatchState::Walking(self.start_after.clone()));
         }
         let (field, order) = (self.request.sort_by, self.request.sort_order);
-        let ranked: Option<Vec<(Position, CustomerId)>> =
-            match Box::pin(exact_matches(self.store, self.request, now, self.cap)).await? {
-                Some(hits) if hits.len() <= self.sort_budget => hits
-                    .iter()
-                    .map(|h| Some((h.position(field)?, CustomerId::parse(&h.id)?)))
-                    .collect::<Option<Vec<_>>>(),
-                Some(_) => None,
-                None => {
-                    let entry = choose_entry(self.request, now.unix());
-                    let (candidates, complete) = Box::pin(read_entry(self.store, &entry, self.sort_budget)).await?;
-                    if complete {
-                        let matches = filter(self.store, self.request, candidates, self.cap, None).await?;
-                        Some(matches.iter().filter_map(|c| Some((c.position(field), id_of(&c.doc)?))).collect())
-                    } else {
-                        None
-                    }
+        let ranked: Option<Vec<(Position, CustomerId)>> = match Box::pin(exact_matches(self.store, self.request, now))
+            .await?
+        {
+            Some(hits) if hits.len() <= self.sort_budget => {
+                hits.iter().map(|h| Some((h.position(field)?, CustomerId::parse(&h.id)?))).collect::<Option<Vec<_>>>()
+            }
+            Some(_) => None,
+            None => {
+                let entry = choose_entry(self.request, now.unix());
+                let (candidates, complete) = Box::pin(read_entry(self.store, &entry, self.sort_budget)).await?;
+                if complete {
+                    let matches = filter(self.store, self.request, candidates, self.cap, None).await?;
+                    Some(matches.iter().filter_map(|c| Some((c.position(field), id_of(&c.doc)?))).collect())
+                } else {
+                    None
                 }
-            };
+            }
+        };
         let Some(mut ranked) = ranked else { return Ok(MatchState::Walking(self.start_after.clone())) };
         ranked.sort_by(|a, b| a.0.compare(&b.0, order));
         let start = match &self.start_after {
@@ -556,6 +556,9 @@ async fn page_customers(
 /// Candidates left to check on the customers themselves, at most (one consistent
 /// `BatchGetItem` per 100).
 pub const RESIDUAL_MAX: usize = 1_000;
+/// Entries (unique words, phone fragments) one criterion reads, at most: past this many the
+/// search is walked instead.
+const ENTRY_BUDGET: usize = 20_000;
 /// Login days a login window reads, at most (one list each); a longer window is checked on
 /// the candidates of the other criteria.
 const MAX_LOGIN_LIST_DAYS: i64 = 62;
@@ -623,16 +626,16 @@ fn login_days(request: &SearchRequest, now: i64) -> Option<std::ops::RangeInclus
 
 /// Every customer a query word (or an email filter) may match, or `None` when it starts too many
 /// words to read list by list.
-async fn word_source(store: &Store, word: &str, cap: usize) -> Result<Option<Source>, StoreError> {
+async fn word_source(store: &Store, word: &str) -> Result<Option<Source>, StoreError> {
     let Some(words) = store.words_starting(word).await? else { return Ok(None) };
     let lists = words.iter().map(|w| store.posting_list(ListId::new(ListKind::Word, w.clone())));
     let unique = unique_partitions_for(word)
         .into_iter()
         .map(|p| keys::search_unique_pk(&p))
-        .map(|pk| async move { store.entries_in(&pk, &SortKeyRange::Prefix(word.to_string()), cap + 1).await });
+        .map(|pk| async move { store.entries_in(&pk, &SortKeyRange::Prefix(word.to_string()), ENTRY_BUDGET).await });
     let phones = async {
         if word.len() >= MIN_PHONE_FRAGMENT && word.bytes().all(|b| b.is_ascii_digit()) {
-            store.entries_in(&keys::search_phone_pk(word), &SortKeyRange::Prefix(word.to_string()), cap + 1).await
+            store.entries_in(&keys::search_phone_pk(word), &SortKeyRange::Prefix(word.to_string()), ENTRY_BUDGET).await
         } else {
             Ok((Vec::new(), true))
         }
@@ -699,16 +702,11 @@ fn narrow_statuses(request: &SearchRequest) -> Option<Vec<CustomerStatus>> {
 }
 
 /// Every match of `request` from the posting lists (see the module's step 1).
-async fn exact_matches(
-    store: &Store,
-    request: &SearchRequest,
-    now: Timestamp,
-    cap: usize,
-) -> Result<Exact, StoreError> {
+async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -> Result<Exact, StoreError> {
     let login = login_days(request, now.unix());
     let mut unsure = HashSet::new();
     let mut sources: Vec<Source> = Vec::new();
-    let words = request.words.iter().map(|w| word_source(store, w, cap));
+    let words = request.words.iter().map(|w| word_source(store, w));
     for source in futures::future::try_join_all(words).await? {
         let Some(source) = source else { return Ok(None) };
         sources.push(source);
@@ -731,14 +729,14 @@ async fn exact_matches(
     }
     if let Some(digits) = request.phone.as_ref().filter(|d| d.len() >= MIN_PHONE_FRAGMENT) {
         let pk = keys::search_phone_pk(digits);
-        let (docs, complete) = store.entries_in(&pk, &SortKeyRange::Prefix(digits.clone()), cap + 1).await?;
+        let (docs, complete) = store.entries_in(&pk, &SortKeyRange::Prefix(digits.clone()), ENTRY_BUDGET).await?;
         if !complete {
             return Ok(None);
         }
         sources.push(docs.iter().map(|doc| (doc.id.clone(), Member::of(doc))).collect());
     }
     if let (Some(email), true) = (&request.email, sources.is_empty() && lists.is_empty()) {
-        let Some(source) = word_source(store, email, cap).await? else { return Ok(None) };
+        let Some(source) = word_source(store, email).await? else { return Ok(None) };
         sources.push(source);
     }
     if sources.is_empty() && lists.is_empty() {

@@ -653,7 +653,12 @@ async fn main() {
                 Some(json!({"sort_by": "last_name"})),
             ),
             ("4. one letter (counting cap)", "POST", "/v1/customers/search".into(), Some(json!({"query": "m"}))),
-            ("6a. the most common full name", "POST", "/v1/customers/search".into(), Some(json!({"query": "mary mulenga"}))),
+            (
+                "6a. the most common full name",
+                "POST",
+                "/v1/customers/search".into(),
+                Some(json!({"query": "mary mulenga"})),
+            ),
             (
                 "6b. last_name + city",
                 "POST",
@@ -664,7 +669,9 @@ async fn main() {
                 "6c. tag + status, by last login",
                 "POST",
                 "/v1/customers/search".into(),
-                Some(json!({"tags": ["late-payer"], "status": "suspended", "sort_by": "last_login_at", "sort_order": "desc"})),
+                Some(
+                    json!({"tags": ["late-payer"], "status": "suspended", "sort_by": "last_login_at", "sort_order": "desc"}),
+                ),
             ),
             (
                 "6d. logged in within 30 days + country",
@@ -678,7 +685,14 @@ async fn main() {
                 "/v1/customers/search".into(),
                 Some(json!({"country": "Zambia", "limit": 100})),
             ),
-            ("6f. one customer's full name", "POST", "/v1/customers/search".into(), Some(json!({"query": format!("{} {}", probe.first_name, probe.last_name), "phone": probe.phone.as_ref().map(|p| p.as_str().to_string())}))),
+            (
+                "6f. one customer's full name",
+                "POST",
+                "/v1/customers/search".into(),
+                Some(
+                    json!({"query": format!("{} {}", probe.first_name, probe.last_name), "phone": probe.phone.as_ref().map(|p| p.as_str().to_string())}),
+                ),
+            ),
             ("5a. GET /v1/stats/customers", "GET", "/v1/stats/customers".into(), None),
             ("5b. GET /v1/stats/customers/daily (31 days)", "GET", daily_path.clone(), None),
             ("5c. GET /v1/locations/cities?country=Zambia", "GET", cities_path.into(), None),
