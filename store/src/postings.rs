@@ -32,6 +32,9 @@ pub fn members_of(item: &Item) -> impl Iterator<Item = (String, Member)> + '_ {
     })
 }
 
+/// One `UpdateItem` of a bulk merge: a block's key and some of its members.
+type BlockUpdate<'a> = (&'a String, &'a String, Vec<(&'a String, &'a String)>);
+
 /// A list as read: its members by customer id.
 pub type ListMembers = HashMap<String, Member>;
 
@@ -141,7 +144,7 @@ impl Store {
     /// that went through transactions): one `UpdateItem` per block and 100 members.
     pub async fn merge_blocks(&self, set: &BlockSet) -> Result<(), StoreError> {
         use futures::{StreamExt, TryStreamExt};
-        let updates: Vec<(&String, &String, Vec<(&String, &String)>)> = set
+        let updates: Vec<BlockUpdate<'_>> = set
             .blocks
             .iter()
             .flat_map(|((pk, sk), members)| {
