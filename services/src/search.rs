@@ -88,16 +88,16 @@ pub async fn search(
     after: Option<&Position>,
     cap: usize,
 ) -> Result<SearchPage, SearchError> {
-    if let Some(total) = counted_total(store, request).await?
-        && total > cap
+    if let Some(counted) = counted_total(store, request).await?
+        && counted.total > cap
     {
-        // Every customer, or every one of some statuses: the counters know how many, so only
-        // the page is read.
+        // Every customer, some statuses, a place: the counters know how many (or at least
+        // how many), so only the page is read.
         let (page, next) = Box::pin(walk(store, request, after, cap)).await?;
         return Ok(SearchPage {
             customers: page_customers(store, request, &page).await?,
-            total,
-            total_exact: true,
+            total: counted.total,
+            total_exact: counted.exact,
             next,
         });
     }
@@ -230,8 +230,8 @@ impl<'a> AllMatches<'a> {
     /// Reads the entry point once: every match sorted, or a walk when there are more than the
     /// sort budget.
     async fn plan(&self, now: Timestamp) -> Result<MatchState, SearchError> {
-        if let Some(total) = counted_total(self.store, self.request).await?
-            && total > self.sort_budget
+        if let Some(counted) = counted_total(self.store, self.request).await?
+            && counted.total > self.sort_budget
         {
             return Ok(MatchState::Walking(self.start_after.clone()));
         }
@@ -265,25 +265,61 @@ impl<'a> AllMatches<'a> {
     }
 }
 
-/// The number of matches when the counters know it: a search of every customer, or of some
-/// statuses, and nothing else.
-async fn counted_total(store: &Store, request: &SearchRequest) -> Result<Option<usize>, StoreError> {
-    let unfiltered = SearchRequest {
+/// What the counters say of a search's matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counted {
+    total: usize,
+    /// `false`: `total` is a lower bound.
+    exact: bool,
+}
+
+/// The number of matches when the counters know it: a search of every customer, of some
+/// statuses, of a country and/or a city (the location counters), and nothing else. With
+/// statuses and a place, the place's count less the customers of the other statuses is a
+/// lower bound, which is all a search beyond the counting cap needs.
+async fn counted_total(store: &Store, request: &SearchRequest) -> Result<Option<Counted>, StoreError> {
+    let counted_only = SearchRequest {
         statuses: request.statuses.clone(),
+        country: request.country.clone(),
+        city: request.city.clone(),
         sort_by: request.sort_by,
         sort_order: request.sort_order,
         limit: request.limit,
         cursor: request.cursor.clone(),
         ..SearchRequest::default()
     };
-    if *request != unfiltered {
+    if *request != counted_only {
         return Ok(None);
     }
     let counters = store.global_counters().await?;
+    let of_status = |s: &CustomerStatus| counters.get(&format!("status_{}", s.as_str())).copied().unwrap_or(0);
     let statuses = request.statuses.clone().unwrap_or_else(|| CustomerStatus::ALL.to_vec());
-    let total: i64 =
-        statuses.iter().map(|s| counters.get(&format!("status_{}", s.as_str())).copied().unwrap_or(0)).sum();
-    Ok(Some(total.max(0) as usize))
+    let Some(in_place) = place_count(store, request).await? else {
+        let total: i64 = statuses.iter().map(of_status).sum();
+        return Ok(Some(Counted { total: total.max(0) as usize, exact: true }));
+    };
+    let others: i64 = CustomerStatus::ALL.iter().filter(|s| !statuses.contains(s)).map(of_status).sum();
+    Ok(Some(Counted { total: (in_place - others).max(0) as usize, exact: others == 0 }))
+}
+
+/// The customers of the request's place (a country, a city, or a city in a country), from the
+/// location counters; `None` when it names no place.
+async fn place_count(store: &Store, request: &SearchRequest) -> Result<Option<i64>, StoreError> {
+    use crate::domain::stats::{FACET_SEPARATOR, Facet};
+    let count = |counts: Vec<store::stats::FacetCount>, wanted: &dyn Fn(&str) -> bool| {
+        counts.iter().filter(|c| wanted(&c.key)).map(|c| c.count).sum::<i64>()
+    };
+    Ok(match (&request.country, &request.city) {
+        (None, None) => None,
+        (Some(country), None) => {
+            Some(count(store.facet_counts(Facet::Country, Some(country)).await?, &|key| key == country))
+        }
+        (country, Some(city)) => {
+            let within = country.as_ref().map(|c| format!("{c}{FACET_SEPARATOR}"));
+            let counts = store.facet_counts(Facet::City, within.as_deref()).await?;
+            Some(count(counts, &|key| key.rsplit_once(FACET_SEPARATOR).is_some_and(|(_, c)| c == city)))
+        }
+    })
 }
 
 /// Reads the entry point's candidates; `true` when they are all of them (at most the cap).

@@ -73,12 +73,31 @@ impl Store {
                 }
                 Err(TxError::Taken(UniqueField::CustomerId)) => customer.customer_id = CustomerId::generate(),
                 Err(TxError::Taken(field)) => return Err(StoreError::Taken(field)),
-                Err(TxError::Conflict) => backoff(attempt).await,
+                Err(TxError::Conflict) => {
+                    // Writers racing for one phone or address conflict with each other until
+                    // the winner commits: once it has, the answer is known without retrying.
+                    if let Some(field) = self.contact_taken_from(&customer).await? {
+                        return Err(StoreError::Taken(field));
+                    }
+                    backoff(attempt).await
+                }
                 Err(TxError::Condition) => return Err(StoreError::VersionConflict),
                 Err(TxError::Store(err)) => return Err(err),
             }
         }
         Err(StoreError::Backend("could not create the customer after repeated conflicts".into()))
+    }
+
+    /// The phone or email of `customer` that another customer holds, if any.
+    async fn contact_taken_from(&self, customer: &Customer) -> Result<Option<UniqueField>, StoreError> {
+        for (field, key) in unique_keys(customer) {
+            if matches!(field, UniqueField::Phone | UniqueField::Email)
+                && self.unique_owner(&key).await?.is_some_and(|owner| owner != customer.customer_id)
+            {
+                return Ok(Some(field));
+            }
+        }
+        Ok(None)
     }
 
     async fn put_new_customer(
