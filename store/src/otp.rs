@@ -1,6 +1,7 @@
 //! One-time code items: one per recipient (phone or email address), holding the current code's hash, its wrong tries, and
 //! the times of recent sends (for the per-recipient limits).
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,11 @@ pub enum WrongCode {
 }
 
 impl Store {
+    /// An UpdateItem of `to`'s code item; the caller adds the rest and sends it with `call_if`.
+    fn update_otp(&self, to: &CodeRecipient) -> UpdateItemFluentBuilder {
+        self.client().update_item().key(keys::PK, s(keys::otp_pk(to))).key(keys::SK, s(keys::OTP_SK))
+    }
+
     pub async fn get_otp(&self, to: &CodeRecipient) -> Result<Option<OtpRecord>, StoreError> {
         self.get_typed(keys::otp_pk(to), keys::OTP_SK).await
     }
@@ -60,10 +66,7 @@ impl Store {
     ) -> Result<WrongCode, StoreError> {
         let result = self
             .call_if(
-                self.client()
-                    .update_item()
-                    .key(keys::PK, s(keys::otp_pk(to)))
-                    .key(keys::SK, s(keys::OTP_SK))
+                self.update_otp(to)
                     .update_expression("ADD attempts :one")
                     .condition_expression("code_hash = :hash AND attempts < :max")
                     .expression_attribute_values(":one", n(1))
@@ -96,10 +99,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let result = self
             .call_if(
-                self.client()
-                    .update_item()
-                    .key(keys::PK, s(keys::otp_pk(to)))
-                    .key(keys::SK, s(keys::OTP_SK))
+                self.update_otp(to)
                     .update_expression("REMOVE code_hash")
                     .condition_expression("code_hash = :hash AND attempts < :max AND expires_at > :now")
                     .expression_attribute_values(":hash", s(code_hash))
@@ -115,12 +115,7 @@ impl Store {
     pub async fn cancel_otp(&self, to: &CodeRecipient) -> Result<(), StoreError> {
         let result = self
             .call_if(
-                self.client()
-                    .update_item()
-                    .key(keys::PK, s(keys::otp_pk(to)))
-                    .key(keys::SK, s(keys::OTP_SK))
-                    .update_expression("REMOVE code_hash")
-                    .condition_expression("attribute_exists(PK)"),
+                self.update_otp(to).update_expression("REMOVE code_hash").condition_expression("attribute_exists(PK)"),
             )
             .await;
         result?;
@@ -130,10 +125,7 @@ impl Store {
     async fn remove_otp_code(&self, to: &CodeRecipient, code_hash: &str) -> Result<(), StoreError> {
         let result = self
             .call_if(
-                self.client()
-                    .update_item()
-                    .key(keys::PK, s(keys::otp_pk(to)))
-                    .key(keys::SK, s(keys::OTP_SK))
+                self.update_otp(to)
                     .update_expression("REMOVE code_hash")
                     .condition_expression("code_hash = :hash")
                     .expression_attribute_values(":hash", s(code_hash)),
