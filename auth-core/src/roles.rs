@@ -16,6 +16,10 @@ pub enum Access {
     Admin,
     /// Any signed-in principal: customer, staff or admin.
     SignedIn,
+    /// A customer on their own resources, or a current staff member (or admin) on anyone's:
+    /// the skeleton re-reads a staff caller's account, the handler checks the customer owns
+    /// what they name (404 otherwise, as for an unknown id).
+    OwnerOrStaff,
     /// A customer by bearer token, or else a guest by `X-Guest-Token` (a guest cart). A bearer
     /// token, when sent, decides: a staff token is 403 even with a guest token beside it.
     CustomerOrGuest,
@@ -24,7 +28,7 @@ pub enum Access {
 impl Access {
     pub fn allows(&self, role: Role) -> bool {
         match self {
-            Access::Anyone | Access::SignedIn => true,
+            Access::Anyone | Access::SignedIn | Access::OwnerOrStaff => true,
             Access::Customer | Access::CustomerOrGuest => role == Role::Customer,
             Access::Staff => matches!(role, Role::Staff | Role::Admin),
             Access::Admin => role == Role::Admin,
@@ -33,7 +37,7 @@ impl Access {
 
     fn name(&self) -> &'static str {
         match self {
-            Access::Anyone | Access::SignedIn => "signed-in",
+            Access::Anyone | Access::SignedIn | Access::OwnerOrStaff => "signed-in",
             Access::Customer => "customer",
             Access::CustomerOrGuest => "customer (or guest token)",
             Access::Staff => "staff",

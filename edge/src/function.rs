@@ -2,18 +2,20 @@
 //! the role, call the handler, render errors as problem+json) and the Lambda `main`. A function
 //! supplies only its route table and the `match` that maps each handler to its code.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use auth_core::Principal;
-use auth_core::roles::{Access, authorize};
+use auth_core::roles::{Access, Role, authorize};
 use lambda_http::{Body, Request, Response, service_fn};
 use services::App;
 use tracing::Instrument;
 
 use super::ApiError;
-use super::router::{Route, RouteMatch, Router};
+use super::router::{Route, RouteMatch, Router, Scope};
 use crate::current::{ensure_current_admin, ensure_current_staff};
 use crate::domain::CustomerId;
 
@@ -29,19 +31,33 @@ pub trait ApiFunction: 'static {
     /// checked against this table by tests.
     const ROUTES: &'static [Route<Self::Handler>];
 
-    /// The router built from `ROUTES`, once per instance.
-    fn router() -> &'static Router<Self::Handler>;
-
     /// Runs the matched route's handler; the caller has already checked the caller's role.
     fn call(call: Call<'_, Self::Handler>) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
 }
 
-/// Builds a function's router from its table; a table that cannot form one is a bug that the
-/// route-table tests report, so this fails loudly at the first request rather than misroute.
-pub fn build_router<H: Copy>(routes: &'static [Route<H>]) -> Router<H> {
-    match Router::new(routes.iter().copied()) {
-        Ok(router) => router,
-        Err(err) => panic!("invalid route table: {err}"),
+/// The router built from `F::ROUTES`, once per instance and function. A table that cannot form
+/// one is a bug that the route-table tests report, so this fails loudly at the first request
+/// rather than misroute.
+pub fn router<F: ApiFunction>() -> &'static Router<F::Handler> {
+    type Routers = RwLock<HashMap<TypeId, &'static (dyn Any + Send + Sync)>>;
+    static ROUTERS: OnceLock<Routers> = OnceLock::new();
+    let routers = ROUTERS.get_or_init(Routers::default);
+    let key = TypeId::of::<F>();
+    let known = routers.read().unwrap_or_else(PoisonError::into_inner).get(&key).copied();
+    let any = match known {
+        Some(router) => router,
+        None => {
+            *routers.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert_with(|| {
+                match Router::new(F::ROUTES.iter().copied()) {
+                    Ok(router) => Box::leak(Box::new(router)),
+                    Err(err) => panic!("invalid route table of {}: {err}", F::NAME),
+                }
+            })
+        }
+    };
+    match any.downcast_ref() {
+        Some(router) => router,
+        None => unreachable!("the routers are keyed by their function's type"),
     }
 }
 
@@ -57,6 +73,11 @@ pub struct Call<'a, H> {
 impl<H> Call<'_, H> {
     pub fn param(&self, name: &str) -> &str {
         self.matched.param(name)
+    }
+
+    /// The route with its parameters, as list cursors and idempotency keys are bound to it.
+    pub fn scope(&self) -> Scope {
+        self.matched.scope()
     }
 
     /// The signed-in caller (401 on a route that admits the anonymous).
@@ -82,14 +103,20 @@ pub async fn handle<F: ApiFunction>(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let matched = F::router().find(req.method().as_str(), req.uri().path())?;
+    let matched = router::<F>().find(req.method().as_str(), req.uri().path())?;
     let access = matched.route.access;
     let principal = authorize(req.headers(), access, &app.keys().jwt, &app.issuer(req))?;
     let call = Call { app, req, matched, principal };
     match access {
         Access::Admin => ensure_current_admin(app, call.signed_in()?).await?,
         Access::Staff => ensure_current_staff(app, call.signed_in()?).await?,
-        _ => {}
+        Access::OwnerOrStaff => {
+            let caller = call.signed_in()?;
+            if caller.role != Role::Customer {
+                ensure_current_staff(app, caller).await?;
+            }
+        }
+        Access::Anyone | Access::Customer | Access::SignedIn | Access::CustomerOrGuest => {}
     }
     // Every log line of the handler carries the route (its pattern: paths hold phones and
     // emails) and the ids that join it to the API's access log and the trace (see

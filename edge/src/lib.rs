@@ -20,7 +20,7 @@ pub use error::ApiError;
 pub use function::{ApiFunction, Call};
 pub use precondition::if_match;
 pub use response::{json, no_content};
-pub use router::{Route, RouteMatch, Router};
+pub use router::{Route, RouteMatch, Router, Scope};
 
 // The domain as `crate::domain`, the path this code had when it was part of `shared`.
 use ::domain;

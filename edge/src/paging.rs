@@ -8,6 +8,7 @@ use services::App;
 use store::{Page, PageToken};
 
 use super::cursor::page_limit;
+use super::router::Scope;
 use super::{ApiError, response};
 
 /// A list request: how many items, and where the previous page ended. `scope` names the query
@@ -15,17 +16,16 @@ use super::{ApiError, response};
 pub struct PageRequest {
     pub limit: i32,
     pub start: Option<PageToken>,
-    scope: String,
+    scope: Scope,
 }
 
 impl PageRequest {
-    pub fn from_request(app: &App, req: &Request, scope: impl Into<String>) -> Result<Self, ApiError> {
+    pub fn from_request(app: &App, req: &Request, scope: Scope) -> Result<Self, ApiError> {
         let query = req.query_string_parameters_ref();
         let param = |name: &str| query.and_then(|q| q.first(name));
-        let scope = scope.into();
         let limit = page_limit(param("limit"))?;
         let start = match param("cursor") {
-            Some(cursor) => Some(app.keys().cursor_signer()?.decode(&scope, cursor)?),
+            Some(cursor) => Some(app.keys().cursor_signer()?.decode(scope.as_str(), cursor)?),
             None => None,
         };
         Ok(Self { limit, start, scope })
@@ -39,7 +39,7 @@ impl PageRequest {
         render: impl Fn(&T) -> Value,
     ) -> Result<Response<Body>, ApiError> {
         let next_cursor = match page.next {
-            Some(token) => Some(app.keys().cursor_signer()?.encode(&self.scope, &token)),
+            Some(token) => Some(app.keys().cursor_signer()?.encode(self.scope.as_str(), &token)),
             None => None,
         };
         let items: Vec<Value> = page.items.iter().map(render).collect();

@@ -44,6 +44,36 @@ impl<H> RouteMatch<H> {
     pub fn param(&self, name: &str) -> &str {
         self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or_default()
     }
+
+    /// What a list cursor or an idempotency key is bound to: the route's key with its parameters
+    /// filled in (`GET /v1/groups/G1/customers`), derived from the declaration, never typed again.
+    pub fn scope(&self) -> Scope {
+        let mut path = String::with_capacity(self.route.path.len());
+        for segment in self.route.path.split('/').skip(1) {
+            path.push('/');
+            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => path.push_str(self.param(name)),
+                None => path.push_str(segment),
+            }
+        }
+        Scope(format!("{} {path}", self.route.method))
+    }
+}
+
+/// The query a cursor or an idempotency key belongs to. Made only from a matched route
+/// ([`RouteMatch::scope`]), so a handler cannot bind a cursor to a route it does not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope(String);
+
+impl Scope {
+    /// The same route narrowed by the request's filters: `GET /v1/customers?active`.
+    pub fn filtered(&self, filters: impl std::fmt::Display) -> Scope {
+        Scope(format!("{}?{filters}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The routes of one path pattern, by method.
@@ -156,6 +186,14 @@ mod tests {
         let err = router.find("DELETE", "/v1/me").expect_err("none");
         assert!(matches!(err, ApiError::MethodNotAllowed(ref m) if m == &["GET", "PATCH"]), "{err:?}");
         assert_eq!(router.find("GET", "/v1/customers/CUST_1/extra").expect_err("none").status().as_u16(), 404);
+    }
+
+    #[test]
+    fn a_scope_is_the_route_with_its_parameters_filled_in() {
+        let matched = router().find("GET", "/v1/customers/CUST_1/").expect("route");
+        assert_eq!(matched.scope().as_str(), "GET /v1/customers/CUST_1");
+        assert_eq!(matched.scope().filtered("a=1").as_str(), "GET /v1/customers/CUST_1?a=1");
+        assert_eq!(router().find("PATCH", "/v1/me").expect("route").scope().as_str(), "PATCH /v1/me");
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! The commands are in docs/operations.md ("Rotating a secret").
 
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_core::es256::PublicJwk;
 use auth_core::keys::{KeyMaterial, Keys, NamedSecret, SigningSecrets};
@@ -28,6 +28,7 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::clock::Clock;
 use crate::config::{KeySources, MIN_SECRET_BYTES, SecretSource};
 use crate::domain::ids::hex;
 
@@ -76,8 +77,9 @@ pub struct KeyLoader {
 
 struct Refresher {
     loader: KeyLoader,
-    /// When the keys in use are due to be read again.
-    due: Mutex<Instant>,
+    /// When the keys in use are due to be read again, in unix milliseconds of the function's
+    /// [`Clock`] (so a test moves it forward instead of sleeping).
+    due: Mutex<i64>,
 }
 
 impl KeyRing {
@@ -87,13 +89,13 @@ impl KeyRing {
 
     /// Reads every secret (one round of calls, at once), publishes the public keys if they
     /// changed (`auth`), and derives the keys. Refreshed later if anything is in Secrets Manager.
-    pub async fn load(loader: KeyLoader) -> Result<Self, SecretsError> {
+    pub async fn load(loader: KeyLoader, clock: &Clock) -> Result<Self, SecretsError> {
         let material = loader.read().await?;
         let keys = Keys::derive(material, &loader.audience, loader.access_token_ttl);
         let source = loader
             .client
             .is_some()
-            .then(|| Refresher { due: Mutex::new(Instant::now() + loader.sources.refresh), loader });
+            .then(|| Refresher { due: Mutex::new(after(clock, loader.sources.refresh)), loader });
         Ok(Self { keys: RwLock::new(Arc::new(keys)), source })
     }
 
@@ -104,15 +106,15 @@ impl KeyRing {
 
     /// Reads the secrets again if the interval has passed. A failure keeps the keys in use (a
     /// Secrets Manager outage must not take the API down) and is retried 30 s later.
-    pub async fn refresh_if_due(&self) {
+    pub async fn refresh_if_due(&self, clock: &Clock) {
         let Some(source) = &self.source else { return };
         {
             let mut due = source.due.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if Instant::now() < *due {
+            if clock.now_ms() < *due {
                 return;
             }
             // Claimed: concurrent requests of this instance keep the current keys meanwhile.
-            *due = Instant::now() + RETRY_AFTER_FAILURE;
+            *due = after(clock, RETRY_AFTER_FAILURE);
         }
         match source.loader.read().await {
             Ok(material) => {
@@ -122,13 +124,18 @@ impl KeyRing {
                     *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(keys);
                 }
                 *source.due.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-                    Instant::now() + source.loader.sources.refresh;
+                    after(clock, source.loader.sources.refresh);
             }
             Err(err) => tracing::warn!(
                 secret = err.variable(), error = %err, "could not refresh the keys; keeping the ones in use"
             ),
         }
     }
+}
+
+/// `wait` from now on `clock`, in unix milliseconds.
+fn after(clock: &Clock, wait: Duration) -> i64 {
+    clock.now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn kids(keys: &[PublicJwk]) -> Vec<&str> {

@@ -120,7 +120,8 @@ impl App {
     /// use, so a function that never calls them neither builds nor links them (see
     /// docs/benchmarks.md).
     pub async fn load(config: Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
-        let key_ring = Self::key_ring(&config, sdk).await?;
+        let clock = Clock::default();
+        let key_ring = Self::key_ring(&config, sdk, &clock).await?;
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
@@ -128,7 +129,7 @@ impl App {
         Ok(Self {
             store: Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), config.table_name.clone()),
             key_ring,
-            clock: Clock::default(),
+            clock,
             sdk: sdk.clone(),
             s3: OnceLock::new(),
             code_sender: OnceLock::new(),
@@ -140,7 +141,7 @@ impl App {
 
     /// Reads the secrets this function holds (from Secrets Manager where the configuration says
     /// so, all at once) and derives the keys.
-    async fn key_ring(config: &Config, sdk: &SdkConfig) -> Result<KeyRing, ConfigError> {
+    async fn key_ring(config: &Config, sdk: &SdkConfig, clock: &Clock) -> Result<KeyRing, ConfigError> {
         let client = config.keys.uses_secrets_manager().then(|| {
             let mut client = aws_sdk_secretsmanager::config::Builder::from(sdk);
             if let Some(endpoint) = &config.keys.endpoint {
@@ -154,7 +155,7 @@ impl App {
             audience: config.jwt_audience.clone(),
             access_token_ttl: config.access_token_ttl,
         };
-        KeyRing::load(loader)
+        KeyRing::load(loader, clock)
             .await
             .map_err(|err| ConfigError::Invalid { name: err.variable(), reason: err.to_string() })
     }
@@ -169,7 +170,7 @@ impl App {
     /// `JWT_KEY_REFRESH_SECONDS`); nothing otherwise. The function skeleton calls it before
     /// each request.
     pub async fn refresh_keys_if_due(&self) {
-        self.key_ring.refresh_if_due().await;
+        self.key_ring.refresh_if_due(&self.clock).await;
     }
 
     /// The SDK configuration the clients were built from (for a tool that adds its own client).

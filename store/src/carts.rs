@@ -78,17 +78,16 @@ impl Store {
         let saved = Cart { version: cart.version + 1, ..cart.clone() };
         let put = self.versioned_cart_put(owner, cart.version, &saved, now)?;
         let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(put.item().clone()))
-            .set_condition_expression(put.condition_expression().map(str::to_string))
-            .set_expression_attribute_names(put.expression_attribute_names().cloned())
-            .set_expression_attribute_values(put.expression_attribute_values().cloned())
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .put_item()
+                    .set_item(Some(put.item().clone()))
+                    .set_condition_expression(put.condition_expression().map(str::to_string))
+                    .set_expression_attribute_names(put.expression_attribute_names().cloned())
+                    .set_expression_attribute_values(put.expression_attribute_values().cloned()),
+            )
             .await;
-        Ok(self.conditional(result)?.map(|_| saved))
+        Ok(result?.map(|_| saved))
     }
 
     /// Moves the guest cart's lines into the customer's cart (see `Cart::absorb`) in one

@@ -45,20 +45,17 @@ impl Store {
         let mut request = self
             .client()
             .query()
-            .table_name(self.table())
             .index_name("GSI4")
             .expression_attribute_values(":status", s(keys::status_partition(status.as_str())))
             .scan_index_forward(false)
-            .limit(limit as i32)
-            .return_consumed_capacity(Self::CAPACITY);
+            .limit(limit as i32);
         request = match before {
             Some(position) => request
                 .key_condition_expression("GSI4PK = :status AND GSI4SK < :before")
                 .expression_attribute_values(":before", s(position)),
             None => request.key_condition_expression("GSI4PK = :status"),
         };
-        let out = request.send().await.map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
+        let out = self.call(request).await?;
         Ok(out
             .items
             .unwrap_or_default()

@@ -202,20 +202,19 @@ impl Store {
     /// does); nothing when it moved meanwhile.
     async fn take_version(&self, id: &CustomerId, from: u64, to: u64) -> Result<(), StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::customer_pk(id)))
-            .key(keys::SK, s(keys::PROFILE_SK))
-            .update_expression("SET #version = :to")
-            .condition_expression("#version = :from")
-            .expression_attribute_names("#version", keys::VERSION)
-            .expression_attribute_values(":from", n(from))
-            .expression_attribute_values(":to", n(to))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .update_item()
+                    .key(keys::PK, s(keys::customer_pk(id)))
+                    .key(keys::SK, s(keys::PROFILE_SK))
+                    .update_expression("SET #version = :to")
+                    .condition_expression("#version = :from")
+                    .expression_attribute_names("#version", keys::VERSION)
+                    .expression_attribute_values(":from", n(from))
+                    .expression_attribute_values(":to", n(to)),
+            )
             .await;
-        self.conditional(result)?;
+        result?;
         Ok(())
     }
 
@@ -380,7 +379,6 @@ impl Store {
         let mut request = self
             .client()
             .update_item()
-            .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(id)))
             .key(keys::SK, s(keys::PROFILE_SK))
             .update_expression("SET updated_at = :now ADD #counter :delta, version :one")
@@ -391,12 +389,11 @@ impl Store {
             .expression_attribute_values(":delta", n(kind.delta()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":active", s("active"))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .return_consumed_capacity(Self::CAPACITY);
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
         if kind == ActivityKind::LoanClosed {
             request = request.expression_attribute_values(":zero", n(0));
         }
-        match self.conditional(request.send().await)? {
+        match self.call_if(request).await? {
             Some(out) => {
                 let item = out.attributes.ok_or_else(|| StoreError::Malformed("update returned no item".into()))?;
                 Ok(Some(serde_dynamo::from_item(item)?))
@@ -475,19 +472,16 @@ impl Store {
 
     async fn index_owner(&self, index: &str, value_key: &str) -> Result<Option<CustomerId>, StoreError> {
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(index)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", format!("{index}PK"))
-            .expression_attribute_values(":pk", s(value_key))
-            .limit(1)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
+            .call(
+                self.client()
+                    .query()
+                    .index_name(index)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", format!("{index}PK"))
+                    .expression_attribute_values(":pk", s(value_key))
+                    .limit(1),
+            )
+            .await?;
         Ok(out.items().first().and_then(|item| string_attr(item, keys::PK)).and_then(keys::customer_id_from_pk))
     }
 
@@ -572,28 +566,25 @@ impl Store {
         if self.erase_state(id).await?.as_deref() != Some("sweeping") {
             return Err(EraseError::NotFound);
         }
+        #[cfg(feature = "test-faults")]
         self.faults.check_sweep()?;
         // The provider links' sentinels live outside the partition: freed first, so a repeated
         // sweep still finds the links that name them.
         self.release_identity_sentinels(id).await?;
         self.delete_login_days(id, Timestamp::now()).await?;
         self.delete_prefix(&keys::customer_pk(id), None).await?;
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::erasure_pk(id)))
-            .key(keys::SK, s(keys::ERASURE_SK))
-            .update_expression("SET #state = :done REMOVE #list, #started")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#list", keys::GSI4_PK)
-            .expression_attribute_names("#started", keys::GSI4_SK)
-            .expression_attribute_values(":done", s("done"))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+        self.call(
+            self.client()
+                .update_item()
+                .key(keys::PK, s(keys::erasure_pk(id)))
+                .key(keys::SK, s(keys::ERASURE_SK))
+                .update_expression("SET #state = :done REMOVE #list, #started")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#list", keys::GSI4_PK)
+                .expression_attribute_names("#started", keys::GSI4_SK)
+                .expression_attribute_values(":done", s("done")),
+        )
+        .await?;
         Ok(())
     }
 
@@ -606,21 +597,18 @@ impl Store {
         limit: i32,
     ) -> Result<Vec<CustomerId>, StoreError> {
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name("GSI4")
-            .key_condition_expression("#list = :list AND #started < :before")
-            .expression_attribute_names("#list", keys::GSI4_PK)
-            .expression_attribute_names("#started", keys::GSI4_SK)
-            .expression_attribute_values(":list", s(keys::UNFINISHED_ERASURES_PK))
-            .expression_attribute_values(":before", s(started_before.to_rfc3339()))
-            .limit(limit)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
+            .call(
+                self.client()
+                    .query()
+                    .index_name("GSI4")
+                    .key_condition_expression("#list = :list AND #started < :before")
+                    .expression_attribute_names("#list", keys::GSI4_PK)
+                    .expression_attribute_names("#started", keys::GSI4_SK)
+                    .expression_attribute_values(":list", s(keys::UNFINISHED_ERASURES_PK))
+                    .expression_attribute_values(":before", s(started_before.to_rfc3339()))
+                    .limit(limit),
+            )
+            .await?;
         Ok(out
             .items()
             .iter()

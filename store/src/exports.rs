@@ -3,10 +3,7 @@
 //! status and the job's `attempt`, so a job that lost its claim (taken for dead) can never
 //! write over the outcome that replaced it.
 
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::keys::{self, entity};
@@ -58,28 +55,22 @@ fn while_held_by(update: UpdateItemFluentBuilder, attempt: u32) -> UpdateItemFlu
 }
 
 impl Store {
-    /// An UpdateItem of export `id`'s item, its capacity metered; the caller adds the rest.
+    /// An UpdateItem of export `id`'s item; the caller adds the rest and sends it with `call_if`.
     fn update_export(&self, id: &ExportId) -> UpdateItemFluentBuilder {
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::export_pk(id)))
-            .key(keys::SK, s(keys::EXPORT_SK))
-            .return_consumed_capacity(Self::CAPACITY)
+        self.client().update_item().key(keys::PK, s(keys::export_pk(id))).key(keys::SK, s(keys::EXPORT_SK))
     }
 
     /// Writes a new export (`pending`). In AWS its INSERT on the table's stream starts the job.
     pub async fn create_export(&self, record: &ExportRecord) -> Result<(), StoreError> {
         let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(export_item(record)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .put_item()
+                    .set_item(Some(export_item(record)?))
+                    .condition_expression("attribute_not_exists(PK)"),
+            )
             .await;
-        self.conditional(result)?.map(|_| ()).ok_or(StoreError::VersionConflict)
+        result?.map(|_| ()).ok_or(StoreError::VersionConflict)
     }
 
     pub async fn get_export(&self, id: &ExportId) -> Result<Option<ExportRecord>, StoreError> {
@@ -122,10 +113,8 @@ impl Store {
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        self.claimed(result)
+            .return_values(ReturnValue::AllNew);
+        self.claimed(result).await
     }
 
     /// Takes up a paused export for its next slice, in the same attempt (its checkpoint, its
@@ -140,17 +129,12 @@ impl Store {
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        self.claimed(result)
+            .return_values(ReturnValue::AllNew);
+        self.claimed(result).await
     }
 
-    fn claimed(
-        &self,
-        result: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
-    ) -> Result<Option<ExportRecord>, StoreError> {
-        match self.conditional(result)? {
+    async fn claimed(&self, request: UpdateItemFluentBuilder) -> Result<Option<ExportRecord>, StoreError> {
+        match self.call_if(request).await? {
             Some(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
             None => Ok(None),
         }
@@ -174,10 +158,8 @@ impl Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":checkpoint", serde_dynamo::to_attribute_value(checkpoint)?)
             .expression_attribute_values(":rows", n(checkpoint.rows))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .send()
-            .await;
-        Ok(self.conditional(result)?.is_some())
+            .expression_attribute_values(":now", s(now.to_rfc3339()));
+        Ok(self.call_if(result).await?.is_some())
     }
 
     /// The job's progress: `rows` so far and a fresh heartbeat. `false` when the job no longer
@@ -193,10 +175,8 @@ impl Store {
             .update_expression("SET #rows = :rows, heartbeat_at = :now")
             .expression_attribute_names("#rows", "rows")
             .expression_attribute_values(":rows", n(rows))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .send()
-            .await;
-        Ok(self.conditional(result)?.is_some())
+            .expression_attribute_values(":now", s(now.to_rfc3339()));
+        Ok(self.call_if(result).await?.is_some())
     }
 
     /// Ends the job's claim: `ready` with the row count, or `failed` with the reason. `false`
@@ -227,7 +207,7 @@ impl Store {
             .expression_attribute_values(":detail", s(detail.1))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", s(now.to_rfc3339()));
-        Ok(self.conditional(request.send().await)?.is_some())
+        Ok(self.call_if(request).await?.is_some())
     }
 
     /// Marks an export whose job stopped heartbeating `failed`, if it is still as `seen` (same
@@ -246,10 +226,8 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":error", s(reason))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match self.conditional(result)? {
+            .return_values(ReturnValue::AllNew);
+        match self.call_if(result).await? {
             Some(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
             None => self.get_export(&seen.export_id).await,
         }

@@ -29,28 +29,20 @@ impl Store {
     /// key keeps its meaning for the values still stored under it).
     pub async fn create_field(&self, definition: &FieldDefinition) -> Result<bool, StoreError> {
         let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(field_item(definition)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .put_item()
+                    .set_item(Some(field_item(definition)?))
+                    .condition_expression("attribute_not_exists(PK)"),
+            )
             .await;
-        Ok(self.conditional(result)?.is_some())
+        Ok(result?.is_some())
     }
 
     /// Writes `next` if the stored definition is still at `expected_version`.
     pub async fn replace_field(&self, next: &FieldDefinition, expected_version: u64) -> Result<(), StoreError> {
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(field_item(next)?))
-            .at_version(expected_version)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        self.conditional(result)?.map(|_| ()).ok_or(StoreError::VersionConflict)
+        let result =
+            self.call_if(self.client().put_item().set_item(Some(field_item(next)?)).at_version(expected_version)).await;
+        result?.map(|_| ()).ok_or(StoreError::VersionConflict)
     }
 }

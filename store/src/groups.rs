@@ -113,17 +113,14 @@ impl Store {
     /// Removes the membership; `false` when the customer was not a member.
     pub async fn remove_member(&self, group: &GroupId, customer: &CustomerId) -> Result<bool, StoreError> {
         let out = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::customer_pk(customer)))
-            .key(keys::SK, s(keys::member_sk(group)))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+            .call(
+                self.client()
+                    .delete_item()
+                    .key(keys::PK, s(keys::customer_pk(customer)))
+                    .key(keys::SK, s(keys::member_sk(group)))
+                    .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld),
+            )
+            .await?;
         Ok(out.attributes.is_some_and(|old| !old.is_empty()))
     }
 

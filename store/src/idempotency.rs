@@ -67,10 +67,9 @@ impl Store {
             body: None,
             headers: Vec::new(),
         };
-        let result = self
+        let result = self.call_if(self
             .client()
             .put_item()
-            .table_name(self.table())
             .set_item(Some(record_item(scope, &record)?))
             .condition_expression(
                 "attribute_not_exists(PK) OR #ttl < :now OR (#state = :pending AND locked_until < :now AND request_hash = :hash)",
@@ -80,10 +79,8 @@ impl Store {
             .expression_attribute_values(":now", n(now.unix()))
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":hash", s(request_hash))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        if self.conditional(result)?.is_some() {
+            ).await;
+        if result?.is_some() {
             return Ok(Claim::Claimed);
         }
         match self.get_typed::<IdempotencyRecord>(keys::idempotency_pk(scope), keys::IDEMPOTENCY_SK).await? {

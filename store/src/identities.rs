@@ -111,17 +111,16 @@ impl Store {
         for link in self.list_identities(id).await? {
             let key = keys::identity_key(&link.provider, &link.subject);
             let result = self
-                .client()
-                .delete_item()
-                .table_name(self.table())
-                .key(keys::PK, s(keys::unique_pk(&key)))
-                .key(keys::SK, s(keys::UNIQUE_SK))
-                .condition_expression("attribute_not_exists(PK) OR customer_id = :owner")
-                .expression_attribute_values(":owner", s(id.as_str()))
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
+                .call_if(
+                    self.client()
+                        .delete_item()
+                        .key(keys::PK, s(keys::unique_pk(&key)))
+                        .key(keys::SK, s(keys::UNIQUE_SK))
+                        .condition_expression("attribute_not_exists(PK) OR customer_id = :owner")
+                        .expression_attribute_values(":owner", s(id.as_str())),
+                )
                 .await;
-            self.conditional(result)?;
+            result?;
         }
         Ok(())
     }

@@ -30,8 +30,9 @@ pub(crate) mod table;
 // when it was part of `shared`.
 use ::domain::{self, time};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 
@@ -196,16 +197,20 @@ pub struct Store {
     client: Client,
     table: String,
     meter: Arc<CapacityMeter>,
+    #[cfg(feature = "test-faults")]
     faults: Arc<Faults>,
 }
 
-/// Failures a test can ask for, to prove that an interrupted operation resumes. Nothing sets
-/// them outside tests; checking one is an atomic load.
+/// Failures a test can ask for, to prove that an interrupted operation resumes. Compiled only
+/// with the `test-faults` feature, which only the tests crate turns on: the functions' binaries,
+/// built one package at a time, hold none of it.
+#[cfg(feature = "test-faults")]
 #[derive(Debug, Default)]
 pub struct Faults {
-    fail_next_sweep: AtomicBool,
+    fail_next_sweep: std::sync::atomic::AtomicBool,
 }
 
+#[cfg(feature = "test-faults")]
 impl Faults {
     /// The next erase fails after its transaction, before sweeping the partition.
     pub fn fail_next_sweep(&self) {
@@ -222,7 +227,13 @@ impl Faults {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), meter: Arc::new(CapacityMeter::default()), faults: Arc::default() }
+        Self {
+            client,
+            table: table.into(),
+            meter: Arc::new(CapacityMeter::default()),
+            #[cfg(feature = "test-faults")]
+            faults: Arc::default(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -237,6 +248,7 @@ impl Store {
         &self.meter
     }
 
+    #[cfg(feature = "test-faults")]
     pub fn faults(&self) -> &Faults {
         &self.faults
     }
@@ -247,17 +259,7 @@ impl Store {
     /// The cheapest call that proves the table answers: a consistent-free read of a key that
     /// never exists.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s("HEALTH"))
-            .key(keys::SK, s("HEALTH"))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter.read(out.consumed_capacity());
+        self.call(self.client.get_item().key(keys::PK, s("HEALTH")).key(keys::SK, s("HEALTH"))).await?;
         Ok(())
     }
 }
@@ -283,37 +285,90 @@ write_output!(
     aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput
 );
 
+/// A request on the table itself (not a batch or a transaction, which `table.rs` sends): what
+/// [`Store::call`] needs to name the table, ask for the consumed capacity and meter it.
+pub(crate) trait TableCall: Sized + Send {
+    type Output: Send;
+    type Error: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static;
+    /// Whether the call's capacity is a write's.
+    const WRITES: bool;
+    fn on_table(self, table: &str) -> Self;
+    fn consumed(output: &Self::Output) -> Option<&ConsumedCapacity>;
+    fn send(
+        self,
+    ) -> impl Future<Output = Result<Self::Output, SdkError<Self::Error, aws_sdk_dynamodb::config::http::HttpResponse>>> + Send;
+}
+
+macro_rules! table_call {
+    ($($op:ident: $builder:ident, $output:ident, $error:ident, $writes:expr;)*) => {$(
+        impl TableCall for aws_sdk_dynamodb::operation::$op::builders::$builder {
+            type Output = aws_sdk_dynamodb::operation::$op::$output;
+            type Error = aws_sdk_dynamodb::operation::$op::$error;
+            const WRITES: bool = $writes;
+            fn on_table(self, table: &str) -> Self {
+                self.table_name(table).return_consumed_capacity(Store::CAPACITY)
+            }
+            fn consumed(output: &Self::Output) -> Option<&ConsumedCapacity> {
+                output.consumed_capacity()
+            }
+            fn send(
+                self,
+            ) -> impl Future<Output = Result<Self::Output, SdkError<Self::Error, aws_sdk_dynamodb::config::http::HttpResponse>>> + Send {
+                self.send()
+            }
+        }
+    )*};
+}
+
+table_call! {
+    get_item: GetItemFluentBuilder, GetItemOutput, GetItemError, false;
+    query: QueryFluentBuilder, QueryOutput, QueryError, false;
+    put_item: PutItemFluentBuilder, PutItemOutput, PutItemError, true;
+    update_item: UpdateItemFluentBuilder, UpdateItemOutput, UpdateItemError, true;
+    delete_item: DeleteItemFluentBuilder, DeleteItemOutput, DeleteItemError, true;
+}
+
+impl Store {
+    /// Sends one request on the table, metered: the tail every call shares (the table's name,
+    /// `ReturnConsumedCapacity`, the meter, the error) written once.
+    pub(crate) async fn call<C: TableCall>(&self, call: C) -> Result<C::Output, StoreError> {
+        let out = call.on_table(&self.table).send().await.map_err(StoreError::backend)?;
+        self.meter_out::<C>(&out);
+        Ok(out)
+    }
+
+    /// [`Store::call`] for a conditional write: `None` when its condition failed.
+    pub(crate) async fn call_if<C: TableCall>(&self, call: C) -> Result<Option<C::Output>, StoreError> {
+        match call.on_table(&self.table).send().await {
+            Ok(out) => {
+                self.meter_out::<C>(&out);
+                Ok(Some(out))
+            }
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(StoreError::backend(err)),
+        }
+    }
+
+    fn meter_out<C: TableCall>(&self, out: &C::Output) {
+        if C::WRITES {
+            self.meter.write(C::consumed(out));
+        } else {
+            self.meter.read(C::consumed(out));
+        }
+    }
+}
+
 impl Store {
     /// A strongly consistent read of one item.
     pub(crate) async fn get_raw(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .consistent_read(true)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter.read(out.consumed_capacity());
+        let out =
+            self.call(self.client.get_item().key(keys::PK, s(pk)).key(keys::SK, s(sk)).consistent_read(true)).await?;
         Ok(out.item)
     }
 
     /// Deletes one item, whether or not it exists.
     pub(crate) async fn delete_raw(&self, pk: String, sk: &str) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter.write(out.consumed_capacity());
+        self.call(self.client.delete_item().key(keys::PK, s(pk)).key(keys::SK, s(sk))).await?;
         Ok(())
     }
 
@@ -340,17 +395,12 @@ impl Store {
         item.insert(keys::SK.into(), s(sk));
         item.insert(keys::ENTITY.into(), s(entity));
         item.insert(keys::TTL.into(), n(ttl));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .return_consumed_capacity(Self::CAPACITY);
+        let request = self.client.put_item().set_item(Some(item));
         let request = match previous_version {
             None => request.condition_expression("attribute_not_exists(PK)"),
             Some(version) => request.condition_expression("version = :v").expression_attribute_values(":v", n(version)),
         };
-        Ok(self.conditional(request.send().await)?.is_some())
+        Ok(self.call_if(request).await?.is_some())
     }
 
     /// One page of a Query: asks for `limit + 1` items so that a full last page does not come
@@ -362,15 +412,8 @@ impl Store {
         start: Option<PageToken>,
         key_names: &[&str],
     ) -> Result<Page<Item>, StoreError> {
-        let out = query
-            .table_name(&self.table)
-            .limit(limit + 1)
-            .set_exclusive_start_key(start.map(PageToken::into_start_key))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter.read(out.consumed_capacity());
+        let out =
+            self.call(query.limit(limit + 1).set_exclusive_start_key(start.map(PageToken::into_start_key))).await?;
         let mut items = out.items.unwrap_or_default();
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);

@@ -91,7 +91,6 @@ impl Store {
         let request = self
             .client()
             .update_item()
-            .table_name(self.table())
             .key(keys::PK, s(keys::media_pk(id)))
             .key(keys::SK, s(keys::MEDIA_SK))
             .update_expression("SET #status = :processing, lease_until = :until, claim = :claim")
@@ -103,9 +102,8 @@ impl Store {
             .expression_attribute_values(":pending", s(MediaStatus::Pending.as_str()))
             .expression_attribute_values(":until", n(claim.until))
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":claim", s(&claim.token))
-            .return_consumed_capacity(Self::CAPACITY);
-        Ok(self.conditional(request.send().await)?.map(|_| claim))
+            .expression_attribute_values(":claim", s(&claim.token));
+        Ok(self.call_if(request).await?.map(|_| claim))
     }
 
     /// Ends a claimed item: `ready` with its variants (and no more expiry), or `rejected` with

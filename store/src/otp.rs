@@ -1,6 +1,7 @@
 //! One-time code items: one per recipient (phone or email address), holding the current code's hash, its wrong tries, and
 //! the times of recent sends (for the per-recipient limits).
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,11 @@ pub enum WrongCode {
 }
 
 impl Store {
+    /// An UpdateItem of `to`'s code item; the caller adds the rest and sends it with `call_if`.
+    fn update_otp(&self, to: &CodeRecipient) -> UpdateItemFluentBuilder {
+        self.client().update_item().key(keys::PK, s(keys::otp_pk(to))).key(keys::SK, s(keys::OTP_SK))
+    }
+
     pub async fn get_otp(&self, to: &CodeRecipient) -> Result<Option<OtpRecord>, StoreError> {
         self.get_typed(keys::otp_pk(to), keys::OTP_SK).await
     }
@@ -59,21 +65,17 @@ impl Store {
         max_attempts: u32,
     ) -> Result<WrongCode, StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(to)))
-            .key(keys::SK, s(keys::OTP_SK))
-            .update_expression("ADD attempts :one")
-            .condition_expression("code_hash = :hash AND attempts < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":hash", s(code_hash))
-            .expression_attribute_values(":max", n(max_attempts))
-            .return_values(ReturnValue::UpdatedNew)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.update_otp(to)
+                    .update_expression("ADD attempts :one")
+                    .condition_expression("code_hash = :hash AND attempts < :max")
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":hash", s(code_hash))
+                    .expression_attribute_values(":max", n(max_attempts))
+                    .return_values(ReturnValue::UpdatedNew),
+            )
             .await;
-        let Some(out) = self.conditional(result)? else {
+        let Some(out) = result? else {
             return Ok(WrongCode::Exhausted);
         };
         let attempts =
@@ -96,55 +98,41 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(to)))
-            .key(keys::SK, s(keys::OTP_SK))
-            .update_expression("REMOVE code_hash")
-            .condition_expression("code_hash = :hash AND attempts < :max AND expires_at > :now")
-            .expression_attribute_values(":hash", s(code_hash))
-            .expression_attribute_values(":max", n(max_attempts))
-            .expression_attribute_values(":now", n(now))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.update_otp(to)
+                    .update_expression("REMOVE code_hash")
+                    .condition_expression("code_hash = :hash AND attempts < :max AND expires_at > :now")
+                    .expression_attribute_values(":hash", s(code_hash))
+                    .expression_attribute_values(":max", n(max_attempts))
+                    .expression_attribute_values(":now", n(now)),
+            )
             .await;
-        Ok(self.conditional(result)?.is_some())
+        Ok(result?.is_some())
     }
 
     /// Ends the recipient's pending code, if any (its send history stays, so the limits hold):
     /// an address that is no longer the customer's must not verify with a code sent before.
     pub async fn cancel_otp(&self, to: &CodeRecipient) -> Result<(), StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(to)))
-            .key(keys::SK, s(keys::OTP_SK))
-            .update_expression("REMOVE code_hash")
-            .condition_expression("attribute_exists(PK)")
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.update_otp(to).update_expression("REMOVE code_hash").condition_expression("attribute_exists(PK)"),
+            )
             .await;
-        self.conditional(result)?;
+        result?;
         Ok(())
     }
 
     async fn remove_otp_code(&self, to: &CodeRecipient, code_hash: &str) -> Result<(), StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::otp_pk(to)))
-            .key(keys::SK, s(keys::OTP_SK))
-            .update_expression("REMOVE code_hash")
-            .condition_expression("code_hash = :hash")
-            .expression_attribute_values(":hash", s(code_hash))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.update_otp(to)
+                    .update_expression("REMOVE code_hash")
+                    .condition_expression("code_hash = :hash")
+                    .expression_attribute_values(":hash", s(code_hash)),
+            )
             .await;
         // A failed condition means a concurrent request replaced or removed it already.
-        self.conditional(result)?;
+        result?;
         Ok(())
     }
 }

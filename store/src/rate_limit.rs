@@ -27,23 +27,22 @@ impl Store {
         let window_start = now - now.rem_euclid(window_seconds);
         let window_end = window_start + window_seconds;
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::rate_pk(scope, subject)))
-            .key(keys::SK, s(window_start.to_string()))
-            .update_expression("ADD hits :one SET #entity = :entity, #ttl = :ttl")
-            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
-            .expression_attribute_names("#entity", keys::ENTITY)
-            .expression_attribute_names("#ttl", keys::TTL)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":entity", s(entity::RATE_WINDOW))
-            .expression_attribute_values(":ttl", n(window_end + 60))
-            .expression_attribute_values(":limit", n(limit))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .update_item()
+                    .key(keys::PK, s(keys::rate_pk(scope, subject)))
+                    .key(keys::SK, s(window_start.to_string()))
+                    .update_expression("ADD hits :one SET #entity = :entity, #ttl = :ttl")
+                    .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+                    .expression_attribute_names("#entity", keys::ENTITY)
+                    .expression_attribute_names("#ttl", keys::TTL)
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":entity", s(entity::RATE_WINDOW))
+                    .expression_attribute_values(":ttl", n(window_end + 60))
+                    .expression_attribute_values(":limit", n(limit)),
+            )
             .await;
-        Ok(match self.conditional(result)? {
+        Ok(match result? {
             Some(_) => RateDecision::Allowed,
             None => RateDecision::Limited { retry_after: (window_end - now).max(1) as u64 },
         })

@@ -52,17 +52,8 @@ impl Store {
         item.insert(keys::SK.into(), s(keys::session_sk(&session.session_id)));
         item.insert(keys::ENTITY.into(), s(entity::SESSION));
         item.insert(keys::TTL.into(), n(session.expires_at.unix()));
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+        self.call(self.client().put_item().set_item(Some(item)).condition_expression("attribute_not_exists(PK)"))
+            .await?;
         Ok(())
     }
 
@@ -87,36 +78,36 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(owner_pk(&session.owner_id)))
-            .key(keys::SK, s(keys::session_sk(&session.session_id)))
-            .update_expression("SET refresh_hash = :hash, generation = :next, rotated_at = :now, last_used_at = :now")
-            .condition_expression("generation = :current")
-            .expression_attribute_values(":hash", s(next_hash))
-            .expression_attribute_values(":next", n(next_generation))
-            .expression_attribute_values(":current", n(session.generation))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .update_item()
+                    .key(keys::PK, s(owner_pk(&session.owner_id)))
+                    .key(keys::SK, s(keys::session_sk(&session.session_id)))
+                    .update_expression(
+                        "SET refresh_hash = :hash, generation = :next, rotated_at = :now, last_used_at = :now",
+                    )
+                    .condition_expression("generation = :current")
+                    .expression_attribute_values(":hash", s(next_hash))
+                    .expression_attribute_values(":next", n(next_generation))
+                    .expression_attribute_values(":current", n(session.generation))
+                    .expression_attribute_values(":now", s(now.to_rfc3339())),
+            )
             .await;
-        Ok(self.conditional(result)?.is_some())
+        Ok(result?.is_some())
     }
 
     /// Deletes one session; `false` when there was none.
     pub async fn delete_session(&self, owner_id: &str, session_id: &SessionId) -> Result<bool, StoreError> {
         let result = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(keys::PK, s(owner_pk(owner_id)))
-            .key(keys::SK, s(keys::session_sk(session_id)))
-            .condition_expression("attribute_exists(PK)")
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .delete_item()
+                    .key(keys::PK, s(owner_pk(owner_id)))
+                    .key(keys::SK, s(keys::session_sk(session_id)))
+                    .condition_expression("attribute_exists(PK)"),
+            )
             .await;
-        Ok(self.conditional(result)?.is_some())
+        Ok(result?.is_some())
     }
 
     /// The owner's live sessions, newest first.

@@ -70,15 +70,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         next.version = current.version + 1;
         next.updated_at = now;
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(staff_item(next)?))
-            .at_version(current.version)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        self.conditional(result)?.map(|_| ()).ok_or(StoreError::VersionConflict)
+        let result =
+            self.call_if(self.client().put_item().set_item(Some(staff_item(next)?)).at_version(current.version)).await;
+        result?.map(|_| ()).ok_or(StoreError::VersionConflict)
     }
 }

@@ -80,18 +80,13 @@ impl Store {
         item.insert(keys::PK.into(), s(keys::staff_pk(id)));
         item.insert(keys::SK.into(), s(keys::STAFF_MFA_SK));
         item.insert(keys::ENTITY.into(), s(entity::STAFF_MFA));
-        let request = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .return_consumed_capacity(Self::CAPACITY);
+        let request = self.client().put_item().set_item(Some(item));
         let request = if previous.version == 0 {
             request.condition_expression("attribute_not_exists(PK)")
         } else {
             request.condition_expression("version = :v").expression_attribute_values(":v", n(previous.version))
         };
-        Ok(self.conditional(request.send().await)?.is_some())
+        Ok(self.call_if(request).await?.is_some())
     }
 
     pub async fn delete_staff_mfa(&self, id: &StaffId) -> Result<(), StoreError> {
@@ -117,20 +112,21 @@ impl Store {
     /// Counts a wrong code against the challenge; the last allowed one ends it.
     pub async fn record_wrong_mfa_code(&self, token_hash: &str, max_attempts: u32) -> Result<WrongCode, StoreError> {
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::mfa_challenge_pk(token_hash)))
-            .key(keys::SK, s(keys::MFA_CHALLENGE_SK))
-            .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(attempts) OR attempts < :max)")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(max_attempts))
-            .return_values(ReturnValue::UpdatedNew)
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .call_if(
+                self.client()
+                    .update_item()
+                    .key(keys::PK, s(keys::mfa_challenge_pk(token_hash)))
+                    .key(keys::SK, s(keys::MFA_CHALLENGE_SK))
+                    .update_expression("ADD attempts :one")
+                    .condition_expression(
+                        "attribute_exists(PK) AND (attribute_not_exists(attempts) OR attempts < :max)",
+                    )
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":max", n(max_attempts))
+                    .return_values(ReturnValue::UpdatedNew),
+            )
             .await;
-        let Some(out) = self.conditional(result)? else {
+        let Some(out) = result? else {
             return Ok(WrongCode::Exhausted);
         };
         let used = out.attributes.as_ref().and_then(|a| super::number_attr(a, "attempts")).unwrap_or(i64::MAX);
@@ -155,16 +151,7 @@ impl Store {
         item.insert(keys::SK.into(), s(keys::security_event_sk(event.at_ms, &unique)));
         item.insert(keys::ENTITY.into(), s(entity::STAFF_SECURITY_EVENT));
         item.insert(keys::TTL.into(), n(event.at.unix() + TRAIL_TTL_SECONDS));
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+        self.call(self.client().put_item().set_item(Some(item))).await?;
         Ok(())
     }
 

@@ -134,22 +134,18 @@ impl Store {
     /// Adds `delta` to a daily counter (`signups` or `logins`) of `day`: the rebuild's
     /// correction of the daily series, and bulk loads.
     pub async fn adjust_day_counter(&self, day: time::Date, counter: &str, delta: i64) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(keys::STATS_DAYS_PK))
-            .key(keys::SK, s(month_sk(day, 0)))
-            .update_expression("SET #entity = :entity ADD #day :delta")
-            .expression_attribute_names("#entity", keys::ENTITY)
-            .expression_attribute_names("#day", day_attribute(counter, day.day()))
-            .expression_attribute_values(":entity", s(entity::COUNTER))
-            .expression_attribute_values(":delta", n(delta))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+        self.call(
+            self.client()
+                .update_item()
+                .key(keys::PK, s(keys::STATS_DAYS_PK))
+                .key(keys::SK, s(month_sk(day, 0)))
+                .update_expression("SET #entity = :entity ADD #day :delta")
+                .expression_attribute_names("#entity", keys::ENTITY)
+                .expression_attribute_names("#day", day_attribute(counter, day.day()))
+                .expression_attribute_values(":entity", s(entity::COUNTER))
+                .expression_attribute_values(":delta", n(delta)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -176,19 +172,15 @@ impl Store {
     /// Counts one login on the day of `at`.
     pub async fn count_login(&self, at: Timestamp) -> Result<(), StoreError> {
         let update = build(self.day_update(&[(at.date(), "logins", 1)]))?;
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+        self.call(
+            self.client()
+                .update_item()
+                .set_key(Some(update.key().clone()))
+                .update_expression(update.update_expression())
+                .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                .set_expression_attribute_values(update.expression_attribute_values().cloned()),
+        )
+        .await?;
         Ok(())
     }
 

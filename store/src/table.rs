@@ -76,17 +76,16 @@ impl Store {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let request = self.client().query().table_name(self.table());
-            let out = range
-                .condition(request, pk)
-                .set_projection_expression(projection.map(str::to_string))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            self.meter().read(out.consumed_capacity());
+            let request = self.client().query();
+            let out = self
+                .call(
+                    range
+                        .condition(request, pk)
+                        .set_projection_expression(projection.map(str::to_string))
+                        .consistent_read(true)
+                        .set_exclusive_start_key(start_key),
+                )
+                .await?;
             items.extend(out.items.unwrap_or_default());
             start_key = out.last_evaluated_key;
             if start_key.is_none() {
@@ -105,17 +104,16 @@ impl Store {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let request = self.client().query().table_name(self.table());
-            let out = range
-                .condition(request, pk)
-                .consistent_read(true)
-                .limit((limit - items.len()).clamp(1, 1000) as i32)
-                .set_exclusive_start_key(start_key)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            self.meter().read(out.consumed_capacity());
+            let request = self.client().query();
+            let out = self
+                .call(
+                    range
+                        .condition(request, pk)
+                        .consistent_read(true)
+                        .limit((limit - items.len()).clamp(1, 1000) as i32)
+                        .set_exclusive_start_key(start_key),
+                )
+                .await?;
             items.extend(out.items.unwrap_or_default());
             start_key = out.last_evaluated_key;
             if start_key.is_none() || items.len() >= limit {

@@ -15,8 +15,7 @@ mod well_known;
 
 use lambda_http::{Body, Response};
 use shared::auth::roles::Access;
-use shared::http::function::build_router;
-use shared::http::{ApiError, ApiFunction, Call, Route, Router};
+use shared::http::{ApiError, ApiFunction, Call, Route};
 
 /// The `auth` function.
 pub struct Auth;
@@ -90,11 +89,6 @@ impl ApiFunction for Auth {
         Route::new("GET", "/.well-known/openid-configuration", Access::Anyone, H::OpenIdConfiguration),
     ];
 
-    fn router() -> &'static Router<Handler> {
-        static ROUTER: std::sync::LazyLock<Router<Handler>> = std::sync::LazyLock::new(|| build_router(Auth::ROUTES));
-        &ROUTER
-    }
-
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         let (app, req) = (call.app, call.req);
         match call.matched.route.handler {
@@ -109,7 +103,7 @@ impl ApiFunction for Auth {
             H::Verify => sessions::verify(app, call.signed_in()?).await,
             H::StaffLogin => staff::login(app, req).await,
             H::CreateStaff => staff::create(app, req).await,
-            H::ListStaff => staff::list(app, req).await,
+            H::ListStaff => staff::list(app, req, call.scope()).await,
             H::UpdateStaff => staff::update(app, req, call.signed_in()?, call.param("staff_id")).await,
             H::ChangeStaffPassword => staff_password::change(app, req, call.signed_in()?).await,
             H::RequestStaffPasswordReset => staff_password::request_reset(app, req).await,
@@ -120,7 +114,7 @@ impl ApiFunction for Auth {
             H::StaffLoginMfa => staff_mfa::login(app, req).await,
             H::ResetStaffMfa => staff_mfa::admin_reset(app, call.signed_in()?, call.param("staff_id")).await,
             H::ResetStaffPassword => staff_password::admin_reset(app, call.signed_in()?, call.param("staff_id")).await,
-            H::StaffAudit => staff_trail::list(app, req, call.param("staff_id")).await,
+            H::StaffAudit => staff_trail::list(app, req, call.param("staff_id"), call.scope()).await,
             H::Health => health::health(app).await,
             H::Jwks => well_known::jwks(app),
             H::OpenIdConfiguration => well_known::openid_configuration(app, req),

@@ -11,7 +11,7 @@ use shared::domain::staff::{StaffId, StaffMember, new_staff, parse_staff_role};
 use shared::domain::validation::{ValidationErrors, bounded_text};
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
-use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::http::{ApiError, JsonBody, Scope, json, parse_json};
 use shared::store::StoreError;
 use shared::store::login_guard::{LoginGuard, guard_subject};
 use shared::time::Timestamp;
@@ -177,8 +177,8 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     with_location(json(StatusCode::CREATED, &staff.to_json())?, &format!("/v1/staff/{}", staff.staff_id))
 }
 
-pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let request = PageRequest::from_request(app, req, "GET /v1/staff")?;
+pub async fn list(app: &App, req: &Request, scope: Scope) -> Result<Response<Body>, ApiError> {
+    let request = PageRequest::from_request(app, req, scope)?;
     let page = app.store.list_staff(request.limit, request.start.clone()).await?;
     request.respond(app, page, StaffMember::to_json)
 }

@@ -6,8 +6,8 @@ use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::domain::staff::StaffId;
 use shared::domain::staff_security::{SecurityEvent, SecurityEventKind};
-use shared::http::ApiError;
 use shared::http::paging::PageRequest;
+use shared::http::{ApiError, Scope};
 use shared::metrics::{self, Metric};
 
 /// Records `event` in the member's trail. The change it describes has happened already, so a
@@ -31,11 +31,11 @@ pub async fn failure(app: &App, staff_id: &StaffId, failure: SecurityEventKind, 
 }
 
 /// `GET /v1/staff/{staff_id}/audit`: newest first, paged like every list.
-pub async fn list(app: &App, req: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
+pub async fn list(app: &App, req: &Request, raw_id: &str, scope: Scope) -> Result<Response<Body>, ApiError> {
     let not_found = || ApiError::NotFound("no such staff member".into());
     let id = StaffId::parse(raw_id).ok_or_else(not_found)?;
     app.store.get_staff(&id).await?.ok_or_else(not_found)?;
-    let request = PageRequest::from_request(app, req, format!("GET /v1/staff/{id}/audit"))?;
+    let request = PageRequest::from_request(app, req, scope)?;
     let page = app.store.list_security_events(&id, request.limit, request.start.clone()).await?;
     request.respond(app, page, SecurityEvent::to_json)
 }

@@ -7,10 +7,9 @@ use shared::App;
 use shared::auth::roles::{Access, GUEST_TOKEN_HEADER};
 use shared::domain::CustomerId;
 use shared::domain::cart::{Cart, CartOwner, GuestToken, LineInput, MigrateInput, ProductId};
-use shared::http::function::build_router;
 use shared::http::response::with_location;
 use shared::http::source_ip;
-use shared::http::{ApiError, ApiFunction, Call, Route, Router, json, no_content, parse_json, parse_json_lenient};
+use shared::http::{ApiError, ApiFunction, Call, Route, json, no_content, parse_json, parse_json_lenient};
 use shared::services::carts::{CartUpdate, change_cart};
 use shared::store::carts::Migration;
 use shared::store::rate_limit::RateDecision;
@@ -43,12 +42,6 @@ impl ApiFunction for CartFunction {
         Route::new("DELETE", "/v1/cart/items/{product_id}", Access::CustomerOrGuest, H::DeleteLine),
         Route::new("POST", "/v1/cart/migrate", Access::Customer, H::Migrate),
     ];
-
-    fn router() -> &'static Router<Handler> {
-        static ROUTER: std::sync::LazyLock<Router<Handler>> =
-            std::sync::LazyLock::new(|| build_router(CartFunction::ROUTES));
-        &ROUTER
-    }
 
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         let (app, req) = (call.app, call.req);

@@ -14,7 +14,7 @@ use shared::domain::fields::FieldDefinition;
 use shared::domain::input::StaffUpdateInput;
 use shared::domain::{Customer, CustomerId, EmailAddress, Patch, PhoneE164, Username, ValidationErrors};
 use shared::http::body::parse_object;
-use shared::http::{ApiError, JsonBody, json, parse_json};
+use shared::http::{ApiError, JsonBody, Scope, json, parse_json};
 use shared::services::customers::update_customer;
 use shared::time::Timestamp;
 
@@ -36,8 +36,8 @@ impl JsonBody for BulkRequest {
     const FIELDS: &'static [&'static str] = &["customer_ids", "updates"];
 }
 
-pub async fn bulk_update(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
-    idempotent(app, req, actor, "POST /v1/customers/bulk-update", || bulk_update_once(app, req, actor)).await
+pub async fn bulk_update(app: &App, req: &Request, actor: &str, scope: &Scope) -> Result<Response<Body>, ApiError> {
+    idempotent(app, req, actor, scope, || bulk_update_once(app, req, actor)).await
 }
 
 async fn bulk_update_once(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {

@@ -8,7 +8,7 @@ use shared::domain::group::{Group, GroupInput};
 use shared::domain::{CustomerId, GroupId};
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
-use shared::http::{ApiError, json, no_content, parse_json_lenient};
+use shared::http::{ApiError, Scope, json, no_content, parse_json_lenient};
 use shared::store::groups::MembershipOutcome;
 
 use crate::common::no_such_customer;
@@ -39,17 +39,17 @@ pub async fn get(app: &App, raw_group: &str) -> Result<Response<Body>, ApiError>
 }
 
 /// Groups by name.
-pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let request = PageRequest::from_request(app, req, "GET /v1/groups")?;
+pub async fn list(app: &App, req: &Request, scope: Scope) -> Result<Response<Body>, ApiError> {
+    let request = PageRequest::from_request(app, req, scope)?;
     let page = app.store.list_groups(request.limit, request.start.clone()).await?;
     request.respond(app, page, Group::to_json)
 }
 
 /// The group's customers, by customer id. Only an empty page reads the group, to tell an
 /// empty group from an unknown one.
-pub async fn members(app: &App, req: &Request, raw_group: &str) -> Result<Response<Body>, ApiError> {
+pub async fn members(app: &App, req: &Request, raw_group: &str, scope: Scope) -> Result<Response<Body>, ApiError> {
     let group = parse_group_id(raw_group)?;
-    let request = PageRequest::from_request(app, req, format!("GET /v1/groups/{group}/customers"))?;
+    let request = PageRequest::from_request(app, req, scope)?;
     let page = app.store.list_members(&group, request.limit, request.start.clone()).await?;
     if page.items.is_empty() {
         app.store.get_group(&group).await?.ok_or_else(no_such_group)?;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::App;
 use shared::domain::ids::hex;
-use shared::http::ApiError;
+use shared::http::{ApiError, Scope};
 use shared::store::idempotency::{Claim, IdempotencyRecord, IdempotencyState, StoredResponse};
 
 const HEADER: &str = "idempotency-key";
@@ -21,7 +21,7 @@ pub async fn idempotent<F, Fut>(
     app: &App,
     req: &Request,
     actor: &str,
-    route: &str,
+    route: &Scope,
     run: F,
 ) -> Result<Response<Body>, ApiError>
 where
@@ -31,7 +31,7 @@ where
     let Some(key) = idempotency_key(req)? else {
         return run().await;
     };
-    let scope = hex(&Sha256::digest(format!("{actor}\n{route}\n{key}")));
+    let scope = hex(&Sha256::digest(format!("{actor}\n{}\n{key}", route.as_str())));
     let request_hash = request_hash(req);
     let now = app.clock.now();
     match app.store.claim_idempotency(&scope, &request_hash, now).await? {

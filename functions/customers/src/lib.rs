@@ -11,8 +11,7 @@ mod records;
 
 use lambda_http::{Body, Response};
 use shared::auth::roles::Access;
-use shared::http::function::build_router;
-use shared::http::{ApiError, ApiFunction, Call, Route, Router};
+use shared::http::{ApiError, ApiFunction, Call, Route};
 
 /// The `customers` function.
 pub struct Customers;
@@ -84,20 +83,14 @@ impl ApiFunction for Customers {
         Route::new("DELETE", "/v1/groups/{group_id}/customers/{customer_id}", Access::Staff, H::RemoveMember),
     ];
 
-    fn router() -> &'static Router<Handler> {
-        static ROUTER: std::sync::LazyLock<Router<Handler>> =
-            std::sync::LazyLock::new(|| build_router(Customers::ROUTES));
-        &ROUTER
-    }
-
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         let (app, req) = (call.app, call.req);
         let actor = call.actor()?;
         let id = || call.param("customer_id");
         match call.matched.route.handler {
-            H::Create => records::create(app, req, actor).await,
-            H::List => records::list(app, req).await,
-            H::BulkUpdate => bulk::bulk_update(app, req, actor).await,
+            H::Create => records::create(app, req, actor, &call.scope()).await,
+            H::List => records::list(app, req, call.scope()).await,
+            H::BulkUpdate => bulk::bulk_update(app, req, actor, &call.scope()).await,
             H::ByPhone => records::by_phone(app, call.param("phone")).await,
             H::ByEmail => records::by_email(app, call.param("email")).await,
             H::ByUsername => records::by_username(app, call.param("username")).await,
@@ -106,7 +99,7 @@ impl ApiFunction for Customers {
             H::SoftDelete => lifecycle::soft_delete(app, actor, id()).await,
             H::HardDelete => records::hard_delete(app, actor, id()).await,
             H::ChangeStatus => lifecycle::change_status(app, req, actor, id()).await,
-            H::Audit => lifecycle::audit(app, req, id()).await,
+            H::Audit => lifecycle::audit(app, req, id(), call.scope()).await,
             H::VerifyEmail => lifecycle::verify(app, actor, id(), lifecycle::Contact::Email).await,
             H::VerifyPhone => lifecycle::verify(app, actor, id(), lifecycle::Contact::Phone).await,
             H::Activity => lifecycle::activity(app, req, id()).await,
@@ -116,9 +109,9 @@ impl ApiFunction for Customers {
             H::ReplaceField => fields::replace(app, req, call.param("key")).await,
             H::RetireField => fields::retire(app, call.param("key")).await,
             H::CreateGroup => groups::create(app, req, actor).await,
-            H::ListGroups => groups::list(app, req).await,
+            H::ListGroups => groups::list(app, req, call.scope()).await,
             H::GetGroup => groups::get(app, call.param("group_id")).await,
-            H::GroupMembers => groups::members(app, req, call.param("group_id")).await,
+            H::GroupMembers => groups::members(app, req, call.param("group_id"), call.scope()).await,
             H::AddMember => groups::add(app, call.param("group_id"), id()).await,
             H::RemoveMember => groups::remove(app, call.param("group_id"), id()).await,
         }

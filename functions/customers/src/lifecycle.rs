@@ -10,7 +10,7 @@ use shared::domain::customer::{ActivityKind, TransitionError};
 use shared::domain::validation::{ValidationErrors, bounded_text};
 use shared::domain::{Customer, CustomerStatus};
 use shared::http::paging::PageRequest;
-use shared::http::{ApiError, JsonBody, parse_json};
+use shared::http::{ApiError, JsonBody, Scope, parse_json};
 use shared::services::customers::update_customer;
 use shared::time::Timestamp;
 
@@ -164,9 +164,9 @@ pub async fn activity(app: &App, req: &Request, raw_id: &str) -> Result<Response
 
 /// The audit trail, newest first. Every customer has at least its creation entry, so only an
 /// empty page costs the read that tells "no such customer" apart.
-pub async fn audit(app: &App, req: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
+pub async fn audit(app: &App, req: &Request, raw_id: &str, scope: Scope) -> Result<Response<Body>, ApiError> {
     let id = parse_customer_id(raw_id)?;
-    let request = PageRequest::from_request(app, req, format!("GET /v1/customers/{id}/audit"))?;
+    let request = PageRequest::from_request(app, req, scope)?;
     let page = app.store.list_audit(&id, request.limit, request.start.clone()).await?;
     if page.items.is_empty() {
         load_customer(app, &id).await?;

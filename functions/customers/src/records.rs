@@ -9,7 +9,7 @@ use shared::domain::input::{StaffCreateInput, StaffUpdateInput};
 use shared::domain::{Customer, CustomerStatus, EmailAddress, Patch, PhoneE164, Username};
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
-use shared::http::{ApiError, if_match, parse_json_lenient};
+use shared::http::{ApiError, Scope, if_match, parse_json_lenient};
 use shared::services::customers::update_customer;
 use shared::store::customers::EraseRule;
 use shared::time::Timestamp;
@@ -19,8 +19,8 @@ use crate::common::{
 };
 use crate::idempotency::idempotent;
 
-pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
-    idempotent(app, req, actor, "POST /v1/customers", || create_once(app, req, actor)).await
+pub async fn create(app: &App, req: &Request, actor: &str, scope: &Scope) -> Result<Response<Body>, ApiError> {
+    idempotent(app, req, actor, scope, || create_once(app, req, actor)).await
 }
 
 async fn create_once(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
@@ -36,10 +36,9 @@ async fn create_once(app: &App, req: &Request, actor: &str) -> Result<Response<B
 }
 
 /// Newest first. `status` (or `is_active`) narrows the list to one or more statuses.
-pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn list(app: &App, req: &Request, scope: Scope) -> Result<Response<Body>, ApiError> {
     let statuses = status_filter(query_param(req, "status"), query_param(req, "is_active"))?;
-    let scope =
-        format!("GET /v1/customers?{}", statuses.iter().map(CustomerStatus::as_str).collect::<Vec<_>>().join(","));
+    let scope = scope.filtered(statuses.iter().map(CustomerStatus::as_str).collect::<Vec<_>>().join(","));
     let request = PageRequest::from_request(app, req, scope)?;
     let page = app.store.list_customers(&statuses, request.limit as usize, request.start.clone()).await?;
     request.respond(app, page, |c| c.to_json(Audience::Staff))

@@ -10,8 +10,7 @@ use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use lambda_http::{Body, Request, Response};
 use shared::auth::roles::Access;
-use shared::http::function::build_router;
-use shared::http::{ApiError, ApiFunction, Call, Route, RouteMatch, Router};
+use shared::http::{ApiError, ApiFunction, Call, Route, RouteMatch};
 
 /// The OpenAPI document, as the repository has it when the function is built.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
@@ -138,11 +137,6 @@ impl ApiFunction for Docs {
         Route::new("GET", "/openapi.yaml", Access::Anyone, Handler::Document),
     ];
 
-    fn router() -> &'static Router<Handler> {
-        static ROUTER: std::sync::LazyLock<Router<Handler>> = std::sync::LazyLock::new(|| build_router(Docs::ROUTES));
-        &ROUTER
-    }
-
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         answer_route(&call.matched)
     }
@@ -151,7 +145,7 @@ impl ApiFunction for Docs {
 /// Answers one request without the shared `App`: every route is open to anyone and reads
 /// nothing but the binary, so the Lambda builds no AWS client and holds no signing key.
 pub fn answer(req: &Request) -> Response<Body> {
-    Docs::router()
+    shared::http::function::router::<Docs>()
         .find(req.method().as_str(), req.uri().path())
         .and_then(|matched| answer_route(&matched))
         .unwrap_or_else(ApiError::into_response)

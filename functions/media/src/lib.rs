@@ -8,15 +8,13 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::App;
 use shared::auth::Principal;
-use shared::auth::current::ensure_current_staff;
 use shared::auth::roles::Access;
 use shared::domain::media::{MAX_BULK_FILES, Media, MediaId, Purpose, UploadInput, UploadRequest};
 use shared::domain::{CustomerId, Role, ValidationErrors};
-use shared::http::function::build_router;
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
 use shared::http::{
-    ApiError, ApiFunction, Call, JsonBody, Route, Router, json as json_response, no_content, parse_json,
+    ApiError, ApiFunction, Call, JsonBody, Route, Scope, json as json_response, no_content, parse_json,
 };
 use shared::services::media::{self, MediaError};
 
@@ -40,29 +38,23 @@ impl ApiFunction for MediaFunction {
     const NAME: &'static str = "media";
 
     const ROUTES: &'static [Route<Handler>] = &[
-        Route::new("POST", "/v1/media/uploads", Access::SignedIn, Handler::CreateUpload),
-        Route::new("POST", "/v1/media/uploads/bulk", Access::SignedIn, Handler::CreateUploads),
-        Route::new("POST", "/v1/media/{media_id}/complete", Access::SignedIn, Handler::Complete),
-        Route::new("GET", "/v1/media", Access::SignedIn, Handler::List),
-        Route::new("GET", "/v1/media/{media_id}", Access::SignedIn, Handler::Get),
-        Route::new("GET", "/v1/media/{media_id}/download", Access::SignedIn, Handler::Download),
-        Route::new("DELETE", "/v1/media/{media_id}", Access::SignedIn, Handler::Delete),
+        Route::new("POST", "/v1/media/uploads", Access::OwnerOrStaff, Handler::CreateUpload),
+        Route::new("POST", "/v1/media/uploads/bulk", Access::OwnerOrStaff, Handler::CreateUploads),
+        Route::new("POST", "/v1/media/{media_id}/complete", Access::OwnerOrStaff, Handler::Complete),
+        Route::new("GET", "/v1/media", Access::OwnerOrStaff, Handler::List),
+        Route::new("GET", "/v1/media/{media_id}", Access::OwnerOrStaff, Handler::Get),
+        Route::new("GET", "/v1/media/{media_id}/download", Access::OwnerOrStaff, Handler::Download),
+        Route::new("DELETE", "/v1/media/{media_id}", Access::OwnerOrStaff, Handler::Delete),
     ];
-
-    fn router() -> &'static Router<Handler> {
-        static ROUTER: std::sync::LazyLock<Router<Handler>> =
-            std::sync::LazyLock::new(|| build_router(MediaFunction::ROUTES));
-        &ROUTER
-    }
 
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         let app = call.app;
-        let caller = Caller::of(app, call.signed_in()?).await?;
+        let caller = Caller::of(call.signed_in()?)?;
         let req = call.req;
         match call.matched.route.handler {
             Handler::CreateUpload => create_upload(app, &caller, req).await,
             Handler::CreateUploads => create_uploads(app, &caller, req).await,
-            Handler::List => list(app, &caller, req).await,
+            Handler::List => list(app, &caller, req, call.scope()).await,
             Handler::Complete => complete(app, &caller, call.param("media_id")).await,
             Handler::Get => {
                 let media = visible_media(app, &caller, call.param("media_id")).await?;
@@ -74,20 +66,18 @@ impl ApiFunction for MediaFunction {
     }
 }
 
-/// Who is asking: a customer (their own media) or a current staff member (anyone's).
+/// Who is asking: a customer (their own media) or a staff member (anyone's), whose account
+/// `Access::OwnerOrStaff` has already re-read.
 enum Caller {
     Customer(CustomerId),
     Staff(String),
 }
 
 impl Caller {
-    async fn of(app: &App, principal: &Principal) -> Result<Self, ApiError> {
+    fn of(principal: &Principal) -> Result<Self, ApiError> {
         match principal.role {
             Role::Customer => Ok(Caller::Customer(principal.customer_id()?)),
-            Role::Staff | Role::Admin => {
-                ensure_current_staff(app, principal).await?;
-                Ok(Caller::Staff(principal.subject.clone()))
-            }
+            Role::Staff | Role::Admin => Ok(Caller::Staff(principal.subject.clone())),
         }
     }
 
@@ -213,9 +203,9 @@ fn list_filter(caller: &Caller, req: &Request) -> Result<(CustomerId, Option<Pur
     customer.map(|c| (c, purpose)).ok_or_else(|| ApiError::validation("customer_id", "required"))
 }
 
-async fn list(app: &App, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn list(app: &App, caller: &Caller, req: &Request, scope: Scope) -> Result<Response<Body>, ApiError> {
     let (customer, purpose) = list_filter(caller, req)?;
-    let scope = format!("GET /v1/media?customer_id={customer}&purpose={}", purpose.map_or("", |p| p.as_str()));
+    let scope = scope.filtered(format_args!("customer_id={customer}&purpose={}", purpose.map_or("", |p| p.as_str())));
     let request = PageRequest::from_request(app, req, scope)?;
     let page = app.store.list_media(&customer, purpose, request.limit, request.start.clone()).await?;
     request.respond(app, page, Media::to_json)

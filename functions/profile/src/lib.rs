@@ -13,9 +13,8 @@ use shared::domain::customer::Audience;
 use shared::domain::fields::Writer;
 use shared::domain::input::{ApplyContext, SelfUpdateInput};
 use shared::domain::{Customer, CustomerId, Patch};
-use shared::http::function::build_router;
 use shared::http::response::json_with_etag;
-use shared::http::{ApiError, ApiFunction, Call, Route, Router, if_match, no_content, parse_json_lenient};
+use shared::http::{ApiError, ApiFunction, Call, Route, if_match, no_content, parse_json_lenient};
 use shared::services::customers::update_customer;
 use shared::store::customers::EraseRule;
 use shared::store::sessions::SessionRecord;
@@ -51,12 +50,6 @@ impl ApiFunction for Profile {
         Route::new("POST", "/v1/me/email/verification", Access::Customer, Handler::RequestEmailVerification),
         Route::new("POST", "/v1/me/email/verification/confirm", Access::Customer, Handler::ConfirmEmailVerification),
     ];
-
-    fn router() -> &'static Router<Handler> {
-        static ROUTER: std::sync::LazyLock<Router<Handler>> =
-            std::sync::LazyLock::new(|| build_router(Profile::ROUTES));
-        &ROUTER
-    }
 
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         let (app, me) = (call.app, call.customer_id()?);

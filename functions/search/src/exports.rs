@@ -11,7 +11,7 @@ use shared::domain::export::{ExportId, ExportRecord, ExportStatus, parse_export_
 use shared::http::body::json_object;
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
-use shared::http::{ApiError, json};
+use shared::http::{ApiError, Scope, json};
 use shared::services::exports::{
     ExportError, ExportJob, create_export, download_link, read_export, settle, spawn_inline,
 };
@@ -37,8 +37,8 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
     with_location(response, &format!("/v1/exports/{}", record.export_id))
 }
 
-pub async fn list(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
-    let request = PageRequest::from_request(app, req, format!("exports:{actor}"))?;
+pub async fn list(app: &App, req: &Request, actor: &str, scope: Scope) -> Result<Response<Body>, ApiError> {
+    let request = PageRequest::from_request(app, req, scope.filtered(format_args!("requested_by={actor}")))?;
     let mut page = app.store.list_exports(actor, request.limit, request.start.clone()).await?;
     let mut views = Vec::with_capacity(page.items.len());
     for record in std::mem::take(&mut page.items) {

@@ -9,8 +9,7 @@ mod stats;
 
 use lambda_http::{Body, Response};
 use shared::auth::roles::Access;
-use shared::http::function::build_router;
-use shared::http::{ApiError, ApiFunction, Call, Route, Router};
+use shared::http::{ApiError, ApiFunction, Call, Route};
 
 /// The `search` function.
 pub struct Search;
@@ -49,11 +48,6 @@ impl ApiFunction for Search {
         Route::new("GET", "/v1/exports/{export_id}", Access::Admin, H::GetExport),
     ];
 
-    fn router() -> &'static Router<Handler> {
-        static ROUTER: std::sync::LazyLock<Router<Handler>> = std::sync::LazyLock::new(|| build_router(Search::ROUTES));
-        &ROUTER
-    }
-
     async fn call(call: Call<'_, Handler>) -> Result<Response<Body>, ApiError> {
         let (app, req) = (call.app, call.req);
         match call.matched.route.handler {
@@ -65,7 +59,7 @@ impl ApiFunction for Search {
             H::Stats => stats::customers(app).await,
             H::DailyStats => stats::daily(app, req).await,
             H::CreateExport => exports::create(app, req, call.actor()?).await,
-            H::ListExports => exports::list(app, req, call.actor()?).await,
+            H::ListExports => exports::list(app, req, call.actor()?, call.scope()).await,
             H::GetExport => exports::get(app, call.param("export_id")).await,
         }
     }

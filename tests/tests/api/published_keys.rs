@@ -155,7 +155,12 @@ fn bearer_routes() -> std::collections::BTreeSet<String> {
     local_stack::functions::Function::ALL
         .iter()
         .flat_map(|f| f.routes())
-        .filter(|r| matches!(r.access, Access::Customer | Access::Staff | Access::Admin | Access::SignedIn))
+        .filter(|r| {
+            matches!(
+                r.access,
+                Access::Customer | Access::Staff | Access::Admin | Access::SignedIn | Access::OwnerOrStaff
+            )
+        })
         .map(|r| r.key())
         .collect()
 }

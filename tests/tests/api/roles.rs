@@ -60,7 +60,7 @@ async fn every_route_answers_as_its_declared_role_says() {
                 Access::Customer | Access::CustomerOrGuest => role == "customer",
                 Access::Staff => role == "staff" || role == "admin",
                 Access::Admin => role == "admin",
-                Access::SignedIn | Access::Anyone => true,
+                Access::SignedIn | Access::OwnerOrStaff | Access::Anyone => true,
             };
             let anonymous = t.call(route.method, &path, None, Some(json!({}))).await;
             assert_eq!(anonymous.status, 401, "{} {} without a token", route.method, route.path);

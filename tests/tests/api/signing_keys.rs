@@ -4,8 +4,6 @@
 //! A rotation staged as `AWSPENDING` and then promoted, mid-session, logs nobody out; the
 //! rotation after it retires the oldest key.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use integration_tests::{TestApp, moto_endpoint, sdk_config};
@@ -128,9 +126,12 @@ async fn published_kids(t: &TestApp) -> Vec<String> {
     jwks["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().expect("kid").to_string()).collect()
 }
 
-/// Lets every instance's refresh interval (1 s here) pass; the next request refreshes its keys.
-async fn after_refresh_interval() {
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+/// Moves the instances' clocks past their refresh interval (1 s here); the next request of
+/// each refreshes its keys.
+fn after_refresh_interval(instances: &[&TestApp]) {
+    for instance in instances {
+        instance.app().clock.advance(1);
+    }
 }
 
 #[tokio::test]
@@ -153,15 +154,15 @@ async fn a_rotation_staged_then_promoted_logs_nobody_out() {
     //    the verifying functions learn it at theirs.
     let v1 = current_version(&sm, &deployment.access_key).await;
     let v2 = stage(&sm, &deployment.access_key, &generated('b')).await;
-    after_refresh_interval().await;
+    after_refresh_interval(&[&auth, &verifier]);
     assert_eq!(published_kids(&auth).await, [k1.clone(), k2.clone()], "current first, then the next");
     assert_eq!(kid_of(auth.sign_in("+260971000102", "Bo Rotation").await["access_token"].as_str().expect("a")), k1);
-    after_refresh_interval().await;
+    after_refresh_interval(&[&auth, &verifier]);
     assert_eq!(me_status(&verifier, access_v1).await, 200);
 
     // 2. Promote it, mid-session: the session of access_v1 goes on.
     promote(&sm, &deployment.access_key, &v2, &v1).await;
-    after_refresh_interval().await;
+    after_refresh_interval(&[&auth, &verifier]);
     assert_eq!(published_kids(&auth).await, [k2.clone(), k1.clone()], "current, then the previous");
     let renewed = auth.call("POST", "/v1/auth/refresh", None, Some(json!({"refresh_token": refresh_v1}))).await;
     assert_eq!(
@@ -172,7 +173,7 @@ async fn a_rotation_staged_then_promoted_logs_nobody_out() {
     );
     let access_v2 = renewed.json()["access_token"].as_str().expect("access").to_string();
     assert_eq!(kid_of(&access_v2), k2, "auth signs with the promoted key");
-    after_refresh_interval().await;
+    after_refresh_interval(&[&auth, &verifier]);
     assert_eq!(me_status(&verifier, &access_v2).await, 200, "the verifier knew the staged key already");
     assert_eq!(me_status(&verifier, access_v1).await, 200, "the previous key verifies until its tokens expire");
     assert_eq!(me_status(&auth, access_v1).await, 200);
@@ -180,9 +181,9 @@ async fn a_rotation_staged_then_promoted_logs_nobody_out() {
     // 3. The next rotation retires k1: what only it signed stops working everywhere.
     let v3 = stage(&sm, &deployment.access_key, &generated('c')).await;
     promote(&sm, &deployment.access_key, &v3, &v2).await;
-    after_refresh_interval().await;
+    after_refresh_interval(&[&auth, &verifier]);
     assert_eq!(published_kids(&auth).await, [k3, k2]);
-    after_refresh_interval().await;
+    after_refresh_interval(&[&auth, &verifier]);
     assert_eq!(me_status(&verifier, access_v1).await, 401);
     assert_eq!(me_status(&auth, access_v1).await, 401);
     assert_eq!(me_status(&verifier, &access_v2).await, 200);
@@ -218,7 +219,7 @@ async fn a_bad_or_missing_secret_stops_a_cold_start_and_an_outage_keeps_warm_key
         .send()
         .await
         .expect("delete");
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    after_refresh_interval(&[&warm]);
     assert_eq!(me_status(&warm, access).await, 200, "a failed refresh keeps the keys in use");
     assert!(t.another_instance(&session_only(&arn)).await.is_err(), "but a cold start cannot start without the key");
 }
