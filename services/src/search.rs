@@ -26,8 +26,8 @@ use thiserror::Error;
 
 use crate::domain::customer::CustomerStatus;
 use crate::domain::search::postings::{
-    FIRST_NAME_LITERAL, FIRST_NAME_START, LAST_NAME_LITERAL, LAST_NAME_START, ListId, ListKind, Member, place_hash,
-    unique_partitions_for,
+    FIRST_NAME_LITERAL, FIRST_NAME_START, LAST_NAME_LITERAL, LAST_NAME_START, ListId, ListKind, Member, customer_id_of,
+    member_name, place_hash, unique_partitions_for,
 };
 use crate::domain::search::{
     Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, SortValue, choose_entry,
@@ -627,8 +627,14 @@ impl Hit {
 /// them (the planner then walks).
 type Exact = Option<Vec<Hit>>;
 
-/// One criterion's customers: a union of lists (and entries), each member filtered.
+/// One criterion's customers by member name (the id without `CUST_`): a union of lists (and
+/// entries), each member filtered.
 type Source = HashMap<String, Member>;
+
+/// A source's entry for a customer known by its document.
+fn doc_member(doc: &SearchDoc) -> (String, Member) {
+    (member_name(&doc.id).to_string(), Member::of(doc))
+}
 
 /// A name filter answered by word lists: the word its value is, and the flags that say a word
 /// starts the name (and starts it as written).
@@ -683,7 +689,7 @@ async fn word_source(store: &Store, word: &str) -> Result<Option<Source>, StoreE
         if !complete {
             return Ok(None);
         }
-        source.extend(docs.iter().map(|doc| (doc.id.clone(), Member::of(doc))));
+        source.extend(docs.iter().map(doc_member));
     }
     Ok(Some(source))
 }
@@ -769,7 +775,7 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
         if !complete {
             return Ok(None);
         }
-        sources.push(docs.iter().map(|doc| (doc.id.clone(), Member::of(doc))).collect());
+        sources.push(docs.iter().map(doc_member).collect());
     }
     if let (Some(email), true) = (&request.email, sources.is_empty() && lists.is_empty()) {
         let Some(source) = word_source(store, email).await? else { return Ok(None) };
@@ -798,13 +804,18 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
     let mut hits: Vec<Hit> = smallest
         .into_iter()
         .filter(|(id, _)| rest.iter().all(|source| source.contains_key(id)))
-        .map(|(id, member)| {
+        .map(|(name, member)| {
             // The login time is on the last-login list's member only.
-            let login = rest.iter().filter_map(|s| s.get(&id)).chain([&member]).find_map(|m| m.login);
-            let member = Member { login, ..member };
-            Hit { last_login: login_listed.then_some(login), id, member, doc: None }
+            let login = rest.iter().filter_map(|s| s.get(&name)).chain([&member]).find_map(|m| m.login);
+            (name, Member { login, ..member })
         })
-        .filter(|hit| member_matches(request, &hit.member, login_listed))
+        .filter(|(_, member)| member_matches(request, member, login_listed))
+        .map(|(name, member)| Hit {
+            last_login: login_listed.then_some(member.login),
+            id: customer_id_of(&name),
+            member,
+            doc: None,
+        })
         .collect();
     let by_name = matches!(request.sort_by, SortField::FirstName | SortField::LastName);
     let unknown_login = request.sort_by == SortField::LastLoginAt && !login_listed;

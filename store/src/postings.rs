@@ -13,7 +13,7 @@ use super::search::slots_of;
 use super::table::SortKeyRange;
 use super::{Item, Store, StoreError, s, string_attr};
 use crate::domain::Customer;
-use crate::domain::search::postings::{ListId, ListKind, Member, Slot, SlotWrite, customer_id_of};
+use crate::domain::search::postings::{ListId, ListKind, Member, Slot, SlotWrite};
 
 /// Words a directory look-up returns at most: a prefix that starts more words than this is
 /// too short to read list by list.
@@ -24,18 +24,19 @@ fn is_member(name: &str) -> bool {
     name != keys::PK && name != keys::SK && name != keys::ENTITY
 }
 
-/// The members of a block item, by customer id.
-pub fn members_of(item: &Item) -> impl Iterator<Item = (String, Member)> + '_ {
-    item.iter().filter(|(name, _)| is_member(name)).filter_map(|(name, value)| {
+/// The members of a block item, by member name (the id without `CUST_`): the item's own
+/// strings are moved, not copied, since a search may decode tens of thousands.
+pub fn members_of(item: Item) -> impl Iterator<Item = (String, Member)> {
+    item.into_iter().filter(|(name, _)| is_member(name)).filter_map(|(name, value)| {
         let member = Member::decode(value.as_s().ok()?)?;
-        Some((customer_id_of(name), member))
+        Some((name, member))
     })
 }
 
 /// One `UpdateItem` of a bulk merge: a block's key and some of its members.
 type BlockUpdate<'a> = (&'a String, &'a String, Vec<(&'a String, &'a String)>);
 
-/// A list as read: its members by customer id.
+/// A list as read: its members by member name (`domain::search::postings::member_name`).
 pub type ListMembers = HashMap<String, Member>;
 
 /// The posting lists of many customers, gathered per block (a bulk load, a rebuild, a check).
@@ -88,8 +89,8 @@ impl Store {
     /// Every member of a list, read consistently: one `Query` of its blocks (a page per MB).
     pub async fn posting_list(&self, list: ListId) -> Result<ListMembers, StoreError> {
         let items = self.query_range(&keys::search_list_pk(&list), &SortKeyRange::All).await?;
-        let mut members = HashMap::new();
-        for item in &items {
+        let mut members = HashMap::with_capacity(items.len() * 8);
+        for item in items {
             members.extend(members_of(item));
         }
         Ok(members)
