@@ -1,5 +1,6 @@
-//! The table's key layout, written down once. `docs/architecture.md` has the same table with
-//! the access patterns.
+//! The table's key layout, written down once, here: every key is built by a function of this
+//! module, and `docs/architecture.md` links here for the keys while it describes each item's
+//! attributes, writers and access patterns.
 //!
 //! | item            | PK                         | SK                 | GSI keys                                   |
 //! |-----------------|----------------------------|--------------------|--------------------------------------------|
@@ -27,12 +28,12 @@
 //! | customer cart   | `CUSTOMER#<customer_id>`   | `CART`             | —                                          |
 //! | guest cart      | `GUEST#<sha256(token)>`    | `CART`             | — (`ttl`: last change + 30 days)           |
 //! | cart migration  | `GUEST#<sha256(token)>`    | `MIGRATED`         | — (`ttl`: migration + 30 days)             |
-//! | search: word    | `SW#<first char of word>`  | `<word>␁<customer_id>` | — (carries the customer's `SearchDoc`) |
+//! | search: unique word | `SU#<prefix>` (see `postings::unique_word_partition`) | `<email, username or id>␁<customer_id>` | — (`SearchDoc`) |
 //! | search: phone   | `SP#<first 3 digits>`      | `<digit suffix>␁<customer_id>` | — (`SearchDoc`)                |
-//! | search: tag     | `ST#<tag>`                 | `<customer_id>`    | — (`SearchDoc`)                            |
-//! | search: place   | `SL#country#<folded>` · `SL#state#<folded>` · `SL#city#<folded>` | `<customer_id>` | — (`SearchDoc`) |
 //! | search: created | `SC#<status>#<shard 0-3>`  | `<created ms, 14 digits>␁<customer_id>` | — (`SearchDoc`)       |
 //! | search: name order | `SN#first#<c>` · `SN#last#<c>` | `<name>␁<other name>␁<customer_id>` | — (`SearchDoc`) |
+//! | posting-list block | `IX#<kind>#<value>` (kinds `w` `t` `ci` `st` `co` `s` `ll`) | `<bucket, 4 digits>` | — (one attribute per customer: its member) |
+//! | word directory  | `IXD#<first char>`         | `<name word>`      | —                                          |
 //! | media item      | `MEDIA#<media_id>`         | `MEDIA`            | — (`ttl` while pending: the upload URL's expiry + 1 day) |
 //! | media entry     | `CUSTOMER#<customer_id>`   | `MEDIA#<created ms, 14 digits>#<media_id>` | — (`purpose`; `ttl` as its item) |
 //! | erase record    | `ERASURE#<customer_id>`    | `ERASURE`          | GSI4 `ERASURES#SWEEPING` + started at, only while unfinished (id, time, actor, `state`: no personal data) |
