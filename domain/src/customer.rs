@@ -96,6 +96,71 @@ impl ActivityKind {
     pub fn delta(&self) -> i64 {
         if *self == Self::LoanClosed { -1 } else { 1 }
     }
+
+    /// What a customer must be for this activity: active, and to close a loan, with one open.
+    /// The store's condition is built from it and a refusal is explained by it.
+    pub fn requirement(&self) -> ActivityRequirement {
+        ActivityRequirement {
+            status: CustomerStatus::Active,
+            open_loans_at_least: if *self == Self::LoanClosed { 1 } else { 0 },
+        }
+    }
+
+    /// Why `customer` may not record this activity, if it may not.
+    pub fn refusal_for(&self, customer: &Customer) -> Option<ActivityRefusal> {
+        let requirement = self.requirement();
+        if customer.status != requirement.status {
+            return Some(ActivityRefusal::NotActive(customer.status));
+        }
+        (customer.active_loans < requirement.open_loans_at_least).then_some(ActivityRefusal::NoOpenLoan)
+    }
+}
+
+/// The state an activity needs its customer in (`ActivityKind::requirement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivityRequirement {
+    pub status: CustomerStatus,
+    pub open_loans_at_least: u64,
+}
+
+/// Why an activity is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityRefusal {
+    NotActive(CustomerStatus),
+    NoOpenLoan,
+}
+
+/// A contact a customer can have verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactKind {
+    Email,
+    Phone,
+}
+
+impl ContactKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+        }
+    }
+}
+
+/// The customer has no contact of this kind on file, so it cannot be verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoContactOnFile(pub ContactKind);
+
+impl Customer {
+    /// The customer with `kind` marked verified; only a contact on file can be.
+    pub fn with_contact_verified(&self, kind: ContactKind) -> Result<Customer, NoContactOnFile> {
+        let mut next = self.clone();
+        match kind {
+            ContactKind::Email if self.email.is_some() => next.email_verified = true,
+            ContactKind::Phone if self.phone.is_some() => next.phone_verified = true,
+            _ => return Err(NoContactOnFile(kind)),
+        }
+        Ok(next)
+    }
 }
 
 /// Why a status change is refused.
@@ -380,6 +445,26 @@ mod tests {
 
     fn today() -> time::Date {
         time::macros::date!(2026 - 11 - 23)
+    }
+
+    #[test]
+    fn activity_needs_an_active_customer_and_closing_a_loan_an_open_one() {
+        let mut c = customer();
+        assert_eq!(ActivityKind::Transaction.refusal_for(&c), None);
+        assert_eq!(ActivityKind::LoanClosed.refusal_for(&c), Some(ActivityRefusal::NoOpenLoan));
+        c.active_loans = 1;
+        assert_eq!(ActivityKind::LoanClosed.refusal_for(&c), None);
+        c.status = CustomerStatus::Suspended;
+        let refused = Some(ActivityRefusal::NotActive(CustomerStatus::Suspended));
+        assert_eq!(ActivityKind::Booking.refusal_for(&c), refused);
+        assert_eq!(ActivityKind::LoanClosed.requirement().open_loans_at_least, 1);
+    }
+
+    #[test]
+    fn only_a_contact_on_file_can_be_verified() {
+        let c = customer();
+        assert!(c.with_contact_verified(ContactKind::Phone).expect("on file").phone_verified);
+        assert_eq!(c.with_contact_verified(ContactKind::Email), Err(NoContactOnFile(ContactKind::Email)));
     }
 
     #[test]

@@ -372,9 +372,10 @@ impl Store {
         kind: ActivityKind,
         now: Timestamp,
     ) -> Result<Option<Customer>, StoreError> {
-        let mut condition = "attribute_exists(PK) AND #status = :active".to_string();
-        if kind == ActivityKind::LoanClosed {
-            condition.push_str(" AND active_loans > :zero");
+        let requirement = kind.requirement();
+        let mut condition = "attribute_exists(PK) AND #status = :status".to_string();
+        if requirement.open_loans_at_least > 0 {
+            condition.push_str(" AND active_loans >= :loans");
         }
         let mut request = self
             .client()
@@ -388,10 +389,10 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":delta", n(kind.delta()))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":status", s(requirement.status.as_str()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-        if kind == ActivityKind::LoanClosed {
-            request = request.expression_attribute_values(":zero", n(0));
+        if requirement.open_loans_at_least > 0 {
+            request = request.expression_attribute_values(":loans", n(requirement.open_loans_at_least));
         }
         match self.call_if(request).await? {
             Some(out) => {

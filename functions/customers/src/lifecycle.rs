@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::App;
 use shared::domain::audit::{AuditAction, AuditNote};
-use shared::domain::customer::{ActivityKind, TransitionError};
+use shared::domain::customer::{ActivityKind, ActivityRefusal, ContactKind, NoContactOnFile, TransitionError};
 use shared::domain::validation::{ValidationErrors, bounded_text};
 use shared::domain::{Customer, CustomerStatus};
 use shared::http::paging::PageRequest;
@@ -95,32 +95,20 @@ pub async fn soft_delete(app: &App, actor: &str, raw_id: &str) -> Result<Respons
     customer_response(StatusCode::OK, &updated)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Contact {
-    Email,
-    Phone,
-}
-
 /// Marks the contact verified; 409 when the customer has no such contact on file. Verifying
 /// a verified contact changes nothing.
-pub async fn verify(app: &App, actor: &str, raw_id: &str, contact: Contact) -> Result<Response<Body>, ApiError> {
+pub async fn verify(app: &App, actor: &str, raw_id: &str, contact: ContactKind) -> Result<Response<Body>, ApiError> {
     let id = parse_customer_id(raw_id)?;
     let action = match contact {
-        Contact::Email => AuditAction::VerifyEmail,
-        Contact::Phone => AuditAction::VerifyPhone,
+        ContactKind::Email => AuditAction::VerifyEmail,
+        ContactKind::Phone => AuditAction::VerifyPhone,
     };
     let note = AuditNote::new(actor, action);
     let change = |current: &Customer, _: Timestamp| {
-        let mut next = current.clone();
-        let (on_file, flag, name) = match contact {
-            Contact::Email => (current.email.is_some(), &mut next.email_verified, "email"),
-            Contact::Phone => (current.phone.is_some(), &mut next.phone_verified, "phone"),
-        };
-        if !on_file {
-            return Err(ApiError::Conflict { detail: format!("the customer has no {name} on file"), field: None });
-        }
-        *flag = true;
-        Ok(next)
+        current.with_contact_verified(contact).map_err(|NoContactOnFile(kind)| ApiError::Conflict {
+            detail: format!("the customer has no {} on file", kind.as_str()),
+            field: None,
+        })
     };
     let updated = update_customer(&app.store, &app.clock, &id, None, &note, change)
         .await
@@ -152,11 +140,17 @@ pub async fn activity(app: &App, req: &Request, raw_id: &str) -> Result<Response
             return customer_response(StatusCode::OK, &customer);
         }
         let customer = load_customer(app, &id).await?;
-        if !customer.is_active() {
-            return Err(ApiError::Forbidden(format!("the customer is {}", customer.status.as_str())));
-        }
-        if kind == ActivityKind::LoanClosed && customer.active_loans == 0 {
-            return Err(ApiError::Conflict { detail: "the customer has no open loan to close".into(), field: None });
+        match kind.refusal_for(&customer) {
+            Some(ActivityRefusal::NotActive(status)) => {
+                return Err(ApiError::Forbidden(format!("the customer is {}", status.as_str())));
+            }
+            Some(ActivityRefusal::NoOpenLoan) => {
+                return Err(ApiError::Conflict {
+                    detail: "the customer has no open loan to close".into(),
+                    field: None,
+                });
+            }
+            None => {}
         }
     }
     Err(ApiError::Conflict { detail: "the customer is being changed elsewhere; try again".into(), field: None })
