@@ -789,6 +789,27 @@ async fn main() {
         previous = *size;
     }
     write_costs(&t, &tokens, now).await;
+    index_check(&t).await;
+}
+
+/// `search-index verify` after the load, then `reindex` and `verify` again: the index the
+/// writes left must be the one a rebuild makes.
+async fn index_check(t: &TestApp) {
+    let store = &t.app().store;
+    let started = Instant::now();
+    let after_load = local_stack::reindex::verify(store).await.expect("verify");
+    let verify_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let rebuilt = local_stack::reindex::reindex(store, true).await.expect("reindex");
+    let reindex_seconds = started.elapsed().as_secs_f64();
+    let after_reindex = local_stack::reindex::verify(store).await.expect("verify");
+    println!("\n### The index after the load and after a rebuild\n");
+    println!("`search-index verify` after the load ({verify_seconds:.0} s):\n\n```text\n{after_load}```\n");
+    println!(
+        "`reindex` ({reindex_seconds:.0} s: {} customers, {} entries written, {} stale deleted, {} blocks written), then `verify`:\n\n```text\n{after_reindex}```",
+        rebuilt.customers, rebuilt.entries_written, rebuilt.stale_deleted, rebuilt.blocks_written
+    );
+    eprintln!("  verify after load: {}; after reindex: {}", after_load.is_zero(), after_reindex.is_zero());
 }
 
 /// What one write costs, index and counters included, at the largest size.
