@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::request::SearchRequest;
-use super::{MAX_NAME_WORDS, MIN_PHONE_FRAGMENT, digits_of, fold, words_of};
+use super::{MAX_NAME_WORDS, MIN_PHONE_FRAGMENT, custom_value_text, digits_of, fold, words_of};
 use crate::customer::{Customer, CustomerStatus};
 
 /// The folded, slowly changing attributes of a customer that search filters and sorts on.
@@ -60,16 +59,6 @@ pub fn name_words(name: &str) -> Vec<String> {
 
 fn folded_option(text: Option<&String>) -> Option<String> {
     text.map(|t| fold(t)).filter(|t| !t.is_empty())
-}
-
-/// The text form a custom field value is compared in.
-pub(crate) fn custom_value_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(fold(text)),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
 }
 
 impl SearchDoc {

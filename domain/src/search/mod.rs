@@ -3,6 +3,8 @@
 //! ordered and where a page ends. The store keeps the index; this module decides what is in it
 //! and what matches.
 
+use serde_json::Value;
+
 mod doc;
 mod plan;
 pub mod postings;
@@ -33,6 +35,16 @@ pub fn words_of(folded: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// The text form a custom field value is compared in.
+pub(crate) fn custom_value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(fold(text)),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
 }
 
 /// The digits of a text (`+260 97-123` is `26097123`).

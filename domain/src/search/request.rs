@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::doc::custom_value_text;
+use super::custom_value_text;
 use super::{digits_of, fold, query_words};
 use crate::customer::CustomerStatus;
 use crate::ids::GroupId;
