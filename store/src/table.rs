@@ -73,25 +73,7 @@ impl Store {
         range: &SortKeyRange,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let request = self.client().query();
-            let out = self
-                .call(
-                    range
-                        .condition(request, pk)
-                        .set_projection_expression(projection.map(str::to_string))
-                        .consistent_read(true)
-                        .set_exclusive_start_key(start_key),
-                )
-                .await?;
-            items.extend(out.items.unwrap_or_default());
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
-        }
+        self.query_up_to(pk, range, projection, None).await
     }
 
     /// At most `limit` items of a partition whose sort key is in `range`, read consistently.
@@ -101,22 +83,36 @@ impl Store {
         range: &SortKeyRange,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_up_to(pk, range, None, Some(limit)).await
+    }
+
+    /// The items of a partition whose sort key is in `range` (at most `limit`, when given), read
+    /// consistently, page after page.
+    async fn query_up_to(
+        &self,
+        pk: &str,
+        range: &SortKeyRange,
+        projection: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
+            let page_limit = limit.map(|l| (l - items.len()).clamp(1, 1000) as i32);
             let request = self.client().query();
             let out = self
                 .call(
                     range
                         .condition(request, pk)
+                        .set_projection_expression(projection.map(str::to_string))
                         .consistent_read(true)
-                        .limit((limit - items.len()).clamp(1, 1000) as i32)
+                        .set_limit(page_limit)
                         .set_exclusive_start_key(start_key),
                 )
                 .await?;
             items.extend(out.items.unwrap_or_default());
             start_key = out.last_evaluated_key;
-            if start_key.is_none() || items.len() >= limit {
+            if start_key.is_none() || limit.is_some_and(|l| items.len() >= l) {
                 return Ok(items);
             }
         }
