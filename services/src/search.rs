@@ -747,11 +747,16 @@ fn narrow_statuses(request: &SearchRequest) -> Option<Vec<CustomerStatus>> {
 async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -> Result<Exact, StoreError> {
     let login = login_days(request, now.unix());
     let mut unsure = HashSet::new();
+    // A criterion too broad to read (a prefix of more than 200 words, more entries than the
+    // budget) is checked on the customers instead, when the others leave few enough.
+    let mut too_broad = false;
     let mut sources: Vec<Source> = Vec::new();
     let words = request.words.iter().map(|w| word_source(store, w));
     for source in futures::future::try_join_all(words).await? {
-        let Some(source) = source else { return Ok(None) };
-        sources.push(source);
+        match source {
+            Some(source) => sources.push(source),
+            None => too_broad = true,
+        }
     }
     for filter in [
         name_filter(&request.first_name, FIRST_NAME_START, FIRST_NAME_LITERAL),
@@ -760,8 +765,10 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
     .into_iter()
     .flatten()
     {
-        let Some(source) = name_source(store, filter, &mut unsure).await? else { return Ok(None) };
-        sources.push(source);
+        match name_source(store, filter, &mut unsure).await? {
+            Some(source) => sources.push(source),
+            None => too_broad = true,
+        }
     }
     let mut lists: Vec<Vec<ListId>> =
         request.tags.iter().map(|t| vec![ListId::new(ListKind::Tag, t.clone())]).collect();
@@ -772,13 +779,15 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
     if let Some(digits) = request.phone.as_ref().filter(|d| d.len() >= MIN_PHONE_FRAGMENT) {
         let pk = keys::search_phone_pk(digits);
         let (docs, complete) = store.entries_in(&pk, &SortKeyRange::Prefix(digits.clone()), ENTRY_BUDGET).await?;
-        if !complete {
-            return Ok(None);
+        if complete {
+            sources.push(docs.iter().map(doc_member).collect());
+        } else {
+            too_broad = true;
         }
-        sources.push(docs.iter().map(doc_member).collect());
     }
-    if let (Some(email), true) = (&request.email, sources.is_empty() && lists.is_empty()) {
-        let Some(source) = word_source(store, email).await? else { return Ok(None) };
+    if let (Some(email), true) = (&request.email, sources.is_empty() && lists.is_empty())
+        && let Some(source) = word_source(store, email).await?
+    {
         sources.push(source);
     }
     if sources.is_empty() && lists.is_empty() {
@@ -819,9 +828,10 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
         .collect();
     let by_name = matches!(request.sort_by, SortField::FirstName | SortField::LastName);
     let unknown_login = request.sort_by == SortField::LastLoginAt && !login_listed;
-    if needs_customers(request, login_listed) || !unsure.is_empty() || by_name || unknown_login {
+    let residual = needs_customers(request, login_listed) || too_broad || !unsure.is_empty();
+    if residual || by_name || unknown_login {
         if hits.len() > RESIDUAL_MAX {
-            return Ok(if by_name && !needs_customers(request, login_listed) && unsure.is_empty() {
+            return Ok(if by_name && !residual {
                 Some(hits) // exact; the page comes from the name walk
             } else {
                 None

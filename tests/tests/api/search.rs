@@ -314,6 +314,28 @@ async fn seed(t: &TestApp, rng: &mut StdRng, count: usize) -> (Vec<Customer>, BT
     (customers, groups)
 }
 
+/// A prefix that starts more words than the planner reads list by list (200) is still counted
+/// exactly when another criterion leaves few candidates: it is checked on those customers.
+#[tokio::test]
+async fn a_prefix_of_too_many_words_is_checked_on_the_few_the_other_criteria_leave() {
+    let t = TestApp::with_env(&[("SEARCH_COUNT_CAP", "12")]).await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    // 18 customers of 12 distinct q-words each: 216 words starting with `q`.
+    for n in 0..18 {
+        let words = |part: &str| (0..6).map(|i| format!("Q{part}{n:02}x{i}")).collect::<Vec<_>>().join(" ");
+        let tags = if n == 7 { json!(["rare"]) } else { json!(["common"]) };
+        let email = format!("q{n}@example.com");
+        create(&t, &staff, json!({"first_name": words("f"), "last_name": words("l"), "email": email, "tags": tags}))
+            .await;
+    }
+    let answer =
+        t.call("POST", "/v1/customers/search", Some(&staff), Some(json!({"query": "q", "tags": ["rare"]}))).await;
+    assert_eq!((answer.json()["total"].clone(), answer.json()["total_exact"].clone()), (json!(1), json!(true)));
+    let broad =
+        t.call("POST", "/v1/customers/search", Some(&staff), Some(json!({"query": "q", "tags": ["common"]}))).await;
+    assert_eq!(broad.json()["total"], 17, "{}", broad.json());
+}
+
 /// The property: for random data and random searches, every page, its order and the total
 /// equal a brute-force filter of the same data. The counting cap is lowered to 12 so that
 /// broad searches take the walking path too (with `total_exact: false`).
