@@ -50,8 +50,15 @@ impl Keys {
     /// The public keys accepted are the private keys' halves where this instance has them (so
     /// `auth` never depends on what it published), the published set otherwise.
     pub fn derive(material: KeyMaterial, audience: &str, access_token_ttl: Duration) -> Self {
+        // Each private key's pair is derived once (a P-256 base-point multiplication, the bulk
+        // of an instance's key set-up): the signing key's public half is reused, not derived again.
         let signing = material.access_signing.as_ref().map(|s| AccessKey::from_secret(&s.current().secret));
-        let published = material.signing_public_keys().or_else(|| material.access_public.clone()).unwrap_or_default();
+        let published = match (&signing, &material.access_signing) {
+            (Some(key), Some(secrets)) => std::iter::once(key.public.clone())
+                .chain(secrets.all().skip(1).map(|s| AccessKey::from_secret(&s.secret).public))
+                .collect(),
+            _ => material.access_public.clone().unwrap_or_default(),
+        };
         Self {
             jwt: JwtKeys::new(signing, published, audience, access_token_ttl),
             otp_hasher: material.session.as_ref().map(OtpHasher::new),
