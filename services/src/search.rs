@@ -582,11 +582,7 @@ async fn page_customers(
     page: &[Candidate],
 ) -> Result<Vec<Customer>, StoreError> {
     let ids: Vec<CustomerId> = page.iter().filter_map(|c| id_of(&c.doc)).collect();
-    let customers = store.batch_get_customers(&ids, true).await?;
-    Ok(customers
-        .into_iter()
-        .filter(|c| SearchDoc::of(c).matches(request) && request.matches_last_login(c.last_login_at.map(|t| t.unix())))
-        .collect())
+    customers_by_id(store, request, &ids).await
 }
 
 /// Candidates left to check on the customers themselves, at most (one consistent
@@ -666,11 +662,18 @@ fn login_days(request: &SearchRequest, now: i64) -> Option<std::ops::RangeInclus
     (last - first < MAX_LOGIN_LIST_DAYS).then_some(first..=last.max(first))
 }
 
+/// The lists of every name word starting with `prefix`, read in parallel; `None` when it starts
+/// more words than are read list by list.
+async fn word_lists(store: &Store, prefix: &str) -> Result<Option<Vec<store::postings::ListMembers>>, StoreError> {
+    let Some(words) = store.words_starting(prefix).await? else { return Ok(None) };
+    let lists = words.into_iter().map(|w| store.posting_list(ListId::new(ListKind::Word, w)));
+    Ok(Some(futures::future::try_join_all(lists).await?))
+}
+
 /// Every customer a query word (or an email filter) may match, or `None` when it starts too many
 /// words to read list by list.
 async fn word_source(store: &Store, word: &str) -> Result<Option<Source>, StoreError> {
-    let Some(words) = store.words_starting(word).await? else { return Ok(None) };
-    let lists = words.iter().map(|w| store.posting_list(ListId::new(ListKind::Word, w.clone())));
+    let lists = async { word_lists(store, word).await };
     let unique = unique_partitions_for(word)
         .into_iter()
         .map(|p| keys::search_unique_pk(&p))
@@ -682,8 +685,8 @@ async fn word_source(store: &Store, word: &str) -> Result<Option<Source>, StoreE
             Ok((Vec::new(), true))
         }
     };
-    let (lists, unique, phones) =
-        futures::try_join!(futures::future::try_join_all(lists), futures::future::try_join_all(unique), phones)?;
+    let (lists, unique, phones) = futures::try_join!(lists, futures::future::try_join_all(unique), phones)?;
+    let Some(lists) = lists else { return Ok(None) };
     let mut source: Source = lists.into_iter().flatten().collect();
     for (docs, complete) in unique.into_iter().chain([phones]) {
         if !complete {
@@ -702,10 +705,9 @@ async fn name_source(
     (word, start, literal): (String, u8, u8),
     unsure: &mut HashSet<String>,
 ) -> Result<Option<Source>, StoreError> {
-    let Some(words) = store.words_starting(&word).await? else { return Ok(None) };
-    let lists = words.iter().map(|w| store.posting_list(ListId::new(ListKind::Word, w.clone())));
+    let Some(lists) = word_lists(store, &word).await? else { return Ok(None) };
     let mut source = Source::new();
-    for list in futures::future::try_join_all(lists).await? {
+    for list in lists {
         for (id, member) in list.into_iter().filter(|(_, m)| m.flags & start != 0) {
             if member.flags & literal == 0 {
                 unsure.insert(id.clone());

@@ -695,7 +695,9 @@ impl Store {
         let Some(id) = writes.first().and_then(|w| CustomerId::parse(&customer_id_of(&w.slot.name))) else {
             return Ok(());
         };
-        let (mut writes, mut version) = (writes, version);
+        // `None` once the customer is erased: its erase removed every slot it had then, and
+        // the writes left (removals) need no condition.
+        let (mut writes, mut version) = (writes, Some(version));
         for attempt in attempts_within_budget() {
             match self.try_settle_slots(&id, &writes, version).await {
                 Ok(()) => return Ok(()),
@@ -706,11 +708,7 @@ impl Store {
                         .into_iter()
                         .map(|w| SlotWrite { member: wanted.get(&w.slot).cloned(), slot: w.slot })
                         .collect();
-                    match current {
-                        Some(current) => version = current.version,
-                        // Erased: its erase removed every slot the customer had then.
-                        None => return self.try_settle_slots_unconditionally(&writes).await,
-                    }
+                    version = current.map(|c| c.version);
                 }
                 Err(TxError::Conflict) => backoff(attempt).await,
                 Err(TxError::Store(err)) => return Err(err),
@@ -719,34 +717,31 @@ impl Store {
         Err(StoreError::Backend("posting lists left behind by repeated conflicts".into()))
     }
 
-    async fn try_settle_slots(&self, id: &CustomerId, writes: &[SlotWrite], version: u64) -> Result<(), TxError> {
+    /// The writes in transactions of at most 100 actions, each with a check that the customer is
+    /// still at `version` when there is one.
+    async fn try_settle_slots(
+        &self,
+        id: &CustomerId,
+        writes: &[SlotWrite],
+        version: Option<u64>,
+    ) -> Result<(), TxError> {
         for chunk in writes.chunks(MAX_TRANSACTION_ACTIONS - 1) {
-            let check = ConditionCheck::builder()
-                .table_name(self.table())
-                .key(keys::PK, s(keys::customer_pk(id)))
-                .key(keys::SK, s(keys::PROFILE_SK))
-                .at_version(version)
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            let mut actions = vec![TransactWriteItem::builder().condition_check(check).build()];
+            let mut actions = Vec::with_capacity(chunk.len() + 1);
+            if let Some(version) = version {
+                let check = ConditionCheck::builder()
+                    .table_name(self.table())
+                    .key(keys::PK, s(keys::customer_pk(id)))
+                    .key(keys::SK, s(keys::PROFILE_SK))
+                    .at_version(version)
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                actions.push(TransactWriteItem::builder().condition_check(check).build());
+            }
             for write in chunk {
                 actions.push(self.slot_action(write)?);
             }
             let fields = vec![None; actions.len()];
             self.transact(actions, &fields).await?;
-        }
-        Ok(())
-    }
-
-    async fn try_settle_slots_unconditionally(&self, writes: &[SlotWrite]) -> Result<(), StoreError> {
-        for chunk in writes.chunks(MAX_TRANSACTION_ACTIONS) {
-            let actions = chunk.iter().map(|w| self.slot_action(w)).collect::<Result<Vec<_>, _>>()?;
-            let fields = vec![None; actions.len()];
-            match self.transact(actions, &fields).await {
-                Ok(()) => {}
-                Err(TxError::Store(err)) => return Err(err),
-                Err(_) => return Err(StoreError::VersionConflict),
-            }
         }
         Ok(())
     }
