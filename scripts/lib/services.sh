@@ -163,6 +163,13 @@ start_moto() {
   export S3_ENDPOINT="http://127.0.0.1:$port"
 }
 
+# build_local_stack_as_tested: the local stack's binary, built with the integration tests in the
+# same build so Cargo resolves the crates' features (the store's `test-faults`) exactly as
+# `cargo nextest run --workspace` does: scripts/test then compiles the workspace once, not twice.
+build_local_stack_as_tested() {
+  cargo build --locked -p local-stack -p integration-tests --bin local-stack >&2
+}
+
 # start_local_stack NAME: builds the local stack and serves it on a free port against the
 # DYNAMODB_ENDPOINT and S3_ENDPOINT already started, with a table and bucket of its own, the
 # codes logged and echoed (OTP_DELIVERY=log, OTP_DEV_ECHO=1); exports LOCAL_STACK_URL. Any other
@@ -172,7 +179,7 @@ start_local_stack() {
   local name="${1:?usage: start_local_stack NAME}"
   : "${DYNAMODB_ENDPOINT:?start DynamoDB Local first}" "${S3_ENDPOINT:?start the S3 endpoint first}"
   install_swagger_ui
-  cargo build --locked -p local-stack --bin local-stack >&2
+  build_local_stack_as_tested
   local port
   port="$(free_port)"
   _start_bg "$name-local-stack" "$port" env PORT="$port" \
