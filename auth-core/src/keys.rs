@@ -5,6 +5,7 @@
 //! that use it: the access-token private keys, their published public keys, the session secret
 //! (one-time codes and refresh tokens) and the cursor secret.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::cursor::CursorSigner;
@@ -40,32 +41,36 @@ impl KeyMaterial {
 /// Everything keyed by an instance's secrets, derived once per set of secrets.
 pub struct Keys {
     pub material: KeyMaterial,
-    pub jwt: JwtKeys,
+    audience: String,
+    access_token_ttl: Duration,
+    /// The access-token keys, derived on first use: see [`Keys::jwt`].
+    jwt: OnceLock<JwtKeys>,
     otp_hasher: Option<OtpHasher>,
     refresh_signer: Option<RefreshSigner>,
     cursor_signer: Option<CursorSigner>,
 }
 
 impl Keys {
-    /// The public keys accepted are the private keys' halves where this instance has them (so
-    /// `auth` never depends on what it published), the published set otherwise.
     pub fn derive(material: KeyMaterial, audience: &str, access_token_ttl: Duration) -> Self {
-        // Each private key's pair is derived once (a P-256 base-point multiplication, the bulk
-        // of an instance's key set-up): the signing key's public half is reused, not derived again.
-        let signing = material.access_signing.as_ref().map(|s| AccessKey::from_secret(&s.current().secret));
-        let published = match (&signing, &material.access_signing) {
-            (Some(key), Some(secrets)) => std::iter::once(key.public.clone())
-                .chain(secrets.all().skip(1).map(|s| AccessKey::from_secret(&s.secret).public))
-                .collect(),
-            _ => material.access_public.clone().unwrap_or_default(),
-        };
         Self {
-            jwt: JwtKeys::new(signing, published, audience, access_token_ttl),
             otp_hasher: material.session.as_ref().map(OtpHasher::new),
             refresh_signer: material.session.as_ref().map(RefreshSigner::new),
             cursor_signer: material.cursor.as_ref().map(CursorSigner::new),
+            audience: audience.to_string(),
+            access_token_ttl,
+            jwt: OnceLock::new(),
             material,
         }
+    }
+
+    /// The access-token keys: the public keys accepted are the private keys' halves where this
+    /// instance has them (so `auth` never depends on what it published), the published set
+    /// otherwise. Derived on first use, not at init: a private key's pair is a P-256 base-point
+    /// multiplication (about 0.7 ms, the bulk of an instance's set-up), which a request that
+    /// neither signs nor verifies a token (a code request, a health check) never pays, and which
+    /// kept every cold start ~1 ms above `hello`'s (docs/benchmarks.md).
+    pub fn jwt(&self) -> &JwtKeys {
+        self.jwt.get_or_init(|| access_keys(&self.material, &self.audience, self.access_token_ttl))
     }
 
     pub fn otp_hasher(&self) -> Result<&OtpHasher, AuthError> {
@@ -79,4 +84,17 @@ impl Keys {
     pub fn cursor_signer(&self) -> Result<&CursorSigner, AuthError> {
         self.cursor_signer.as_ref().ok_or(AuthError::NoKey("list cursor"))
     }
+}
+
+/// Each private key's pair derived once: the signing key's public half is reused for the
+/// published set, not derived again.
+fn access_keys(material: &KeyMaterial, audience: &str, access_token_ttl: Duration) -> JwtKeys {
+    let signing = material.access_signing.as_ref().map(|s| AccessKey::from_secret(&s.current().secret));
+    let published = match (&signing, &material.access_signing) {
+        (Some(key), Some(secrets)) => std::iter::once(key.public.clone())
+            .chain(secrets.all().skip(1).map(|s| AccessKey::from_secret(&s.secret).public))
+            .collect(),
+        _ => material.access_public.clone().unwrap_or_default(),
+    };
+    JwtKeys::new(signing, published, audience, access_token_ttl)
 }

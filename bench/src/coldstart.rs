@@ -104,20 +104,22 @@ fn print_report(args: &ColdStartArgs, targets: &[Target]) {
         args.warmup,
         targets.iter().map(|t| t.spec.name.as_str()).collect::<Vec<_>>().join(", "),
     );
-    let max_ratio = args.max_ratio;
-    let verdict_header = if max_ratio.is_finite() {
-        println!("- Bar: median init ≤ {max_ratio}× hello's median\n");
-        format!("Verdict (≤ {max_ratio}× hello)")
-    } else {
-        println!("- Bar: none (a measurement)\n");
-        "Verdict".to_string()
+    let verdict_header = match args.bar.describe() {
+        Some(bar) => {
+            println!("- Bar: median init {bar}'s median\n");
+            format!("Verdict ({bar})")
+        }
+        None => {
+            println!("- Bar: none (a measurement)\n");
+            "Verdict".to_string()
+        }
     };
 
     println!(
         "| Binary | Size (bytes) | Size (MiB) | Runs | Min (ms) | Median (ms) | p90 (ms) | Mean (ms) \
-         | RSS at init (MiB) | Median / hello | {verdict_header} |"
+         | RSS at init (MiB) | Median / hello | Median − hello (ms) | {verdict_header} |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (i, t) in targets.iter().enumerate() {
         let name = if i == 0 { format!("`{}` (baseline)", t.spec.name) } else { format!("`{}`", t.spec.name) };
         let size = format!("{} | {}", t.size, report::mib(t.size));
@@ -128,19 +130,15 @@ fn print_report(args: &ColdStartArgs, targets: &[Target]) {
                     .map_or_else(|| "n/a".into(), |r| format!("{:.1}", r.median * 1024.0 / MIB));
                 let (ratio, verdict) = match hello_median {
                     Some(h) if h > 0.0 => {
-                        let r = s.median / h;
-                        let v = if i == 0 {
-                            "baseline"
-                        } else if !max_ratio.is_finite() {
-                            "measured"
-                        } else if r <= max_ratio {
-                            "PASS"
-                        } else {
-                            "FAIL"
+                        let v = match args.bar.holds(s.median, h) {
+                            _ if i == 0 => "baseline",
+                            None => "measured",
+                            Some(true) => "PASS",
+                            Some(false) => "FAIL",
                         };
-                        (format!("{r:.2}×"), v.to_owned())
+                        (format!("{:.2}× | {:+.2}", s.median / h, s.median - h), v.to_owned())
                     }
-                    _ => ("n/a".into(), "n/a (no baseline)".into()),
+                    _ => ("n/a | n/a".into(), "n/a (no baseline)".into()),
                 };
                 println!(
                     "| {name} | {size} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {rss} | {ratio} | {verdict} |",
@@ -149,7 +147,7 @@ fn print_report(args: &ColdStartArgs, targets: &[Target]) {
             }
             (err, _) => {
                 let err = err.as_deref().unwrap_or("no samples").replace('|', "\\|");
-                println!("| {name} | {size} | {} | – | – | – | – | – | – | ERROR: {err} |", t.init_ms.len());
+                println!("| {name} | {size} | {} | – | – | – | – | – | – | – | ERROR: {err} |", t.init_ms.len());
             }
         }
     }

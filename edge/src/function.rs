@@ -105,7 +105,7 @@ pub async fn handle<F: ApiFunction>(app: &App, req: Request) -> Response<Body> {
 async fn dispatch<F: ApiFunction>(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let matched = router::<F>().find(req.method().as_str(), req.uri().path())?;
     let access = matched.route.access;
-    let principal = authorize(req.headers(), access, &app.keys().jwt, &app.issuer(req))?;
+    let principal = authorize(req.headers(), access, app.keys().jwt(), &app.issuer(req))?;
     let call = Call { app, req, matched, principal };
     match access {
         Access::Admin => ensure_current_admin(app, call.signed_in()?).await?,

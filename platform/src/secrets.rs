@@ -120,7 +120,7 @@ impl KeyRing {
             Ok(material) => {
                 if material != self.current().material {
                     let keys = Keys::derive(material, &source.loader.audience, source.loader.access_token_ttl);
-                    tracing::info!(kids = ?kids(keys.jwt.published()), "keys changed");
+                    tracing::info!(kids = ?kids(keys.jwt().published()), "keys changed");
                     *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(keys);
                 }
                 *source.due.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =

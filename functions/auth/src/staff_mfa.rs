@@ -208,7 +208,7 @@ fn open_seed(app: &App, sealed: &str, id: &StaffId) -> Result<TotpSecret, ApiErr
 /// (what a password login hands a member who must enrol before using the API). `Some(hash)`
 /// of that token, which confirming ends.
 async fn enrolling_member(app: &App, req: &Request) -> Result<(StaffMember, Option<String>), ApiError> {
-    match authorize(req.headers(), Access::Staff, &app.keys().jwt, &app.issuer(req)) {
+    match authorize(req.headers(), Access::Staff, app.keys().jwt(), &app.issuer(req)) {
         Ok(Some(principal)) => Ok((current_member(app, &principal).await?, None)),
         Err(AuthError::InvalidToken) => {
             let bearer = bearer(req).ok_or(AuthError::InvalidToken)?;

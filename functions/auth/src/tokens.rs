@@ -46,11 +46,11 @@ pub fn token_fields(
     refresh_token: String,
     now: Timestamp,
 ) -> Result<Value, ApiError> {
-    let access_token = app.keys().jwt.issue(issuer, &session.owner_id, role, session.session_id.as_str(), now)?;
+    let access_token = app.keys().jwt().issue(issuer, &session.owner_id, role, session.session_id.as_str(), now)?;
     Ok(json!({
         "access_token": access_token,
         "refresh_token": refresh_token,
         "token_type": "Bearer",
-        "expires_in": app.keys().jwt.lifetime().as_secs(),
+        "expires_in": app.keys().jwt().lifetime().as_secs(),
     }))
 }

@@ -17,7 +17,7 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 pub fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
     let keys = app.keys();
-    cacheable(json(StatusCode::OK, &json!({ "keys": keys.jwt.published() }))?)
+    cacheable(json(StatusCode::OK, &json!({ "keys": keys.jwt().published() }))?)
 }
 
 pub fn openid_configuration(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {

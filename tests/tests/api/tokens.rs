@@ -115,7 +115,7 @@ async fn staff_tokens_cannot_use_customer_routes() {
     let token = t
         .app()
         .keys()
-        .jwt
+        .jwt()
         .issue(
             issuer.as_str().expect("iss"),
             "STAFF_1",

@@ -909,7 +909,7 @@ async fn provision(dir: &Path) {
     .unwrap_or_else(|err| fail(&format!("configuration: {err}")));
     let app = App::load(config, &integration_tests::sdk_config().await).await.expect("app");
     // The published public keys, for a function that verifies with them alone (scripts/bench).
-    let jwks = shared::secrets::key_set_document(app.keys().jwt.published());
+    let jwks = shared::secrets::key_set_document(app.keys().jwt().published());
     std::fs::create_dir_all(dir).unwrap_or_else(|err| fail(&format!("{}: {err}", dir.display())));
     std::fs::write(dir.join("jwks.json"), jwks).unwrap_or_else(|err| fail(&format!("jwks.json: {err}")));
     let template = integration_tests::template();
