@@ -201,11 +201,10 @@ impl KeyLoader {
     /// the content, so instances that find the same change write one version). A failure is
     /// logged and retried at the next refresh; `auth` itself verifies with its own keys.
     async fn publish_if_changed(&self, material: &mut KeyMaterial) {
-        let (Some(id), Some(client), Some(derived)) =
-            (&self.sources.access_public, &self.client, material.signing_public_keys())
-        else {
-            return;
-        };
+        // Only where there is somewhere to publish: deriving the public halves is a P-256
+        // multiplication per key, which no other start should pay.
+        let (Some(id), Some(client)) = (&self.sources.access_public, &self.client) else { return };
+        let Some(derived) = material.signing_public_keys() else { return };
         if material.access_public.as_ref() == Some(&derived) {
             return;
         }
