@@ -179,15 +179,11 @@ impl CapacityMeter {
         counter.fetch_add((units * 100.0).round() as u64, Ordering::Relaxed);
     }
 
-    pub(crate) fn read(&self, consumed: Option<&ConsumedCapacity>) {
+    fn read(&self, consumed: &[ConsumedCapacity]) {
         Self::add(&self.read, consumed);
     }
 
-    pub(crate) fn write(&self, consumed: Option<&ConsumedCapacity>) {
-        Self::add(&self.write, consumed);
-    }
-
-    pub(crate) fn write_all(&self, consumed: &[ConsumedCapacity]) {
+    fn write(&self, consumed: &[ConsumedCapacity]) {
         Self::add(&self.write, consumed);
     }
 }
@@ -264,52 +260,45 @@ impl Store {
     }
 }
 
-/// Outputs of single-item writes, which all carry their consumed capacity.
-pub(crate) trait WriteOutput {
-    fn consumed(&self) -> Option<&ConsumedCapacity>;
-}
-
-macro_rules! write_output {
-    ($($output:ty),*) => {$(
-        impl WriteOutput for $output {
-            fn consumed(&self) -> Option<&ConsumedCapacity> {
-                self.consumed_capacity()
-            }
-        }
-    )*};
-}
-
-write_output!(
-    aws_sdk_dynamodb::operation::put_item::PutItemOutput,
-    aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-    aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput
-);
-
-/// A request on the table itself (not a batch or a transaction, which `table.rs` sends): what
-/// [`Store::call`] needs to name the table, ask for the consumed capacity and meter it.
+/// A request to DynamoDB from the store: what [`Store::call`] needs to name the table, ask for
+/// the consumed capacity and meter it.
 pub(crate) trait TableCall: Sized + Send {
     type Output: Send;
     type Error: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static;
     /// Whether the call's capacity is a write's.
     const WRITES: bool;
+    /// Names the table (a batch names it with its items) and asks for the consumed capacity.
     fn on_table(self, table: &str) -> Self;
-    fn consumed(output: &Self::Output) -> Option<&ConsumedCapacity>;
+    fn consumed(output: &Self::Output) -> &[ConsumedCapacity];
     fn send(
         self,
     ) -> impl Future<Output = Result<Self::Output, SdkError<Self::Error, aws_sdk_dynamodb::config::http::HttpResponse>>> + Send;
 }
 
 macro_rules! table_call {
-    ($($op:ident: $builder:ident, $output:ident, $error:ident, $writes:expr;)*) => {$(
+    (@on_table item, $request:ident, $table:ident) => {
+        $request.table_name($table).return_consumed_capacity(Store::CAPACITY)
+    };
+    (@on_table batch, $request:ident, $table:ident) => {{
+        let _ = $table;
+        $request.return_consumed_capacity(Store::CAPACITY)
+    }};
+    (@consumed item, $output:ident) => {
+        $output.consumed_capacity().map(std::slice::from_ref).unwrap_or_default()
+    };
+    (@consumed batch, $output:ident) => {
+        $output.consumed_capacity()
+    };
+    ($($op:ident: $builder:ident, $output:ident, $error:ident, $writes:expr, $kind:ident;)*) => {$(
         impl TableCall for aws_sdk_dynamodb::operation::$op::builders::$builder {
             type Output = aws_sdk_dynamodb::operation::$op::$output;
             type Error = aws_sdk_dynamodb::operation::$op::$error;
             const WRITES: bool = $writes;
             fn on_table(self, table: &str) -> Self {
-                self.table_name(table).return_consumed_capacity(Store::CAPACITY)
+                table_call!(@on_table $kind, self, table)
             }
-            fn consumed(output: &Self::Output) -> Option<&ConsumedCapacity> {
-                output.consumed_capacity()
+            fn consumed(output: &Self::Output) -> &[ConsumedCapacity] {
+                table_call!(@consumed $kind, output)
             }
             fn send(
                 self,
@@ -320,41 +309,49 @@ macro_rules! table_call {
     )*};
 }
 
+// `item`: a request on the table itself, which names it; `batch`: a batch or a transaction,
+// whose items name it.
 table_call! {
-    get_item: GetItemFluentBuilder, GetItemOutput, GetItemError, false;
-    query: QueryFluentBuilder, QueryOutput, QueryError, false;
-    put_item: PutItemFluentBuilder, PutItemOutput, PutItemError, true;
-    update_item: UpdateItemFluentBuilder, UpdateItemOutput, UpdateItemError, true;
-    delete_item: DeleteItemFluentBuilder, DeleteItemOutput, DeleteItemError, true;
+    get_item: GetItemFluentBuilder, GetItemOutput, GetItemError, false, item;
+    query: QueryFluentBuilder, QueryOutput, QueryError, false, item;
+    scan: ScanFluentBuilder, ScanOutput, ScanError, false, item;
+    put_item: PutItemFluentBuilder, PutItemOutput, PutItemError, true, item;
+    update_item: UpdateItemFluentBuilder, UpdateItemOutput, UpdateItemError, true, item;
+    delete_item: DeleteItemFluentBuilder, DeleteItemOutput, DeleteItemError, true, item;
+    batch_get_item: BatchGetItemFluentBuilder, BatchGetItemOutput, BatchGetItemError, false, batch;
+    batch_write_item: BatchWriteItemFluentBuilder, BatchWriteItemOutput, BatchWriteItemError, true, batch;
+    transact_write_items: TransactWriteItemsFluentBuilder, TransactWriteItemsOutput, TransactWriteItemsError, true, batch;
 }
 
 impl Store {
-    /// Sends one request on the table, metered: the tail every call shares (the table's name,
+    /// Sends one request, metered: the tail every call shares (the table's name,
     /// `ReturnConsumedCapacity`, the meter, the error) written once.
     pub(crate) async fn call<C: TableCall>(&self, call: C) -> Result<C::Output, StoreError> {
-        let out = call.on_table(&self.table).send().await.map_err(StoreError::backend)?;
-        self.meter_out::<C>(&out);
-        Ok(out)
+        self.metered(call).await.map_err(StoreError::backend)
     }
 
     /// [`Store::call`] for a conditional write: `None` when its condition failed.
     pub(crate) async fn call_if<C: TableCall>(&self, call: C) -> Result<Option<C::Output>, StoreError> {
-        match call.on_table(&self.table).send().await {
-            Ok(out) => {
-                self.meter_out::<C>(&out);
-                Ok(Some(out))
-            }
+        match self.metered(call).await {
+            Ok(out) => Ok(Some(out)),
             Err(err) if is_condition_failure(&err) => Ok(None),
             Err(err) => Err(StoreError::backend(err)),
         }
     }
 
-    fn meter_out<C: TableCall>(&self, out: &C::Output) {
+    /// [`Store::call`] with the SDK's own error, for a caller that reads it (a transaction's
+    /// cancellation reasons).
+    pub(crate) async fn metered<C: TableCall>(
+        &self,
+        call: C,
+    ) -> Result<C::Output, SdkError<C::Error, aws_sdk_dynamodb::config::http::HttpResponse>> {
+        let out = call.on_table(&self.table).send().await?;
         if C::WRITES {
-            self.meter.write(C::consumed(out));
+            self.meter.write(C::consumed(&out));
         } else {
-            self.meter.read(C::consumed(out));
+            self.meter.read(C::consumed(&out));
         }
+        Ok(out)
     }
 }
 
@@ -422,25 +419,6 @@ impl Store {
             _ => None,
         };
         Ok(Page { items, next })
-    }
-
-    /// The outcome of a conditional write: `Ok(Some(output))` when it applied, `Ok(None)` when
-    /// its condition failed, an error otherwise.
-    pub(crate) fn conditional<O: WriteOutput, E>(
-        &self,
-        result: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
-    ) -> Result<Option<O>, StoreError>
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        match result {
-            Ok(out) => {
-                self.meter.write(out.consumed());
-                Ok(Some(out))
-            }
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(StoreError::backend(err)),
-        }
     }
 }
 

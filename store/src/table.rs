@@ -162,15 +162,7 @@ impl Store {
     /// One `BatchWriteItem` of at most 25 requests, unprocessed ones retried with backoff.
     async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for attempt in 0..BATCH_WRITE_ATTEMPTS {
-            let out = self
-                .client()
-                .batch_write_item()
-                .request_items(self.table(), requests)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            self.meter().write_all(out.consumed_capacity());
+            let out = self.call(self.client().batch_write_item().request_items(self.table(), requests)).await?;
             requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
             if requests.is_empty() {
                 return Ok(());
@@ -186,17 +178,7 @@ impl Store {
         let mut found = Vec::new();
         for attempt in 0..BATCH_WRITE_ATTEMPTS {
             let Some(request) = pending.take() else { return Ok(found) };
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(self.table(), request)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for consumed in out.consumed_capacity() {
-                self.meter().read(Some(consumed));
-            }
+            let out = self.call(self.client().batch_get_item().request_items(self.table(), request)).await?;
             found.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
             pending = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys().is_empty());
             if pending.is_some() {
@@ -227,18 +209,15 @@ impl Store {
         fields: &[Option<UniqueField>],
     ) -> Result<(), TxError> {
         let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(random_token(18))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .metered(
+                self.client()
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .client_request_token(random_token(18)),
+            )
             .await;
         match result {
-            Ok(out) => {
-                self.meter().write_all(out.consumed_capacity());
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(err) => {
                 let reasons = err
                     .as_service_error()
