@@ -19,6 +19,8 @@ pub mod otp;
 pub mod personal_data;
 pub mod postings;
 pub mod rate_limit;
+#[cfg(feature = "rebuild")]
+pub mod rebuild;
 pub mod search;
 pub mod sessions;
 pub mod staff;
@@ -36,12 +38,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 
-pub use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 pub use table::backoff;
 use thiserror::Error;
 
-pub type Item = HashMap<String, AttributeValue>;
+/// One item as DynamoDB holds it, named only inside the store.
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// One page of a list, and where the next one starts.
 pub struct Page<T> {
@@ -222,7 +224,7 @@ impl Faults {
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
@@ -232,6 +234,22 @@ impl Store {
         }
     }
 
+    /// The store of `table`, with a DynamoDB client made from the SDK's configuration (an
+    /// `&SdkConfig`) and, when given, `endpoint` (DynamoDB Local's).
+    pub fn connect(
+        sdk: impl Into<aws_sdk_dynamodb::config::Builder>,
+        endpoint: Option<&str>,
+        table: impl Into<String>,
+    ) -> Self {
+        let mut config = sdk.into();
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        Self::new(Client::from_conf(config.build()), table)
+    }
+
+    /// The raw client, for the infrastructure adapters of the local stack (creating the table,
+    /// polling its stream) and the tests' harness: no request path uses it.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -289,7 +307,8 @@ macro_rules! table_call {
     (@consumed batch, $output:ident) => {
         $output.consumed_capacity()
     };
-    ($($op:ident: $builder:ident, $output:ident, $error:ident, $writes:expr, $kind:ident;)*) => {$(
+    ($($(#[$attr:meta])* $op:ident: $builder:ident, $output:ident, $error:ident, $writes:expr, $kind:ident;)*) => {$(
+        $(#[$attr])*
         impl TableCall for aws_sdk_dynamodb::operation::$op::builders::$builder {
             type Output = aws_sdk_dynamodb::operation::$op::$output;
             type Error = aws_sdk_dynamodb::operation::$op::$error;
@@ -314,6 +333,7 @@ macro_rules! table_call {
 table_call! {
     get_item: GetItemFluentBuilder, GetItemOutput, GetItemError, false, item;
     query: QueryFluentBuilder, QueryOutput, QueryError, false, item;
+    #[cfg(feature = "rebuild")]
     scan: ScanFluentBuilder, ScanOutput, ScanError, false, item;
     put_item: PutItemFluentBuilder, PutItemOutput, PutItemError, true, item;
     update_item: UpdateItemFluentBuilder, UpdateItemOutput, UpdateItemError, true, item;
