@@ -259,33 +259,31 @@ impl Store {
     async fn stage_put(&self, item: &Item, version: u64, token: &str) -> Result<(), StoreError> {
         let mut pending = item.clone();
         pending.insert(PENDING.into(), s(token));
-        self.call_if(
-            self.client()
-                .put_item()
-                .set_item(Some(pending))
-                .condition_expression("attribute_not_exists(#ver) OR #ver < :ver")
-                .expression_attribute_names("#ver", VER)
-                .expression_attribute_values(":ver", n(version)),
-        )
-        .await?;
+        let request = self
+            .client()
+            .put_item()
+            .set_item(Some(pending))
+            .condition_expression("attribute_not_exists(#ver) OR #ver < :ver")
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
     async fn stage_delete(&self, key: &EntryKey, version: u64, token: &str) -> Result<(), StoreError> {
-        self.call_if(
-            self.client()
-                .update_item()
-                .key(keys::PK, s(&key.pk))
-                .key(keys::SK, s(&key.sk))
-                .update_expression("SET #pend = :token, #ver = :ver")
-                .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#ver) OR #ver < :ver)")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#pend", PENDING)
-                .expression_attribute_names("#ver", VER)
-                .expression_attribute_values(":token", s(token))
-                .expression_attribute_values(":ver", n(version)),
-        )
-        .await?;
+        let request = self
+            .client()
+            .update_item()
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression("SET #pend = :token, #ver = :ver")
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#ver) OR #ver < :ver)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#pend", PENDING)
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
@@ -299,30 +297,28 @@ impl Store {
     }
 
     async fn settle_put(&self, item: &Item, version: u64) -> Result<(), StoreError> {
-        self.call_if(
-            self.client()
-                .put_item()
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_exists(#pk) AND #ver <= :ver")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#ver", VER)
-                .expression_attribute_values(":ver", n(version)),
-        )
-        .await?;
+        let request = self
+            .client()
+            .put_item()
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_exists(#pk) AND #ver <= :ver")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
     async fn settle_delete(&self, key: &EntryKey, version: u64) -> Result<(), StoreError> {
-        self.call_if(
-            self.client()
-                .delete_item()
-                .key(keys::PK, s(&key.pk))
-                .key(keys::SK, s(&key.sk))
-                .condition_expression("attribute_not_exists(#ver) OR #ver <= :ver")
-                .expression_attribute_names("#ver", VER)
-                .expression_attribute_values(":ver", n(version)),
-        )
-        .await?;
+        let request = self
+            .client()
+            .delete_item()
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .condition_expression("attribute_not_exists(#ver) OR #ver <= :ver")
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
@@ -355,27 +351,25 @@ impl Store {
         let condition = "#pend = :token";
         match settled {
             Some(item) => {
-                self.call_if(
-                    self.client()
-                        .put_item()
-                        .set_item(Some(item))
-                        .condition_expression(condition)
-                        .set_expression_attribute_names(Some(names))
-                        .set_expression_attribute_values(Some(values)),
-                )
-                .await?;
+                let request = self
+                    .client()
+                    .put_item()
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values));
+                self.call_if(request).await?;
             }
             None => {
-                self.call_if(
-                    self.client()
-                        .delete_item()
-                        .key(keys::PK, s(&key.pk))
-                        .key(keys::SK, s(&key.sk))
-                        .condition_expression(condition)
-                        .set_expression_attribute_names(Some(names))
-                        .set_expression_attribute_values(Some(values)),
-                )
-                .await?;
+                let request = self
+                    .client()
+                    .delete_item()
+                    .key(keys::PK, s(&key.pk))
+                    .key(keys::SK, s(&key.sk))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values));
+                self.call_if(request).await?;
             }
         }
         Ok(())
@@ -502,15 +496,14 @@ impl Store {
 
     /// Notes that the customer logged in on `day` (unix day number): the last-login index.
     pub async fn record_login_day(&self, id: &CustomerId, day: i64) -> Result<(), StoreError> {
-        self.call(
-            self.client()
-                .put_item()
-                .item(keys::PK, s(keys::login_day_pk(day)))
-                .item(keys::SK, s(id.as_str()))
-                .item(keys::ENTITY, s(entity::LOGIN_DAY))
-                .item(keys::TTL, n((day + keys::LOGIN_DAY_TTL_DAYS) * 86_400)),
-        )
-        .await?;
+        let request = self
+            .client()
+            .put_item()
+            .item(keys::PK, s(keys::login_day_pk(day)))
+            .item(keys::SK, s(id.as_str()))
+            .item(keys::ENTITY, s(entity::LOGIN_DAY))
+            .item(keys::TTL, n((day + keys::LOGIN_DAY_TTL_DAYS) * 86_400));
+        self.call(request).await?;
         Ok(())
     }
 
@@ -570,18 +563,16 @@ impl Store {
         let mut ids = Vec::new();
         let mut start = None;
         loop {
-            let out = self
-                .call(
-                    self.client()
-                        .query()
-                        .set_index_name(index.map(str::to_string))
-                        .consistent_read(index.is_none())
-                        .key_condition_expression("#pk = :pk")
-                        .expression_attribute_names("#pk", pk_name)
-                        .expression_attribute_values(":pk", s(pk))
-                        .set_exclusive_start_key(start),
-                )
-                .await?;
+            let request = self
+                .client()
+                .query()
+                .set_index_name(index.map(str::to_string))
+                .consistent_read(index.is_none())
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", s(pk))
+                .set_exclusive_start_key(start);
+            let out = self.call(request).await?;
             ids.extend(
                 out.items().iter().filter_map(|item| string_attr(item, id_attribute)).filter_map(CustomerId::parse),
             );

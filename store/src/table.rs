@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 
-use super::keys;
+use super::keys::{self, entity};
 use super::{Item, Store, StoreError, UniqueField, n, s};
 use crate::domain::ids::random_token;
 
@@ -191,6 +191,23 @@ impl Store {
         }
     }
 
+    /// Puts a new `item` and `sentinel` (see [`sentinel`]) in one transaction: `Taken(field)`
+    /// when the sentinel's value is someone else's already.
+    pub(crate) async fn create_with_sentinel(
+        &self,
+        item: Item,
+        sentinel: Item,
+        field: UniqueField,
+    ) -> Result<(), StoreError> {
+        let items = vec![self.put_if_absent(item)?, self.put_if_absent(sentinel)?];
+        match self.transact(items, &[None, Some(field)]).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Taken(field)) => Err(StoreError::Taken(field)),
+            Err(TxError::Condition | TxError::Conflict) => Err(StoreError::VersionConflict),
+            Err(TxError::Store(err)) => Err(err),
+        }
+    }
+
     pub(crate) fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(self.table())
@@ -235,6 +252,17 @@ impl Store {
             }
         }
     }
+}
+
+/// The sentinel that reserves a unique value (`value_key`, see `keys::unique_pk`) for its
+/// owner, named by `owner_attribute`.
+pub(crate) fn sentinel(value_key: &str, owner_attribute: &str, owner: &str) -> Item {
+    Item::from([
+        (keys::PK.to_string(), s(keys::unique_pk(value_key))),
+        (keys::SK.to_string(), s(keys::UNIQUE_SK)),
+        (keys::ENTITY.to_string(), s(entity::UNIQUE)),
+        (owner_attribute.to_string(), s(owner)),
+    ])
 }
 
 pub(crate) enum TxError {
