@@ -12,6 +12,25 @@ pub const MAX_NAME: usize = 100;
 pub const MAX_ADDRESS_LINE: usize = 200;
 pub const MAX_SHORT_TEXT: usize = 100;
 pub const MAX_POSTAL_CODE: usize = 20;
+/// `&[$before…, the address fields, $after…]`: the lists of a customer's fields in the
+/// resource's order (the export's columns, the fields staff write, those a customer writes)
+/// take the address from here.
+macro_rules! with_address_fields {
+    ([$($before:literal),* $(,)?], [$($after:literal),* $(,)?]) => {
+        &[
+            $($before,)*
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+            "country",
+            $($after,)*
+        ]
+    };
+}
+pub(crate) use with_address_fields;
+
 pub const GENDERS: [&str; 5] = ["male", "female", "non_binary", "other", "prefer_not_to_say"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -427,21 +446,24 @@ pub fn parse_gender(text: &str) -> Result<String, String> {
     if GENDERS.contains(&value.as_str()) { Ok(value) } else { Err(format!("must be one of {}", GENDERS.join(", "))) }
 }
 
+/// The customer the crate's unit tests start from: John Doe, with a verified Zambian phone.
+#[cfg(test)]
+pub(crate) fn sample_customer() -> Customer {
+    let mut c = Customer::new(
+        CustomerId::generate(),
+        Username::base("John", "Doe"),
+        ("John".into(), "Doe".into()),
+        Timestamp::from_unix(1_768_473_000),
+    );
+    c.phone = Some(PhoneE164::parse("+260971234567", phonenumber::country::Id::ZM).expect("valid"));
+    c.phone_verified = true;
+    c
+}
+
 #[cfg(test)]
 mod tests {
+    use super::sample_customer as customer;
     use super::*;
-
-    fn customer() -> Customer {
-        let mut c = Customer::new(
-            CustomerId::generate(),
-            Username::base("John", "Doe"),
-            ("John".into(), "Doe".into()),
-            Timestamp::from_unix(1_768_473_000),
-        );
-        c.phone = Some(PhoneE164::parse("+260971234567", phonenumber::country::Id::ZM).expect("valid"));
-        c.phone_verified = true;
-        c
-    }
 
     fn today() -> time::Date {
         time::macros::date!(2026 - 11 - 23)

@@ -29,43 +29,33 @@ pub const CUSTOM_PREFIX: &str = "cf.";
 pub const MAX_COLUMNS: usize = 100;
 
 /// The customer resource's fields that can be columns, in the default column order.
-pub const STANDARD_COLUMNS: &[&str] = &[
-    "customer_id",
-    "username",
-    "first_name",
-    "last_name",
-    "full_name",
-    "phone",
-    "email",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "full_address",
-    "date_of_birth",
-    "gender",
-    "company_name",
-    "tax_id",
-    "status",
-    "is_active",
-    "is_verified",
-    "email_verified",
-    "phone_verified",
-    "marketing_emails",
-    "marketing_sms",
-    "notes",
-    "tags",
-    "total_transactions",
-    "active_loans",
-    "bookings",
-    "created_at",
-    "updated_at",
-    "last_login_at",
-    "avatar_url",
-    "version",
-];
+pub const STANDARD_COLUMNS: &[&str] = super::customer::with_address_fields!(
+    ["customer_id", "username", "first_name", "last_name", "full_name", "phone", "email"],
+    [
+        "full_address",
+        "date_of_birth",
+        "gender",
+        "company_name",
+        "tax_id",
+        "status",
+        "is_active",
+        "is_verified",
+        "email_verified",
+        "phone_verified",
+        "marketing_emails",
+        "marketing_sms",
+        "notes",
+        "tags",
+        "total_transactions",
+        "active_loans",
+        "bookings",
+        "created_at",
+        "updated_at",
+        "last_login_at",
+        "avatar_url",
+        "version"
+    ]
+);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

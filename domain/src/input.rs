@@ -29,21 +29,31 @@ pub enum TagsInput {
     Text(String),
 }
 
-impl<'de> Deserialize<'de> for TagsInput {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TagsVisitor)
-    }
+/// A `Deserialize` for `$input` that enters the deserializer with `$entry` and reads with a
+/// visitor of the given methods (the two bounded inputs below).
+macro_rules! read_with {
+    ($input:ident, $entry:ident, $expecting:literal, $visitor:ident { $($methods:tt)* }) => {
+        impl<'de> Deserialize<'de> for $input {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.$entry($visitor)
+            }
+        }
+
+        struct $visitor;
+
+        impl<'de> serde::de::Visitor<'de> for $visitor {
+            type Value = $input;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str($expecting)
+            }
+
+            $($methods)*
+        }
+    };
 }
 
-struct TagsVisitor;
-
-impl<'de> serde::de::Visitor<'de> for TagsVisitor {
-    type Value = TagsInput;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a list of tags or a comma-separated string")
-    }
-
+read_with!(TagsInput, deserialize_any, "a list of tags or a comma-separated string", TagsVisitor {
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TagsInput, E> {
         Ok(TagsInput::Text(text.to_string()))
     }
@@ -59,7 +69,7 @@ impl<'de> serde::de::Visitor<'de> for TagsVisitor {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
         Ok(TagsInput::List(list))
     }
-}
+});
 
 /// `custom_fields` of an update: an object of at most one key more than a table can define
 /// ([`MAX_CUSTOM_FIELD_KEYS`](super::fields::MAX_CUSTOM_FIELD_KEYS)); the rest of an object of
@@ -67,21 +77,7 @@ impl<'de> serde::de::Visitor<'de> for TagsVisitor {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CustomFieldsInput(pub Map<String, Value>);
 
-impl<'de> Deserialize<'de> for CustomFieldsInput {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(CustomFieldsVisitor)
-    }
-}
-
-struct CustomFieldsVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CustomFieldsVisitor {
-    type Value = CustomFieldsInput;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an object of custom field values")
-    }
-
+read_with!(CustomFieldsInput, deserialize_map, "an object of custom field values", CustomFieldsVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CustomFieldsInput, A::Error> {
         let mut fields = Map::new();
         while fields.len() <= super::fields::MAX_CUSTOM_FIELD_KEYS {
@@ -95,7 +91,7 @@ impl<'de> serde::de::Visitor<'de> for CustomFieldsVisitor {
         while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
         Ok(CustomFieldsInput(fields))
     }
-}
+});
 
 /// Trims, lower-cases and de-duplicates tags (first spelling wins), dropping empty ones. The
 /// raw count is checked first, so a body of a hundred thousand tags costs no de-duplication.
@@ -175,50 +171,28 @@ pub struct CustomerInput {
 }
 
 /// The fields a customer may change on their own profile.
-pub const SELF_FIELDS: &[&str] = &[
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "date_of_birth",
-    "gender",
-    "marketing_emails",
-    "marketing_sms",
-    "custom_fields",
-];
+pub const SELF_FIELDS: &[&str] = super::customer::with_address_fields!(
+    ["name", "first_name", "last_name", "email"],
+    ["date_of_birth", "gender", "marketing_emails", "marketing_sms", "custom_fields"]
+);
 
 /// Every field staff may write, plus `$extra`.
 macro_rules! staff_fields {
     ($($extra:literal),*) => {
-        &[
-            $($extra,)*
-            "name",
-            "first_name",
-            "last_name",
-            "phone",
-            "email",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "date_of_birth",
-            "gender",
-            "company_name",
-            "tax_id",
-            "marketing_emails",
-            "marketing_sms",
-            "notes",
-            "tags",
-            "custom_fields",
-        ]
+        super::customer::with_address_fields!(
+            [$($extra,)* "name", "first_name", "last_name", "phone", "email"],
+            [
+                "date_of_birth",
+                "gender",
+                "company_name",
+                "tax_id",
+                "marketing_emails",
+                "marketing_sms",
+                "notes",
+                "tags",
+                "custom_fields",
+            ]
+        )
     };
 }
 
@@ -444,6 +418,7 @@ mod tests {
         assert!(errors.into_result().is_err(), "too many fields are refused whole");
         assert!(serde_json::from_str::<CustomFieldsInput>("[1]").is_err(), "not an object");
     }
+    use crate::customer::sample_customer as customer;
     use serde_json::json;
 
     fn ctx(fields: &[FieldDefinition], writer: Writer) -> ApplyContext<'_> {
@@ -453,18 +428,6 @@ mod tests {
             fields,
             writer,
         }
-    }
-
-    fn customer() -> Customer {
-        let mut c = Customer::new(
-            CustomerId::generate(),
-            Username::base("John", "Doe"),
-            ("John".into(), "Doe".into()),
-            Timestamp::from_unix(1_768_473_000),
-        );
-        c.phone = Some(PhoneE164::parse("+260971234567", phonenumber::country::Id::ZM).expect("valid"));
-        c.phone_verified = true;
-        c
     }
 
     fn input(body: Value) -> CustomerInput {

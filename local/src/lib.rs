@@ -20,9 +20,6 @@ pub async fn tool_store() -> Result<shared::store::Store, Box<dyn std::error::Er
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required (the stack's TableName output)")?;
     let http = shared::app::https_client(shared::app::TrustRoots::System)?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
-    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
-    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
-        dynamodb = dynamodb.endpoint_url(endpoint);
-    }
-    Ok(shared::store::Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), table))
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok();
+    Ok(shared::store::Store::connect(&sdk, endpoint.as_deref(), table))
 }

@@ -19,19 +19,16 @@
 //! `verify` recounts everything and writes nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use shared::domain::Customer;
 use shared::domain::search::SearchDoc;
 use shared::domain::stats::{CounterChange, Facet, FacetValue};
 use shared::store::postings::BlockSet;
-use shared::store::search::{EntryKey, entry_item, entry_keys, entry_version};
+use shared::store::rebuild::{RebuildCheckpoint, ScanPage, ScanPosition, StoredEntry};
+use shared::store::search::{EntryKey, entry_keys};
 use shared::store::stats::date_text;
-use shared::store::{Item, Store, StoreError, keys};
-
-const CHECKPOINT_PK: &str = "REBUILD#SEARCH";
-const CHECKPOINT_SK: &str = "CHECKPOINT";
-const SCAN_PAGE: i32 = 500;
+use shared::store::{Store, StoreError};
 
 /// What a check found: zero everywhere means the index and counters agree with the customers.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -103,30 +100,35 @@ pub struct Rebuilt {
     pub resumed: bool,
 }
 
-/// One page of a Scan for items of `entity`.
-async fn scan_page(store: &Store, entity: &str, start: Option<Item>) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-    let out = store
-        .client()
-        .scan()
-        .table_name(store.table())
-        .filter_expression("#entity = :entity")
-        .expression_attribute_names("#entity", keys::ENTITY)
-        .expression_attribute_values(":entity", AttributeValue::S(entity.into()))
-        .consistent_read(true)
-        .limit(SCAN_PAGE)
-        .set_exclusive_start_key(start)
-        .send()
-        .await
-        .map_err(StoreError::backend)?;
-    Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+/// Every page of a Scan (`scan`: one page from a position), from the start, to `visit`.
+async fn each_page<T, Page>(
+    scan: impl Fn(Option<ScanPosition>) -> Page,
+    mut visit: impl FnMut(Vec<T>) -> Result<(), StoreError>,
+) -> Result<(), StoreError>
+where
+    Page: Future<Output = Result<ScanPage<T>, StoreError>>,
+{
+    let mut start = None;
+    loop {
+        let page = scan(start).await?;
+        visit(page.items)?;
+        start = page.next;
+        if start.is_none() {
+            return Ok(());
+        }
+    }
 }
 
-fn customers_of(items: Vec<Item>) -> Result<Vec<Customer>, StoreError> {
-    items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(StoreError::from)).collect()
-}
-
-fn string(item: &Item, name: &str) -> String {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+/// Every customer, from the start, to `visit`.
+async fn each_customer(store: &Store, mut visit: impl FnMut(&Customer)) -> Result<(), StoreError> {
+    each_page(
+        |start| store.scan_customers(start),
+        |customers| {
+            customers.iter().for_each(&mut visit);
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Every posting list as the customers say it should be.
@@ -141,41 +143,38 @@ impl Lists {
     /// Counts what the stored blocks and directory miss or hold besides.
     async fn drift(&self, store: &Store, drift: &mut Drift) -> Result<(), StoreError> {
         let mut seen = 0;
-        let mut start = None;
-        loop {
-            let (items, next) = scan_page(store, keys::entity::POSTINGS, start).await?;
-            for item in items {
-                let expected = self.0.blocks.get(&(string(&item, keys::PK), string(&item, keys::SK)));
-                for (name, value) in
-                    item.iter().filter(|(n, _)| ![keys::PK, keys::SK, keys::ENTITY].contains(&n.as_str()))
-                {
-                    drift.members += 1;
-                    match expected.and_then(|block| block.get(name)) {
-                        None => drift.stale_members += 1,
-                        Some(member) => {
-                            seen += 1;
-                            if value.as_s().ok() != Some(member) {
-                                drift.outdated_members += 1;
+        each_page(
+            |start| store.scan_blocks(start),
+            |blocks| {
+                for block in blocks {
+                    let expected = self.0.blocks.get(&(block.key.pk, block.key.sk));
+                    for (name, value) in block.members {
+                        drift.members += 1;
+                        match expected.and_then(|block| block.get(&name)) {
+                            None => drift.stale_members += 1,
+                            Some(member) => {
+                                seen += 1;
+                                if value.as_ref() != Some(member) {
+                                    drift.outdated_members += 1;
+                                }
                             }
                         }
                     }
                 }
-            }
-            start = next;
-            if start.is_none() {
-                break;
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         drift.missing_members = self.0.members() - seen;
         let mut words = HashSet::new();
-        loop {
-            let (items, next) = scan_page(store, keys::entity::WORD, start).await?;
-            words.extend(items.iter().map(|item| string(item, keys::SK)));
-            start = next;
-            if start.is_none() {
-                break;
-            }
-        }
+        each_page(
+            |start| store.scan_words(start),
+            |page| {
+                words.extend(page);
+                Ok(())
+            },
+        )
+        .await?;
         drift.missing_words = self.0.words.iter().filter(|w| !words.contains(*w)).count();
         Ok(())
     }
@@ -263,46 +262,36 @@ pub async fn verify(store: &Store) -> Result<Drift, StoreError> {
     let mut expected: HashMap<EntryKey, (SearchDoc, u64)> = HashMap::new();
     let mut recount = Recount::default();
     let mut lists = Lists::default();
-    let mut start = None;
-    loop {
-        let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
-        for customer in customers_of(items)? {
-            drift.customers += 1;
-            recount.add(&customer);
-            lists.add(&customer);
-            let doc = SearchDoc::of(&customer);
-            for key in entry_keys(&doc) {
-                expected.insert(key, (doc.clone(), customer.version));
-            }
+    each_customer(store, |customer| {
+        drift.customers += 1;
+        recount.add(customer);
+        lists.add(customer);
+        let doc = SearchDoc::of(customer);
+        for key in entry_keys(&doc) {
+            expected.insert(key, (doc.clone(), customer.version));
         }
-        start = next;
-        if start.is_none() {
-            break;
-        }
-    }
+    })
+    .await?;
     let mut seen = HashSet::new();
-    loop {
-        let (items, next) = scan_page(store, keys::entity::SEARCH_ENTRY, start).await?;
-        for item in items {
-            drift.entries += 1;
-            let key = EntryKey { pk: string(&item, keys::PK), sk: string(&item, keys::SK) };
-            match expected.get(&key) {
-                None => drift.stale_entries += 1,
-                Some((doc, version)) => {
-                    // Settled, with the current document, by a write no newer than the customer.
-                    let written = entry_version(&item);
-                    if entry_item(&key, doc, written)? != item || written > *version {
-                        drift.outdated_entries += 1;
+    each_page(
+        |start| store.scan_entries(start),
+        |entries| {
+            for entry in entries {
+                drift.entries += 1;
+                match expected.get(&entry.key) {
+                    None => drift.stale_entries += 1,
+                    Some((doc, version)) => {
+                        if !entry.is_current(doc, *version)? {
+                            drift.outdated_entries += 1;
+                        }
+                        seen.insert(entry.key);
                     }
-                    seen.insert(key);
                 }
             }
-        }
-        start = next;
-        if start.is_none() {
-            break;
-        }
-    }
+            Ok(())
+        },
+    )
+    .await?;
     drift.missing_entries = expected.len() - seen.len();
     lists.drift(store, &mut drift).await?;
     drift.counters = counter_drift(&recount, &stored_counters(store, &recount).await?);
@@ -332,54 +321,14 @@ impl Phase {
     }
 }
 
-async fn load_checkpoint(store: &Store) -> Result<Option<(Phase, Option<Item>)>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key(keys::PK, AttributeValue::S(CHECKPOINT_PK.into()))
-        .key(keys::SK, AttributeValue::S(CHECKPOINT_SK.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(StoreError::backend)?;
-    let Some(item) = out.item else { return Ok(None) };
-    let phase =
-        Phase::parse(&string(&item, "phase")).ok_or_else(|| StoreError::Malformed("checkpoint phase".into()))?;
-    let start = match item.get("position") {
-        Some(AttributeValue::M(position)) => Some(position.clone()),
-        _ => None,
-    };
-    Ok(Some((phase, start)))
+async fn load_checkpoint(store: &Store) -> Result<Option<(Phase, Option<ScanPosition>)>, StoreError> {
+    let Some(checkpoint) = store.rebuild_checkpoint().await? else { return Ok(None) };
+    let phase = Phase::parse(&checkpoint.phase).ok_or_else(|| StoreError::Malformed("checkpoint phase".into()))?;
+    Ok(Some((phase, checkpoint.position)))
 }
 
-async fn save_checkpoint(store: &Store, phase: Phase, position: Option<&Item>) -> Result<(), StoreError> {
-    let mut request = store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .item(keys::PK, AttributeValue::S(CHECKPOINT_PK.into()))
-        .item(keys::SK, AttributeValue::S(CHECKPOINT_SK.into()))
-        .item(keys::ENTITY, AttributeValue::S("rebuild_checkpoint".into()))
-        .item("phase", AttributeValue::S(phase.name().into()));
-    if let Some(position) = position {
-        request = request.item("position", AttributeValue::M(position.clone()));
-    }
-    request.send().await.map_err(StoreError::backend)?;
-    Ok(())
-}
-
-async fn clear_checkpoint(store: &Store) -> Result<(), StoreError> {
-    store
-        .client()
-        .delete_item()
-        .table_name(store.table())
-        .key(keys::PK, AttributeValue::S(CHECKPOINT_PK.into()))
-        .key(keys::SK, AttributeValue::S(CHECKPOINT_SK.into()))
-        .send()
-        .await
-        .map_err(StoreError::backend)?;
-    Ok(())
+async fn save_checkpoint(store: &Store, phase: Phase, position: Option<ScanPosition>) -> Result<(), StoreError> {
+    store.save_rebuild_checkpoint(&RebuildCheckpoint { phase: phase.name().into(), position }).await
 }
 
 /// Rebuilds the index and the counters (see the module's doc); `restart` ignores a checkpoint.
@@ -394,19 +343,11 @@ pub async fn reindex(store: &Store, restart: bool) -> Result<Rebuilt, StoreError
     };
     if phase == Phase::Entries {
         loop {
-            let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
-            let mut puts = Vec::new();
-            for customer in customers_of(items)? {
-                report.customers += 1;
-                let doc = SearchDoc::of(&customer);
-                for key in entry_keys(&doc) {
-                    puts.push(entry_item(&key, &doc, customer.version)?);
-                }
-            }
-            report.entries_written += puts.len();
-            store.apply_index_overflow(puts, Vec::new()).await?;
-            start = next;
-            save_checkpoint(store, if start.is_some() { Phase::Entries } else { Phase::Stale }, start.as_ref()).await?;
+            let page = store.scan_customers(start).await?;
+            report.customers += page.items.len();
+            report.entries_written += store.rewrite_entries(&page.items).await?;
+            start = page.next;
+            save_checkpoint(store, if start.is_some() { Phase::Entries } else { Phase::Stale }, start.clone()).await?;
             if start.is_none() {
                 break;
             }
@@ -415,12 +356,12 @@ pub async fn reindex(store: &Store, restart: bool) -> Result<Rebuilt, StoreError
     }
     if phase == Phase::Stale {
         loop {
-            let (items, next) = scan_page(store, keys::entity::SEARCH_ENTRY, start).await?;
-            let stale = stale_among(store, &items).await?;
+            let page = store.scan_entries(start).await?;
+            let stale = stale_among(store, &page.items).await?;
             report.stale_deleted += stale.len();
             store.apply_index_overflow(Vec::new(), stale).await?;
-            start = next;
-            save_checkpoint(store, if start.is_some() { Phase::Stale } else { Phase::Lists }, start.as_ref()).await?;
+            start = page.next;
+            save_checkpoint(store, if start.is_some() { Phase::Stale } else { Phase::Lists }, start.clone()).await?;
             if start.is_none() {
                 break;
             }
@@ -432,7 +373,7 @@ pub async fn reindex(store: &Store, restart: bool) -> Result<Rebuilt, StoreError
         save_checkpoint(store, Phase::Counters, None).await?;
     }
     report.counters_corrected = correct_counters(store).await?;
-    clear_checkpoint(store).await?;
+    store.clear_rebuild_checkpoint().await?;
     Ok(report)
 }
 
@@ -440,65 +381,44 @@ pub async fn reindex(store: &Store, restart: bool) -> Result<Rebuilt, StoreError
 /// returns how many blocks were written.
 async fn rebuild_lists(store: &Store) -> Result<usize, StoreError> {
     let mut lists = Lists::default();
-    let mut start = None;
-    loop {
-        let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
-        for customer in customers_of(items)? {
-            lists.add(&customer);
-        }
-        start = next;
-        if start.is_none() {
-            break;
-        }
-    }
+    each_customer(store, |customer| lists.add(customer)).await?;
     let mut unexpected = Vec::new();
-    loop {
-        let (items, next) = scan_page(store, keys::entity::POSTINGS, start).await?;
-        unexpected.extend(
-            items
-                .into_iter()
-                .filter(|item| !lists.0.blocks.contains_key(&(string(item, keys::PK), string(item, keys::SK))))
-                .map(|item| EntryKey { pk: string(&item, keys::PK), sk: string(&item, keys::SK) }),
-        );
-        start = next;
-        if start.is_none() {
-            break;
-        }
-    }
+    each_page(
+        |start| store.scan_blocks(start),
+        |blocks| {
+            unexpected.extend(
+                blocks
+                    .into_iter()
+                    .map(|block| block.key)
+                    .filter(|key| !lists.0.blocks.contains_key(&(key.pk.clone(), key.sk.clone()))),
+            );
+            Ok(())
+        },
+    )
+    .await?;
     store.put_blocks(&lists.0).await?;
     store.apply_index_overflow(Vec::new(), unexpected).await?;
     Ok(lists.0.blocks.len())
 }
 
 /// The entries of a page that belong to no customer, or to a key the customer no longer has.
-async fn stale_among(store: &Store, items: &[Item]) -> Result<Vec<EntryKey>, StoreError> {
+async fn stale_among(store: &Store, entries: &[StoredEntry]) -> Result<Vec<EntryKey>, StoreError> {
     let ids: Vec<shared::domain::CustomerId> =
-        items.iter().filter_map(|item| shared::domain::CustomerId::parse(&string(item, "cid"))).collect();
+        entries.iter().filter_map(|entry| shared::domain::CustomerId::parse(&entry.customer_id)).collect();
     let customers = store.batch_get_customers(&ids, true).await?;
     let current: HashMap<String, std::collections::BTreeSet<EntryKey>> =
         customers.iter().map(|c| (c.customer_id.as_str().to_string(), entry_keys(&SearchDoc::of(c)))).collect();
-    Ok(items
+    Ok(entries
         .iter()
-        .map(|item| (string(item, "cid"), EntryKey { pk: string(item, keys::PK), sk: string(item, keys::SK) }))
-        .filter(|(cid, key)| !current.get(cid).is_some_and(|keys| keys.contains(key)))
-        .map(|(_, key)| key)
+        .filter(|entry| !current.get(&entry.customer_id).is_some_and(|keys| keys.contains(&entry.key)))
+        .map(|entry| entry.key.clone())
         .collect())
 }
 
 /// Recounts from the customers and adds the difference to the stored counters.
 async fn correct_counters(store: &Store) -> Result<usize, StoreError> {
     let mut recount = Recount::default();
-    let mut start = None;
-    loop {
-        let (items, next) = scan_page(store, keys::entity::CUSTOMER, start).await?;
-        for customer in customers_of(items)? {
-            recount.add(&customer);
-        }
-        start = next;
-        if start.is_none() {
-            break;
-        }
-    }
+    each_customer(store, |customer| recount.add(customer)).await?;
     let stored = stored_counters(store, &recount).await?;
     let mut correction = CounterChange::default();
     let names: HashSet<&String> = recount.global.keys().chain(stored.global.keys()).collect();

@@ -122,12 +122,8 @@ impl App {
     pub async fn load(config: Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
         let clock = Clock::default();
         let key_ring = Self::key_ring(&config, sdk, &clock).await?;
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
-        if let Some(endpoint) = &config.dynamodb_endpoint {
-            dynamodb = dynamodb.endpoint_url(endpoint);
-        }
         Ok(Self {
-            store: Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), config.table_name.clone()),
+            store: Store::connect(sdk, config.dynamodb_endpoint.as_deref(), config.table_name.clone()),
             key_ring,
             clock,
             sdk: sdk.clone(),

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, Put, Tr
 
 use super::keys::{self, entity};
 use super::search::{IndexChange, IndexOverflow, slots_of};
-use super::table::{AtVersion, TxError, backoff};
+use super::table::{AtVersion, TxError, backoff, sentinel};
 use super::{Item, Store, StoreError, UniqueField, n, s, string_attr};
 use crate::domain::audit::{AuditEntry, AuditNote};
 use crate::domain::customer::ActivityKind;
@@ -878,12 +878,7 @@ fn audit_item(id: &CustomerId, version: u64, entry: &AuditEntry) -> Result<Item,
 }
 
 pub(crate) fn sentinel_item(value_key: &str, owner: &CustomerId) -> Item {
-    Item::from([
-        (keys::PK.to_string(), s(keys::unique_pk(value_key))),
-        (keys::SK.to_string(), s(keys::UNIQUE_SK)),
-        (keys::ENTITY.to_string(), s(entity::UNIQUE)),
-        ("customer_id".to_string(), s(owner.as_str())),
-    ])
+    sentinel(value_key, "customer_id", owner.as_str())
 }
 
 /// The unique values a customer holds, as sentinel keys, with the field each one guards.

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::keys::{self, entity};
-use super::table::TxError;
+use super::table::{TxError, sentinel};
 use super::{Item, Page, PageToken, Store, StoreError, UniqueField, s, string_attr};
 use crate::domain::group::Group;
 use crate::domain::{Customer, CustomerId, GroupId};
@@ -47,19 +47,8 @@ impl Store {
     /// Creates the group and its name sentinel in one transaction; `Taken(GroupName)` when
     /// another group has the name (in any case).
     pub async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
-        let sentinel = Item::from([
-            (keys::PK.to_string(), s(keys::unique_pk(&keys::group_name_key(&group.name_key())))),
-            (keys::SK.to_string(), s(keys::UNIQUE_SK)),
-            (keys::ENTITY.to_string(), s(entity::UNIQUE)),
-            ("group_id".to_string(), s(group.group_id.as_str())),
-        ]);
-        let items = vec![self.put_if_absent(group_item(group)?)?, self.put_if_absent(sentinel)?];
-        match self.transact(items, &[None, Some(UniqueField::GroupName)]).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Taken(field)) => Err(StoreError::Taken(field)),
-            Err(TxError::Condition | TxError::Conflict) => Err(StoreError::VersionConflict),
-            Err(TxError::Store(err)) => Err(err),
-        }
+        let sentinel = sentinel(&keys::group_name_key(&group.name_key()), "group_id", group.group_id.as_str());
+        self.create_with_sentinel(group_item(group)?, sentinel, UniqueField::GroupName).await
     }
 
     pub async fn get_group(&self, id: &GroupId) -> Result<Option<Group>, StoreError> {

@@ -65,9 +65,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Customer, StoreError> {
         let extra = self.link_actions(&current.customer_id, link)?;
-        let mut next = current.clone();
-        self.replace_customer_with(current, &mut next, now, note, &extra).await?;
-        Ok(next)
+        self.next_version_with(current, note, now, &extra).await
     }
 
     /// Removes the link to `provider` and frees its sentinel, audited with `note`.
@@ -91,8 +89,19 @@ impl Store {
             (TransactWriteItem::builder().delete(delete).build(), None),
             (self.delete_owned_sentinel(&keys::identity_key(&link.provider, &link.subject), id)?, None),
         ];
+        self.next_version_with(current, note, now, &extra).await
+    }
+
+    /// A new version of `current`, audited with `note`, written with `extra` in its transaction.
+    async fn next_version_with(
+        &self,
+        current: &Customer,
+        note: &AuditNote,
+        now: Timestamp,
+        extra: &[ExtraAction],
+    ) -> Result<Customer, StoreError> {
         let mut next = current.clone();
-        self.replace_customer_with(current, &mut next, now, note, &extra).await?;
+        self.replace_customer_with(current, &mut next, now, note, extra).await?;
         Ok(next)
     }
 

@@ -44,6 +44,7 @@
 //! | provider link   | `CUSTOMER#<customer_id>`   | `IDENTITY#<provider>` | — (`provider`, `subject`, `email`, `linked_at`) |
 //! | provider sentinel | `UNIQUE#IDENTITY#<provider>#<sub>` | `UNIQUE` | — (`customer_id`: who is linked)            |
 //! | customer export | `EXPORT#<export_id>`       | `EXPORT`           | GSI4 `EXPORTS#<requester>` + created ms (newest first) |
+//! | rebuild checkpoint | `REBUILD#SEARCH`        | `CHECKPOINT`       | — (`phase`, `position`: where `search-index reindex` stopped) |
 //!
 //! `␁` is U+0001: lower than any character of a folded word, so `ann␁…` sorts before `anna␁…`.
 //! The customer item doubles as the customer-id sentinel: it is written with
@@ -114,6 +115,7 @@ pub mod entity {
     pub const MFA_CHALLENGE: &str = "mfa_challenge";
     pub const STAFF_SECURITY_EVENT: &str = "staff_security_event";
     pub const IDENTITY: &str = "identity";
+    pub const REBUILD_CHECKPOINT: &str = "rebuild_checkpoint";
 }
 
 /// A customer's link to a provider: one per provider, in the customer's partition (so the
@@ -298,6 +300,10 @@ pub fn search_name_pk(field: &str, name: &str) -> String {
     let first = name.chars().next().filter(char::is_ascii_alphanumeric).unwrap_or('_');
     format!("SN#{field}#{first}")
 }
+
+/// The checkpoint of `search-index reindex` (its phase and scan position): one item.
+pub const REBUILD_CHECKPOINT_PK: &str = "REBUILD#SEARCH";
+pub const REBUILD_CHECKPOINT_SK: &str = "CHECKPOINT";
 
 pub fn login_day_pk(day: i64) -> String {
     format!("SLD#{day}")

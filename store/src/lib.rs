@@ -19,6 +19,8 @@ pub mod otp;
 pub mod personal_data;
 pub mod postings;
 pub mod rate_limit;
+#[cfg(feature = "rebuild")]
+pub mod rebuild;
 pub mod search;
 pub mod sessions;
 pub mod staff;
@@ -36,12 +38,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 
-pub use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 pub use table::backoff;
 use thiserror::Error;
 
-pub type Item = HashMap<String, AttributeValue>;
+/// One item as DynamoDB holds it, named only inside the store.
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// One page of a list, and where the next one starts.
 pub struct Page<T> {
@@ -179,15 +181,11 @@ impl CapacityMeter {
         counter.fetch_add((units * 100.0).round() as u64, Ordering::Relaxed);
     }
 
-    pub(crate) fn read(&self, consumed: Option<&ConsumedCapacity>) {
+    fn read(&self, consumed: &[ConsumedCapacity]) {
         Self::add(&self.read, consumed);
     }
 
-    pub(crate) fn write(&self, consumed: Option<&ConsumedCapacity>) {
-        Self::add(&self.write, consumed);
-    }
-
-    pub(crate) fn write_all(&self, consumed: &[ConsumedCapacity]) {
+    fn write(&self, consumed: &[ConsumedCapacity]) {
         Self::add(&self.write, consumed);
     }
 }
@@ -226,7 +224,7 @@ impl Faults {
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
@@ -236,6 +234,22 @@ impl Store {
         }
     }
 
+    /// The store of `table`, with a DynamoDB client made from the SDK's configuration (an
+    /// `&SdkConfig`) and, when given, `endpoint` (DynamoDB Local's).
+    pub fn connect(
+        sdk: impl Into<aws_sdk_dynamodb::config::Builder>,
+        endpoint: Option<&str>,
+        table: impl Into<String>,
+    ) -> Self {
+        let mut config = sdk.into();
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        Self::new(Client::from_conf(config.build()), table)
+    }
+
+    /// The raw client, for the infrastructure adapters of the local stack (creating the table,
+    /// polling its stream) and the tests' harness: no request path uses it.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -264,52 +278,46 @@ impl Store {
     }
 }
 
-/// Outputs of single-item writes, which all carry their consumed capacity.
-pub(crate) trait WriteOutput {
-    fn consumed(&self) -> Option<&ConsumedCapacity>;
-}
-
-macro_rules! write_output {
-    ($($output:ty),*) => {$(
-        impl WriteOutput for $output {
-            fn consumed(&self) -> Option<&ConsumedCapacity> {
-                self.consumed_capacity()
-            }
-        }
-    )*};
-}
-
-write_output!(
-    aws_sdk_dynamodb::operation::put_item::PutItemOutput,
-    aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-    aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput
-);
-
-/// A request on the table itself (not a batch or a transaction, which `table.rs` sends): what
-/// [`Store::call`] needs to name the table, ask for the consumed capacity and meter it.
+/// A request to DynamoDB from the store: what [`Store::call`] needs to name the table, ask for
+/// the consumed capacity and meter it.
 pub(crate) trait TableCall: Sized + Send {
     type Output: Send;
     type Error: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static;
     /// Whether the call's capacity is a write's.
     const WRITES: bool;
+    /// Names the table (a batch names it with its items) and asks for the consumed capacity.
     fn on_table(self, table: &str) -> Self;
-    fn consumed(output: &Self::Output) -> Option<&ConsumedCapacity>;
+    fn consumed(output: &Self::Output) -> &[ConsumedCapacity];
     fn send(
         self,
     ) -> impl Future<Output = Result<Self::Output, SdkError<Self::Error, aws_sdk_dynamodb::config::http::HttpResponse>>> + Send;
 }
 
 macro_rules! table_call {
-    ($($op:ident: $builder:ident, $output:ident, $error:ident, $writes:expr;)*) => {$(
+    (@on_table item, $request:ident, $table:ident) => {
+        $request.table_name($table).return_consumed_capacity(Store::CAPACITY)
+    };
+    (@on_table batch, $request:ident, $table:ident) => {{
+        let _ = $table;
+        $request.return_consumed_capacity(Store::CAPACITY)
+    }};
+    (@consumed item, $output:ident) => {
+        $output.consumed_capacity().map(std::slice::from_ref).unwrap_or_default()
+    };
+    (@consumed batch, $output:ident) => {
+        $output.consumed_capacity()
+    };
+    ($($(#[$attr:meta])* $op:ident: $builder:ident, $output:ident, $error:ident, $writes:expr, $kind:ident;)*) => {$(
+        $(#[$attr])*
         impl TableCall for aws_sdk_dynamodb::operation::$op::builders::$builder {
             type Output = aws_sdk_dynamodb::operation::$op::$output;
             type Error = aws_sdk_dynamodb::operation::$op::$error;
             const WRITES: bool = $writes;
             fn on_table(self, table: &str) -> Self {
-                self.table_name(table).return_consumed_capacity(Store::CAPACITY)
+                table_call!(@on_table $kind, self, table)
             }
-            fn consumed(output: &Self::Output) -> Option<&ConsumedCapacity> {
-                output.consumed_capacity()
+            fn consumed(output: &Self::Output) -> &[ConsumedCapacity] {
+                table_call!(@consumed $kind, output)
             }
             fn send(
                 self,
@@ -320,41 +328,50 @@ macro_rules! table_call {
     )*};
 }
 
+// `item`: a request on the table itself, which names it; `batch`: a batch or a transaction,
+// whose items name it.
 table_call! {
-    get_item: GetItemFluentBuilder, GetItemOutput, GetItemError, false;
-    query: QueryFluentBuilder, QueryOutput, QueryError, false;
-    put_item: PutItemFluentBuilder, PutItemOutput, PutItemError, true;
-    update_item: UpdateItemFluentBuilder, UpdateItemOutput, UpdateItemError, true;
-    delete_item: DeleteItemFluentBuilder, DeleteItemOutput, DeleteItemError, true;
+    get_item: GetItemFluentBuilder, GetItemOutput, GetItemError, false, item;
+    query: QueryFluentBuilder, QueryOutput, QueryError, false, item;
+    #[cfg(feature = "rebuild")]
+    scan: ScanFluentBuilder, ScanOutput, ScanError, false, item;
+    put_item: PutItemFluentBuilder, PutItemOutput, PutItemError, true, item;
+    update_item: UpdateItemFluentBuilder, UpdateItemOutput, UpdateItemError, true, item;
+    delete_item: DeleteItemFluentBuilder, DeleteItemOutput, DeleteItemError, true, item;
+    batch_get_item: BatchGetItemFluentBuilder, BatchGetItemOutput, BatchGetItemError, false, batch;
+    batch_write_item: BatchWriteItemFluentBuilder, BatchWriteItemOutput, BatchWriteItemError, true, batch;
+    transact_write_items: TransactWriteItemsFluentBuilder, TransactWriteItemsOutput, TransactWriteItemsError, true, batch;
 }
 
 impl Store {
-    /// Sends one request on the table, metered: the tail every call shares (the table's name,
+    /// Sends one request, metered: the tail every call shares (the table's name,
     /// `ReturnConsumedCapacity`, the meter, the error) written once.
     pub(crate) async fn call<C: TableCall>(&self, call: C) -> Result<C::Output, StoreError> {
-        let out = call.on_table(&self.table).send().await.map_err(StoreError::backend)?;
-        self.meter_out::<C>(&out);
-        Ok(out)
+        self.metered(call).await.map_err(StoreError::backend)
     }
 
     /// [`Store::call`] for a conditional write: `None` when its condition failed.
     pub(crate) async fn call_if<C: TableCall>(&self, call: C) -> Result<Option<C::Output>, StoreError> {
-        match call.on_table(&self.table).send().await {
-            Ok(out) => {
-                self.meter_out::<C>(&out);
-                Ok(Some(out))
-            }
+        match self.metered(call).await {
+            Ok(out) => Ok(Some(out)),
             Err(err) if is_condition_failure(&err) => Ok(None),
             Err(err) => Err(StoreError::backend(err)),
         }
     }
 
-    fn meter_out<C: TableCall>(&self, out: &C::Output) {
+    /// [`Store::call`] with the SDK's own error, for a caller that reads it (a transaction's
+    /// cancellation reasons).
+    pub(crate) async fn metered<C: TableCall>(
+        &self,
+        call: C,
+    ) -> Result<C::Output, SdkError<C::Error, aws_sdk_dynamodb::config::http::HttpResponse>> {
+        let out = call.on_table(&self.table).send().await?;
         if C::WRITES {
-            self.meter.write(C::consumed(out));
+            self.meter.write(C::consumed(&out));
         } else {
-            self.meter.read(C::consumed(out));
+            self.meter.read(C::consumed(&out));
         }
+        Ok(out)
     }
 }
 
@@ -422,25 +439,6 @@ impl Store {
             _ => None,
         };
         Ok(Page { items, next })
-    }
-
-    /// The outcome of a conditional write: `Ok(Some(output))` when it applied, `Ok(None)` when
-    /// its condition failed, an error otherwise.
-    pub(crate) fn conditional<O: WriteOutput, E>(
-        &self,
-        result: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
-    ) -> Result<Option<O>, StoreError>
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        match result {
-            Ok(out) => {
-                self.meter.write(out.consumed());
-                Ok(Some(out))
-            }
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(StoreError::backend(err)),
-        }
     }
 }
 

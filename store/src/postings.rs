@@ -159,20 +159,17 @@ impl Store {
                 let mut request = self
                     .client()
                     .update_item()
-                    .table_name(self.table())
                     .key(keys::PK, s(pk.clone()))
                     .key(keys::SK, s(sk.clone()))
                     .update_expression(format!("SET #e = :e, {}", sets.join(", ")))
                     .expression_attribute_names("#e", keys::ENTITY)
-                    .expression_attribute_values(":e", s(entity::POSTINGS))
-                    .return_consumed_capacity(Self::CAPACITY);
+                    .expression_attribute_values(":e", s(entity::POSTINGS));
                 for (i, (name, member)) in chunk.iter().enumerate() {
                     request = request
                         .expression_attribute_names(format!("#m{i}"), *name)
                         .expression_attribute_values(format!(":m{i}"), s((*member).clone()));
                 }
-                let out = request.send().await.map_err(StoreError::backend)?;
-                self.meter().write(out.consumed_capacity());
+                self.call(request).await?;
                 Ok::<(), StoreError>(())
             })
             .buffer_unordered(16)

@@ -259,26 +259,21 @@ impl Store {
     async fn stage_put(&self, item: &Item, version: u64, token: &str) -> Result<(), StoreError> {
         let mut pending = item.clone();
         pending.insert(PENDING.into(), s(token));
-        let result = self
+        let request = self
             .client()
             .put_item()
-            .table_name(self.table())
             .set_item(Some(pending))
             .condition_expression("attribute_not_exists(#ver) OR #ver < :ver")
             .expression_attribute_names("#ver", VER)
-            .expression_attribute_values(":ver", n(version))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        self.conditional(result)?;
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
     async fn stage_delete(&self, key: &EntryKey, version: u64, token: &str) -> Result<(), StoreError> {
-        let result = self
+        let request = self
             .client()
             .update_item()
-            .table_name(self.table())
             .key(keys::PK, s(&key.pk))
             .key(keys::SK, s(&key.sk))
             .update_expression("SET #pend = :token, #ver = :ver")
@@ -287,11 +282,8 @@ impl Store {
             .expression_attribute_names("#pend", PENDING)
             .expression_attribute_names("#ver", VER)
             .expression_attribute_values(":token", s(token))
-            .expression_attribute_values(":ver", n(version))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        self.conditional(result)?;
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
@@ -305,36 +297,28 @@ impl Store {
     }
 
     async fn settle_put(&self, item: &Item, version: u64) -> Result<(), StoreError> {
-        let result = self
+        let request = self
             .client()
             .put_item()
-            .table_name(self.table())
             .set_item(Some(item.clone()))
             .condition_expression("attribute_exists(#pk) AND #ver <= :ver")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#ver", VER)
-            .expression_attribute_values(":ver", n(version))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        self.conditional(result)?;
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
     async fn settle_delete(&self, key: &EntryKey, version: u64) -> Result<(), StoreError> {
-        let result = self
+        let request = self
             .client()
             .delete_item()
-            .table_name(self.table())
             .key(keys::PK, s(&key.pk))
             .key(keys::SK, s(&key.sk))
             .condition_expression("attribute_not_exists(#ver) OR #ver <= :ver")
             .expression_attribute_names("#ver", VER)
-            .expression_attribute_values(":ver", n(version))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await;
-        self.conditional(result)?;
+            .expression_attribute_values(":ver", n(version));
+        self.call_if(request).await?;
         Ok(())
     }
 
@@ -367,33 +351,25 @@ impl Store {
         let condition = "#pend = :token";
         match settled {
             Some(item) => {
-                let result = self
+                let request = self
                     .client()
                     .put_item()
-                    .table_name(self.table())
                     .set_item(Some(item))
                     .condition_expression(condition)
                     .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(Some(values))
-                    .return_consumed_capacity(Self::CAPACITY)
-                    .send()
-                    .await;
-                self.conditional(result)?;
+                    .set_expression_attribute_values(Some(values));
+                self.call_if(request).await?;
             }
             None => {
-                let result = self
+                let request = self
                     .client()
                     .delete_item()
-                    .table_name(self.table())
                     .key(keys::PK, s(&key.pk))
                     .key(keys::SK, s(&key.sk))
                     .condition_expression(condition)
                     .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(Some(values))
-                    .return_consumed_capacity(Self::CAPACITY)
-                    .send()
-                    .await;
-                self.conditional(result)?;
+                    .set_expression_attribute_values(Some(values));
+                self.call_if(request).await?;
             }
         }
         Ok(())
@@ -463,17 +439,14 @@ impl Store {
             let request = self
                 .client()
                 .query()
-                .table_name(self.table())
                 .consistent_read(true)
                 .limit(((budget - docs.len()) as i32).clamp(1, 1000))
                 .projection_expression("#doc, #sk, #pend")
                 .expression_attribute_names("#doc", DOC)
                 .expression_attribute_names("#sk", keys::SK)
                 .expression_attribute_names("#pend", PENDING)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(Self::CAPACITY);
-            let out = range.condition(request, pk).send().await.map_err(StoreError::backend)?;
-            self.meter().read(out.consumed_capacity());
+                .set_exclusive_start_key(start);
+            let out = self.call(range.condition(request, pk)).await?;
             docs.extend(self.resolve(pk, out.items()).await?.into_iter().map(|(_, doc)| doc));
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -497,13 +470,11 @@ impl Store {
         let mut request = self
             .client()
             .query()
-            .table_name(self.table())
             .consistent_read(true)
             .scan_index_forward(ascending)
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_values(":pk", s(pk))
-            .limit(limit as i32)
-            .return_consumed_capacity(Self::CAPACITY);
+            .limit(limit as i32);
         request = match after {
             Some(after) => request
                 .key_condition_expression(if ascending {
@@ -515,8 +486,7 @@ impl Store {
                 .expression_attribute_values(":after", s(after)),
             None => request.key_condition_expression("#pk = :pk"),
         };
-        let out = request.send().await.map_err(StoreError::backend)?;
-        self.meter().read(out.consumed_capacity());
+        let out = self.call(request).await?;
         // Where the page ended, even if a pending entry at its end is dropped.
         let last_sk = out.items().last().and_then(|item| string_attr(item, keys::SK)).map(str::to_string);
         let more_after = out.last_evaluated_key.is_some().then_some(last_sk).flatten();
@@ -526,19 +496,14 @@ impl Store {
 
     /// Notes that the customer logged in on `day` (unix day number): the last-login index.
     pub async fn record_login_day(&self, id: &CustomerId, day: i64) -> Result<(), StoreError> {
-        let out = self
+        let request = self
             .client()
             .put_item()
-            .table_name(self.table())
             .item(keys::PK, s(keys::login_day_pk(day)))
             .item(keys::SK, s(id.as_str()))
             .item(keys::ENTITY, s(entity::LOGIN_DAY))
-            .item(keys::TTL, n((day + keys::LOGIN_DAY_TTL_DAYS) * 86_400))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        self.meter().write(out.consumed_capacity());
+            .item(keys::TTL, n((day + keys::LOGIN_DAY_TTL_DAYS) * 86_400));
+        self.call(request).await?;
         Ok(())
     }
 
@@ -598,21 +563,16 @@ impl Store {
         let mut ids = Vec::new();
         let mut start = None;
         loop {
-            let out = self
+            let request = self
                 .client()
                 .query()
-                .table_name(self.table())
                 .set_index_name(index.map(str::to_string))
                 .consistent_read(index.is_none())
                 .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", pk_name)
                 .expression_attribute_values(":pk", s(pk))
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            self.meter().read(out.consumed_capacity());
+                .set_exclusive_start_key(start);
+            let out = self.call(request).await?;
             ids.extend(
                 out.items().iter().filter_map(|item| string_attr(item, id_attribute)).filter_map(CustomerId::parse),
             );

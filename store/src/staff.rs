@@ -2,7 +2,7 @@
 //! emails unique, and GSI4 (`STAFF`, newest first) for the admin list.
 
 use super::keys::{self, entity};
-use super::table::{AtVersion, TxError};
+use super::table::{AtVersion, sentinel};
 use super::{Item, Page, PageToken, Store, StoreError, UniqueField, s, string_attr};
 use crate::domain::EmailAddress;
 use crate::domain::staff::{StaffId, StaffMember};
@@ -21,19 +21,8 @@ impl Store {
     /// Creates the account and its email sentinel in one transaction; `Taken(Email)` when the
     /// email belongs to another staff member.
     pub async fn create_staff(&self, staff: &StaffMember) -> Result<(), StoreError> {
-        let sentinel = Item::from([
-            (keys::PK.to_string(), s(keys::unique_pk(&keys::staff_email_key(&staff.email)))),
-            (keys::SK.to_string(), s(keys::UNIQUE_SK)),
-            (keys::ENTITY.to_string(), s(entity::UNIQUE)),
-            ("staff_id".to_string(), s(staff.staff_id.as_str())),
-        ]);
-        let items = vec![self.put_if_absent(staff_item(staff)?)?, self.put_if_absent(sentinel)?];
-        match self.transact(items, &[None, Some(UniqueField::Email)]).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Taken(field)) => Err(StoreError::Taken(field)),
-            Err(TxError::Condition | TxError::Conflict) => Err(StoreError::VersionConflict),
-            Err(TxError::Store(err)) => Err(err),
-        }
+        let sentinel = sentinel(&keys::staff_email_key(&staff.email), "staff_id", staff.staff_id.as_str());
+        self.create_with_sentinel(staff_item(staff)?, sentinel, UniqueField::Email).await
     }
 
     pub async fn get_staff(&self, id: &StaffId) -> Result<Option<StaffMember>, StoreError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 
-use super::keys;
+use super::keys::{self, entity};
 use super::{Item, Store, StoreError, UniqueField, n, s};
 use crate::domain::ids::random_token;
 
@@ -162,15 +162,7 @@ impl Store {
     /// One `BatchWriteItem` of at most 25 requests, unprocessed ones retried with backoff.
     async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for attempt in 0..BATCH_WRITE_ATTEMPTS {
-            let out = self
-                .client()
-                .batch_write_item()
-                .request_items(self.table(), requests)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            self.meter().write_all(out.consumed_capacity());
+            let out = self.call(self.client().batch_write_item().request_items(self.table(), requests)).await?;
             requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
             if requests.is_empty() {
                 return Ok(());
@@ -186,17 +178,7 @@ impl Store {
         let mut found = Vec::new();
         for attempt in 0..BATCH_WRITE_ATTEMPTS {
             let Some(request) = pending.take() else { return Ok(found) };
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(self.table(), request)
-                .return_consumed_capacity(Self::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for consumed in out.consumed_capacity() {
-                self.meter().read(Some(consumed));
-            }
+            let out = self.call(self.client().batch_get_item().request_items(self.table(), request)).await?;
             found.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
             pending = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys().is_empty());
             if pending.is_some() {
@@ -206,6 +188,23 @@ impl Store {
         match pending {
             None => Ok(found),
             Some(_) => Err(StoreError::Backend("batch get left unprocessed keys".into())),
+        }
+    }
+
+    /// Puts a new `item` and `sentinel` (see [`sentinel`]) in one transaction: `Taken(field)`
+    /// when the sentinel's value is someone else's already.
+    pub(crate) async fn create_with_sentinel(
+        &self,
+        item: Item,
+        sentinel: Item,
+        field: UniqueField,
+    ) -> Result<(), StoreError> {
+        let items = vec![self.put_if_absent(item)?, self.put_if_absent(sentinel)?];
+        match self.transact(items, &[None, Some(field)]).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Taken(field)) => Err(StoreError::Taken(field)),
+            Err(TxError::Condition | TxError::Conflict) => Err(StoreError::VersionConflict),
+            Err(TxError::Store(err)) => Err(err),
         }
     }
 
@@ -227,18 +226,15 @@ impl Store {
         fields: &[Option<UniqueField>],
     ) -> Result<(), TxError> {
         let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(random_token(18))
-            .return_consumed_capacity(Self::CAPACITY)
-            .send()
+            .metered(
+                self.client()
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .client_request_token(random_token(18)),
+            )
             .await;
         match result {
-            Ok(out) => {
-                self.meter().write_all(out.consumed_capacity());
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(err) => {
                 let reasons = err
                     .as_service_error()
@@ -256,6 +252,17 @@ impl Store {
             }
         }
     }
+}
+
+/// The sentinel that reserves a unique value (`value_key`, see `keys::unique_pk`) for its
+/// owner, named by `owner_attribute`.
+pub(crate) fn sentinel(value_key: &str, owner_attribute: &str, owner: &str) -> Item {
+    Item::from([
+        (keys::PK.to_string(), s(keys::unique_pk(value_key))),
+        (keys::SK.to_string(), s(keys::UNIQUE_SK)),
+        (keys::ENTITY.to_string(), s(entity::UNIQUE)),
+        (owner_attribute.to_string(), s(owner)),
+    ])
 }
 
 pub(crate) enum TxError {
