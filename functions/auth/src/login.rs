@@ -15,7 +15,7 @@ use shared::auth::otp::is_well_formed;
 use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::customer::{Audience, parse_full_name};
 use shared::domain::validation::bounded_text;
-use shared::domain::{CodeRecipient, Customer, CustomerId, Username, ValidationErrors};
+use shared::domain::{CodeRecipient, Customer, CustomerId, SignInChannel, Username, ValidationErrors};
 use shared::http::{ApiError, JsonBody, json, parse_json_lenient};
 use shared::metrics::Metric;
 use shared::services::codes;
@@ -91,7 +91,8 @@ pub async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         Some(customer) => (log_in(app, &customer.customer_id, proof, now).await?, false),
         None => sign_up_or_join(app, &login, now).await?,
     };
-    signed_in(app, &app.issuer(req), customer, created, login.device_name, login.to.channel(), now).await
+    let channel = SignInChannel::of_code(&login.to);
+    signed_in(app, &app.issuer(req), customer, created, login.device_name, &channel, now).await
 }
 
 async fn find_by_recipient(app: &App, to: &CodeRecipient) -> Result<Option<Customer>, StoreError> {
@@ -111,14 +112,14 @@ pub async fn signed_in(
     customer: Customer,
     created: bool,
     device_name: Option<String>,
-    channel: &str,
+    channel: &SignInChannel,
     now: Timestamp,
 ) -> Result<Response<Body>, ApiError> {
     let mut response =
         open_session(app, issuer, customer.customer_id.as_str(), Role::Customer, device_name, now).await?;
     let metric = if created { Metric::Signup } else { Metric::Login };
-    shared::metrics::count_by_channel(crate::otp::FUNCTION, metric, channel);
-    tracing::info!(customer_id = %customer.customer_id, channel, created, "customer signed in");
+    shared::metrics::count_by_channel(crate::otp::FUNCTION, metric, &channel.to_string());
+    tracing::info!(customer_id = %customer.customer_id, %channel, created, "customer signed in");
     response["customer"] = customer.to_json(Audience::Owner);
     response["created"] = json!(created);
     json(StatusCode::OK, &response)
@@ -139,13 +140,20 @@ pub async fn log_in(app: &App, id: &CustomerId, proof: LoginProof<'_>, now: Time
     }
 }
 
-/// A new customer signing up themselves, logged in at once; custom-field defaults apply.
-pub async fn new_customer(app: &App, names: (String, String), now: Timestamp) -> Result<Customer, ApiError> {
+/// A new customer signing up themselves by `channel`, logged in at once; custom-field defaults
+/// apply.
+pub async fn new_customer(
+    app: &App,
+    names: (String, String),
+    channel: SignInChannel,
+    now: Timestamp,
+) -> Result<Customer, ApiError> {
     let (first, last) = names;
     let mut customer = Customer::new(CustomerId::generate(), Username::base(&first, &last), (first, last), now);
     // Milliseconds within the login's second: the creation order of simultaneous signups.
     customer.created_ms = Some(now.unix() * 1000 + app.clock.now_ms().rem_euclid(1000));
     customer.last_login_at = Some(now);
+    customer.sign_in_channel = Some(channel);
     // Required fields cannot be asked of a customer at signup, so staff fill those in later.
     let definitions = app.store.list_fields().await?;
     let mut ignored = ValidationErrors::new();
@@ -154,14 +162,15 @@ pub async fn new_customer(app: &App, names: (String, String), now: Timestamp) ->
 }
 
 /// The audit note of a self-signup, naming its channel.
-pub fn signup_note(channel: &str) -> AuditNote {
+pub fn signup_note(channel: &SignInChannel) -> AuditNote {
     AuditNote::new("self-signup", AuditAction::Create).with_reason(format!("signed up by {channel}"))
 }
 
 /// Creates the customer; if a concurrent request created one for this phone or address first,
 /// logs into that one instead, so every successful response names the same customer.
 async fn sign_up_or_join(app: &App, login: &ValidLogin, now: Timestamp) -> Result<(Customer, bool), ApiError> {
-    let mut customer = new_customer(app, login.names.clone().unwrap_or_default(), now).await?;
+    let channel = SignInChannel::of_code(&login.to);
+    let mut customer = new_customer(app, login.names.clone().unwrap_or_default(), channel.clone(), now).await?;
     match &login.to {
         CodeRecipient::Phone(phone) => {
             customer.phone = Some(phone.clone());
@@ -172,7 +181,7 @@ async fn sign_up_or_join(app: &App, login: &ValidLogin, now: Timestamp) -> Resul
             customer.email_verified = true;
         }
     }
-    match app.store.create_customer(customer, &signup_note(login.to.channel()), false).await {
+    match app.store.create_customer(customer, &signup_note(&channel), false).await {
         Ok(created) => Ok((created, true)),
         Err(StoreError::Taken(UniqueField::Phone | UniqueField::Email)) => {
             let winner = find_by_recipient(app, &login.to)

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use shared::App;
 use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::customer::parse_full_name;
-use shared::domain::{Customer, ValidationErrors};
+use shared::domain::{Customer, SignInChannel, ValidationErrors};
 use shared::http::{ApiError, JsonBody, parse_json_lenient};
 use shared::oidc::OidcProvider;
 use shared::store::customers::LoginProof;
@@ -102,7 +102,7 @@ pub async fn sign_in(app: &App, req: &Request) -> Result<Response<Body>, ApiErro
         }
     })?;
     let now = app.clock.now();
-    let channel = format!("oidc:{}", request.provider.name);
+    let channel = SignInChannel::Oidc(request.provider.name.clone());
     let (customer, created) = resolve(app, &request, &account, now).await?;
     signed_in(app, &app.issuer(req), customer, created, request.device_name, &channel, now).await
 }
@@ -124,7 +124,7 @@ async fn resolve(
                 .await?
                 .ok_or_else(|| ApiError::Forbidden("this account may not log in".into()))?;
             ensure_may_log_in(&customer)?;
-            return Ok((log_in(app, &customer.customer_id, LoginProof::Provider, now).await?, false));
+            return Ok((log_in(app, &customer.customer_id, LoginProof::Provider(provider), now).await?, false));
         }
         let link = IdentityLink {
             provider: provider.clone(),
@@ -148,7 +148,7 @@ async fn resolve(
             }
             Err(err) => return Err(err.into()),
             Ok(Resolved::Linked(customer)) => {
-                return Ok((log_in(app, &customer.customer_id, LoginProof::Provider, now).await?, false));
+                return Ok((log_in(app, &customer.customer_id, LoginProof::Provider(provider), now).await?, false));
             }
             Ok(Resolved::Created(customer)) => return Ok((customer, true)),
             Ok(Resolved::NeedsName) => {
@@ -193,11 +193,13 @@ async fn create(
 ) -> Result<Resolved, StoreError> {
     let names = account.name.as_deref().and_then(|n| parse_full_name(n).ok()).or_else(|| request.names.clone());
     let Some(names) = names else { return Ok(Resolved::NeedsName) };
-    let mut customer = new_customer(app, names, now).await.map_err(|e| StoreError::Backend(format!("{e:?}")))?;
+    let channel = SignInChannel::Oidc(link.provider.clone());
+    let mut customer =
+        new_customer(app, names, channel.clone(), now).await.map_err(|e| StoreError::Backend(format!("{e:?}")))?;
     if with_email {
         customer.email = account.verified_email().cloned();
         customer.email_verified = customer.email.is_some();
     }
-    let note = signup_note(&format!("oidc:{}", link.provider));
+    let note = signup_note(&channel);
     Ok(Resolved::Created(app.store.create_linked_customer(customer, &note, link).await?))
 }
