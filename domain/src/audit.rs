@@ -42,6 +42,9 @@ pub struct AuditEntry {
     pub at: Timestamp,
     pub actor: String,
     pub action: AuditAction,
+    /// Stored without an empty map (a link to a provider changes no field): DynamoDB Local's
+    /// stream cannot render one (see docs/architecture.md, Change events).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub changes: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::ids::{CustomerId, Username};
 use super::validation::bounded_text;
-use super::{EmailAddress, PhoneE164};
+use super::{EmailAddress, PhoneE164, SignInChannel};
 use crate::time::Timestamp;
 
 pub const MAX_NAME: usize = 100;
@@ -265,6 +265,11 @@ pub struct Customer {
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login_at: Option<Timestamp>,
+    /// How the customer last signed up or in (`sms`, `email`, `oidc:<provider>`); stored for
+    /// the change event of that write (`domain::events`), not shown by the API. Absent on a
+    /// customer staff created who never signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_channel: Option<SignInChannel>,
     pub version: u64,
 }
 
@@ -311,6 +316,7 @@ impl Customer {
             created_ms: None,
             updated_at: now,
             last_login_at: None,
+            sign_in_channel: None,
             version: 1,
         }
     }

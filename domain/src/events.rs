@@ -7,9 +7,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Customer;
 use super::customer::Audience;
 use super::media::{Media, MediaStatus};
+use super::{Customer, SignInChannel};
 
 /// The `source` of every event on the bus.
 pub const SOURCE: &str = "customer-platform";
@@ -108,16 +108,17 @@ pub fn customer_events(id: &str, time: &str, old: Option<&Customer>, new: Option
         detail,
     };
     match (old, new) {
-        (None, Some(new)) => vec![event(
-            0,
-            EventType::CustomerCreated,
-            json!({
+        (None, Some(new)) => {
+            let mut detail = json!({
                 "customer_id": new.customer_id,
                 "status": new.status.as_str(),
                 "created_at": new.created_at,
                 "version": new.version,
-            }),
-        )],
+            });
+            // A self-signup is the customer's first sign-in; a staff create has no channel.
+            with_sign_in_channel(&mut detail, new.last_login_at.and(new.sign_in_channel.as_ref()));
+            vec![event(0, EventType::CustomerCreated, detail)]
+        }
         (Some(old), None) => vec![event(0, EventType::CustomerDeleted, json!({"customer_id": old.customer_id}))],
         (Some(old), Some(new)) => {
             let mut events = Vec::new();
@@ -135,19 +136,32 @@ pub fn customer_events(id: &str, time: &str, old: Option<&Customer>, new: Option
             }
             let fields: Vec<String> = changed_fields(old, new).into_iter().filter(|f| f != "status").collect();
             if !fields.is_empty() {
-                events.push(event(
-                    1,
-                    EventType::CustomerUpdated,
-                    json!({
-                        "customer_id": new.customer_id,
-                        "changed_fields": fields,
-                        "version": new.version,
-                    }),
-                ));
+                let mut detail = json!({
+                    "customer_id": new.customer_id,
+                    "changed_fields": fields,
+                    "version": new.version,
+                });
+                with_sign_in_channel(&mut detail, signed_in(old, new));
+                events.push(event(1, EventType::CustomerUpdated, detail));
             }
             events
         }
         (None, None) => Vec::new(),
+    }
+}
+
+/// The channel of the sign-in this write recorded: a login sets `last_login_at` and
+/// `sign_in_channel` in the same write; no other write touches `last_login_at`.
+fn signed_in<'a>(old: &Customer, new: &'a Customer) -> Option<&'a SignInChannel> {
+    (new.last_login_at.is_some() && new.last_login_at != old.last_login_at)
+        .then_some(new.sign_in_channel.as_ref())
+        .flatten()
+}
+
+/// Adds `sign_in_channel` (`sms`, `email`, `oidc:<provider>`) to an event's detail, if any.
+fn with_sign_in_channel(detail: &mut Value, channel: Option<&SignInChannel>) {
+    if let (Some(channel), Some(object)) = (channel, detail.as_object_mut()) {
+        object.insert("sign_in_channel".into(), json!(channel.to_string()));
     }
 }
 
@@ -261,6 +275,32 @@ mod tests {
         let reset = staff_security_events("rec5", "t", &entry(SecurityEventKind::PasswordReset));
         assert_eq!(reset[0].to_json()["type"], "staff.password_reset");
         assert!(staff_security_events("rec6", "t", &entry(SecurityEventKind::Login)).is_empty());
+    }
+
+    #[test]
+    fn a_signup_and_a_sign_in_name_their_channel_and_other_writes_do_not() {
+        let staff_made = customer();
+        let created = customer_events("rec7", "t", None, Some(&staff_made));
+        assert!(created[0].detail.get("sign_in_channel").is_none(), "a staff create has no channel");
+
+        let mut signed_up = customer();
+        signed_up.last_login_at = Some(signed_up.created_at);
+        signed_up.sign_in_channel = Some(SignInChannel::Email);
+        let created = customer_events("rec8", "t", None, Some(&signed_up));
+        assert_eq!(created[0].detail["sign_in_channel"], "email");
+
+        let mut login = signed_up.clone();
+        login.last_login_at = Some(Timestamp::from_unix(1_700_000_600));
+        login.sign_in_channel = Some(SignInChannel::Oidc("google".into()));
+        login.version += 1;
+        let events = customer_events("rec9", "t", Some(&signed_up), Some(&login));
+        assert_eq!(events[0].detail["changed_fields"], json!(["last_login_at"]));
+        assert_eq!(events[0].detail["sign_in_channel"], "oidc:google");
+
+        let mut edit = login.clone();
+        edit.city = Some("Ndola".into());
+        let events = customer_events("rec10", "t", Some(&login), Some(&edit));
+        assert!(events[0].detail.get("sign_in_channel").is_none(), "an edit is no sign-in");
     }
 
     #[test]

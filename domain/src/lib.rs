@@ -17,6 +17,7 @@ pub mod password;
 pub mod patch;
 pub mod role;
 pub mod search;
+pub mod sign_in;
 pub mod staff;
 pub mod staff_security;
 pub mod stats;
@@ -28,6 +29,7 @@ pub use customer::{Customer, CustomerStatus};
 pub use ids::{CustomerId, GroupId, SessionId, Username};
 pub use patch::Patch;
 pub use role::Role;
+pub use sign_in::SignInChannel;
 pub use time::Timestamp;
 pub use validation::{FieldError, ValidationErrors};
 

@@ -8,6 +8,7 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use services::codes::CodeError;
 use services::customers::UpdateError;
+use services::signin::SignInError;
 use store::StoreError;
 use store::customers::EraseError;
 
@@ -189,6 +190,19 @@ impl From<CodeError> for ApiError {
             CodeError::Invalid(detail) => ApiError::Unauthorized(detail),
             CodeError::Store(err) => err.into(),
             CodeError::Keys(err) => err.into(),
+        }
+    }
+}
+
+impl From<SignInError> for ApiError {
+    /// A missing name is 422 on `name`; an account that may not sign in 403.
+    fn from(err: SignInError) -> Self {
+        match err {
+            SignInError::Code(err) => err.into(),
+            SignInError::NameRequired(detail) => ApiError::validation("name", detail),
+            SignInError::MayNotLogIn(detail) => ApiError::Forbidden(detail),
+            SignInError::Contended => ApiError::Conflict { detail: err.to_string(), field: None },
+            SignInError::Store(err) => err.into(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One-time codes as a use case, whatever they are for (signing in by SMS or email, confirming
-//! an address): issuing one within the limits and delivering it, then checking and using it up.
+//! an address, a staff password reset): issuing one within the limits and delivering it, then
+//! checking and using it up. Every code of the platform goes through here.
 //! The limits are per recipient (5 an hour, 1 per 30 s, 5 wrong tries a code) plus the per-IP
 //! cap; SMS codes also meet the deployment's hourly budget. Delivery failures keep the
 //! provider's words in the log.
@@ -41,6 +42,15 @@ pub async fn issue(
     purpose: EmailPurpose,
     function: &str,
 ) -> Result<OtpCode, CodeError> {
+    let code = create(app, to, ip, function).await?;
+    deliver(app, to, &code, purpose, function).await?;
+    Ok(code)
+}
+
+/// Creates and stores a new code for `to` within the limits, without sending it: [`issue`]
+/// sends it at once; a staff password reset sends it only where an account exists, doing the
+/// same work otherwise.
+pub async fn create(app: &App, to: &CodeRecipient, ip: Option<&str>, function: &str) -> Result<OtpCode, CodeError> {
     let now = app.clock.now().unix();
     let limited = |detail: &str, retry_after: u64| {
         metrics::count(function, Metric::OtpRateLimited);
@@ -83,12 +93,12 @@ pub async fn issue(
         let retry_after = app.config.otp.min_interval.as_secs().max(1);
         return Err(CodeError::Limited { detail: format!("a code was just sent to this {}", to.noun()), retry_after });
     }
-    deliver(app, to, &code, purpose, function).await?;
-    metrics::count(function, Metric::OtpSent);
     Ok(code)
 }
 
-async fn deliver(
+/// Sends a created code; a provider's failure is logged with its words, counted (`OtpFailed`)
+/// and answered [`CodeError::Undeliverable`].
+pub async fn deliver(
     app: &App,
     to: &CodeRecipient,
     code: &OtpCode,
@@ -107,6 +117,7 @@ async fn deliver(
         metrics::count(function, Metric::OtpFailed);
         return Err(CodeError::Undeliverable);
     }
+    metrics::count(function, Metric::OtpSent);
     Ok(())
 }
 

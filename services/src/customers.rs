@@ -11,7 +11,7 @@ use store::{Store, StoreError};
 use thiserror::Error;
 
 use crate::domain::audit::AuditNote;
-use crate::domain::{Customer, CustomerId};
+use crate::domain::{CodeRecipient, Customer, CustomerId};
 use crate::time::Timestamp;
 
 /// How long an update without `If-Match` keeps trying while other writers win the races: long
@@ -36,8 +36,10 @@ pub enum UpdateError<E> {
 /// Applies `change` to the current customer and writes the result. With `expected` (the
 /// versions an `If-Match` accepts), a customer at another version is `PreconditionFailed`;
 /// without it, a lost race re-reads and applies the change again, so it is atomic either way.
-/// A change that alters nothing writes nothing (and audits nothing). Returns the customer as it
-/// now is.
+/// A change that alters nothing writes nothing (and audits nothing). A change of email voids a
+/// code pending for the previous address, whoever changed it (the customer, staff, a bulk
+/// update): a code sent before must not verify the address if it comes back. Returns the
+/// customer as it now is.
 pub async fn update_customer<E, F>(
     store: &Store,
     clock: &Clock,
@@ -62,7 +64,10 @@ where
             return Ok(current);
         }
         match store.replace_customer(&current, &mut next, now, note).await {
-            Ok(()) => return Ok(next),
+            Ok(()) => {
+                void_code_of_replaced_email(store, &current, &next).await?;
+                return Ok(next);
+            }
             Err(StoreError::VersionConflict) if expected.is_some() => return Err(UpdateError::PreconditionFailed),
             Err(StoreError::VersionConflict) => {
                 // Jittered, so the writers that lost this round do not collide again at once.
@@ -73,4 +78,12 @@ where
         }
     }
     Err(UpdateError::Contended)
+}
+
+/// Ends the code pending for `before`'s email when `after` no longer has it.
+async fn void_code_of_replaced_email(store: &Store, before: &Customer, after: &Customer) -> Result<(), StoreError> {
+    match &before.email {
+        Some(old) if after.email.as_ref() != Some(old) => store.cancel_otp(&CodeRecipient::Email(old.clone())).await,
+        _ => Ok(()),
+    }
 }

@@ -13,6 +13,7 @@ pub mod erase;
 pub mod exports;
 pub mod media;
 pub mod search;
+pub mod signin;
 
 pub use app::App;
 

@@ -349,6 +349,7 @@ impl Store {
             next.last_login_at = Some(now);
             next.updated_at = now;
             proof.mark_verified(&mut next);
+            next.sign_in_channel = Some(proof.channel());
             next.version = current.version + 1;
             match self.write_change(&current, &next, None, &[]).await {
                 Ok(()) => break next,
@@ -662,14 +663,22 @@ impl Store {
 }
 
 /// What a login proved: that the customer holds the phone or address a code went to (which
-/// verifies it), or an identity at a provider (which verifies no contact on file).
+/// verifies it), or an identity at a provider, by its name (which verifies no contact on file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginProof<'a> {
     Code(&'a crate::domain::CodeRecipient),
-    Provider,
+    Provider(&'a str),
 }
 
 impl LoginProof<'_> {
+    /// The channel the login came by, kept on the customer for the write's change event.
+    pub fn channel(self) -> crate::domain::SignInChannel {
+        match self {
+            LoginProof::Code(to) => crate::domain::SignInChannel::of_code(to),
+            LoginProof::Provider(provider) => crate::domain::SignInChannel::Oidc(provider.to_string()),
+        }
+    }
+
     /// Marks the proved contact verified, if it is still the customer's (it may have changed
     /// since the look-up that found the customer).
     fn mark_verified(self, customer: &mut Customer) {
@@ -680,7 +689,7 @@ impl LoginProof<'_> {
             LoginProof::Code(crate::domain::CodeRecipient::Email(email)) if customer.email.as_ref() == Some(email) => {
                 customer.email_verified = true
             }
-            LoginProof::Code(_) | LoginProof::Provider => {}
+            LoginProof::Code(_) | LoginProof::Provider(_) => {}
         }
     }
 }

@@ -198,6 +198,20 @@ impl TestApp {
     /// provider's, plus a provider `down` whose keys cannot be fetched. Refetching keys for an
     /// unknown `kid` is not throttled here.
     pub async fn with_dev_idp(overrides: &[(&str, &str)]) -> (Self, std::sync::Arc<local_stack::dev_idp::DevIdp>) {
+        Self::build_with_dev_idp(overrides, TableStream::Off).await
+    }
+
+    /// [`TestApp::with_dev_idp`] with the template's table stream, for the tests that read it.
+    pub async fn with_dev_idp_and_table_stream(
+        overrides: &[(&str, &str)],
+    ) -> (Self, std::sync::Arc<local_stack::dev_idp::DevIdp>) {
+        Self::build_with_dev_idp(overrides, TableStream::AsTemplate).await
+    }
+
+    async fn build_with_dev_idp(
+        overrides: &[(&str, &str)],
+        stream: TableStream,
+    ) -> (Self, std::sync::Arc<local_stack::dev_idp::DevIdp>) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a port for the provider");
         let port = listener.local_addr().expect("its address").port();
         let idp = std::sync::Arc::new(
@@ -210,7 +224,7 @@ impl TestApp {
         let providers = json!([idp.provider_entry(), second, down]).to_string();
         let mut vars = vec![("OIDC_PROVIDERS", providers.as_str()), ("OIDC_KEYS_REFETCH_SECONDS", "0")];
         vars.extend_from_slice(overrides);
-        (Self::with_env(&vars).await, idp)
+        (Self::build(&vars, stream).await, idp)
     }
 
     /// A fresh table with the template's stream, for the tests that read it.

@@ -77,8 +77,3 @@ pub fn code_sent(app: &App, code: &shared::auth::otp::OtpCode) -> Result<Respons
 
 /// The function's name in metrics (the alarms in template.yaml read it).
 pub const FUNCTION: &str = "auth";
-
-/// A limit's 429, with the seconds until a new request may pass.
-pub fn too_many(detail: &str, retry_after: u64) -> ApiError {
-    ApiError::TooManyRequests { detail: format!("{detail}; retry in {retry_after} s"), retry_after }
-}

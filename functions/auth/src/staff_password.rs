@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::App;
 use shared::auth::Principal;
-use shared::auth::otp::{HOUR, OtpCode, is_well_formed, recent_sends, send_wait};
+use shared::auth::otp::is_well_formed;
 use shared::auth::password;
 use shared::config::EmailDelivery;
 use shared::domain::CodeRecipient;
@@ -26,12 +26,11 @@ use shared::domain::{EmailAddress, SessionId};
 use shared::email::EmailPurpose;
 use shared::http::{ApiError, JsonBody, json, no_content, parse_json, source_ip};
 use shared::metrics::{self, Metric};
+use shared::services::codes::{self, CodeError};
 use shared::store::StoreError;
 use shared::store::login_guard::guard_subject;
-use shared::store::otp::{OtpRecord, WrongCode};
-use shared::store::rate_limit::RateDecision;
 
-use crate::otp::too_many;
+use crate::otp::FUNCTION;
 use crate::staff::{clear_guard, reserve_attempt};
 use crate::staff_trail;
 
@@ -143,8 +142,8 @@ async fn find_member_evenly(app: &App, email: &EmailAddress) -> Result<Option<St
     Ok(member.filter(|m| !m.disabled))
 }
 
-/// Generates and stores a reset code for `email` within the one-time code limits (per address,
-/// per IP), and emails it when `member` exists. The answer's body.
+/// Creates a reset code for `email` within the one-time code limits (per address, per IP;
+/// `services::codes`), and emails it when `member` exists. The answer's body.
 async fn issue_reset_code(
     app: &App,
     email: &EmailAddress,
@@ -152,42 +151,13 @@ async fn issue_reset_code(
     ip: Option<&str>,
 ) -> Result<Value, ApiError> {
     let recipient = CodeRecipient::StaffReset(email.clone());
-    let now = app.clock.now().unix();
-    let limits = &app.config.otp;
-    let previous = app.store.get_otp(&recipient).await?;
-    let recent = recent_sends(previous.as_ref().map(|p| p.sent_at.as_slice()).unwrap_or_default(), now);
-    if let Some(wait) = send_wait(limits, &recent, now) {
-        return Err(too_many("too many reset codes requested for this address", wait.seconds));
+    let code = codes::create(app, &recipient, ip, FUNCTION).await?;
+    if member.is_some() {
+        // A failure is logged and counted there, and answered like a sent code: a 503 only
+        // for existing accounts would tell them apart.
+        let _ = codes::deliver(app, &recipient, &code, EmailPurpose::PasswordReset, FUNCTION).await;
     }
-    if let Some(ip) = ip {
-        let decision = app.store.hit_rate_window("otp-ip", ip, limits.per_ip_per_hour, HOUR, now).await?;
-        if let RateDecision::Limited { retry_after } = decision {
-            return Err(too_many("too many codes requested from this network", retry_after));
-        }
-    }
-    let code = OtpCode::generate();
-    let ttl = limits.code_ttl.as_secs() as i64;
-    let mut sent_at = recent;
-    sent_at.push(now);
-    let record = OtpRecord {
-        code_hash: Some(app.keys().otp_hasher()?.hash(&recipient, code.digits())),
-        expires_at: now + ttl,
-        attempts: 0,
-        sent_at,
-        version: previous.as_ref().map_or(1, |p| p.version + 1),
-    };
-    let item_ttl = now + HOUR.max(ttl) + 60;
-    if !app.store.save_otp(&recipient, &record, previous.map(|p| p.version), item_ttl).await? {
-        return Err(too_many("a reset code was just sent to this address", limits.min_interval.as_secs().max(1)));
-    }
-    if member.is_some()
-        && let Err(err) = app.email_sender().send_code(email, EmailPurpose::PasswordReset, &code, limits.code_ttl).await
-    {
-        // Answered like a sent code: a 503 only for existing accounts would tell them apart.
-        tracing::error!(cause = %err, "a password reset code could not be delivered");
-        metrics::count("auth", Metric::OtpFailed);
-    }
-    let mut body = json!({ "expires_in": ttl });
+    let mut body = json!({ "expires_in": app.config.otp.code_ttl.as_secs() });
     if app.config.otp_dev_echo {
         body["dev_code"] = json!(code.digits());
     }
@@ -213,43 +183,36 @@ pub async fn confirm_reset(app: &App, req: &Request) -> Result<Response<Body>, A
     let email = EmailAddress::parse(&body.email).map_err(|message| ApiError::validation("email", message))?;
     let recipient = CodeRecipient::StaffReset(email.clone());
     let code_hash = verify_reset_code(app, &recipient, body.code.trim()).await?;
-    let wrong = || ApiError::BadRequest("the code is wrong or has expired; request a new one".into());
-    let staff = app.store.find_staff_by_email(&email).await?.filter(|s| !s.disabled).ok_or_else(wrong)?;
+    let staff = app.store.find_staff_by_email(&email).await?.filter(|s| !s.disabled).ok_or_else(wrong_code)?;
     password::check_new_password(&body.new_password, &email)
         .map_err(|message| ApiError::validation("new_password", message))?;
     let now = app.clock.now();
-    if !app.store.consume_otp(&recipient, &code_hash, app.config.otp.max_attempts, now.unix()).await? {
-        return Err(wrong());
-    }
+    codes::consume(app, &recipient, &code_hash).await.map_err(as_bad_request)?;
     set_password(app, &staff, &body.new_password).await?;
     app.store.delete_all_sessions(staff.staff_id.as_str()).await?;
     clear_guard(app, &guard_subject(email.as_str()), now, true).await?;
-    metrics::count("auth", Metric::StaffPasswordReset);
+    metrics::count(FUNCTION, Metric::StaffPasswordReset);
     staff_trail::record(app, &staff.staff_id, SecurityEventKind::PasswordReset, staff.staff_id.as_str(), None).await;
     no_content()
 }
 
-/// The stored hash of the reset code when `code` is it; a wrong code counts against it.
+/// The stored hash of the reset code when `code` is it; a wrong code counts against it. Every
+/// refusal is 400, a code out of tries included (no wait helps: a new code must be requested).
 async fn verify_reset_code(app: &App, recipient: &CodeRecipient, code: &str) -> Result<String, ApiError> {
-    let wrong = || ApiError::BadRequest("the code is wrong or has expired; request a new one".into());
     if !is_well_formed(code) {
-        return Err(wrong());
+        return Err(wrong_code());
     }
-    let record = app.store.get_otp(recipient).await?.ok_or_else(wrong)?;
-    let max = app.config.otp.max_attempts;
-    if record.attempts >= max {
-        return Err(ApiError::BadRequest("too many wrong codes; request a new one".into()));
-    }
-    let code_hash = match record.code_hash {
-        Some(hash) if record.expires_at > app.clock.now().unix() => hash,
-        _ => return Err(wrong()),
-    };
-    if app.keys().otp_hasher()?.matches(recipient, code, &code_hash) {
-        return Ok(code_hash);
-    }
-    match app.store.record_wrong_otp(recipient, &code_hash, max).await? {
-        WrongCode::TriesLeft(left) => Err(ApiError::BadRequest(format!("wrong code; {left} tries left"))),
-        WrongCode::Exhausted => Err(ApiError::BadRequest("wrong code; this code has ended, request a new one".into())),
+    codes::check(app, recipient, code).await.map_err(as_bad_request)
+}
+
+fn wrong_code() -> ApiError {
+    ApiError::BadRequest("the code is wrong or has expired; request a new one".into())
+}
+
+fn as_bad_request(err: CodeError) -> ApiError {
+    match err {
+        CodeError::Invalid(detail) | CodeError::Limited { detail, .. } => ApiError::BadRequest(detail),
+        other => other.into(),
     }
 }
 

@@ -89,12 +89,7 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
         _ => Vec::new(),
     };
     let note = AuditNote::new(me.as_str(), AuditAction::Update);
-    // The email of the version the update applied to (the last attempt's): no read of its own.
-    let before = std::sync::Mutex::new(None);
     let change = |current: &Customer, now: Timestamp| {
-        if let Ok(mut slot) = before.lock() {
-            *slot = current.email.clone();
-        }
         if !current.is_active() {
             return Err(ApiError::Forbidden(format!("this account is {}", current.status.as_str())));
         }
@@ -109,11 +104,8 @@ async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response
     let updated = update_customer(&app.store, &app.clock, me, expected.as_deref(), &note, change)
         .await
         .map_err(|e| ApiError::from_update(e, gone))?;
-    // A new address is unverified (the domain rule); a code sent to the old one is void.
-    let before = before.into_inner().unwrap_or_default();
-    if let Some(old) = before.filter(|old| updated.email.as_ref() != Some(old)) {
-        app.store.cancel_otp(&shared::domain::CodeRecipient::Email(old)).await?;
-    }
+    // A new address is unverified (the domain rule); `update_customer` voids a code sent to
+    // the old one.
     customer_response(&updated)
 }
 

@@ -148,6 +148,71 @@ async fn every_committed_change_is_one_event_with_no_personal_data() {
     }
 }
 
+/// The `sign_in_channel` of the customer's events, in order (`-` for an event without one).
+fn channels(events: &[&ChangeEvent]) -> Vec<String> {
+    events.iter().map(|e| e.detail["sign_in_channel"].as_str().unwrap_or("-").to_string()).collect()
+}
+
+#[tokio::test]
+async fn signups_and_sign_ins_name_their_channel() {
+    use local_stack::dev_idp::TokenRequest;
+    let (t, idp) = TestApp::with_dev_idp_and_table_stream(&[("OTP_MIN_INTERVAL_SECONDS", "0")]).await;
+    let mut stream = reader(&t).await;
+    let by_sms = t.sign_in("+260971230002", "Sam Sms").await["customer"]["customer_id"].clone();
+
+    let email = "erin@example.com";
+    let code = t.call("POST", "/v1/auth/otp", None, Some(json!({"email": email}))).await.json()["dev_code"].clone();
+    let login = json!({"email": email, "code": code, "name": "Erin Email"});
+    let signed_up = t.call("POST", "/v1/auth/login", None, Some(login)).await;
+    assert_eq!(signed_up.status, 200, "{}", String::from_utf8_lossy(&signed_up.body));
+    let by_email = signed_up.json()["customer"]["customer_id"].clone();
+    // The provider vouches for the same address: it links to Erin and signs her in.
+    let id_token = idp
+        .mint(&TokenRequest {
+            sub: "erin-at-local".into(),
+            email: Some(email.into()),
+            email_verified: Some(true),
+            ..TokenRequest::default()
+        })
+        .expect("token");
+    let provider = idp.provider_entry()["name"].as_str().expect("provider name").to_string();
+    // `last_login_at` has whole seconds: a sign-in within the second of the previous one
+    // changes nothing an event reports.
+    let next_second = || tokio::time::sleep(std::time::Duration::from_millis(1100));
+    next_second().await;
+    let oidc = t.call("POST", "/v1/auth/oidc", None, Some(json!({"provider": provider, "id_token": id_token}))).await;
+    assert_eq!(oidc.status, 200, "{}", String::from_utf8_lossy(&oidc.body));
+    assert_eq!(oidc.json()["customer"]["customer_id"], by_email);
+    // Sam signs in again: a login is an update of `last_login_at`, by SMS this time.
+    next_second().await;
+    t.sign_in("+260971230002", "Sam Sms").await;
+
+    let staff = t.staff_tokens().await;
+    let made = json!({"first_name": "Stella", "last_name": "Staff", "phone": "+260971230003"});
+    let created = t.call("POST", "/v1/customers", Some(&staff.staff), Some(made)).await;
+    assert_eq!(created.status, 201);
+    let by_staff = created.json()["customer_id"].clone();
+
+    let recorder = Recorder::default();
+    publish_new(&mut stream, &recorder).await.expect("published");
+    let events = recorder.events();
+    let of = |id: &Value| of_customer(&events, id.as_str().expect("id"));
+    let sam = of(&by_sms);
+    assert_eq!(
+        sam.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventType::CustomerCreated, EventType::CustomerUpdated]
+    );
+    assert_eq!(channels(&sam), ["sms", "sms"], "{sam:#?}");
+    assert_eq!(sam[1].detail["changed_fields"], json!(["last_login_at"]));
+    let erin = of(&by_email);
+    assert_eq!(channels(&erin)[0], "email", "{erin:#?}");
+    assert_eq!(channels(&erin).last().map(String::as_str), Some(format!("oidc:{provider}").as_str()), "{erin:#?}");
+    assert_eq!(channels(&of(&by_staff)), ["-"], "a staff create is no sign-in");
+    for event in &events {
+        check_schema(&event.to_json());
+    }
+}
+
 #[tokio::test]
 async fn a_retried_batch_repeats_the_same_ids_so_consumers_see_each_event_once() {
     let t = TestApp::with_table_stream().await;

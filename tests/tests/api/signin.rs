@@ -175,6 +175,30 @@ async fn a_code_to_my_email_verifies_it_and_a_new_email_is_unverified_again() {
     assert_eq!(stale.status, 400, "the code sent before the change is void");
 }
 
+#[tokio::test]
+async fn a_staff_change_of_email_voids_the_code_sent_to_the_old_address() {
+    let t = TestApp::with_env(&[("OTP_MIN_INTERVAL_SECONDS", "0")]).await;
+    let (token, customer) = email_customer(&t, "kim@example.com", "Kim Park").await;
+    let sent = t.call("POST", "/v1/me/email/verification", Some(&token), None).await;
+    assert_eq!(sent.status, 202, "{}", String::from_utf8_lossy(&sent.body));
+    let pending = sent.json()["dev_code"].as_str().expect("dev_code").to_string();
+
+    let staff = t.staff_tokens().await;
+    let path = format!("/v1/customers/{}", customer["customer_id"].as_str().expect("id"));
+    let patch = |email: &str| json!({"email": email});
+    let changed = t.call("PATCH", &path, Some(&staff.staff), Some(patch("kim.park@example.com"))).await;
+    assert_eq!(changed.status, 200, "{}", String::from_utf8_lossy(&changed.body));
+    assert_eq!(changed.json()["email_verified"], false, "a new address is unverified");
+    let back = t.call("PATCH", &path, Some(&staff.staff), Some(patch("kim@example.com"))).await;
+    assert_eq!(back.status, 200, "{}", String::from_utf8_lossy(&back.body));
+
+    let confirm = json!({"code": pending});
+    let stale = t.call("POST", "/v1/me/email/verification/confirm", Some(&token), Some(confirm)).await;
+    assert_eq!(stale.status, 400, "the code sent before staff changed the address is void");
+    let me = t.call("GET", "/v1/me", Some(&token), None).await;
+    assert_eq!(me.json()["email_verified"], false);
+}
+
 // ---- Sign in with a provider ----
 
 use local_stack::dev_idp::{DevIdp, TokenRequest};

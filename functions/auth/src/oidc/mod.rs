@@ -1,11 +1,8 @@
 //! `POST /v1/auth/oidc`: sign in with an identity provider's ID token.
 //!
-//! Linking rules, in order: the customer linked to the provider's `sub` logs in; else a
-//! customer whose email is verified and equals the token's *verified* email is linked and logs
-//! in; else a customer is created (name from the token or the request, else 422), with the
-//! token's email when the provider vouches for it and no customer has it. An unverified
-//! provider email never links to an existing account. A customer created this way may have
-//! neither phone nor email: the provider link is its way in.
+//! The token is checked here (the HTTP client that fetches providers' keys lives in this
+//! function only); finding, linking or creating the customer is
+//! `services::signin::sign_in_with_provider`, which states the linking rules.
 
 mod keys;
 mod verify;
@@ -13,18 +10,14 @@ mod verify;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::App;
-use shared::domain::audit::{AuditAction, AuditNote};
+use shared::domain::ValidationErrors;
 use shared::domain::customer::parse_full_name;
-use shared::domain::{Customer, ValidationErrors};
 use shared::http::{ApiError, JsonBody, parse_json_lenient};
 use shared::oidc::OidcProvider;
-use shared::store::customers::LoginProof;
-use shared::store::identities::IdentityLink;
-use shared::store::{StoreError, UniqueField};
-use shared::time::Timestamp;
+use shared::services::signin;
 
-use crate::login::{ensure_may_log_in, log_in, new_customer, signed_in, signup_note};
-use verify::{ProviderAccount, TokenError};
+use crate::login::token_response;
+use verify::TokenError;
 
 /// An ID token longer than this is not one.
 const MAX_ID_TOKEN: usize = 16 * 1024;
@@ -102,102 +95,6 @@ pub async fn sign_in(app: &App, req: &Request) -> Result<Response<Body>, ApiErro
         }
     })?;
     let now = app.clock.now();
-    let channel = format!("oidc:{}", request.provider.name);
-    let (customer, created) = resolve(app, &request, &account, now).await?;
-    signed_in(app, &app.issuer(req), customer, created, request.device_name, &channel, now).await
-}
-
-/// Finds, links or creates the customer, then records the login. Races (two first sign-ins of
-/// one account) end in a login of the customer that won.
-async fn resolve(
-    app: &App,
-    request: &ValidRequest<'_>,
-    account: &ProviderAccount,
-    now: Timestamp,
-) -> Result<(Customer, bool), ApiError> {
-    let provider = &request.provider.name;
-    for _ in 0..3 {
-        if let Some(id) = app.store.identity_owner(provider, &account.subject).await? {
-            let customer = app
-                .store
-                .get_customer(&id)
-                .await?
-                .ok_or_else(|| ApiError::Forbidden("this account may not log in".into()))?;
-            ensure_may_log_in(&customer)?;
-            return Ok((log_in(app, &customer.customer_id, LoginProof::Provider, now).await?, false));
-        }
-        let link = IdentityLink {
-            provider: provider.clone(),
-            subject: account.subject.clone(),
-            email: account.email.as_ref().map(|e| e.as_str().to_string()),
-            linked_at: now,
-        };
-        let by_email = match account.verified_email() {
-            Some(email) => app.store.find_customer_by_email(email).await?,
-            None => None,
-        };
-        let outcome = match by_email {
-            Some(customer) if customer.email_verified => link_existing(app, &customer, &link, now).await,
-            // The address is someone's but not verified there: never linked, and not free.
-            Some(_) => create(app, request, account, &link, false, now).await,
-            None => create(app, request, account, &link, account.verified_email().is_some(), now).await,
-        };
-        match outcome {
-            Err(StoreError::Taken(UniqueField::Identity | UniqueField::Email) | StoreError::VersionConflict) => {
-                continue;
-            }
-            Err(err) => return Err(err.into()),
-            Ok(Resolved::Linked(customer)) => {
-                return Ok((log_in(app, &customer.customer_id, LoginProof::Provider, now).await?, false));
-            }
-            Ok(Resolved::Created(customer)) => return Ok((customer, true)),
-            Ok(Resolved::NeedsName) => {
-                return Err(ApiError::validation("name", "is required: the provider did not say the name"));
-            }
-            Ok(Resolved::Inactive(customer)) => {
-                ensure_may_log_in(&customer)?;
-            }
-        }
-    }
-    Err(ApiError::Conflict { detail: "the account is being changed elsewhere; try again".into(), field: None })
-}
-
-enum Resolved {
-    Linked(Customer),
-    Created(Customer),
-    NeedsName,
-    Inactive(Customer),
-}
-
-async fn link_existing(
-    app: &App,
-    customer: &Customer,
-    link: &IdentityLink,
-    now: Timestamp,
-) -> Result<Resolved, StoreError> {
-    if !customer.is_active() {
-        return Ok(Resolved::Inactive(customer.clone()));
-    }
-    let note = AuditNote::new(customer.customer_id.as_str(), AuditAction::Update)
-        .with_reason(format!("signed in with {} (linked by verified email)", link.provider));
-    Ok(Resolved::Linked(app.store.link_identity(customer, link, &note, now).await?))
-}
-
-async fn create(
-    app: &App,
-    request: &ValidRequest<'_>,
-    account: &ProviderAccount,
-    link: &IdentityLink,
-    with_email: bool,
-    now: Timestamp,
-) -> Result<Resolved, StoreError> {
-    let names = account.name.as_deref().and_then(|n| parse_full_name(n).ok()).or_else(|| request.names.clone());
-    let Some(names) = names else { return Ok(Resolved::NeedsName) };
-    let mut customer = new_customer(app, names, now).await.map_err(|e| StoreError::Backend(format!("{e:?}")))?;
-    if with_email {
-        customer.email = account.verified_email().cloned();
-        customer.email_verified = customer.email.is_some();
-    }
-    let note = signup_note(&format!("oidc:{}", link.provider));
-    Ok(Resolved::Created(app.store.create_linked_customer(customer, &note, link).await?))
+    let signed_in = signin::sign_in_with_provider(app, &account, request.names, now).await?;
+    token_response(app, &app.issuer(req), signed_in, request.device_name, now).await
 }

@@ -8,6 +8,7 @@ use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::Deserialize;
 use shared::domain::EmailAddress;
 use shared::oidc::OidcProvider;
+use shared::services::signin::ProviderAccount;
 
 use super::keys::{self, KeyError};
 
@@ -20,24 +21,6 @@ pub enum TokenError {
     Invalid(String),
     #[error("the provider's keys could not be read: {0}")]
     Unreachable(String),
-}
-
-/// Who the provider says signed in.
-#[derive(Debug, Clone)]
-pub struct ProviderAccount {
-    pub subject: String,
-    /// The account's email, whatever the provider says about it.
-    pub email: Option<EmailAddress>,
-    /// Whether the provider vouches for `email` (`email_verified: true`).
-    pub email_verified: bool,
-    pub name: Option<String>,
-}
-
-impl ProviderAccount {
-    /// The email, only when the provider vouches for it: the one that may link or sign up.
-    pub fn verified_email(&self) -> Option<&EmailAddress> {
-        self.email.as_ref().filter(|_| self.email_verified)
-    }
 }
 
 #[derive(Deserialize)]
@@ -94,6 +77,7 @@ pub async fn verify(
         _ => false,
     };
     Ok(ProviderAccount {
+        provider: provider.name.clone(),
         subject: claims.sub,
         email: claims.email.as_deref().and_then(|e| EmailAddress::parse(e).ok()),
         email_verified,

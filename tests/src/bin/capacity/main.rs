@@ -23,6 +23,7 @@
 
 mod media;
 mod search;
+mod signin;
 
 use std::path::{Path, PathBuf};
 
@@ -156,7 +157,8 @@ impl Indexes {
 }
 
 async fn capacity_table() {
-    let t = TestApp::with_env(&[("OTP_MIN_INTERVAL_SECONDS", "0"), ("OTP_PER_PHONE_PER_HOUR", "1000")]).await;
+    let (t, idp) =
+        TestApp::with_dev_idp(&[("OTP_MIN_INTERVAL_SECONDS", "0"), ("OTP_PER_PHONE_PER_HOUR", "1000")]).await;
     let template = integration_tests::template();
     let gsi = Indexes::from(&template);
     let mut rows = Vec::new();
@@ -355,6 +357,8 @@ async fn capacity_table() {
     customers_rows(&t, &admin, &gsi, &mut rows).await;
     search::search_rows(&t, &admin, &mut rows).await;
     media::media_rows(&t, &mut rows).await;
+    signin::signin_rows(&t, &idp, &mut rows).await;
+    signin::staff_security_rows(&t, &mut rows).await;
 
     print_table(&rows, &gsi, size, quirks);
 }
