@@ -38,7 +38,10 @@ fn main() {
     println!("|---|---|---|---|");
     println!("| Verify one ES256 access token (3 keys published) | {runs} | {:.1} µs | {:.1} µs |", verify.0, verify.1);
     println!("| Issue one ES256 access token | {} | {:.1} µs | {:.1} µs |", runs / 4, issue.0, issue.1);
-    println!("| Derive the key pair from the secret (once per key, on the first token signed or verified) | 1 | {:.1} µs | |", micros(derive));
+    println!(
+        "| Derive the key pair from the secret (once per key, on the first token signed or verified) | 1 | {:.1} µs | |",
+        micros(derive)
+    );
 }
 
 /// Median and p95 of one call, in µs, over `runs` calls timed one by one.
