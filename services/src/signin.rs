@@ -10,6 +10,7 @@
 //! first sign-ins with one provider account.
 
 use store::StoreError;
+use store::identities::IdentityChange;
 use store::customers::LoginProof;
 use store::identities::IdentityLink;
 use store::{Store, UniqueField};
@@ -262,7 +263,7 @@ async fn link_existing(
     }
     let note = AuditNote::new(customer.customer_id.as_str(), AuditAction::Update)
         .with_reason(format!("signed in with {} (linked by verified email)", link.provider));
-    Ok(Linked::Existing(app.store.link_identity(customer, link, &note, now).await?))
+    Ok(Linked::Existing(app.store.change_identity(customer, IdentityChange::Link(link), &note, now).await?))
 }
 
 async fn create_linked(

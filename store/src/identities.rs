@@ -30,6 +30,13 @@ impl IdentityLink {
     }
 }
 
+/// What [`Store::change_identity`] does to a customer's link to a provider account.
+#[derive(Debug, Clone, Copy)]
+pub enum IdentityChange<'a> {
+    Link(&'a IdentityLink),
+    Unlink(&'a IdentityLink),
+}
+
 impl Store {
     /// The customer linked to `subject` at `provider`, read consistently from the sentinel.
     pub async fn identity_owner(&self, provider: &str, subject: &str) -> Result<Option<CustomerId>, StoreError> {
@@ -54,29 +61,26 @@ impl Store {
         self.create_customer_with(customer, note, false, &extra).await
     }
 
-    /// Links `current` to `link` (a new version of the customer, audited with `note`).
-    /// `Taken(Identity)` when the provider account is someone's already; `VersionConflict` when
-    /// the customer changed meanwhile or already has a link to that provider.
-    pub async fn link_identity(
+    /// Links `current` to a provider account or removes its link (a new version of the customer,
+    /// audited with `note`). Linking: `Taken(Identity)` when the provider account is someone's
+    /// already; `VersionConflict` when the customer changed meanwhile or already has a link to
+    /// that provider. Unlinking frees the account's sentinel.
+    pub async fn change_identity(
         &self,
         current: &Customer,
-        link: &IdentityLink,
+        change: IdentityChange<'_>,
         note: &AuditNote,
         now: Timestamp,
     ) -> Result<Customer, StoreError> {
-        let extra = self.link_actions(&current.customer_id, link)?;
+        let extra = match change {
+            IdentityChange::Link(link) => self.link_actions(&current.customer_id, link)?,
+            IdentityChange::Unlink(link) => self.unlink_actions(&current.customer_id, link)?,
+        };
         self.next_version_with(current, note, now, &extra).await
     }
 
-    /// Removes the link to `provider` and frees its sentinel, audited with `note`.
-    pub async fn unlink_identity(
-        &self,
-        current: &Customer,
-        link: &IdentityLink,
-        note: &AuditNote,
-        now: Timestamp,
-    ) -> Result<Customer, StoreError> {
-        let id = &current.customer_id;
+    /// The link item deleted (if it still names the same subject) and its sentinel freed.
+    fn unlink_actions(&self, id: &CustomerId, link: &IdentityLink) -> Result<Vec<ExtraAction>, StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::customer_pk(id)))
@@ -85,11 +89,10 @@ impl Store {
             .expression_attribute_values(":subject", s(&link.subject))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let extra: Vec<ExtraAction> = vec![
+        Ok(vec![
             (TransactWriteItem::builder().delete(delete).build(), None),
             (self.delete_owned_sentinel(&keys::identity_key(&link.provider, &link.subject), id)?, None),
-        ];
-        self.next_version_with(current, note, now, &extra).await
+        ])
     }
 
     /// A new version of `current`, audited with `note`, written with `extra` in its transaction.

@@ -15,6 +15,7 @@ use shared::http::{ApiError, JsonBody, json, no_content, parse_json, source_ip};
 use shared::services::codes::{self, CodeError};
 use shared::services::customers::update_customer;
 use shared::store::StoreError;
+use shared::store::identities::IdentityChange;
 
 use crate::{customer_response, gone};
 
@@ -41,7 +42,7 @@ pub async fn unlink_identity(app: &App, me: &CustomerId, provider: &str) -> Resu
         });
     }
     let note = AuditNote::new(me.as_str(), AuditAction::Update).with_reason(format!("unlinked {provider}"));
-    match app.store.unlink_identity(&customer, link, &note, app.clock.now()).await {
+    match app.store.change_identity(&customer, IdentityChange::Unlink(link), &note, app.clock.now()).await {
         Ok(_) => no_content(),
         Err(StoreError::VersionConflict) => {
             Err(ApiError::Conflict { detail: "your account changed meanwhile; try again".into(), field: None })
