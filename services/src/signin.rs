@@ -10,8 +10,8 @@
 //! first sign-ins with one provider account.
 
 use store::StoreError;
-use store::identities::IdentityChange;
 use store::customers::LoginProof;
+use store::identities::IdentityChange;
 use store::identities::IdentityLink;
 use store::{Store, UniqueField};
 
