@@ -1704,10 +1704,11 @@ export interface components {
         PersonalDataExport: {
             /** Format: date-time */
             exported_at: string;
-            /** @description The customer record as `GET /v1/me` shows it, plus `notes` and `tags`. */
+            /** @description The customer record as `GET /v1/me` shows it, plus `notes`, `tags` and `sign_in_channel` (how the customer last signed up or in: `sms`, `email` or `oidc:<provider>`; `null` for a customer staff created who never signed in). */
             profile: components["schemas"]["Customer"] & {
                 notes?: string | null;
                 tags?: string[];
+                sign_in_channel?: string | null;
             };
             sessions: {
                 session_id: string;

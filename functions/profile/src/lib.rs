@@ -138,7 +138,7 @@ async fn my_media(app: &App, me: &CustomerId) -> Result<Vec<Value>, ApiError> {
 
 /// Everything held about the caller, as one JSON document (GDPR articles 15 and 20): the
 /// profile with its custom fields, notes and tags (staff-only elsewhere, but the customer's
-/// data), sessions without their secrets, the cart, media, group memberships and the audit
+/// data) and how they last signed in, sessions without their secrets, the cart, media, group memberships and the audit
 /// trail of the record. Nothing of anyone else: other people appear at most as the actor id of
 /// an audit entry.
 async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
@@ -148,6 +148,8 @@ async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
     let mut profile = data.customer.to_json(Audience::Owner);
     profile["notes"] = json!(data.customer.notes);
     profile["tags"] = json!(data.customer.tags);
+    // How they last signed up or in: stored about them, so theirs to see here.
+    profile["sign_in_channel"] = json!(data.customer.sign_in_channel.as_ref().map(ToString::to_string));
     let sessions: Vec<Value> =
         data.sessions.iter().filter(|s| s.expires_at > now).map(SessionRecord::to_json).collect();
     let groups: Vec<Value> = data

@@ -248,6 +248,7 @@ async fn a_provider_account_signs_up_once_then_logs_in() {
 
     let export = t.call("GET", "/v1/me/export", Some(access), None).await;
     assert_eq!(export.json()["identities"][0]["provider"], "local");
+    assert_eq!(export.json()["profile"]["sign_in_channel"], "oidc:local", "how they signed up is theirs to see");
 
     // Erased with the customer: the same provider account then signs up anew.
     assert_eq!(t.call("DELETE", "/v1/me", Some(access), None).await.status, 204);
