@@ -72,7 +72,7 @@ pub async fn sign_in_with_code(app: &App, login: &CodeSignIn, now: Timestamp) ->
 
     let channel = SignInChannel::of_code(&login.to);
     let (customer, created) = match existing {
-        Some(customer) => (log_in(&app.store, &customer.customer_id, LoginProof::Code(&login.to), now).await?, false),
+        Some(customer) => (log_in(&app.store, &customer, LoginProof::Code(&login.to), now).await?, false),
         None => sign_up_or_join(app, login, now).await?,
     };
     Ok(SignedIn { customer, created, channel })
@@ -98,14 +98,14 @@ pub fn ensure_may_log_in(customer: &Customer) -> Result<(), SignInError> {
 }
 
 /// Records the login of an existing customer (`last_login_at`, the channel, the contact the
-/// proof verified).
+/// proof verified), on top of the customer as just read.
 pub async fn log_in(
     store: &Store,
-    id: &CustomerId,
+    customer: &Customer,
     proof: LoginProof<'_>,
     now: Timestamp,
 ) -> Result<Customer, SignInError> {
-    match store.record_login(id, now, proof).await? {
+    match store.record_login(customer, now, proof).await? {
         Some(customer) => Ok(customer),
         None => Err(SignInError::MayNotLogIn("this account may not log in".into())),
     }
@@ -159,7 +159,7 @@ async fn sign_up_or_join(app: &App, login: &CodeSignIn, now: Timestamp) -> Resul
                 .await?
                 .ok_or_else(|| StoreError::Malformed("contact sentinel without a customer".into()))?;
             ensure_may_log_in(&winner)?;
-            Ok((log_in(&app.store, &winner.customer_id, LoginProof::Code(&login.to), now).await?, false))
+            Ok((log_in(&app.store, &winner, LoginProof::Code(&login.to), now).await?, false))
         }
         Err(err) => Err(err.into()),
     }
@@ -209,7 +209,7 @@ pub async fn sign_in_with_provider(
                 .await?
                 .ok_or_else(|| SignInError::MayNotLogIn("this account may not log in".into()))?;
             ensure_may_log_in(&customer)?;
-            return Ok(signed_in(log_in(&app.store, &customer.customer_id, proof, now).await?, false));
+            return Ok(signed_in(log_in(&app.store, &customer, proof, now).await?, false));
         }
         let link = IdentityLink {
             provider: account.provider.clone(),
@@ -233,7 +233,7 @@ pub async fn sign_in_with_provider(
             }
             Err(err) => return Err(err.into()),
             Ok(Linked::Existing(customer)) => {
-                return Ok(signed_in(log_in(&app.store, &customer.customer_id, proof, now).await?, false));
+                return Ok(signed_in(log_in(&app.store, &customer, proof, now).await?, false));
             }
             Ok(Linked::Created(customer)) => return Ok(signed_in(customer, true)),
             Ok(Linked::NeedsName) => {

@@ -328,20 +328,30 @@ impl Store {
     /// The login moves the customer from the posting list of its previous login day to
     /// today's, in the same transaction as the customer (a consistent read first, then the
     /// versioned write, as any change): a search by last login is exact the moment a login
-    /// returns, whatever else changes the customer meanwhile.
+    /// returns, whatever else changes the customer meanwhile. `known` is the customer as the
+    /// caller just read it (to find who signs in): the first attempt writes on top of it, and
+    /// only a version conflict reads the customer again.
     pub async fn record_login(
         &self,
-        id: &CustomerId,
+        known: &Customer,
         now: Timestamp,
         proof: LoginProof<'_>,
     ) -> Result<Option<Customer>, StoreError> {
+        let id = &known.customer_id;
+        let mut read = Some(known.clone());
         let mut attempts = 0;
         let customer = loop {
             attempts += 1;
             if attempts > LOGIN_ATTEMPTS {
                 return Err(StoreError::VersionConflict);
             }
-            let Some(current) = self.get_customer(id).await? else { return Ok(None) };
+            let current = match read.take() {
+                Some(current) => current,
+                None => match self.get_customer(id).await? {
+                    Some(current) => current,
+                    None => return Ok(None),
+                },
+            };
             if !current.is_active() {
                 return Ok(None);
             }

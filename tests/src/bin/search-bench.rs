@@ -849,9 +849,16 @@ async fn write_costs(t: &TestApp, tokens: &integration_tests::StaffTokens, now: 
         shared::domain::PhoneE164::parse("+260955000111", phonenumber::country::Id::ZM).expect("phone"),
     );
     let proof = shared::store::customers::LoginProof::Code(&phone);
-    t.app().store.record_login(&customer_id, Timestamp::from_unix(now), proof).await.expect("first login");
+    let customer = t.app().store.get_customer(&customer_id).await.expect("read").expect("customer");
+    let customer = t
+        .app()
+        .store
+        .record_login(&customer, Timestamp::from_unix(now), proof)
+        .await
+        .expect("first login")
+        .expect("active");
     let before = meter();
-    t.app().store.record_login(&customer_id, Timestamp::from_unix(now + 60), proof).await.expect("login");
+    t.app().store.record_login(&customer, Timestamp::from_unix(now + 60), proof).await.expect("login");
     rows.push(("login (phone already verified)", meter() - before));
     let before = meter();
     t.call("POST", &format!("{path}/activity"), Some(&tokens.staff), Some(json!({"type": "transaction"}))).await;
