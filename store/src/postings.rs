@@ -20,7 +20,7 @@ use crate::domain::search::postings::{ListId, ListKind, Member, Slot, SlotWrite}
 pub const MAX_WORDS_PER_PREFIX: usize = 200;
 
 /// Whether an attribute of a block item is a member (not a key or the entity).
-fn is_member(name: &str) -> bool {
+pub(crate) fn is_member(name: &str) -> bool {
     name != keys::PK && name != keys::SK && name != keys::ENTITY
 }
 

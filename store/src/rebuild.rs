@@ -6,6 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys::{self, entity};
+use super::postings::is_member;
 use super::search::{EntryKey, entry_item, entry_keys, entry_version};
 use super::{Item, Store, StoreError, s, string_attr};
 use crate::domain::Customer;
@@ -104,7 +105,7 @@ impl Store {
         self.scan_page(entity::POSTINGS, start).await?.map(|item| {
             let members = item
                 .iter()
-                .filter(|(name, _)| ![keys::PK, keys::SK, keys::ENTITY].contains(&name.as_str()))
+                .filter(|(name, _)| is_member(name))
                 .map(|(name, member)| (name.clone(), member.as_s().ok().cloned()))
                 .collect();
             Ok(StoredBlock { key: key_of(&item), members })
