@@ -148,13 +148,13 @@ impl Lists {
             |blocks| {
                 for block in blocks {
                     let expected = self.0.blocks.get(&(block.key.pk, block.key.sk));
-                    for (name, value) in block.members {
+                    for (key, member) in block.members {
                         drift.members += 1;
-                        match expected.and_then(|block| block.get(&name)) {
+                        match expected.and_then(|block| block.get(&key)) {
                             None => drift.stale_members += 1,
-                            Some(member) => {
+                            Some(expected) => {
                                 seen += 1;
-                                if value.as_ref() != Some(member) {
+                                if member != *expected {
                                     drift.outdated_members += 1;
                                 }
                             }

@@ -26,8 +26,8 @@ use thiserror::Error;
 
 use crate::domain::customer::CustomerStatus;
 use crate::domain::search::postings::{
-    FIRST_NAME_LITERAL, FIRST_NAME_START, LAST_NAME_LITERAL, LAST_NAME_START, ListId, ListKind, Member, customer_id_of,
-    member_name, place_hash, unique_partitions_for,
+    FIRST_NAME_LITERAL, FIRST_NAME_START, LAST_NAME_LITERAL, LAST_NAME_START, ListId, ListKind, Member, MemberKey,
+    place_hash, unique_partitions_for,
 };
 use crate::domain::search::{
     Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, SortValue, choose_entry,
@@ -623,13 +623,42 @@ impl Hit {
 /// them (the planner then walks).
 type Exact = Option<Vec<Hit>>;
 
-/// One criterion's customers by member name (the id without `CUST_`): a union of lists (and
-/// entries), each member filtered.
-type Source = HashMap<String, Member>;
+/// One criterion's customers in key order, each once: a union of lists (and entries).
+#[derive(Debug, Default)]
+struct Source(Vec<(MemberKey, Member)>);
+
+impl Source {
+    /// The union of parts each in key order: a customer in several keeps its first member.
+    fn union(parts: impl IntoIterator<Item = Vec<(MemberKey, Member)>>) -> Self {
+        let mut parts: Vec<Vec<(MemberKey, Member)>> = parts.into_iter().collect();
+        if parts.len() <= 1 {
+            return Self(parts.pop().unwrap_or_default());
+        }
+        let mut all: Vec<(MemberKey, Member)> = parts.into_iter().flatten().collect();
+        all.sort_by_key(|(key, _)| *key);
+        all.dedup_by_key(|(key, _)| *key);
+        Self(all)
+    }
+
+    fn of_docs(docs: &[SearchDoc]) -> Self {
+        let mut members: Vec<(MemberKey, Member)> = docs.iter().filter_map(doc_member).collect();
+        members.sort_by_key(|(key, _)| *key);
+        members.dedup_by_key(|(key, _)| *key);
+        Self(members)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&self, key: MemberKey) -> Option<&Member> {
+        self.0.binary_search_by_key(&key, |(k, _)| *k).ok().map(|i| &self.0[i].1)
+    }
+}
 
 /// A source's entry for a customer known by its document.
-fn doc_member(doc: &SearchDoc) -> (String, Member) {
-    (member_name(&doc.id).to_string(), Member::of(doc))
+fn doc_member(doc: &SearchDoc) -> Option<(MemberKey, Member)> {
+    Some((MemberKey::parse(&doc.id)?, Member::of(doc)))
 }
 
 /// A name filter answered by word lists: the word its value is, and the flags that say a word
@@ -686,42 +715,38 @@ async fn word_source(store: &Store, word: &str) -> Result<Option<Source>, StoreE
         }
     };
     let (lists, unique, phones) = futures::try_join!(lists, futures::future::try_join_all(unique), phones)?;
-    let Some(lists) = lists else { return Ok(None) };
-    let mut source: Source = lists.into_iter().flatten().collect();
+    let Some(mut parts) = lists else { return Ok(None) };
     for (docs, complete) in unique.into_iter().chain([phones]) {
         if !complete {
             return Ok(None);
         }
-        source.extend(docs.iter().map(doc_member));
+        parts.push(Source::of_docs(&docs).0);
     }
-    Ok(Some(source))
+    Ok(Some(Source::union(parts)))
 }
 
-/// The customers whose name (first or last) starts with `word`, from the word lists; a
-/// member whose name does not start with its word as written is kept for the customer check
-/// (`unsure`).
+/// The customers whose name (first or last) starts with `word`, from the word lists, and
+/// whether some member's name does not start with its word as written (those must be checked
+/// on the customers).
 async fn name_source(
     store: &Store,
     (word, start, literal): (String, u8, u8),
-    unsure: &mut HashSet<String>,
-) -> Result<Option<Source>, StoreError> {
+) -> Result<Option<(Source, bool)>, StoreError> {
     let Some(lists) = word_lists(store, &word).await? else { return Ok(None) };
-    let mut source = Source::new();
-    for list in lists {
-        for (id, member) in list.into_iter().filter(|(_, m)| m.flags & start != 0) {
-            if member.flags & literal == 0 {
-                unsure.insert(id.clone());
-            }
-            source.insert(id, member);
-        }
-    }
-    Ok(Some(source))
+    let mut unsure = false;
+    let parts = lists.into_iter().map(|list| {
+        let starting: Vec<(MemberKey, Member)> = list.into_iter().filter(|(_, m)| m.flags & start != 0).collect();
+        unsure |= starting.iter().any(|(_, m)| m.flags & literal == 0);
+        starting
+    });
+    let source = Source::union(parts.collect::<Vec<_>>());
+    Ok(Some((source, unsure)))
 }
 
 /// The union of whole lists.
 async fn lists_source(store: &Store, lists: Vec<ListId>) -> Result<Source, StoreError> {
     let read = lists.iter().map(|list| store.posting_list(list.clone()));
-    Ok(futures::future::try_join_all(read).await?.into_iter().flatten().collect())
+    Ok(Source::union(futures::future::try_join_all(read).await?))
 }
 
 /// Whether a member satisfies what members carry of `request`.
@@ -748,7 +773,7 @@ fn narrow_statuses(request: &SearchRequest) -> Option<Vec<CustomerStatus>> {
 /// Every match of `request` from the posting lists (see the module's step 1).
 async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -> Result<Exact, StoreError> {
     let login = login_days(request, now.unix());
-    let mut unsure = HashSet::new();
+    let mut unsure = false;
     // A criterion too broad to read (a prefix of more than 200 words, more entries than the
     // budget) is checked on the customers instead, when the others leave few enough.
     let mut too_broad = false;
@@ -767,8 +792,11 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
     .into_iter()
     .flatten()
     {
-        match name_source(store, filter, &mut unsure).await? {
-            Some(source) => sources.push(source),
+        match name_source(store, filter).await? {
+            Some((source, not_literal)) => {
+                sources.push(source);
+                unsure |= not_literal;
+            }
             None => too_broad = true,
         }
     }
@@ -782,7 +810,7 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
         let pk = keys::search_phone_pk(digits);
         let (docs, complete) = store.entries_in(&pk, &SortKeyRange::Prefix(digits.clone()), ENTRY_BUDGET).await?;
         if complete {
-            sources.push(docs.iter().map(doc_member).collect());
+            sources.push(Source::of_docs(&docs));
         } else {
             too_broad = true;
         }
@@ -807,30 +835,34 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
     }
     let read = lists.into_iter().map(|list| lists_source(store, list));
     sources.extend(futures::future::try_join_all(read).await?);
-    sources.sort_by_key(HashMap::len);
+    sources.sort_by_key(Source::len);
     let mut sources = sources.into_iter();
     let Some(smallest) = sources.next() else { return Ok(None) };
     let rest: Vec<Source> = sources.collect();
     let login_listed = login.is_some();
     let mut hits: Vec<Hit> = smallest
+        .0
         .into_iter()
-        .filter(|(id, _)| rest.iter().all(|source| source.contains_key(id)))
-        .map(|(name, member)| {
+        .filter_map(|(key, member)| {
             // The login time is on the last-login list's member only.
-            let login = rest.iter().filter_map(|s| s.get(&name)).chain([&member]).find_map(|m| m.login);
-            (name, Member { login, ..member })
+            let mut login = member.login;
+            for source in &rest {
+                let other = source.get(key)?;
+                login = login.or(other.login);
+            }
+            Some((key, Member { login, ..member }))
         })
         .filter(|(_, member)| member_matches(request, member, login_listed))
-        .map(|(name, member)| Hit {
+        .map(|(key, member)| Hit {
             last_login: login_listed.then_some(member.login),
-            id: customer_id_of(&name),
+            id: key.customer_id(),
             member,
             doc: None,
         })
         .collect();
     let by_name = matches!(request.sort_by, SortField::FirstName | SortField::LastName);
     let unknown_login = request.sort_by == SortField::LastLoginAt && !login_listed;
-    let residual = needs_customers(request, login_listed) || too_broad || !unsure.is_empty();
+    let residual = needs_customers(request, login_listed) || too_broad || unsure;
     if residual || by_name || unknown_login {
         if hits.len() > RESIDUAL_MAX {
             return Ok(if by_name && !residual {

@@ -206,6 +206,7 @@ pub struct Store {
 #[derive(Debug, Default)]
 pub struct Faults {
     fail_next_sweep: std::sync::atomic::AtomicBool,
+    compact_after: std::sync::atomic::AtomicUsize,
 }
 
 #[cfg(feature = "test-faults")]
@@ -213,6 +214,12 @@ impl Faults {
     /// The next erase fails after its transaction, before sweeping the partition.
     pub fn fail_next_sweep(&self) {
         self.fail_next_sweep.store(true, Ordering::SeqCst);
+    }
+
+    /// Posting-list blocks are compacted from `changes` changes on (instead of
+    /// `postings::COMPACT_AFTER`), so a test with a few customers sees compaction.
+    pub fn compact_blocks_after(&self, changes: usize) {
+        self.compact_after.store(changes, Ordering::SeqCst);
     }
 
     fn check_sweep(&self) -> Result<(), StoreError> {

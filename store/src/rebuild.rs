@@ -6,11 +6,12 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys::{self, entity};
-use super::postings::is_member;
+use super::postings::Block;
 use super::search::{EntryKey, entry_item, entry_keys, entry_version};
 use super::{Item, Store, StoreError, s, string_attr};
 use crate::domain::Customer;
 use crate::domain::search::SearchDoc;
+use crate::domain::search::postings::{Member, MemberKey};
 
 /// Items a Scan reads per page (before its entity filter).
 const SCAN_PAGE: i32 = 500;
@@ -51,8 +52,8 @@ impl StoredEntry {
 /// A block of a posting list as stored.
 pub struct StoredBlock {
     pub key: EntryKey,
-    /// Each member attribute and its member (`None`: not a string).
-    pub members: Vec<(String, Option<String>)>,
+    /// Its members, the changes over its packed members applied.
+    pub members: Vec<(MemberKey, Member)>,
 }
 
 /// Where a rebuild stopped: its phase (named by the rebuild) and the position of its Scan.
@@ -103,12 +104,8 @@ impl Store {
     /// One page of the posting lists' blocks.
     pub async fn scan_blocks(&self, start: Option<ScanPosition>) -> Result<ScanPage<StoredBlock>, StoreError> {
         self.scan_page(entity::POSTINGS, start).await?.map(|item| {
-            let members = item
-                .iter()
-                .filter(|(name, _)| is_member(name))
-                .map(|(name, member)| (name.clone(), member.as_s().ok().cloned()))
-                .collect();
-            Ok(StoredBlock { key: key_of(&item), members })
+            let key = key_of(&item);
+            Ok(StoredBlock { key, members: Block::of(item).members() })
         })
     }
 

@@ -907,3 +907,77 @@ fn sample_doc() -> shared::domain::search::SearchDoc {
     let c = Customer::new(CustomerId::generate(), Username::base("a", "b"), ("A".into(), "B".into()), Timestamp::now());
     shared::domain::search::SearchDoc::of(&c)
 }
+
+/// The posting-list blocks of `pk` as stored: how many carry packed members, and how many
+/// changes (attributes named by an id's eight digits) lie beside them.
+async fn block_shape(t: &TestApp, pk: &str) -> (usize, usize) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = t
+        .app()
+        .store
+        .client()
+        .query()
+        .table_name(t.app().store.table())
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query");
+    let items = out.items.unwrap_or_default();
+    let packed = items.iter().filter(|item| item.get("p").is_some_and(AttributeValue::is_b)).count();
+    let changes = items
+        .iter()
+        .flat_map(|item| item.keys())
+        .filter(|name| name.len() == 8 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+        .count();
+    (packed, changes)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn readers_compact_blocks_and_searches_stay_exact_over_packed_members() {
+    let t = TestApp::new().await;
+    t.app().store.faults().compact_blocks_after(1);
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    let mut ids = Vec::new();
+    for (n, city) in ["Kabwe", "Kabwe", "Ndola", "Kabwe", "Ndola", "Kitwe"].iter().enumerate() {
+        let body = json!({"name": format!("Packed Person{n}"), "email": format!("packed{n}@example.com"),
+            "city": city, "tags": ["packed"]});
+        ids.push(create(&t, &staff, body).await["customer_id"].as_str().expect("id").to_string());
+    }
+    let (_, changes) = block_shape(&t, "IX#t#packed").await;
+    assert_eq!(changes, 6, "each create sets its member as a change of its block");
+    let by_tag = json!({"tags": ["packed"], "limit": 100});
+    assert_eq!(sorted(search_ids(&t, &staff, by_tag.clone()).await), sorted(ids.clone()));
+    let (packed, changes) = block_shape(&t, "IX#t#packed").await;
+    assert_eq!((packed > 0, changes), (true, 0), "the search rewrote the blocks it read packed");
+
+    // Changes over packed members: one customer leaves the tag, one moves, one is erased.
+    let untag = t.call("PATCH", &format!("/v1/customers/{}", ids[0]), Some(&staff), Some(json!({"tags": []}))).await;
+    assert_eq!(untag.status, 200);
+    let moved =
+        t.call("PATCH", &format!("/v1/customers/{}", ids[1]), Some(&staff), Some(json!({"city": "Ndola"}))).await;
+    assert_eq!(moved.status, 200);
+    let erased = t.call("DELETE", &format!("/v1/customers/{}/hard", ids[2]), Some(&admin), None).await;
+    assert_eq!(erased.status, 204);
+    let (_, changes) = block_shape(&t, "IX#t#packed").await;
+    assert_eq!(changes, 3, "a customer who left is a change too (until the next compaction)");
+    let in_ndola = json!({"tags": ["packed"], "city": "ndola"});
+    assert_eq!(sorted(search_ids(&t, &staff, in_ndola.clone()).await), sorted(vec![ids[1].clone(), ids[4].clone()]));
+    assert_eq!(
+        sorted(search_ids(&t, &staff, by_tag.clone()).await),
+        sorted(ids[3..].iter().cloned().chain([ids[1].clone()]).collect())
+    );
+    assert_eq!(block_shape(&t, "IX#t#packed").await.1, 0, "compacted again");
+    // The same answers from the compacted blocks, and the index is what a rebuild would write.
+    assert_eq!(sorted(search_ids(&t, &staff, in_ndola).await), sorted(vec![ids[1].clone(), ids[4].clone()]));
+    assert_eq!(search_ids(&t, &staff, json!({"query": "packed person0"})).await, [ids[0].clone()], "still named");
+    assert_eq!(search_ids(&t, &staff, json!({"query": "packed person2"})).await, Vec::<String>::new(), "erased");
+    let drift = local_stack::reindex::verify(&t.app().store).await.expect("verify");
+    assert!(drift.is_zero(), "{drift}");
+}
