@@ -101,8 +101,16 @@ pub async fn search(
             next,
         });
     }
-    if let Some(hits) = Box::pin(exact_matches(store, request, now)).await? {
+    if let Some(mut hits) = Box::pin(exact_matches(store, request, now)).await? {
         let total = hits.len();
+        if logins_unknown(request, &hits) {
+            if Box::pin(logins_for_page(store, request, &mut hits, after, now.unix())).await? {
+                // The page and the one match after it are among the logins met.
+                hits.retain(|hit| !logins_unknown_for(hit));
+            } else {
+                hits = checked_on_customers(store, request, hits).await?;
+            }
+        }
         let (customers, next) = match page_of_hits(request, &hits, after) {
             Some((ids, next)) => (customers_by_id(store, request, &ids).await?, next),
             None => {
@@ -236,9 +244,13 @@ impl<'a> AllMatches<'a> {
             return Ok(MatchState::Walking(self.start_after.clone()));
         }
         let (field, order) = (self.request.sort_by, self.request.sort_order);
-        let ranked: Option<Vec<(Position, CustomerId)>> = match Box::pin(exact_matches(self.store, self.request, now))
-            .await?
-        {
+        let exact = match Box::pin(exact_matches(self.store, self.request, now)).await? {
+            Some(hits) if logins_unknown(self.request, &hits) => {
+                Some(checked_on_customers(self.store, self.request, hits).await?)
+            }
+            exact => exact,
+        };
+        let ranked: Option<Vec<(Position, CustomerId)>> = match exact {
             Some(hits) if hits.len() <= self.sort_budget => {
                 hits.iter().map(|h| Some((h.position(field)?, CustomerId::parse(&h.id)?))).collect::<Option<Vec<_>>>()
             }
@@ -863,7 +875,7 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
     let by_name = matches!(request.sort_by, SortField::FirstName | SortField::LastName);
     let unknown_login = request.sort_by == SortField::LastLoginAt && !login_listed;
     let residual = needs_customers(request, login_listed) || too_broad || unsure;
-    if residual || by_name || unknown_login {
+    if residual || by_name {
         if hits.len() > RESIDUAL_MAX {
             return Ok(if by_name && !residual {
                 Some(hits) // exact; the page comes from the name walk
@@ -872,8 +884,78 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
             });
         }
         hits = checked_on_customers(store, request, hits).await?;
+    } else if unknown_login && hits.len() > RESIDUAL_MAX {
+        return Ok(None);
     }
+    // With a sort by last login and no login list read, the hits' logins are still unknown:
+    // the caller finds them (`logins_for_page`, or `checked_on_customers`).
     Ok(Some(hits))
+}
+
+/// Whether the order is by last login and some hit's is still unknown (no login list read).
+fn logins_unknown(request: &SearchRequest, hits: &[Hit]) -> bool {
+    request.sort_by == SortField::LastLoginAt && hits.iter().any(logins_unknown_for)
+}
+
+fn logins_unknown_for(hit: &Hit) -> bool {
+    hit.last_login.is_none()
+}
+
+/// Days of last-login lists read at once, newest first, when a page sorted by last login is
+/// looked for in them; and how many days back at most.
+const LOGIN_DAYS_PER_READ: i64 = 7;
+const LOGIN_DAYS_MAX: i64 = 63;
+
+/// Finds the last logins a page sorted by last login, newest first, needs in the last-login
+/// lists, a week at a time from today back, until the page after `after` and whether more
+/// follow are decided (a hit not met in the days read logged in before them, or never). `false`
+/// (the caller reads the customers) for an oldest-first order, or when `LOGIN_DAYS_MAX` days did
+/// not decide the page.
+async fn logins_for_page(
+    store: &Store,
+    request: &SearchRequest,
+    hits: &mut [Hit],
+    after: Option<&Position>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if request.sort_order != SortOrder::Desc {
+        return Ok(false);
+    }
+    let index: HashMap<MemberKey, usize> =
+        hits.iter().enumerate().filter_map(|(i, hit)| Some((MemberKey::parse(&hit.id)?, i))).collect();
+    let today = now.div_euclid(86_400);
+    let mut newest = today;
+    while today - newest < LOGIN_DAYS_MAX {
+        let oldest = newest - LOGIN_DAYS_PER_READ + 1;
+        let read = (oldest..=newest).map(|day| store.posting_list(ListId::last_login_day(day)));
+        for (key, member) in futures::future::try_join_all(read).await?.into_iter().flatten() {
+            if let Some(&i) = index.get(&key) {
+                hits[i].last_login = Some(member.login);
+            }
+        }
+        if page_decided(request, hits, after) {
+            return Ok(true);
+        }
+        newest = oldest - 1;
+    }
+    Ok(false)
+}
+
+/// Whether the logins met decide a page sorted by last login, newest first: every login is
+/// known, or the page after `after` and one match more are among the logins met (every hit
+/// still unknown logged in before them, so it comes later).
+fn page_decided(request: &SearchRequest, hits: &[Hit], after: Option<&Position>) -> bool {
+    if !logins_unknown(request, hits) {
+        return true;
+    }
+    let order = request.sort_order;
+    let met_after = hits
+        .iter()
+        .filter(|hit| matches!(hit.last_login, Some(Some(_))))
+        .filter_map(|hit| hit.position(SortField::LastLoginAt))
+        .filter(|position| after.is_none_or(|cursor| position.compare(cursor, order).is_gt()))
+        .count();
+    met_after > request.limit
 }
 
 /// The hits that match every criterion, checked on their customers (read consistently), with

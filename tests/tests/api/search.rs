@@ -981,3 +981,45 @@ async fn readers_compact_blocks_and_searches_stay_exact_over_packed_members() {
     let drift = local_stack::reindex::verify(&t.app().store).await.expect("verify");
     assert!(drift.is_zero(), "{drift}");
 }
+
+/// A page sorted by last login, newest first, is found in the last-login lists a week at a
+/// time; logins older than the weeks read, and customers who never logged in, come after, and
+/// a page that reaches them is answered from the customers themselves. Every page is exact.
+#[tokio::test]
+async fn pages_by_last_login_come_from_the_login_lists_and_stay_exact_past_them() {
+    let t = TestApp::new().await;
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let now = Timestamp::now().unix();
+    let note = test_audit();
+    // Logins 0, 4, 8, … 40 days ago, one 200 days ago, two never.
+    let mut logins: Vec<Option<i64>> = (0..11).map(|k| Some(now - k * 4 * DAY - 60)).collect();
+    logins.extend([Some(now - 200 * DAY), None, None]);
+    let mut expected: Vec<(Option<i64>, String)> = Vec::new();
+    for (n, login) in logins.into_iter().enumerate() {
+        let created = now - 300 * DAY + n as i64;
+        let id = CustomerId::generate();
+        let mut c = Customer::new(
+            id,
+            Username::base("Login", "Order"),
+            ("Login".into(), format!("Order{n}")),
+            Timestamp::from_unix(created),
+        );
+        c.tags = vec!["regular".into()];
+        c.last_login_at = login.map(Timestamp::from_unix);
+        let c = t.app().store.create_customer(c, &note, false).await.expect("customer");
+        expected.push((login, c.customer_id.as_str().to_string()));
+    }
+    // Newest login first, never last; ties by id, descending too.
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let body = json!({"tags": ["regular"], "sort_by": "last_login_at", "sort_order": "desc", "limit": 3});
+    let (ids, total, exact) = all_pages(&t, &staff, &body).await.expect("pages");
+    assert_eq!((total, exact), (14, true));
+    assert_eq!(ids, expected);
+    // Oldest first is answered too (from the customers).
+    let asc = json!({"tags": ["regular"], "sort_by": "last_login_at", "sort_order": "asc", "limit": 5});
+    let (ids, _, _) = all_pages(&t, &staff, &asc).await.expect("pages");
+    let mut reversed = expected.clone();
+    reversed.reverse();
+    assert_eq!(ids, reversed);
+}
