@@ -485,7 +485,13 @@ struct Lane {
     buffer: VecDeque<(String, SearchDoc)>,
     /// Where to continue reading; `None` once the partition is exhausted.
     resume: Option<Option<String>>,
+    /// How many entries its next read asks for: a share of the page at first, doubling with
+    /// each read (up to `MAX_LANE_READ`), so a walk over many partitions reads about what the
+    /// page needs rather than a page's worth from every partition.
+    next_read: usize,
 }
+
+const MAX_LANE_READ: usize = 200;
 
 /// The page after `after`, walking the index kept in the requested order: the creation-time
 /// partitions of the statuses asked for, or the name partitions. The partitions are merged by
@@ -522,9 +528,12 @@ async fn walk(
             (pks, start)
         }
     };
-    let chunk = (request.limit * 2).clamp(25, 200);
-    let mut lanes: Vec<Lane> =
-        pks.into_iter().map(|pk| Lane { pk, buffer: VecDeque::new(), resume: Some(start_sk.clone()) }).collect();
+    let chunk = (request.limit * 2).clamp(25, MAX_LANE_READ);
+    let first_read = (chunk / pks.len().max(1) + 8).min(MAX_LANE_READ);
+    let mut lanes: Vec<Lane> = pks
+        .into_iter()
+        .map(|pk| Lane { pk, buffer: VecDeque::new(), resume: Some(start_sk.clone()), next_read: first_read })
+        .collect();
     // A walk filters batch after batch: the group's members are read once for all of them
     // (when the group is within the cap; otherwise each batch asks about its own candidates).
     let members: Option<HashSet<String>> = match &request.group {
@@ -538,7 +547,7 @@ async fn walk(
     let mut walked = 0usize;
     let mut last_walked: Option<Candidate> = None;
     while walked < cap {
-        refill(store, &mut lanes, ascending, chunk).await?;
+        refill(store, &mut lanes, ascending).await?;
         let mut batch = Vec::new();
         while batch.len() < chunk {
             let best = lanes
@@ -573,15 +582,17 @@ async fn walk(
 }
 
 /// Reads the next chunk of every lane whose buffer ran dry and that has more.
-async fn refill(store: &Store, lanes: &mut [Lane], ascending: bool, chunk: usize) -> Result<(), StoreError> {
+async fn refill(store: &Store, lanes: &mut [Lane], ascending: bool) -> Result<(), StoreError> {
     let reads = lanes.iter().enumerate().filter(|(_, lane)| lane.buffer.is_empty()).filter_map(|(i, lane)| {
         let resume = lane.resume.clone()?;
-        let pk = lane.pk.clone();
-        Some(async move { store.entries_after(&pk, ascending, resume.as_deref(), chunk).await.map(|page| (i, page)) })
+        let (pk, count) = (lane.pk.clone(), lane.next_read);
+        Some(async move { store.entries_after(&pk, ascending, resume.as_deref(), count).await.map(|page| (i, page)) })
     });
     for (i, page) in futures::future::try_join_all(reads).await? {
-        lanes[i].resume = page.more_after.map(Some);
-        lanes[i].buffer.extend(page.entries);
+        let lane = &mut lanes[i];
+        lane.resume = page.more_after.map(Some);
+        lane.buffer.extend(page.entries);
+        lane.next_read = (lane.next_read * 2).min(MAX_LANE_READ);
     }
     Ok(())
 }
