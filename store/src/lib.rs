@@ -207,6 +207,16 @@ pub struct Store {
 pub struct Faults {
     fail_next_sweep: std::sync::atomic::AtomicBool,
     compact_after: std::sync::atomic::AtomicUsize,
+    held_compaction: std::sync::Mutex<Option<Arc<Gate>>>,
+}
+
+/// A point where an operation stops until the test releases it: `reached` is notified when it
+/// gets there, and it goes on once `release` is.
+#[cfg(feature = "test-faults")]
+#[derive(Debug, Default)]
+pub struct Gate {
+    pub reached: tokio::sync::Notify,
+    pub release: tokio::sync::Notify,
 }
 
 #[cfg(feature = "test-faults")]
@@ -220,6 +230,23 @@ impl Faults {
     /// `postings::COMPACT_AFTER`), so a test with a few customers sees compaction.
     pub fn compact_blocks_after(&self, changes: usize) {
         self.compact_after.store(changes, Ordering::SeqCst);
+    }
+
+    /// The next compaction of posting-list blocks stops between its read and its write.
+    pub fn hold_next_compaction(&self) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        if let Ok(mut held) = self.held_compaction.lock() {
+            *held = Some(gate.clone());
+        }
+        gate
+    }
+
+    pub(crate) async fn pass_compaction_gate(&self) {
+        let gate = self.held_compaction.lock().ok().and_then(|mut held| held.take());
+        if let Some(gate) = gate {
+            gate.reached.notify_one();
+            gate.release.notified().await;
+        }
     }
 
     fn check_sweep(&self) -> Result<(), StoreError> {

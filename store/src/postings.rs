@@ -180,6 +180,10 @@ impl Store {
 
     /// Rewrites blocks packed, each only if no write came in since it was read, 16 at a time.
     async fn compact(&self, blocks: &[&Block]) {
+        #[cfg(feature = "test-faults")]
+        if !blocks.is_empty() {
+            self.faults().pass_compaction_gate().await;
+        }
         for chunk in blocks.chunks(16) {
             let mut writes = Vec::with_capacity(chunk.len());
             for block in chunk {

@@ -1023,3 +1023,65 @@ async fn pages_by_last_login_come_from_the_login_lists_and_stay_exact_past_them(
     reversed.reverse();
     assert_eq!(ids, reversed);
 }
+
+/// A write that lands between a search's read of a block and its compaction of it: the
+/// compaction does not apply (the block's write token changed), so the write is not undone.
+#[tokio::test]
+async fn a_write_between_a_read_and_its_compaction_is_kept() {
+    let t = TestApp::new().await;
+    let store = &t.app().store;
+    store.faults().compact_blocks_after(1);
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let body = json!({"name": "Racer One", "email": "racer@example.com", "tags": ["racing"]});
+    let id = create(&t, &staff, body).await["customer_id"].as_str().expect("id").to_string();
+    let by_tag = json!({"tags": ["racing"]});
+    let gate = store.faults().hold_next_compaction();
+    let search = t.call("POST", "/v1/customers/search", Some(&staff), Some(by_tag.clone()));
+    let untag = async {
+        gate.reached.notified().await;
+        let response = t.call("PATCH", &format!("/v1/customers/{id}"), Some(&staff), Some(json!({"tags": []}))).await;
+        gate.release.notify_one();
+        response
+    };
+    let (searched, untagged) = futures::future::join(search, untag).await;
+    assert_eq!(searched.status, 200);
+    assert_eq!(untagged.status, 200);
+    assert!(search_ids(&t, &staff, by_tag).await.is_empty(), "the untagging was not undone by the compaction");
+    let drift = local_stack::reindex::verify(store).await.expect("verify");
+    assert!(drift.is_zero(), "{drift}");
+}
+
+/// Searches that compact blocks while writers move the same customers in and out of them:
+/// a compaction applies only if no write came in since its read, so no write is lost.
+#[tokio::test]
+async fn compactions_racing_writers_lose_no_write() {
+    let t = TestApp::new().await;
+    t.app().store.faults().compact_blocks_after(1);
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let body = json!({"name": format!("Racer Number{n}"), "email": format!("racer{n}@example.com")});
+        ids.push(create(&t, &staff, body).await["customer_id"].as_str().expect("id").to_string());
+    }
+    let by_tag = json!({"tags": ["racing"], "limit": 100});
+    for round in 0..6 {
+        let tagged = |n: usize| (n + round) % 3 != 0;
+        let writes =
+            ids.iter().enumerate().map(|(n, id)| {
+                let tags = if tagged(n) { json!(["racing"]) } else { json!([]) };
+                let (t, staff) = (&t, &staff);
+                async move {
+                    t.call("PATCH", &format!("/v1/customers/{id}"), Some(staff), Some(json!({"tags": tags}))).await
+                }
+            });
+        let reads = (0..6).map(|_| t.call("POST", "/v1/customers/search", Some(&staff), Some(by_tag.clone())));
+        let (written, read) = futures::future::join(join_all(writes), join_all(reads)).await;
+        assert!(written.iter().all(|r| r.status == 200), "round {round}");
+        assert!(read.iter().all(|r| r.status == 200), "round {round}");
+        let expected: Vec<String> =
+            ids.iter().enumerate().filter(|(n, _)| tagged(*n)).map(|(_, id)| id.clone()).collect();
+        assert_eq!(sorted(search_ids(&t, &staff, by_tag.clone()).await), sorted(expected), "round {round}");
+    }
+    let drift = local_stack::reindex::verify(&t.app().store).await.expect("verify");
+    assert!(drift.is_zero(), "{drift}");
+}
