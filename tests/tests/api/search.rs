@@ -1065,7 +1065,7 @@ async fn compactions_racing_writers_lose_no_write() {
     }
     let by_tag = json!({"tags": ["racing"], "limit": 100});
     for round in 0..6 {
-        let tagged = |n: usize| (n + round) % 3 != 0;
+        let tagged = |n: usize| !(n + round).is_multiple_of(3);
         let writes =
             ids.iter().enumerate().map(|(n, id)| {
                 let tags = if tagged(n) { json!(["racing"]) } else { json!([]) };
