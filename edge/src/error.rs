@@ -8,7 +8,9 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use services::codes::CodeError;
 use services::customers::UpdateError;
+use services::sessions::SessionError;
 use services::signin::SignInError;
+use services::staff::StaffError;
 use store::StoreError;
 use store::customers::EraseError;
 
@@ -203,6 +205,58 @@ impl From<SignInError> for ApiError {
             SignInError::MayNotLogIn(detail) => ApiError::Forbidden(detail),
             SignInError::Contended => ApiError::Conflict { detail: err.to_string(), field: None },
             SignInError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    /// A token that does not open a live session is 401; an account that may no longer sign
+    /// in 403.
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::InvalidRefresh | SessionError::InvalidToken | SessionError::Revoked => {
+                ApiError::Unauthorized(err.to_string())
+            }
+            SessionError::MayNotLogIn(detail) => ApiError::Forbidden(detail),
+            SessionError::NoSuchSession => ApiError::NotFound(err.to_string()),
+            SessionError::Contended => ApiError::Conflict { detail: err.to_string(), field: None },
+            SessionError::Keys(err) => err.into(),
+            SessionError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<StaffError> for ApiError {
+    /// Credentials and `mfa_token`s that do not hold are 401, a lock-out 429, a refused own
+    /// password 403, changes that cannot apply 409, a weak new password 422 on `new_password`.
+    fn from(err: StaffError) -> Self {
+        let conflict = |err: StaffError| ApiError::Conflict { detail: err.to_string(), field: None };
+        match err {
+            StaffError::BadCredentials
+            | StaffError::Disabled
+            | StaffError::MfaTokenEnded
+            | StaffError::WrongMfaCode { .. }
+            | StaffError::MfaCodesExhausted => ApiError::Unauthorized(err.to_string()),
+            StaffError::Locked { retry_after } => ApiError::TooManyRequests { detail: err.to_string(), retry_after },
+            StaffError::NotStaff | StaffError::WrongPassword => ApiError::Forbidden(err.to_string()),
+            StaffError::NotFound => ApiError::NotFound(err.to_string()),
+            StaffError::WeakPassword(message) => ApiError::validation("new_password", message),
+            StaffError::EmailTaken => ApiError::Conflict { detail: err.to_string(), field: Some("email") },
+            StaffError::GuardContended
+            | StaffError::WeakensSelf
+            | StaffError::Contended
+            | StaffError::ResetOfDisabled
+            | StaffError::MfaAlreadyOn
+            | StaffError::MfaRaced
+            | StaffError::NothingToConfirm
+            | StaffError::MfaRequired(_) => conflict(err),
+            StaffError::EnrolmentCodeMismatch => ApiError::BadRequest(err.to_string()),
+            StaffError::ResetCodeRefused(detail) => ApiError::BadRequest(detail),
+            StaffError::Internal(cause) => ApiError::Internal(cause),
+            StaffError::Auth(err) => err.into(),
+            StaffError::Code(err) => err.into(),
+            StaffError::Session(err) => err.into(),
+            StaffError::Store(err) => err.into(),
         }
     }
 }

@@ -13,7 +13,9 @@ pub mod erase;
 pub mod exports;
 pub mod media;
 pub mod search;
+pub mod sessions;
 pub mod signin;
+pub mod staff;
 
 pub use app::App;
 
