@@ -150,4 +150,33 @@ mod tests {
         assert_eq!(staff.role, Role::Admin);
         assert!(staff.to_json().get("password_hash").is_none(), "the hash never leaves the store");
     }
+    fn admin() -> StaffMember {
+        StaffMember {
+            staff_id: StaffId::generate(),
+            email: EmailAddress::parse("admin@example.com").expect("valid"),
+            name: "Admin".into(),
+            role: Role::Admin,
+            password_hash: "not a hash".into(),
+            disabled: false,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_admin_may_rename_but_not_disable_or_demote_themselves() {
+        let me = admin();
+        let actor = me.staff_id.to_string();
+        let renamed = StaffChange { name: Some("Boss".into()), ..StaffChange::default() }.apply(&me);
+        assert_eq!(renamed.name, "Boss");
+        assert!(!weakens_own_account(&actor, &renamed));
+        assert!(!ends_sessions(&me, &renamed), "a new name keeps the sessions");
+        let demoted = StaffChange { role: Some(Role::Staff), ..StaffChange::default() }.apply(&me);
+        assert!(weakens_own_account(&actor, &demoted));
+        assert!(ends_sessions(&me, &demoted));
+        let disabled = StaffChange { disabled: Some(true), ..StaffChange::default() }.apply(&me);
+        assert!(weakens_own_account(&actor, &disabled));
+        assert!(!weakens_own_account("STAFF_00000000", &disabled), "another admin may disable them");
+    }
 }

@@ -202,7 +202,7 @@ pub async fn revoke_all(app: &App, principal: &Principal) -> Result<(), SessionE
 #[derive(Debug)]
 pub enum SessionOwner {
     Staff(StaffMember),
-    Customer(Customer),
+    Customer(Box<Customer>),
 }
 
 /// Checks that the caller's session is live and its account may still use it.
@@ -216,5 +216,5 @@ pub async fn verify(app: &App, principal: &Principal) -> Result<SessionOwner, Se
     }
     let id = CustomerId::parse(&principal.subject).ok_or(SessionError::Revoked)?;
     let customer = app.store.get_customer(&id).await?.ok_or(SessionError::Revoked)?;
-    Ok(SessionOwner::Customer(ensure_active(customer)?))
+    Ok(SessionOwner::Customer(Box::new(ensure_active(customer)?)))
 }
