@@ -46,6 +46,44 @@ impl StaffMember {
     }
 }
 
+/// An admin's change of a member's account: a new role, disabled or enabled, a new name (each
+/// already validated; `None` leaves it as it is).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaffChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub name: Option<String>,
+}
+
+impl StaffChange {
+    /// `current` with the change applied.
+    pub fn apply(&self, current: &StaffMember) -> StaffMember {
+        let mut next = current.clone();
+        if let Some(role) = self.role {
+            next.role = role;
+        }
+        if let Some(disabled) = self.disabled {
+            next.disabled = disabled;
+        }
+        if let Some(name) = &self.name {
+            next.name = name.clone();
+        }
+        next
+    }
+}
+
+/// Admins cannot disable or demote themselves, so there is always an admin: whether `next`,
+/// changed by the admin `actor` (a staff id), would do that.
+pub fn weakens_own_account(actor: &str, next: &StaffMember) -> bool {
+    actor == next.staff_id.as_str() && (next.disabled || next.role != Role::Admin)
+}
+
+/// Whether a change from `before` to `after` must end the member's sessions: disabling or
+/// enabling the account, or changing its role, holds from the next request on.
+pub fn ends_sessions(before: &StaffMember, after: &StaffMember) -> bool {
+    after.disabled != before.disabled || after.role != before.role
+}
+
 /// Staff roles are `staff` and `admin`; `customer` is not a staff role.
 pub fn parse_staff_role(text: &str) -> Result<Role, String> {
     match text.trim() {
@@ -111,5 +149,34 @@ mod tests {
         assert_eq!(staff.email.as_str(), "ops@example.com");
         assert_eq!(staff.role, Role::Admin);
         assert!(staff.to_json().get("password_hash").is_none(), "the hash never leaves the store");
+    }
+    fn admin() -> StaffMember {
+        StaffMember {
+            staff_id: StaffId::generate(),
+            email: EmailAddress::parse("admin@example.com").expect("valid"),
+            name: "Admin".into(),
+            role: Role::Admin,
+            password_hash: "not a hash".into(),
+            disabled: false,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_admin_may_rename_but_not_disable_or_demote_themselves() {
+        let me = admin();
+        let actor = me.staff_id.to_string();
+        let renamed = StaffChange { name: Some("Boss".into()), ..StaffChange::default() }.apply(&me);
+        assert_eq!(renamed.name, "Boss");
+        assert!(!weakens_own_account(&actor, &renamed));
+        assert!(!ends_sessions(&me, &renamed), "a new name keeps the sessions");
+        let demoted = StaffChange { role: Some(Role::Staff), ..StaffChange::default() }.apply(&me);
+        assert!(weakens_own_account(&actor, &demoted));
+        assert!(ends_sessions(&me, &demoted));
+        let disabled = StaffChange { disabled: Some(true), ..StaffChange::default() }.apply(&me);
+        assert!(weakens_own_account(&actor, &disabled));
+        assert!(!weakens_own_account("STAFF_00000000", &disabled), "another admin may disable them");
     }
 }

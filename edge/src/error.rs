@@ -6,9 +6,17 @@ use auth_core::cursor::InvalidCursor;
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::json;
+use services::carts::CartError;
 use services::codes::CodeError;
 use services::customers::UpdateError;
+use services::fields::FieldError;
+use services::groups::GroupError;
+use services::lifecycle::{ActivityError, LifecycleRefusal};
+use services::media::UploaderRefusal;
+use services::profile::ProfileError;
+use services::sessions::SessionError;
 use services::signin::SignInError;
+use services::staff::StaffError;
 use store::StoreError;
 use store::customers::EraseError;
 
@@ -203,6 +211,144 @@ impl From<SignInError> for ApiError {
             SignInError::MayNotLogIn(detail) => ApiError::Forbidden(detail),
             SignInError::Contended => ApiError::Conflict { detail: err.to_string(), field: None },
             SignInError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    /// A token that does not open a live session is 401; an account that may no longer sign
+    /// in 403.
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::InvalidRefresh | SessionError::InvalidToken | SessionError::Revoked => {
+                ApiError::Unauthorized(err.to_string())
+            }
+            SessionError::MayNotLogIn(detail) => ApiError::Forbidden(detail),
+            SessionError::NoSuchSession => ApiError::NotFound(err.to_string()),
+            SessionError::Contended => ApiError::Conflict { detail: err.to_string(), field: None },
+            SessionError::Keys(err) => err.into(),
+            SessionError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<StaffError> for ApiError {
+    /// Credentials and `mfa_token`s that do not hold are 401, a lock-out 429, a refused own
+    /// password 403, changes that cannot apply 409, a weak new password 422 on `new_password`.
+    fn from(err: StaffError) -> Self {
+        let conflict = |err: StaffError| ApiError::Conflict { detail: err.to_string(), field: None };
+        match err {
+            StaffError::BadCredentials
+            | StaffError::Disabled
+            | StaffError::MfaTokenEnded
+            | StaffError::WrongMfaCode { .. }
+            | StaffError::MfaCodesExhausted => ApiError::Unauthorized(err.to_string()),
+            StaffError::Locked { retry_after } => ApiError::TooManyRequests { detail: err.to_string(), retry_after },
+            StaffError::NotStaff | StaffError::WrongPassword => ApiError::Forbidden(err.to_string()),
+            StaffError::NotFound => ApiError::NotFound(err.to_string()),
+            StaffError::WeakPassword(message) => ApiError::validation("new_password", message),
+            StaffError::EmailTaken => ApiError::Conflict { detail: err.to_string(), field: Some("email") },
+            StaffError::GuardContended
+            | StaffError::WeakensSelf
+            | StaffError::Contended
+            | StaffError::ResetOfDisabled
+            | StaffError::MfaAlreadyOn
+            | StaffError::MfaRaced
+            | StaffError::NothingToConfirm
+            | StaffError::MfaRequired(_) => conflict(err),
+            StaffError::EnrolmentCodeMismatch => ApiError::BadRequest(err.to_string()),
+            StaffError::ResetCodeRefused(detail) => ApiError::BadRequest(detail),
+            StaffError::Internal(cause) => ApiError::Internal(cause),
+            StaffError::Auth(err) => err.into(),
+            StaffError::Code(err) => err.into(),
+            StaffError::Session(err) => err.into(),
+            StaffError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<GroupError> for ApiError {
+    fn from(err: GroupError) -> Self {
+        match err {
+            GroupError::NoSuchGroup | GroupError::NoSuchCustomer | GroupError::NotAMember => {
+                ApiError::NotFound(err.to_string())
+            }
+            GroupError::NameTaken => ApiError::Conflict { detail: err.to_string(), field: Some("name") },
+            GroupError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
+        match err {
+            FieldError::NotFound => ApiError::NotFound(err.to_string()),
+            FieldError::TooMany | FieldError::KindChanged => {
+                ApiError::Conflict { detail: err.to_string(), field: None }
+            }
+            FieldError::KeyTaken(_) => ApiError::Conflict { detail: err.to_string(), field: Some("key") },
+            FieldError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<LifecycleRefusal> for ApiError {
+    /// A change the lifecycle or the customer's contacts do not allow is 409.
+    fn from(err: LifecycleRefusal) -> Self {
+        ApiError::Conflict { detail: err.to_string(), field: None }
+    }
+}
+
+impl From<ActivityError> for ApiError {
+    /// Only an active customer records activity (403); a loan closes only while one is open.
+    fn from(err: ActivityError) -> Self {
+        match err {
+            ActivityError::NotFound => ApiError::NotFound(err.to_string()),
+            ActivityError::NotActive(_) => ApiError::Forbidden(err.to_string()),
+            ActivityError::NoOpenLoan | ActivityError::Contended => {
+                ApiError::Conflict { detail: err.to_string(), field: None }
+            }
+            ActivityError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<ProfileError> for ApiError {
+    fn from(err: ProfileError) -> Self {
+        let conflict = |err: ProfileError| ApiError::Conflict { detail: err.to_string(), field: None };
+        match err {
+            ProfileError::Gone | ProfileError::NotLinked(_) => ApiError::NotFound(err.to_string()),
+            ProfileError::Inactive(_) => ApiError::Forbidden(err.to_string()),
+            // Not a duplicate: the field list of a conflict says "is already taken".
+            ProfileError::NoEmail | ProfileError::OnlyWayIn | ProfileError::Changed => conflict(err),
+            ProfileError::EmailChanged => ApiError::Conflict { detail: err.to_string(), field: Some("email") },
+            ProfileError::WrongCode(detail) => ApiError::BadRequest(detail),
+            ProfileError::Code(err) => err.into(),
+            ProfileError::Invalid(errors) => errors.into(),
+            ProfileError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<CartError> for ApiError {
+    fn from(err: CartError) -> Self {
+        match err {
+            CartError::AccountGone | CartError::NoCart | CartError::NotInCart => ApiError::NotFound(err.to_string()),
+            CartError::GuestCartsLimited { retry_after } => {
+                ApiError::TooManyRequests { detail: err.to_string(), retry_after }
+            }
+            CartError::Invalid(errors) => errors.into(),
+            CartError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<UploaderRefusal> for ApiError {
+    fn from(err: UploaderRefusal) -> Self {
+        match err {
+            UploaderRefusal::NoCustomer => ApiError::NotFound(err.to_string()),
+            UploaderRefusal::Inactive(_) => ApiError::Forbidden(err.to_string()),
+            UploaderRefusal::Store(err) => err.into(),
         }
     }
 }

@@ -33,6 +33,19 @@ pub enum UpdateError<E> {
     Store(#[from] StoreError),
 }
 
+impl<E> UpdateError<E> {
+    /// The same failure, with a refusal turned into `F`.
+    pub fn map_refused<F>(self, into: impl FnOnce(E) -> F) -> UpdateError<F> {
+        match self {
+            UpdateError::NotFound => UpdateError::NotFound,
+            UpdateError::PreconditionFailed => UpdateError::PreconditionFailed,
+            UpdateError::Contended => UpdateError::Contended,
+            UpdateError::Refused(err) => UpdateError::Refused(into(err)),
+            UpdateError::Store(err) => UpdateError::Store(err),
+        }
+    }
+}
+
 /// Applies `change` to the current customer and writes the result. With `expected` (the
 /// versions an `If-Match` accepts), a customer at another version is `PreconditionFailed`;
 /// without it, a lost race re-reads and applies the change again, so it is atomic either way.
@@ -86,4 +99,47 @@ async fn void_code_of_replaced_email(store: &Store, before: &Customer, after: &C
         Some(old) if after.email.as_ref() != Some(old) => store.cancel_otp(&CodeRecipient::Email(old.clone())).await,
         _ => Ok(()),
     }
+}
+
+/// The customer with this id, if any.
+pub async fn get(app: &crate::App, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+    app.store.get_customer(id).await
+}
+
+/// A customer found by one of the unique values staff look customers up by.
+pub enum Lookup {
+    Phone(crate::domain::PhoneE164),
+    Email(crate::domain::EmailAddress),
+    Username(crate::domain::Username),
+}
+
+/// The customer with this phone, address or username, if any (read after write consistent).
+pub async fn find(app: &crate::App, by: &Lookup) -> Result<Option<Customer>, StoreError> {
+    match by {
+        Lookup::Phone(phone) => app.store.find_customer_by_phone(phone).await,
+        Lookup::Email(email) => app.store.find_customer_by_email(email).await,
+        Lookup::Username(username) => app.store.find_customer_by_username(username).await,
+    }
+}
+
+/// Stores a customer staff created (validated by the domain, defaults filled) with its audit
+/// entry. A phone or address in use is `StoreError::Taken`, and so is a username staff chose
+/// (`username_chosen`); otherwise a free username is picked.
+pub async fn create(
+    app: &crate::App,
+    customer: Customer,
+    note: &AuditNote,
+    username_chosen: bool,
+) -> Result<Customer, StoreError> {
+    app.store.create_customer(customer, note, username_chosen).await
+}
+
+/// Newest first across `statuses`.
+pub async fn list(
+    app: &crate::App,
+    statuses: &[crate::domain::CustomerStatus],
+    limit: usize,
+    start: Option<store::PageToken>,
+) -> Result<store::Page<Customer>, StoreError> {
+    app.store.list_customers(statuses, limit, start).await
 }

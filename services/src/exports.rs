@@ -96,6 +96,16 @@ pub async fn create_export(
     Ok(record)
 }
 
+/// A page of the exports `requested_by` asked for, newest first, as stored (see [`settle`]).
+pub async fn list_exports(
+    app: &App,
+    requested_by: &str,
+    limit: i32,
+    start: Option<store::PageToken>,
+) -> Result<store::Page<ExportRecord>, StoreError> {
+    app.store.list_exports(requested_by, limit, start).await
+}
+
 /// Starts the job in a background task of this process (`EXPORT_RUNNER=inline`), slice after
 /// slice until it ends, as the stream's redeliveries do in AWS.
 pub fn spawn_inline(job: ExportJob, id: ExportId) {

@@ -11,9 +11,18 @@ pub mod codes;
 pub mod customers;
 pub mod erase;
 pub mod exports;
+pub mod fields;
+pub mod groups;
+pub mod health;
+pub mod idempotency;
+pub mod lifecycle;
 pub mod media;
+pub mod profile;
 pub mod search;
+pub mod sessions;
 pub mod signin;
+pub mod staff;
+pub mod stats;
 
 pub use app::App;
 

@@ -534,3 +534,41 @@ async fn delete_object(app: &App, key: &str) -> Result<(), MediaError> {
     app.s3().delete_object().bucket(&app.config.media_bucket).key(key).send().await.map_err(storage)?;
     Ok(())
 }
+
+/// The media item with this id, whoever's it is (the caller's access is the edge's to check).
+pub async fn get(app: &App, id: &MediaId) -> Result<Option<Media>, StoreError> {
+    app.store.get_media(id).await
+}
+
+/// A page of a customer's media, newest first, of one purpose or all.
+pub async fn list(
+    app: &App,
+    customer: &CustomerId,
+    purpose: Option<Purpose>,
+    limit: i32,
+    start: Option<store::PageToken>,
+) -> Result<store::Page<Media>, StoreError> {
+    app.store.list_media(customer, purpose, limit, start).await
+}
+
+/// Why a customer may not upload for themselves.
+#[derive(Debug, Error)]
+pub enum UploaderRefusal {
+    /// The account is gone (an access token outlives an erase by a few minutes).
+    #[error("no such customer")]
+    NoCustomer,
+    /// Only an active customer uploads.
+    #[error("this account is {}", .0.as_str())]
+    Inactive(crate::domain::CustomerStatus),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether the customer `me` may upload media of their own: only while their account is active.
+pub async fn ensure_may_upload(app: &App, me: &CustomerId) -> Result<(), UploaderRefusal> {
+    let customer = app.store.get_customer(me).await?.ok_or(UploaderRefusal::NoCustomer)?;
+    if !customer.is_active() {
+        return Err(UploaderRefusal::Inactive(customer.status));
+    }
+    Ok(())
+}

@@ -16,7 +16,9 @@ use shared::metrics::Metric;
 use shared::services::signin::{self, CodeSignIn, SignedIn};
 use shared::time::Timestamp;
 
-use crate::tokens::open_session;
+use shared::services::sessions::open_session;
+
+use crate::tokens::token_fields;
 
 pub const MAX_DEVICE_NAME: usize = 100;
 
@@ -79,8 +81,8 @@ pub async fn token_response(
     now: Timestamp,
 ) -> Result<Response<Body>, ApiError> {
     let SignedIn { customer, created, channel } = signed_in;
-    let mut response =
-        open_session(app, issuer, customer.customer_id.as_str(), Role::Customer, device_name, now).await?;
+    let tokens = open_session(app, issuer, customer.customer_id.as_str(), Role::Customer, device_name, now).await?;
+    let mut response = token_fields(&tokens);
     let metric = if created { Metric::Signup } else { Metric::Login };
     shared::metrics::count_by_channel(crate::otp::FUNCTION, metric, &channel.to_string());
     tracing::info!(customer_id = %customer.customer_id, %channel, created, "customer signed in");

@@ -9,6 +9,7 @@ use shared::domain::input::ApplyContext;
 use shared::domain::{Customer, CustomerId};
 use shared::http::ApiError;
 use shared::http::response::json_with_etag;
+use shared::services::{customers, fields};
 use shared::time::Timestamp;
 
 pub fn no_such_customer() -> ApiError {
@@ -21,7 +22,7 @@ pub fn parse_customer_id(raw: &str) -> Result<CustomerId, ApiError> {
 }
 
 pub async fn load_customer(app: &App, id: &CustomerId) -> Result<Customer, ApiError> {
-    app.store.get_customer(id).await?.ok_or_else(no_such_customer)
+    customers::get(app, id).await?.ok_or_else(no_such_customer)
 }
 
 /// The staff view of a customer, with its version as the ETag.
@@ -36,7 +37,7 @@ pub fn staff_context<'a>(app: &App, fields: &'a [FieldDefinition], now: Timestam
 /// The field definitions, read only when the input touches `custom_fields` (or on create,
 /// where defaults and required fields apply).
 pub async fn definitions_if(app: &App, needed: bool) -> Result<Vec<FieldDefinition>, ApiError> {
-    if needed { Ok(app.store.list_fields().await?) } else { Ok(Vec::new()) }
+    if needed { Ok(fields::definitions(app).await?) } else { Ok(Vec::new()) }
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {

@@ -8,19 +8,17 @@ use shared::App;
 use shared::domain::fields::{FieldDefinition, FieldDefinitionInput, parse_key};
 use shared::http::response::with_location;
 use shared::http::{ApiError, json, no_content, parse_json_lenient};
+use shared::services::fields::{self, FieldError};
 
 use crate::common::query_param;
 
-/// More definitions than this make every customer write read a large partition.
-pub const MAX_DEFINITIONS: usize = shared::domain::fields::MAX_CUSTOM_FIELD_KEYS;
-
-fn no_such_field() -> ApiError {
-    ApiError::NotFound("no such custom field".into())
+/// A malformed key names no definition: 404, like an unknown one.
+fn parse_field_key(raw_key: &str) -> Result<String, ApiError> {
+    Ok(parse_key(raw_key).map_err(|_| FieldError::NotFound)?)
 }
 
 async fn load(app: &App, raw_key: &str) -> Result<FieldDefinition, ApiError> {
-    let key = parse_key(raw_key).map_err(|_| no_such_field())?;
-    app.store.get_field(&key).await?.ok_or_else(no_such_field)
+    Ok(fields::get(app, &parse_field_key(raw_key)?).await?)
 }
 
 fn definition_response(status: StatusCode, definition: &FieldDefinition) -> Result<Response<Body>, ApiError> {
@@ -34,9 +32,7 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
         Some("true") => true,
         Some(_) => return Err(ApiError::validation("include_retired", "must be true or false")),
     };
-    let items: Vec<_> = app
-        .store
-        .list_fields()
+    let items: Vec<_> = fields::definitions(app)
         .await?
         .iter()
         .filter(|d| include_retired || !d.retired)
@@ -48,15 +44,7 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let (input, shape) = parse_json_lenient::<FieldDefinitionInput>(req)?;
     let definition = shape.combined_with(input.into_definition(None, app.clock.now()))?;
-    if app.store.list_fields().await?.len() >= MAX_DEFINITIONS {
-        return Err(ApiError::Conflict { detail: format!("at most {MAX_DEFINITIONS} custom fields"), field: None });
-    }
-    if !app.store.create_field(&definition).await? {
-        return Err(ApiError::Conflict {
-            detail: format!("a custom field {} exists (retired ones keep their key)", definition.key),
-            field: Some("key"),
-        });
-    }
+    fields::create(app, &definition).await?;
     with_location(definition_response(StatusCode::CREATED, &definition)?, &format!("/v1/fields/{}", definition.key))
 }
 
@@ -69,24 +57,11 @@ pub async fn replace(app: &App, req: &Request, raw_key: &str) -> Result<Response
     let (input, shape) = parse_json_lenient::<FieldDefinitionInput>(req)?;
     let current = load(app, raw_key).await?;
     let next = shape.combined_with(input.into_definition(Some(&current.key), app.clock.now()))?;
-    if next.kind != current.kind {
-        return Err(ApiError::Conflict { detail: "the type of a custom field cannot change".into(), field: None });
-    }
-    let next = FieldDefinition { created_at: current.created_at, version: current.version + 1, ..next };
-    app.store.replace_field(&next, current.version).await?;
+    let next = fields::replace(app, &current, next).await?;
     definition_response(StatusCode::OK, &next)
 }
 
 pub async fn retire(app: &App, raw_key: &str) -> Result<Response<Body>, ApiError> {
-    let current = load(app, raw_key).await?;
-    if !current.retired {
-        let next = FieldDefinition {
-            retired: true,
-            updated_at: app.clock.now(),
-            version: current.version + 1,
-            ..current.clone()
-        };
-        app.store.replace_field(&next, current.version).await?;
-    }
+    fields::retire(app, &parse_field_key(raw_key)?).await?;
     no_content()
 }

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use shared::App;
 use shared::domain::ids::hex;
 use shared::http::{ApiError, Scope};
-use shared::store::idempotency::{Claim, IdempotencyRecord, IdempotencyState, StoredResponse};
+use shared::services::idempotency::{self, KeyClaim};
+use shared::store::idempotency::{IdempotencyRecord, IdempotencyState, StoredResponse};
 
 const HEADER: &str = "idempotency-key";
 const MAX_KEY: usize = 255;
@@ -33,22 +34,18 @@ where
     };
     let scope = hex(&Sha256::digest(format!("{actor}\n{}\n{key}", route.as_str())));
     let request_hash = request_hash(req);
-    let now = app.clock.now();
-    match app.store.claim_idempotency(&scope, &request_hash, now).await? {
-        Claim::Existing(record) => replay(record, &request_hash),
-        Claim::Claimed => {
+    match idempotency::claim(app, &scope, &request_hash).await? {
+        KeyClaim::Existing(record) => replay(record, &request_hash),
+        KeyClaim::Run(key) => {
             let response = run().await.unwrap_or_else(ApiError::into_response);
             // The work is done: a failure to record it must not turn its answer into a 500.
             // The claim then stays pending until its lease runs out (see `CLAIM_LEASE_SECONDS`).
-            let recorded = if response.status().is_server_error() {
-                app.store.release_idempotency(&scope).await
-            } else {
+            let outcome = (!response.status().is_server_error()).then(|| {
                 let (status, body, headers) = snapshot(&response);
                 let owner = customer_in(&body);
-                let stored = StoredResponse { status, body, headers };
-                app.store.complete_idempotency(&scope, &request_hash, now, stored, owner.as_ref()).await
-            };
-            if let Err(err) = recorded {
+                (StoredResponse { status, body, headers }, owner)
+            });
+            if let Err(err) = idempotency::record(app, key, outcome).await {
                 tracing::error!(error = %err, "could not record the outcome of an idempotent request");
             }
             Ok(response)

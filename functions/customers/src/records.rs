@@ -10,7 +10,7 @@ use shared::domain::{Customer, CustomerStatus, EmailAddress, Patch, PhoneE164, U
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
 use shared::http::{ApiError, Scope, if_match, parse_json_lenient};
-use shared::services::customers::update_customer;
+use shared::services::customers::{self, Lookup, update_customer};
 use shared::store::customers::EraseRule;
 use shared::time::Timestamp;
 
@@ -31,7 +31,7 @@ async fn create_once(app: &App, req: &Request, actor: &str) -> Result<Response<B
     customer.created_ms = Some(now_ms);
     let username_chosen = matches!(input.0.username, Patch::Value(_));
     let note = AuditNote::new(actor, AuditAction::Create);
-    let created = app.store.create_customer(customer, &note, username_chosen).await?;
+    let created = customers::create(app, customer, &note, username_chosen).await?;
     with_location(customer_response(StatusCode::CREATED, &created)?, &format!("/v1/customers/{}", created.customer_id))
 }
 
@@ -40,7 +40,7 @@ pub async fn list(app: &App, req: &Request, scope: Scope) -> Result<Response<Bod
     let statuses = status_filter(query_param(req, "status"), query_param(req, "is_active"))?;
     let scope = scope.filtered(statuses.iter().map(CustomerStatus::as_str).collect::<Vec<_>>().join(","));
     let request = PageRequest::from_request(app, req, scope)?;
-    let page = app.store.list_customers(&statuses, request.limit as usize, request.start.clone()).await?;
+    let page = customers::list(app, &statuses, request.limit as usize, request.start.clone()).await?;
     request.respond(app, page, |c| c.to_json(Audience::Staff))
 }
 
@@ -78,20 +78,21 @@ pub async fn get(app: &App, raw_id: &str) -> Result<Response<Body>, ApiError> {
 
 pub async fn by_phone(app: &App, raw: &str) -> Result<Response<Body>, ApiError> {
     let phone = PhoneE164::parse(raw, app.config.phone_default_region).map_err(|m| ApiError::validation("phone", m))?;
-    found(app.store.find_customer_by_phone(&phone).await?)
+    found(app, Lookup::Phone(phone)).await
 }
 
 pub async fn by_email(app: &App, raw: &str) -> Result<Response<Body>, ApiError> {
     let email = EmailAddress::parse(raw).map_err(|m| ApiError::validation("email", m))?;
-    found(app.store.find_customer_by_email(&email).await?)
+    found(app, Lookup::Email(email)).await
 }
 
 pub async fn by_username(app: &App, raw: &str) -> Result<Response<Body>, ApiError> {
     let username = Username::parse(raw).ok_or_else(|| ApiError::validation("username", Username::RULE))?;
-    found(app.store.find_customer_by_username(&username).await?)
+    found(app, Lookup::Username(username)).await
 }
 
-fn found(customer: Option<Customer>) -> Result<Response<Body>, ApiError> {
+async fn found(app: &App, by: Lookup) -> Result<Response<Body>, ApiError> {
+    let customer = customers::find(app, &by).await?;
     customer_response(StatusCode::OK, &customer.ok_or_else(no_such_customer)?)
 }
 

@@ -107,7 +107,7 @@ fn no_such_customer() -> ApiError {
 /// The media item behind a path id, if the caller may see it (404 otherwise, like an unknown id).
 async fn visible_media(app: &App, caller: &Caller, raw_id: &str) -> Result<Media, ApiError> {
     let id = MediaId::parse(raw_id).ok_or_else(no_such_media)?;
-    match app.store.get_media(&id).await? {
+    match media::get(app, &id).await? {
         Some(media) if caller.may_see(&media.customer_id) => Ok(media),
         _ => Err(no_such_media()),
     }
@@ -119,10 +119,7 @@ async fn owner_of(app: &App, caller: &Caller, request: &UploadRequest, field: &s
     match (caller, &request.customer_id) {
         (Caller::Customer(me), Some(named)) if named != me => Err(no_such_customer()),
         (Caller::Customer(me), _) => {
-            let customer = app.store.get_customer(me).await?.ok_or_else(no_such_customer)?;
-            if !customer.is_active() {
-                return Err(ApiError::Forbidden(format!("this account is {}", customer.status.as_str())));
-            }
+            media::ensure_may_upload(app, me).await?;
             Ok(me.clone())
         }
         (Caller::Staff(_), Some(named)) => Ok(named.clone()),
@@ -207,7 +204,7 @@ async fn list(app: &App, caller: &Caller, req: &Request, scope: Scope) -> Result
     let (customer, purpose) = list_filter(caller, req)?;
     let scope = scope.filtered(format_args!("customer_id={customer}&purpose={}", purpose.map_or("", |p| p.as_str())));
     let request = PageRequest::from_request(app, req, scope)?;
-    let page = app.store.list_media(&customer, purpose, request.limit, request.start.clone()).await?;
+    let page = media::list(app, &customer, purpose, request.limit, request.start.clone()).await?;
     request.respond(app, page, Media::to_json)
 }
 

@@ -7,18 +7,17 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::App;
 use shared::auth::roles::Access;
-use shared::domain::audit::{AuditAction, AuditNote};
 use shared::domain::cart::CartOwner;
 use shared::domain::customer::Audience;
-use shared::domain::fields::Writer;
-use shared::domain::input::{ApplyContext, SelfUpdateInput};
-use shared::domain::{Customer, CustomerId, Patch};
+use shared::domain::input::SelfUpdateInput;
+use shared::domain::media::Media;
+use shared::domain::{Customer, CustomerId};
 use shared::http::response::json_with_etag;
 use shared::http::{ApiError, ApiFunction, Call, Route, if_match, no_content, parse_json_lenient};
-use shared::services::customers::update_customer;
+use shared::services::customers::UpdateError;
+use shared::services::profile::{self, PersonalExport, ProfileError};
 use shared::store::customers::EraseRule;
 use shared::store::sessions::SessionRecord;
-use shared::time::Timestamp;
 
 /// The `profile` function.
 pub struct Profile;
@@ -75,8 +74,12 @@ fn customer_response(customer: &Customer) -> Result<Response<Body>, ApiError> {
 }
 
 async fn get_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
-    let customer = app.store.get_customer(me).await?.ok_or_else(gone)?;
-    customer_response(&customer)
+    customer_response(&profile::me(app, me).await?)
+}
+
+/// A change of the caller's account as the edge answers it.
+pub(crate) fn changed(updated: Result<Customer, UpdateError<ProfileError>>) -> Result<Response<Body>, ApiError> {
+    customer_response(&updated.map_err(|e| ApiError::from_update(e.map_refused(ApiError::from), gone))?)
 }
 
 /// Partial update. With `If-Match`, a stale version is 412; without it, the change is applied
@@ -84,29 +87,7 @@ async fn get_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> 
 async fn update_me(app: &App, me: &CustomerId, req: &Request) -> Result<Response<Body>, ApiError> {
     let (input, shape_errors) = parse_json_lenient::<SelfUpdateInput>(req)?;
     let expected = if_match(req)?;
-    let definitions = match &input.0.custom_fields {
-        Patch::Value(_) => app.store.list_fields().await?,
-        _ => Vec::new(),
-    };
-    let note = AuditNote::new(me.as_str(), AuditAction::Update);
-    let change = |current: &Customer, now: Timestamp| {
-        if !current.is_active() {
-            return Err(ApiError::Forbidden(format!("this account is {}", current.status.as_str())));
-        }
-        let ctx = ApplyContext {
-            today: now.date(),
-            phone_region: app.config.phone_default_region,
-            fields: &definitions,
-            writer: Writer::Customer,
-        };
-        Ok(shape_errors.combined_with(input.0.apply(current, &ctx))?)
-    };
-    let updated = update_customer(&app.store, &app.clock, me, expected.as_deref(), &note, change)
-        .await
-        .map_err(|e| ApiError::from_update(e, gone))?;
-    // A new address is unverified (the domain rule); `update_customer` voids a code sent to
-    // the old one.
-    customer_response(&updated)
+    changed(profile::update_me(app, me, expected.as_deref(), &input, &shape_errors).await)
 }
 
 /// Erases the caller: only an active customer without an open loan (403, 409), and an erase
@@ -119,13 +100,13 @@ async fn delete_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
 }
 
 /// The caller's media with, for each ready one, a short-lived link to every variant.
-async fn my_media(app: &App, me: &CustomerId) -> Result<Vec<Value>, ApiError> {
+async fn my_media(app: &App, all: &[Media]) -> Result<Vec<Value>, ApiError> {
     let mut listed = Vec::new();
-    for media in app.store.customer_media(me).await? {
+    for media in all {
         let mut entry = media.to_json();
         if media.status == shared::domain::media::MediaStatus::Ready {
             for name in media.variants.keys() {
-                let url = shared::services::media::download_url(app, &media, name)
+                let url = shared::services::media::download_url(app, media, name)
                     .await
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
                 entry["variants"][name]["download_url"] = json!(url);
@@ -143,8 +124,7 @@ async fn my_media(app: &App, me: &CustomerId) -> Result<Vec<Value>, ApiError> {
 /// an audit entry.
 async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiError> {
     let now = app.clock.now();
-    let data = app.store.personal_data(me).await?.ok_or_else(gone)?;
-    let cart = app.store.get_cart(&CartOwner::Customer(me.clone()), now).await?;
+    let PersonalExport { data, cart, media, identities } = profile::export(app, me, now).await?;
     let mut profile = data.customer.to_json(Audience::Owner);
     profile["notes"] = json!(data.customer.notes);
     profile["tags"] = json!(data.customer.tags);
@@ -164,7 +144,7 @@ async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
             })
         })
         .collect();
-    let media = my_media(app, me).await?;
+    let media = my_media(app, &media).await?;
     let owner = CartOwner::Customer(me.clone());
     let document = json!({
         "exported_at": now,
@@ -173,7 +153,7 @@ async fn export_me(app: &App, me: &CustomerId) -> Result<Response<Body>, ApiErro
         "cart": cart.map(|c| c.to_json(&owner)),
         "media": media,
         "groups": groups,
-        "identities": app.store.list_identities(me).await?.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
+        "identities": identities.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
         "audit_trail": data.audit.iter().map(|entry| entry.to_json()).collect::<Vec<_>>(),
     });
     let mut response = shared::http::json(StatusCode::OK, &document)?;

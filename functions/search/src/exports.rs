@@ -13,7 +13,7 @@ use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
 use shared::http::{ApiError, Scope, json};
 use shared::services::exports::{
-    ExportError, ExportJob, create_export, download_link, read_export, settle, spawn_inline,
+    ExportError, ExportJob, create_export, download_link, list_exports, read_export, settle, spawn_inline,
 };
 
 fn edge(err: ExportError) -> ApiError {
@@ -26,7 +26,8 @@ fn edge(err: ExportError) -> ApiError {
 pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
     let object = json_object(req)?;
     // Every defined field may be a column, retired ones included: their values stay readable.
-    let custom_keys: Vec<String> = app.store.list_fields().await?.into_iter().map(|f| f.key).collect();
+    let custom_keys: Vec<String> =
+        shared::services::fields::definitions(app).await?.into_iter().map(|f| f.key).collect();
     let request = parse_export_request(&object, app.config.phone_default_region, &custom_keys)?;
     let record = create_export(&app.store, &request, actor, app.clock.now_with_ms()).await?;
     shared::metrics::count("search", shared::metrics::Metric::ExportRequested);
@@ -39,7 +40,7 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
 
 pub async fn list(app: &App, req: &Request, actor: &str, scope: Scope) -> Result<Response<Body>, ApiError> {
     let request = PageRequest::from_request(app, req, scope.filtered(format_args!("requested_by={actor}")))?;
-    let mut page = app.store.list_exports(actor, request.limit, request.start.clone()).await?;
+    let mut page = list_exports(app, actor, request.limit, request.start.clone()).await?;
     let mut views = Vec::with_capacity(page.items.len());
     for record in std::mem::take(&mut page.items) {
         // Settled from the record the list read: no extra read per item.

@@ -10,6 +10,7 @@ use shared::App;
 use shared::domain::search::fold;
 use shared::domain::stats::{FACET_SEPARATOR, Facet};
 use shared::http::{ApiError, json};
+use shared::services::stats;
 use shared::store::stats::FacetCount;
 
 fn items(counts: &[FacetCount]) -> Result<Response<Body>, ApiError> {
@@ -18,7 +19,7 @@ fn items(counts: &[FacetCount]) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn countries(app: &App) -> Result<Response<Body>, ApiError> {
-    items(&app.store.facet_counts(Facet::Country, None).await?)
+    items(&stats::facet_counts(app, Facet::Country, None).await?)
 }
 
 /// Cities or states: of one country with `?country=`, otherwise of every country, the same
@@ -29,9 +30,9 @@ pub async fn within_country(app: &App, req: &Request, facet: Facet) -> Result<Re
     match country {
         Some(country) => {
             let prefix = format!("{country}{FACET_SEPARATOR}");
-            items(&app.store.facet_counts(facet, Some(&prefix)).await?)
+            items(&stats::facet_counts(app, facet, Some(&prefix)).await?)
         }
-        None => items(&merge_across_countries(app.store.facet_counts(facet, None).await?)),
+        None => items(&merge_across_countries(stats::facet_counts(app, facet, None).await?)),
     }
 }
 

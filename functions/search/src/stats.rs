@@ -8,8 +8,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
 use shared::App;
 use shared::domain::customer::{CustomerStatus, GENDERS};
-use shared::domain::stats::{Facet, average_age, day_number};
+use shared::domain::stats::{average_age, day_number};
 use shared::http::{ApiError, json};
+use shared::services::stats;
 use shared::store::stats::date_text;
 use time::{Date, Duration};
 
@@ -21,7 +22,7 @@ pub async fn customers(app: &App) -> Result<Response<Body>, ApiError> {
     let today = app.clock.now().date();
     let week_start = today - Duration::days(i64::from(today.weekday().number_days_from_monday()));
     let month_start = today.replace_day(1).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (totals, countries, cities, days) = read_counters(app, week_start.min(month_start), today).await?;
+    let (totals, countries, cities, days) = stats::counters(app, week_start.min(month_start), today).await?;
     let count = |name: &str| totals.get(name).copied().unwrap_or(0);
     let signups_since = |first: Date| {
         days.iter().filter(|(day, _)| day.as_str() >= date_text(first).as_str()).map(|(_, c)| c.signups).sum::<i64>()
@@ -52,25 +53,6 @@ pub async fn customers(app: &App) -> Result<Response<Body>, ApiError> {
             "average_customer_age": average_age(count("dob_count"), count("dob_sum"), today_number),
         }),
     )
-}
-
-type Reads = (
-    BTreeMap<String, i64>,
-    Vec<shared::store::stats::FacetCount>,
-    Vec<shared::store::stats::FacetCount>,
-    BTreeMap<String, shared::store::stats::DayCounts>,
-);
-
-/// The four reads behind the statistics, in parallel.
-async fn read_counters(app: &App, first_day: Date, today: Date) -> Result<Reads, ApiError> {
-    let store = &app.store;
-    let (totals, countries, cities, days) = tokio::try_join!(
-        store.global_counters(),
-        store.facet_counts(Facet::Country, None),
-        store.facet_counts(Facet::City, None),
-        store.daily_counts(first_day, today),
-    )?;
-    Ok((totals, countries, cities, days))
 }
 
 /// `{"Lusaka": 12, …}`: places by name, the same name in two countries counted together.
@@ -110,7 +92,7 @@ pub async fn daily(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     if (to - from).whole_days() + 1 > MAX_DAYS {
         return Err(ApiError::validation("from", format!("a series covers at most {MAX_DAYS} days")));
     }
-    let counts = app.store.daily_counts(from, to).await?;
+    let counts = stats::daily_counts(app, from, to).await?;
     let mut items = Vec::new();
     let mut day = from;
     while day <= to {
