@@ -495,7 +495,8 @@ const MAX_LANE_READ: usize = 200;
 
 /// The page after `after`, walking the index kept in the requested order: the creation-time
 /// partitions of the statuses asked for, or the name partitions. The partitions are merged by
-/// sort key, read `chunk` entries at a time; the walk stops after the counting cap entries, and a
+/// sort key (each read a share of the page at first, more as the walk goes on: `Lane`) and
+/// filtered `chunk` entries at a time; the walk stops after the counting cap entries, and a
 /// short page then carries a cursor to where it stopped.
 async fn walk(
     store: &Store,
