@@ -51,22 +51,25 @@ pub(crate) struct Block {
     packed: Vec<(MemberKey, Member)>,
     changes: Vec<(MemberKey, Option<Member>)>,
     token: Option<String>,
+    /// `false` when its packed value could not be read: it is then never rewritten (a
+    /// compaction would lose those members for good); `verify` reports it, `reindex` repairs it.
+    intact: bool,
 }
 
 impl Block {
-    /// Reads a block item; what is not a block's (a corrupt packed value, a change that is not
-    /// a member) is left out and logged.
+    /// Reads a block item; what is not a block's (a corrupt packed value, which is logged, or a
+    /// change that is not a member) is left out.
     pub(crate) fn of(item: Item) -> Self {
         let text = |name: &str| string_attr(&item, name).unwrap_or_default().to_string();
         let (pk, sk, token) = (text(keys::PK), text(keys::SK), string_attr(&item, WRITE_TOKEN).map(str::to_string));
-        let packed = match item.get(PACKED).map(AttributeValue::as_b) {
-            None => Vec::new(),
-            Some(Ok(bytes)) => packed::unpack(bytes.as_ref()).unwrap_or_else(|| {
-                tracing::error!(pk, sk, "a posting-list block's packed members are unreadable");
-                Vec::new()
-            }),
-            Some(Err(_)) => Vec::new(),
+        let packed = match item.get(PACKED) {
+            None => Some(Vec::new()),
+            Some(value) => value.as_b().ok().and_then(|bytes| packed::unpack(bytes.as_ref())),
         };
+        let intact = packed.is_some();
+        if !intact {
+            tracing::error!(pk, sk, "a posting-list block's packed members are unreadable");
+        }
         let changes = item
             .iter()
             .filter_map(|(name, value)| {
@@ -78,7 +81,7 @@ impl Block {
                 Member::decode(text).map(|member| (key, Some(member)))
             })
             .collect();
-        Self { pk, sk, packed, changes, token }
+        Self { pk, sk, packed: packed.unwrap_or_default(), changes, token, intact }
     }
 
     /// Its members with the changes applied, in key order.
@@ -159,7 +162,7 @@ impl Store {
         let items = self.query_range(&keys::search_list_pk(&list), &SortKeyRange::All).await?;
         let blocks: Vec<Block> = items.into_iter().map(Block::of).collect();
         let compact_after = self.compact_after();
-        let stale: Vec<&Block> = blocks.iter().filter(|b| b.changes.len() >= compact_after).collect();
+        let stale: Vec<&Block> = blocks.iter().filter(|b| b.intact && b.changes.len() >= compact_after).collect();
         self.compact(&stale).await;
         let mut members = Vec::with_capacity(blocks.iter().map(|b| b.packed.len() + b.changes.len()).sum());
         for block in blocks {
@@ -273,8 +276,18 @@ impl Store {
         loop {
             let block = match self.get_raw(pk.to_string(), sk).await? {
                 Some(item) => Block::of(item),
-                None => Block { pk: pk.into(), sk: sk.into(), packed: Vec::new(), changes: Vec::new(), token: None },
+                None => Block {
+                    pk: pk.into(),
+                    sk: sk.into(),
+                    packed: Vec::new(),
+                    changes: Vec::new(),
+                    token: None,
+                    intact: true,
+                },
             };
+            if !block.intact {
+                return Err(StoreError::Backend(format!("block {pk}/{sk} is unreadable: run `search-index reindex`")));
+            }
             let members = packed::fold(block.members(), added.iter().map(|(k, m)| (*k, Some(*m))));
             if self.replace_block(&block, members).await? {
                 return Ok(());

@@ -1085,3 +1085,43 @@ async fn compactions_racing_writers_lose_no_write() {
     let drift = local_stack::reindex::verify(&t.app().store).await.expect("verify");
     assert!(drift.is_zero(), "{drift}");
 }
+
+/// A block whose packed value cannot be read is never compacted over (that would lose its
+/// members for good): searches go on without them, `verify` reports them, `reindex` repairs it.
+#[tokio::test]
+async fn an_unreadable_block_is_left_for_reindex_not_compacted_over() {
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let t = TestApp::new().await;
+    let store = &t.app().store;
+    store.faults().compact_blocks_after(1);
+    let StaffTokens { staff, .. } = t.staff_tokens().await;
+    let body = json!({"name": "Broken Block", "email": "broken@example.com", "tags": ["fragile"]});
+    let id = create(&t, &staff, body).await["customer_id"].as_str().expect("id").to_string();
+    let by_tag = json!({"tags": ["fragile"]});
+    assert_eq!(search_ids(&t, &staff, by_tag.clone()).await, [id.clone()], "compacted: the member is packed");
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S("IX#t#fragile".into()))
+        .send()
+        .await
+        .expect("query");
+    let block = out.items.unwrap_or_default().into_iter().next().expect("the tag's block");
+    let mut damaged = block.clone();
+    damaged.insert("p".into(), AttributeValue::B(Blob::new(vec![7, 7, 7])));
+    // A change beside the damage, so that a reader would compact the block.
+    damaged.insert("00000001".into(), AttributeValue::S("-".into()));
+    store.client().put_item().table_name(store.table()).set_item(Some(damaged)).send().await.expect("damage");
+
+    assert!(search_ids(&t, &staff, by_tag.clone()).await.is_empty(), "the unreadable members are not found");
+    let (packed, changes) = block_shape(&t, "IX#t#fragile").await;
+    assert_eq!((packed, changes), (1, 1), "not compacted over");
+    let drift = local_stack::reindex::verify(store).await.expect("verify");
+    assert_eq!(drift.missing_members, 1, "{drift}");
+    local_stack::reindex::reindex(store, false).await.expect("reindex");
+    assert_eq!(search_ids(&t, &staff, by_tag).await, [id]);
+    assert!(local_stack::reindex::verify(store).await.expect("verify").is_zero());
+}
