@@ -658,14 +658,15 @@ impl Source {
         if parts.len() <= 1 {
             return Self(parts.pop().unwrap_or_default());
         }
-        let mut all: Vec<(MemberKey, Member)> = parts.into_iter().flatten().collect();
-        all.sort_by_key(|(key, _)| *key);
-        all.dedup_by_key(|(key, _)| *key);
-        Self(all)
+        Self::of_members(parts.into_iter().flatten().collect())
     }
 
     fn of_docs(docs: &[SearchDoc]) -> Self {
-        let mut members: Vec<(MemberKey, Member)> = docs.iter().filter_map(doc_member).collect();
+        Self::of_members(docs.iter().filter_map(doc_member).collect())
+    }
+
+    /// Members in any order, a customer given twice keeping its first.
+    fn of_members(mut members: Vec<(MemberKey, Member)>) -> Self {
         members.sort_by_key(|(key, _)| *key);
         members.dedup_by_key(|(key, _)| *key);
         Self(members)

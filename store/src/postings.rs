@@ -84,6 +84,11 @@ impl Block {
         Self { pk, sk, packed: packed.unwrap_or_default(), changes, token, intact }
     }
 
+    /// A block not written yet.
+    fn absent(pk: &str, sk: &str) -> Self {
+        Self { pk: pk.into(), sk: sk.into(), packed: Vec::new(), changes: Vec::new(), token: None, intact: true }
+    }
+
     /// Its members with the changes applied, in key order.
     pub(crate) fn members(&self) -> Vec<(MemberKey, Member)> {
         packed::fold(self.packed.clone(), self.changes.iter().copied())
@@ -276,14 +281,7 @@ impl Store {
         loop {
             let block = match self.get_raw(pk.to_string(), sk).await? {
                 Some(item) => Block::of(item),
-                None => Block {
-                    pk: pk.into(),
-                    sk: sk.into(),
-                    packed: Vec::new(),
-                    changes: Vec::new(),
-                    token: None,
-                    intact: true,
-                },
+                None => Block::absent(pk, sk),
             };
             if !block.intact {
                 return Err(StoreError::Backend(format!("block {pk}/{sk} is unreadable: run `search-index reindex`")));

@@ -356,6 +356,27 @@ impl TestApp {
     }
 
     /// How many items of an entity type the test's table holds.
+    /// The items of one partition of the test's table, read consistently (test-only look at
+    /// what the store wrote).
+    pub async fn partition(
+        &self,
+        pk: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self
+            .app()
+            .store
+            .client()
+            .query()
+            .table_name(self.app().store.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query");
+        out.items().to_vec()
+    }
+
     pub async fn count_items(&self, entity: &str) -> usize {
         // Test-only: a Scan of a per-test table is fine here; request paths never scan.
         let out = self

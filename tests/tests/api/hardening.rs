@@ -314,29 +314,10 @@ async fn bodies_that_are_not_utf8_anywhere_are_400_and_change_nothing() {
     assert_eq!(valid.status, 202, "a valid body still passes");
 }
 
-type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
-
-/// The items of one partition of the test's table.
-async fn partition(t: &TestApp, pk: &str) -> Vec<Item> {
-    let out = t
-        .app()
-        .store
-        .client()
-        .query()
-        .table_name(t.app().store.table())
-        .key_condition_expression("PK = :pk")
-        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("query");
-    out.items().to_vec()
-}
-
 /// Whether the customer has a login-day entry for today (the last-login index).
 async fn has_login_day(t: &TestApp, id: &str) -> bool {
     let today = shared::time::Timestamp::now().unix().div_euclid(86_400);
-    partition(t, &format!("SLD#{today}"))
+    t.partition(&format!("SLD#{today}"))
         .await
         .iter()
         .any(|item| item.get("SK").and_then(|v| v.as_s().ok()) == Some(&id.to_string()))
@@ -349,22 +330,22 @@ async fn an_interrupted_erase_is_completed_by_the_sweep_without_anyone_repeating
     let login = t.sign_in("+260971444555", "Lena Login").await;
     let id = login["customer"]["customer_id"].as_str().expect("id").to_string();
     assert!(has_login_day(&t, &id).await, "the login is in the last-login index");
-    assert!(!partition(&t, &format!("CUSTOMER#{id}")).await.is_empty());
+    assert!(!t.partition(&format!("CUSTOMER#{id}")).await.is_empty());
 
     t.app().store.faults().fail_next_sweep();
     let failed = t.call("DELETE", &format!("/v1/customers/{id}/hard"), Some(&admin), None).await;
     assert_eq!(failed.status, 500, "the injected fault");
-    assert!(!partition(&t, &format!("CUSTOMER#{id}")).await.is_empty(), "the sweep did not run");
+    assert!(!t.partition(&format!("CUSTOMER#{id}")).await.is_empty(), "the sweep did not run");
 
     // A run right away leaves an erase that may still be running in its request alone.
     assert_eq!(erase_sweeper::sweep(t.app()).await, Ok(json!({"completed": 0})));
-    assert!(!partition(&t, &format!("CUSTOMER#{id}")).await.is_empty());
+    assert!(!t.partition(&format!("CUSTOMER#{id}")).await.is_empty());
     // The next scheduled run, past the grace period, completes it: nobody repeats the erase.
     t.app().clock.advance(erase_sweeper::GRACE.as_secs() as i64 + 1);
     assert_eq!(erase_sweeper::sweep(t.app()).await, Ok(json!({"completed": 1})));
-    assert_eq!(partition(&t, &format!("CUSTOMER#{id}")).await.len(), 0, "no item of the customer's partition left");
+    assert_eq!(t.partition(&format!("CUSTOMER#{id}")).await.len(), 0, "no item of the customer's partition left");
     assert!(!has_login_day(&t, &id).await, "no login-day entry left");
-    let record = partition(&t, &format!("ERASURE#{id}")).await;
+    let record = t.partition(&format!("ERASURE#{id}")).await;
     assert_eq!(record.len(), 1, "the erase record stays");
     assert_eq!(record[0].get("state").and_then(|v| v.as_s().ok()).map(String::as_str), Some("done"));
     assert!(!record[0].contains_key("GSI4PK"), "off the list of unfinished erases");
@@ -382,7 +363,7 @@ async fn an_interrupted_erase_is_completed_by_the_sweep_without_anyone_repeating
     let logins_before = t.call("GET", &daily_path, Some(&admin), None).await.json()["items"][0]["logins"].clone();
     assert_eq!(t.call("DELETE", "/v1/me", Some(&token), None).await.status, 204);
     assert!(!has_login_day(&t, &other_id).await, "no login-day entry left");
-    assert_eq!(partition(&t, &format!("CUSTOMER#{other_id}")).await.len(), 0);
+    assert_eq!(t.partition(&format!("CUSTOMER#{other_id}")).await.len(), 0);
     let logins_after = t.call("GET", &daily_path, Some(&admin), None).await.json()["items"][0]["logins"].clone();
     assert!(logins_before.as_i64().is_some_and(|n| n >= 2), "{logins_before}");
     assert_eq!(logins_after, logins_before, "the daily login count stays");

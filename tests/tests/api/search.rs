@@ -912,19 +912,7 @@ fn sample_doc() -> shared::domain::search::SearchDoc {
 /// changes (attributes named by an id's eight digits) lie beside them.
 async fn block_shape(t: &TestApp, pk: &str) -> (usize, usize) {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let out = t
-        .app()
-        .store
-        .client()
-        .query()
-        .table_name(t.app().store.table())
-        .key_condition_expression("PK = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("query");
-    let items = out.items.unwrap_or_default();
+    let items = t.partition(pk).await;
     let packed = items.iter().filter(|item| item.get("p").is_some_and(AttributeValue::is_b)).count();
     let changes = items
         .iter()
@@ -1104,16 +1092,7 @@ async fn an_unreadable_block_is_left_for_reindex_not_compacted_over() {
         std::slice::from_ref(&id),
         "compacted: the member is packed"
     );
-    let out = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .key_condition_expression("PK = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S("IX#t#fragile".into()))
-        .send()
-        .await
-        .expect("query");
-    let block = out.items.unwrap_or_default().into_iter().next().expect("the tag's block");
+    let block = t.partition("IX#t#fragile").await.into_iter().next().expect("the tag's block");
     let mut damaged = block.clone();
     damaged.insert("p".into(), AttributeValue::B(Blob::new(vec![7, 7, 7])));
     // A change beside the damage, so that a reader would compact the block.
