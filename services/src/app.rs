@@ -3,6 +3,9 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use crate::domain::media::{MediaType, Rejection, RenderedAvatar};
 
@@ -70,7 +73,7 @@ pub enum TrustRoots {
 /// The one HTTPS client every SDK client uses: rustls with *ring* crypto. The SDK's default
 /// client would link aws-lc as well, and *ring* is linked anyway (for JWTs), so one crypto
 /// library serves both and the binaries stay smaller (see docs/benchmarks.md).
-pub fn https_client(roots: TrustRoots) -> Result<aws_sdk_dynamodb::config::SharedHttpClient, ConfigError> {
+pub fn https_client(roots: TrustRoots) -> Result<SharedHttpClient, ConfigError> {
     use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let trust = match roots {
         TrustRoots::AmazonOnly => TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS),
@@ -80,10 +83,33 @@ pub fn https_client(roots: TrustRoots) -> Result<aws_sdk_dynamodb::config::Share
         .with_trust_store(trust)
         .build()
         .map_err(|e| ConfigError::Invalid { name: "TLS_TRUST_STORE", reason: e.to_string() })?;
-    Ok(aws_smithy_http_client::Builder::new()
+    let client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls)
-        .build_https())
+        .build_https();
+    Ok(SharedHttpClient::new(ConnectorOnFirstRequest(client)))
+}
+
+/// The SDK's HTTPS client, less the connector it builds and throws away when a client is built.
+///
+/// `HyperClient::validate_base_client_config` builds a whole HTTPS connector (PEM decoding of
+/// the trust roots, a rustls configuration) when each SDK client is created, only so that the
+/// platform's certificates are loaded at init, and drops it: the connector a request uses is
+/// built, and cached, on the first request either way. With the roots compiled in there is
+/// nothing to load early, so that build was a quarter of a function's start-up instructions
+/// spent for nothing (`callgrind`, docs/benchmarks.md). Requests are unchanged: they get the
+/// wrapped client's connector.
+#[derive(Debug)]
+struct ConnectorOnFirstRequest(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstRequest {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 impl App {
