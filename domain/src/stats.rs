@@ -5,10 +5,10 @@
 //! number of known birth dates and the sum of those dates (in days since 1970), so the mean age
 //! on day `t` is `t − sum / count` days.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::customer::{Customer, CustomerStatus, GENDERS};
-use crate::search::fold;
+use crate::search::{SearchDoc, fold};
 
 /// A facet value: the key it is counted under (folded, so `Lusaka` and `lusaka ` count
 /// together) and how it is shown (the spelling first seen).
@@ -47,6 +47,15 @@ pub struct Contribution {
     /// Days since 1970-01-01.
     pub birth_day: Option<i64>,
     pub facets: Vec<(Facet, FacetValue)>,
+    /// The first characters of the words a search query may prefix-match (names, email,
+    /// username, id), each once: the customers counted under `c` are exactly those a
+    /// one-character query `c` finds.
+    pub initials: BTreeSet<char>,
+}
+
+/// The global counter of the customers with a searchable word starting with `initial`.
+pub fn initial_counter(initial: char) -> String {
+    format!("i_{initial}")
 }
 
 /// A facet value of `text`, its key prefixed by `within` (a country key and the separator).
@@ -74,6 +83,7 @@ impl Contribution {
                 .unwrap_or("unspecified"),
             birth_day: customer.date_of_birth.as_deref().and_then(day_number),
             facets,
+            initials: SearchDoc::of(customer).words().iter().filter_map(|word| word.chars().next()).collect(),
         }
     }
 
@@ -90,6 +100,9 @@ impl Contribution {
         if let Some(day) = self.birth_day {
             add("dob_count".into(), 1);
             add("dob_sum".into(), day);
+        }
+        for initial in &self.initials {
+            add(initial_counter(*initial), 1);
         }
     }
 }
@@ -184,6 +197,25 @@ mod tests {
         assert_eq!(change.global.get("dob_sum"), Some(&10));
         let keys: Vec<_> = change.facets.iter().map(|(f, v, d)| (f.name(), v.key.as_str(), *d)).collect();
         assert_eq!(keys, [("country", "zambia", 1), ("city", "zambia\u{1}lusaka", 1)]);
+    }
+
+    #[test]
+    fn initials_count_each_customer_once_per_first_character_a_query_can_match() {
+        let mut mary = customer("Lusaka", None);
+        mary.first_name = "Mary Ann".into();
+        mary.last_name = "Mulenga".into();
+        let change = CounterChange::between(None, Some(&mary));
+        // `mary`, `mulenga` and the username `ab…` or so: `m` once; the id `cust_…` gives `c`.
+        assert_eq!(change.global.get("i_m"), Some(&1));
+        assert_eq!(change.global.get("i_a"), Some(&1));
+        assert_eq!(change.global.get("i_c"), Some(&1));
+        let mut renamed = mary.clone();
+        renamed.first_name = "Zoe".into();
+        let moved = CounterChange::between(Some(&mary), Some(&renamed));
+        assert_eq!((moved.global.get("i_z"), moved.global.get("i_m")), (Some(&1), None), "still `mulenga`");
+        renamed.last_name = "Zulu".into();
+        let moved = CounterChange::between(Some(&mary), Some(&renamed));
+        assert_eq!((moved.global.get("i_z"), moved.global.get("i_m")), (Some(&1), Some(&-1)));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use thiserror::Error;
 use crate::domain::customer::CustomerStatus;
 use crate::domain::search::postings::{
     FIRST_NAME_LITERAL, FIRST_NAME_START, LAST_NAME_LITERAL, LAST_NAME_START, ListId, ListKind, Member, MemberKey,
-    place_hash, unique_partitions_for,
+    login_buckets_of_country, place_hash, unique_partitions_for,
 };
 use crate::domain::search::{
     Entry, MIN_PHONE_FRAGMENT, Position, SearchDoc, SearchRequest, SortField, SortOrder, SortValue, choose_entry,
@@ -120,6 +120,19 @@ pub async fn search(
             }
         };
         return Ok(SearchPage { customers, total, total_exact: true, next });
+    }
+    if let Some(counted) = one_character_total(store, request).await?
+        && counted > cap
+    {
+        // A one-character query (too broad for the lists): the counters say how many match,
+        // so the entry point is not read to count, and only the page is walked.
+        let (page, next) = Box::pin(walk(store, request, after, cap)).await?;
+        return Ok(SearchPage {
+            customers: page_customers(store, request, &page).await?,
+            total: counted,
+            total_exact: false,
+            next,
+        });
     }
     let entry = choose_entry(request, now.unix());
     let (candidates, complete) = Box::pin(read_entry(store, &entry, cap)).await?;
@@ -312,6 +325,29 @@ async fn counted_total(store: &Store, request: &SearchRequest) -> Result<Option<
     };
     let others: i64 = CustomerStatus::ALL.iter().filter(|s| !statuses.contains(s)).map(of_status).sum();
     Ok(Some(Counted { total: (in_place - others).max(0) as usize, exact: others == 0 }))
+}
+
+/// How many customers a search of only a one-character `query` finds, from the initials
+/// counters (`domain::stats::initial_counter`); `None` for any other search. Reported as a lower
+/// bound (`total_exact: false`): customers written before the counters existed are not in them
+/// until `reindex` recounts.
+async fn one_character_total(store: &Store, request: &SearchRequest) -> Result<Option<usize>, StoreError> {
+    let initial = match request.words.as_slice() {
+        [word] if word.chars().count() == 1 => word.chars().next(),
+        _ => None,
+    };
+    let query_only = SearchRequest {
+        words: request.words.clone(),
+        sort_by: request.sort_by,
+        sort_order: request.sort_order,
+        limit: request.limit,
+        cursor: request.cursor.clone(),
+        ..SearchRequest::default()
+    };
+    let Some(initial) = initial.filter(|_| *request == query_only) else { return Ok(None) };
+    let counters = store.global_counters().await?;
+    let counted = counters.get(&crate::domain::stats::initial_counter(initial)).copied().unwrap_or(0);
+    Ok(Some(counted.max(0) as usize))
 }
 
 /// The customers of the request's place (a country, a city, or a city in a country), from the
@@ -521,7 +557,11 @@ async fn walk(
         }
         SortField::FirstName | SortField::LastName => {
             let field = if request.sort_by == SortField::FirstName { "first" } else { "last" };
-            let pks = ('0'..='9').chain('a'..='z').chain(['_']).map(|c| format!("SN#{field}#{c}")).collect::<Vec<_>>();
+            let pks = match &request.city {
+                // A city's customers in name order are one partition of their own.
+                Some(city) => vec![keys::search_city_name_pk(field, city)],
+                None => ('0'..='9').chain('a'..='z').chain(['_']).map(|c| format!("SN#{field}#{c}")).collect(),
+            };
             let start = after.map(|p| match &p.value {
                 crate::domain::search::SortValue::Text(names) => format!("{names}{}{}", keys::SEARCH_SEPARATOR, p.id),
                 _ => String::new(),
@@ -768,10 +808,25 @@ async fn name_source(
     Ok(Some((source, unsure)))
 }
 
-/// The union of whole lists.
-async fn lists_source(store: &Store, lists: Vec<ListId>) -> Result<Source, StoreError> {
-    let read = lists.iter().map(|list| store.posting_list(list.clone()));
+/// The union of lists, each read as `read_list` does.
+async fn lists_source(store: &Store, request: &SearchRequest, lists: Vec<ListId>) -> Result<Source, StoreError> {
+    let read = lists.into_iter().map(|list| read_list(store, request, list));
     Ok(Source::union(futures::future::try_join_all(read).await?))
+}
+
+/// A list's members: all of them, but for a last-login list when a country is asked for only
+/// the buckets that country's customers are in (`login_buckets_of_country`).
+async fn read_list(
+    store: &Store,
+    request: &SearchRequest,
+    list: ListId,
+) -> Result<store::postings::ListMembers, StoreError> {
+    match (list.kind, &request.country) {
+        (ListKind::LastLogin, Some(country)) => {
+            store.posting_list_buckets(list, login_buckets_of_country(country)).await
+        }
+        _ => store.posting_list(list).await,
+    }
 }
 
 /// Whether a member satisfies what members carry of `request`.
@@ -858,7 +913,7 @@ async fn exact_matches(store: &Store, request: &SearchRequest, now: Timestamp) -
             None => return Ok(None),
         }
     }
-    let read = lists.into_iter().map(|list| lists_source(store, list));
+    let read = lists.into_iter().map(|list| lists_source(store, request, list));
     sources.extend(futures::future::try_join_all(read).await?);
     sources.sort_by_key(Source::len);
     let mut sources = sources.into_iter();
@@ -940,7 +995,7 @@ async fn logins_for_page(
     let mut newest = today;
     while today - newest < LOGIN_DAYS_MAX {
         let oldest = newest - LOGIN_DAYS_PER_READ + 1;
-        let read = (oldest..=newest).map(|day| store.posting_list(ListId::last_login_day(day)));
+        let read = (oldest..=newest).map(|day| read_list(store, request, ListId::last_login_day(day)));
         for (key, member) in futures::future::try_join_all(read).await?.into_iter().flatten() {
             if let Some(&i) = index.get(&key) {
                 hits[i].last_login = Some(member.login);

@@ -32,6 +32,7 @@
 //! | search: phone   | `SP#<first 3 digits>`      | `<digit suffix>␁<customer_id>` | — (`SearchDoc`)                |
 //! | search: created | `SC#<status>#<shard 0-3>`  | `<created ms, 14 digits>␁<customer_id>` | — (`SearchDoc`)       |
 //! | search: name order | `SN#first#<c>` · `SN#last#<c>` | `<name>␁<other name>␁<customer_id>` | — (`SearchDoc`) |
+//! | search: name order in a city | `SNC#first#<city>` · `SNC#last#<city>` (folded) | `<name>␁<other name>␁<customer_id>` | — (`SearchDoc`) |
 //! | posting-list block | `IX#<kind>#<value>` (kinds `w` `t` `ci` `st` `co` `s` `ll`) | `<bucket, 4 digits>` | — (one attribute per customer: its member) |
 //! | word directory  | `IXD#<first char>`         | `<name word>`      | —                                          |
 //! | media item      | `MEDIA#<media_id>`         | `MEDIA`            | — (`ttl` while pending: the upload URL's expiry + 1 day) |
@@ -299,6 +300,11 @@ pub fn search_created_pk(status: &str, shard: u32) -> String {
 pub fn search_name_pk(field: &str, name: &str) -> String {
     let first = name.chars().next().filter(char::is_ascii_alphanumeric).unwrap_or('_');
     format!("SN#{field}#{first}")
+}
+
+/// The name-order partition of one city (folded): a city's customers by first or last name.
+pub fn search_city_name_pk(field: &str, city: &str) -> String {
+    format!("SNC#{field}#{city}")
 }
 
 /// The checkpoint of `search-index reindex` (its phase and scan position): one item.

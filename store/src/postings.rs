@@ -164,7 +164,23 @@ impl Store {
     /// Every member of a list, read consistently: one `Query` of its blocks (a page per MB).
     /// Blocks with many changes are compacted on the way.
     pub async fn posting_list(&self, list: ListId) -> Result<ListMembers, StoreError> {
-        let items = self.query_range(&keys::search_list_pk(&list), &SortKeyRange::All).await?;
+        self.posting_list_in(list, &SortKeyRange::All).await
+    }
+
+    /// The members of some of a list's buckets (a last-login list's run for one country), read
+    /// and compacted like a whole list.
+    pub async fn posting_list_buckets(
+        &self,
+        list: ListId,
+        buckets: std::ops::RangeInclusive<u32>,
+    ) -> Result<ListMembers, StoreError> {
+        let range =
+            SortKeyRange::Between(keys::search_block_sk(*buckets.start()), keys::search_block_sk(*buckets.end()));
+        self.posting_list_in(list, &range).await
+    }
+
+    async fn posting_list_in(&self, list: ListId, range: &SortKeyRange) -> Result<ListMembers, StoreError> {
+        let items = self.query_range(&keys::search_list_pk(&list), range).await?;
         let blocks: Vec<Block> = items.into_iter().map(Block::of).collect();
         let compact_after = self.compact_after();
         let stale: Vec<&Block> = blocks.iter().filter(|b| b.intact && b.changes.len() >= compact_after).collect();

@@ -62,8 +62,8 @@ pub fn name_sk(name: &str, other: &str, id: &str) -> String {
 
 /// Every entry a customer's document has: its unique words (email, username, id) where its
 /// names stop answering for them, its phone's suffixes, and its places in creation and name
-/// order. Name words, tags, places, statuses and last logins are posting lists instead (see
-/// `postings`).
+/// order (and in name order within its city). Name words, tags, places, statuses and last
+/// logins are posting lists instead (see `postings`).
 pub fn entry_keys(doc: &SearchDoc) -> BTreeSet<EntryKey> {
     let id = doc.id.as_str();
     let mut keys = BTreeSet::new();
@@ -79,6 +79,11 @@ pub fn entry_keys(doc: &SearchDoc) -> BTreeSet<EntryKey> {
     ));
     keys.insert(EntryKey::new(keys::search_name_pk("first", &doc.first), name_sk(&doc.first, &doc.last, id)));
     keys.insert(EntryKey::new(keys::search_name_pk("last", &doc.last), name_sk(&doc.last, &doc.first, id)));
+    if let Some(city) = &doc.city {
+        // A city sorted by name reads its own partition: one page, not a walk of every name.
+        keys.insert(EntryKey::new(keys::search_city_name_pk("first", city), name_sk(&doc.first, &doc.last, id)));
+        keys.insert(EntryKey::new(keys::search_city_name_pk("last", city), name_sk(&doc.last, &doc.first, id)));
+    }
     keys
 }
 

@@ -124,8 +124,34 @@ fn fnv(text: &str) -> u32 {
     text.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
-pub fn bucket_of(kind: ListKind, customer_id: &str) -> u32 {
-    fnv(member_name(customer_id)) % kind.buckets()
+/// Last-login lists are split by country first: `LOGIN_COUNTRY_GROUPS` runs of consecutive
+/// buckets, a customer's run chosen by its country's hash and its bucket within the run by its
+/// id. A login window with a country (the back office's "active in Zambia this month") reads
+/// only the run of that country: its customers and those of the countries sharing the run.
+pub const LOGIN_COUNTRY_GROUPS: u32 = 8;
+
+/// The bucket of a customer in a list of `kind`: by its id, and for last-login lists by its
+/// country (`country`, the place hash members carry) first.
+pub fn bucket_of(kind: ListKind, customer_id: &str, country: Option<u32>) -> u32 {
+    let by_id = fnv(member_name(customer_id));
+    match kind {
+        ListKind::LastLogin => {
+            let per_group = kind.buckets() / LOGIN_COUNTRY_GROUPS;
+            login_country_group(country) * per_group + by_id % per_group
+        }
+        _ => by_id % kind.buckets(),
+    }
+}
+
+fn login_country_group(country: Option<u32>) -> u32 {
+    country.map_or(0, |hash| hash % LOGIN_COUNTRY_GROUPS)
+}
+
+/// The buckets of a last-login list that hold the customers of `folded_country`.
+pub fn login_buckets_of_country(folded_country: &str) -> std::ops::RangeInclusive<u32> {
+    let per_group = ListKind::LastLogin.buckets() / LOGIN_COUNTRY_GROUPS;
+    let first = login_country_group(Some(place_hash(folded_country))) * per_group;
+    first..=first + per_group - 1
 }
 
 /// A place's 24-bit hash, which members carry so that a country or city filter needs no list.
@@ -391,7 +417,7 @@ pub fn name_word_flags(doc: &SearchDoc) -> BTreeMap<String, u8> {
 pub fn memberships(doc: &SearchDoc, last_login: Option<i64>) -> BTreeMap<Slot, String> {
     let member = Member::of(doc);
     let name = member_name(&doc.id).to_string();
-    let slot = |list: ListId| Slot { bucket: bucket_of(list.kind, &doc.id), list, name: name.clone() };
+    let slot = |list: ListId| Slot { bucket: bucket_of(list.kind, &doc.id, member.country), list, name: name.clone() };
     let mut slots = BTreeMap::new();
     for (word, flags) in name_word_flags(doc) {
         slots.insert(slot(ListId::new(ListKind::Word, word)), Member { flags, ..member }.encode());
@@ -503,6 +529,25 @@ mod tests {
             created: 1_767_225_600_123,
             custom: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn a_login_sits_in_the_bucket_run_of_its_country_and_other_lists_by_id_alone() {
+        let zambian = memberships(&doc(), Some(1_767_300_000));
+        let login = zambian.keys().find(|slot| slot.list.kind == ListKind::LastLogin).expect("a login slot");
+        assert!(login_buckets_of_country("zambia").contains(&login.bucket));
+        assert_eq!(login_buckets_of_country("zambia").count() as u32, 64 / LOGIN_COUNTRY_GROUPS);
+        // The same customer in Kenya: another run (the two hashes differ in their low bits),
+        // while its word, tag and status buckets stay where they were.
+        let kenyan_doc = SearchDoc { country: Some("kenya".into()), ..doc() };
+        assert_ne!(login_buckets_of_country("kenya"), login_buckets_of_country("zambia"));
+        let kenyan = memberships(&kenyan_doc, Some(1_767_300_000));
+        let moved = kenyan.keys().find(|slot| slot.list.kind == ListKind::LastLogin).expect("a login slot");
+        assert!(login_buckets_of_country("kenya").contains(&moved.bucket));
+        let by_id = |slots: &BTreeMap<Slot, String>| {
+            slots.keys().filter(|s| s.list.kind == ListKind::Tag).map(|s| s.bucket).collect::<Vec<_>>()
+        };
+        assert_eq!(by_id(&zambian), by_id(&kenyan));
     }
 
     #[test]

@@ -336,6 +336,40 @@ async fn a_prefix_of_too_many_words_is_checked_on_the_few_the_other_criteria_lea
     assert_eq!(broad.json()["total"], 17, "{}", broad.json());
 }
 
+/// A one-character query that starts more words than the lists are read for, and matches more
+/// customers than the counting cap, takes its total from the initials counters (a lower bound,
+/// `total_exact: false`) instead of reading the creation index up to the cap; its pages still
+/// hold exactly the customers it matches, and the count follows erases and renames.
+#[tokio::test]
+async fn a_one_character_query_is_counted_by_the_initials_counters() {
+    let t = TestApp::with_env(&[("SEARCH_COUNT_CAP", "12")]).await;
+    let StaffTokens { admin, staff } = t.staff_tokens().await;
+    let mut ids = Vec::new();
+    for n in 0..18 {
+        let words = |part: &str| (0..6).map(|i| format!("Q{part}{n:02}x{i}")).collect::<Vec<_>>().join(" ");
+        let body = json!({"first_name": words("f"), "last_name": words("l"), "email": format!("q{n}@example.com")});
+        ids.push(create(&t, &staff, body).await["customer_id"].as_str().expect("id").to_string());
+    }
+    // Another customer no `q` word belongs to.
+    create(&t, &staff, json!({"name": "Zed Zulu", "email": "zed@example.com"})).await;
+    let query = json!({"query": "Q", "limit": 5});
+    let (mut found, total, exact) = all_pages(&t, &staff, &query).await.expect("pages");
+    assert_eq!((total, exact), (18, false), "the counters' 18, over the cap of 12");
+    found.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(found, expected, "every page holds only and all the q customers");
+    let erased = t.call("DELETE", &format!("/v1/customers/{}/hard", ids[0]), Some(&admin), None).await;
+    assert_eq!(erased.status, 204, "{}", String::from_utf8_lossy(&erased.body));
+    let renamed =
+        t.call("PATCH", &format!("/v1/customers/{}", ids[1]), Some(&staff), Some(json!({"first_name": "Ann"}))).await;
+    assert_eq!(renamed.status, 200, "{}", String::from_utf8_lossy(&renamed.body));
+    let (_, total, _) = all_pages(&t, &staff, &query).await.expect("pages");
+    assert_eq!(total, 17, "the erase took one away; the rename kept a q last name and email");
+    let other = t.call("POST", "/v1/customers/search", Some(&staff), Some(json!({"query": "z"}))).await;
+    assert_eq!((other.json()["total"].clone(), other.json()["total_exact"].clone()), (json!(1), json!(true)));
+}
+
 /// The property: for random data and random searches, every page, its order and the total
 /// equal a brute-force filter of the same data. The counting cap is lowered to 12 so that
 /// broad searches take the walking path too (with `total_exact: false`).
