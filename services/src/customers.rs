@@ -93,6 +93,20 @@ where
     Err(UpdateError::Contended)
 }
 
+/// [`update_customer`] with the app's store and clock: staff's `PATCH`/`PUT` and bulk update.
+pub async fn update<E, F>(
+    app: &crate::App,
+    id: &CustomerId,
+    expected: Option<&[u64]>,
+    note: &AuditNote,
+    change: F,
+) -> Result<Customer, UpdateError<E>>
+where
+    F: Fn(&Customer, Timestamp) -> Result<Customer, E>,
+{
+    update_customer(&app.store, &app.clock, id, expected, note, change).await
+}
+
 /// Ends the code pending for `before`'s email when `after` no longer has it.
 async fn void_code_of_replaced_email(store: &Store, before: &Customer, after: &Customer) -> Result<(), StoreError> {
     match &before.email {
