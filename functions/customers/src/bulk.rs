@@ -121,7 +121,7 @@ async fn update_one(
     };
     let change =
         |current: &Customer, now: Timestamp| Ok(input.0.apply(current, &staff_context(app, definitions, now))?);
-    let outcome = customers::update(app, &id, None, note, change)
+    let outcome = customers::update_customer(app, &id, None, note, change)
         .await
         .map_err(|e| ApiError::from_update(e, no_such_customer))
         .map(|_| ());

@@ -105,7 +105,7 @@ pub async fn update(app: &App, req: &Request, actor: &str, raw_id: &str) -> Resu
     let change = |current: &Customer, now: Timestamp| {
         Ok(shape_errors.combined_with(input.0.apply(current, &staff_context(app, &definitions, now)))?)
     };
-    let updated = customers::update(app, &id, expected.as_deref(), &note, change)
+    let updated = customers::update_customer(app, &id, expected.as_deref(), &note, change)
         .await
         .map_err(|e| ApiError::from_update(e, no_such_customer))?;
     customer_response(StatusCode::OK, &updated)
