@@ -201,6 +201,15 @@ impl std::fmt::Display for TransitionError {
     }
 }
 
+/// Who erases a customer, and so which rules the erase is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EraseRule {
+    /// A customer's own erase (`DELETE /v1/me`): only while active and with no open loan.
+    SelfService,
+    /// An admin's hard delete: unconditional.
+    Staff,
+}
+
 /// A customer as stored. Derived values (`full_name`, `full_address`, `is_active`,
 /// `is_verified`) are computed in [`Customer::to_json`], never stored, so they cannot drift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

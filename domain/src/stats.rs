@@ -38,6 +38,21 @@ impl Facet {
 /// The separator between a country and a state or city in a facet key.
 pub const FACET_SEPARATOR: char = '\u{1}';
 
+/// One facet value's count, summed over its shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacetCount {
+    pub key: String,
+    pub display: String,
+    pub count: i64,
+}
+
+/// Signups and logins of one UTC day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub signups: i64,
+    pub logins: i64,
+}
+
 /// What one customer adds to the counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contribution {
@@ -105,6 +120,11 @@ impl Contribution {
             add(initial_counter(*initial), 1);
         }
     }
+}
+
+/// `2026-01-07`: a day as the daily counters and the statistics name it.
+pub fn date_text(date: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day())
 }
 
 /// `YYYY-MM-DD` as days since 1970-01-01.

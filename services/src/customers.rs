@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use platform::clock::Clock;
 use store::backoff;
 use store::{Store, StoreError};
 use thiserror::Error;
@@ -54,8 +53,7 @@ impl<E> UpdateError<E> {
 /// update): a code sent before must not verify the address if it comes back. Returns the
 /// customer as it now is.
 pub async fn update_customer<E, F>(
-    store: &Store,
-    clock: &Clock,
+    app: &crate::App,
     id: &CustomerId,
     expected: Option<&[u64]>,
     note: &AuditNote,
@@ -64,6 +62,7 @@ pub async fn update_customer<E, F>(
 where
     F: Fn(&Customer, Timestamp) -> Result<Customer, E>,
 {
+    let store = &app.store;
     let started = Instant::now();
     let mut attempt = 0;
     while started.elapsed() < UPDATE_BUDGET {
@@ -71,7 +70,7 @@ where
         if expected.is_some_and(|versions| !versions.contains(&current.version)) {
             return Err(UpdateError::PreconditionFailed);
         }
-        let now = clock.now();
+        let now = app.clock.now();
         let mut next = change(&current, now).map_err(UpdateError::Refused)?;
         if next == current {
             return Ok(current);

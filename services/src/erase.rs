@@ -15,7 +15,7 @@ pub async fn erase_customer(
     app: &crate::App,
     id: &CustomerId,
     actor: &str,
-    rule: store::customers::EraseRule,
+    rule: crate::domain::customer::EraseRule,
 ) -> Result<(), store::customers::EraseError> {
     app.store.remove_customer(id, actor, rule).await?;
     finish_erase(app, id).await

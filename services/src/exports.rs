@@ -37,8 +37,8 @@ use thiserror::Error;
 use crate::App;
 use crate::domain::ValidationErrors;
 use crate::domain::export::{
-    EncodeError, ExportCheckpoint, ExportFormat, ExportId, ExportRecord, ExportRequest, ExportStatus, Liveness,
-    RowRenderer, UploadedPart, resolve_columns,
+    EncodeError, ExportCheckpoint, ExportFormat, ExportId, ExportRecord, ExportRequest, ExportStatus, RowRenderer,
+    UploadedPart, resolve_columns,
 };
 use crate::domain::search::SearchRequest;
 use crate::search::{AllMatches, SearchError};
@@ -85,25 +85,27 @@ fn storage<E: std::error::Error + 'static, R: std::fmt::Debug>(err: aws_sdk_s3::
 
 /// Records a new export (`pending`) for `requested_by`; the job is started by the caller's
 /// runner (see `start`).
-pub async fn create_export(
-    store: &Store,
-    request: &ExportRequest,
-    requested_by: &str,
-    now: (Timestamp, i64),
-) -> Result<ExportRecord, StoreError> {
-    let record = ExportRecord::new(ExportId::generate(), request, requested_by, now);
-    store.create_export(&record).await?;
+pub async fn create_export(app: &App, request: &ExportRequest, requested_by: &str) -> Result<ExportRecord, StoreError> {
+    let record = ExportRecord::new(ExportId::generate(), request, requested_by, app.clock.now_with_ms());
+    app.store.create_export(&record).await?;
     Ok(record)
 }
 
-/// A page of the exports `requested_by` asked for, newest first, as stored (see [`settle`]).
+/// A page of the exports `requested_by` asked for, newest first, each as a reader sees it
+/// (see [`settle`]).
 pub async fn list_exports(
     app: &App,
     requested_by: &str,
     limit: i32,
     start: Option<store::PageToken>,
 ) -> Result<store::Page<ExportRecord>, StoreError> {
-    app.store.list_exports(requested_by, limit, start).await
+    let mut page = app.store.list_exports(requested_by, limit, start).await?;
+    let mut settled = Vec::with_capacity(page.items.len());
+    for record in std::mem::take(&mut page.items) {
+        // Settled from the record the list read: no extra read per item.
+        settled.push(settle(app, record).await?);
+    }
+    Ok(store::Page { items: settled, next: page.next })
 }
 
 /// Starts the job in a background task of this process (`EXPORT_RUNNER=inline`), slice after
@@ -118,44 +120,32 @@ pub fn spawn_inline(job: ExportJob, id: ExportId) {
 
 /// The export as a reader sees it: a job that stopped heartbeating, or an export that waited
 /// for its job too long, is reported, and recorded, `failed`.
-pub async fn read_export(
-    store: &Store,
-    id: &ExportId,
-    now: Timestamp,
-    liveness: Liveness,
-) -> Result<Option<ExportRecord>, StoreError> {
-    match store.get_export(id).await? {
-        Some(record) => Ok(Some(settle(store, record, now, liveness).await?)),
+pub async fn read_export(app: &App, id: &ExportId) -> Result<Option<ExportRecord>, StoreError> {
+    match app.store.get_export(id).await? {
+        Some(record) => Ok(Some(settle(app, record).await?)),
         None => Ok(None),
     }
 }
 
-/// `record` as it stands: `failed` (and so recorded) when it is taken for dead.
-pub async fn settle(
-    store: &Store,
-    record: ExportRecord,
-    now: Timestamp,
-    liveness: Liveness,
-) -> Result<ExportRecord, StoreError> {
-    match record.dead_reason(now, liveness) {
+/// `record` as it stands now: `failed` (and so recorded) when it is taken for dead.
+async fn settle(app: &App, record: ExportRecord) -> Result<ExportRecord, StoreError> {
+    let now = app.clock.now();
+    match record.dead_reason(now, app.config.exports.liveness()) {
         None => Ok(record),
-        Some(reason) => Ok(store.fail_stale_export(&record, reason, now).await?.unwrap_or(record)),
+        Some(reason) => Ok(app.store.fail_stale_export(&record, reason, now).await?.unwrap_or(record)),
     }
 }
 
-/// A presigned GET of a ready export's file, valid for `ttl`, and when it expires.
-pub async fn download_link(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    record: &ExportRecord,
-    now: Timestamp,
-    ttl: Duration,
-) -> Result<(String, Timestamp), ExportError> {
+/// A presigned GET of a ready export's file, signed now and valid for the configured
+/// `EXPORT_LINK_SECONDS`, and when it expires.
+pub async fn download_link(app: &App, record: &ExportRecord) -> Result<(String, Timestamp), ExportError> {
+    let (now, ttl) = (app.clock.now(), app.config.exports.link_ttl);
     let config = PresigningConfig::expires_in(ttl).map_err(|e| ExportError::Storage(e.to_string()))?;
     let filename = format!("attachment; filename=\"customers-{}.{}\"", record.export_id, record.format.extension());
-    let presigned = s3
+    let presigned = app
+        .s3()
         .get_object()
-        .bucket(bucket)
+        .bucket(&app.config.media_bucket)
         .key(record.download_key())
         .response_content_disposition(filename)
         .presigned(config)

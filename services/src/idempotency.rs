@@ -3,10 +3,11 @@
 //! first answer back and changes nothing.
 
 use store::StoreError;
-use store::idempotency::{Claim, IdempotencyRecord, StoredResponse};
+use store::idempotency::Claim;
 
 use crate::App;
 use crate::domain::CustomerId;
+use crate::domain::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::time::Timestamp;
 
 /// A claimed key: the work may run.

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod carts;
+pub mod changes;
 pub mod codes;
 pub mod customers;
 pub mod erase;
@@ -25,6 +26,8 @@ pub mod staff;
 pub mod stats;
 
 pub use app::App;
+/// A page of a list and its opaque cursor, as the use cases return and take them.
+pub use store::{Page, PageToken};
 
 // The domain as `crate::domain` (and its timestamps as `crate::time`), the paths this code had
 // when it was part of `shared`.

@@ -41,7 +41,7 @@ pub async fn change_status(
     next: CustomerStatus,
     note: &AuditNote,
 ) -> Result<Customer, UpdateError<LifecycleRefusal>> {
-    update_customer(&app.store, &app.clock, id, None, note, |current, _| move_to(current, next)).await
+    update_customer(app, id, None, note, |current, _| move_to(current, next)).await
 }
 
 /// Soft delete: the customer becomes `deactivated` (through the lifecycle rules, so open loans
@@ -55,7 +55,7 @@ pub async fn soft_delete(app: &App, id: &CustomerId, actor: &str) -> Result<Cust
             move_to(current, CustomerStatus::Deactivated)
         }
     };
-    update_customer(&app.store, &app.clock, id, None, &note, change).await
+    update_customer(app, id, None, &note, change).await
 }
 
 /// Marks the contact verified; only a contact on file can be. Verifying a verified contact
@@ -73,7 +73,7 @@ pub async fn verify_contact(
     let note = AuditNote::new(actor, action);
     let change =
         |current: &Customer, _: Timestamp| current.with_contact_verified(contact).map_err(LifecycleRefusal::NoContact);
-    update_customer(&app.store, &app.clock, id, None, &note, change).await
+    update_customer(app, id, None, &note, change).await
 }
 
 /// Why an activity was not counted.

@@ -307,7 +307,7 @@ async fn set_avatar(app: &App, media: &Media) -> Result<AvatarSet, MediaError> {
         }
         Ok(Customer { avatar_url: Some(url.clone()), ..current.clone() })
     };
-    match update_customer(&app.store, &app.clock, &media.customer_id, None, &note, change).await {
+    match update_customer(app, &media.customer_id, None, &note, change).await {
         Ok(_) => Ok(AvatarSet::Replaced(previous.into_inner().unwrap_or_default())),
         Err(crate::customers::UpdateError::NotFound) => Ok(AvatarSet::CustomerGone),
         Err(crate::customers::UpdateError::Store(err)) => Err(err.into()),
@@ -367,7 +367,7 @@ async fn clear_avatar(app: &App, media: &Media) -> Result<(), MediaError> {
         let points_here = current.avatar_url.as_deref().and_then(avatar_media_id).as_ref() == Some(&media.media_id);
         Ok(if points_here { Customer { avatar_url: None, ..current.clone() } } else { current.clone() })
     };
-    match update_customer(&app.store, &app.clock, &media.customer_id, None, &note, change).await {
+    match update_customer(app, &media.customer_id, None, &note, change).await {
         Ok(_) | Err(crate::customers::UpdateError::NotFound) => Ok(()),
         Err(crate::customers::UpdateError::Store(err)) => Err(err.into()),
         Err(other) => Err(MediaError::Storage(other.to_string())),

@@ -84,7 +84,7 @@ pub async fn update_me(
         };
         shape_errors.combined_with(input.0.apply(current, &ctx)).map_err(ProfileError::Invalid)
     };
-    update_customer(&app.store, &app.clock, me, expected, &note, change).await
+    update_customer(app, me, expected, &note, change).await
 }
 
 /// Everything held about the caller (GDPR articles 15 and 20).
@@ -167,5 +167,5 @@ pub async fn confirm_verification(
         next.email_verified = true;
         Ok(next)
     };
-    update_customer(&app.store, &app.clock, me, None, &note, verify).await
+    update_customer(app, me, None, &note, verify).await
 }

@@ -24,6 +24,7 @@ use store::search::{SortKeyRange, created_range, created_sk};
 use store::{Store, StoreError};
 use thiserror::Error;
 
+use crate::App;
 use crate::domain::customer::CustomerStatus;
 use crate::domain::search::postings::{
     FIRST_NAME_LITERAL, FIRST_NAME_START, LAST_NAME_LITERAL, LAST_NAME_START, ListId, ListKind, Member, MemberKey,
@@ -80,14 +81,10 @@ fn id_of(doc: &SearchDoc) -> Option<CustomerId> {
     CustomerId::parse(&doc.id)
 }
 
-/// Searches with counting capped at `cap` matches (the contract's 10,000 in production).
-pub async fn search(
-    store: &Store,
-    request: &SearchRequest,
-    now: Timestamp,
-    after: Option<&Position>,
-    cap: usize,
-) -> Result<SearchPage, SearchError> {
+/// Searches with counting capped at `SEARCH_COUNT_CAP` matches (the contract's 10,000 in
+/// production).
+pub async fn search(app: &App, request: &SearchRequest, after: Option<&Position>) -> Result<SearchPage, SearchError> {
+    let (store, now, cap) = (&app.store, app.clock.now(), app.config.search_count_cap);
     if let Some(counted) = counted_total(store, request).await?
         && counted.total > cap
     {
@@ -354,7 +351,7 @@ async fn one_character_total(store: &Store, request: &SearchRequest) -> Result<O
 /// location counters; `None` when it names no place.
 async fn place_count(store: &Store, request: &SearchRequest) -> Result<Option<i64>, StoreError> {
     use crate::domain::stats::{FACET_SEPARATOR, Facet};
-    let count = |counts: Vec<store::stats::FacetCount>, wanted: &dyn Fn(&str) -> bool| {
+    let count = |counts: Vec<crate::domain::stats::FacetCount>, wanted: &dyn Fn(&str) -> bool| {
         counts.iter().filter(|c| wanted(&c.key)).map(|c| c.count).sum::<i64>()
     };
     Ok(match (&request.country, &request.city) {

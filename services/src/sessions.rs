@@ -10,9 +10,9 @@
 use auth_core::refresh::{PresentedRefresh, token_hash};
 use auth_core::{AuthError, Principal, Role};
 use store::StoreError;
-use store::sessions::SessionRecord;
 
 use crate::App;
+use crate::domain::session::SessionRecord;
 use crate::domain::staff::{StaffId, StaffMember};
 use crate::domain::{Customer, CustomerId, SessionId};
 use crate::time::Timestamp;

@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use store::StoreError;
-use store::stats::{DayCounts, FacetCount};
 use time::Date;
 
 use crate::App;
-use crate::domain::stats::Facet;
+use crate::domain::stats::{DayCounts, Facet, FacetCount};
 
 /// The totals, customers per country and per city, and the days from `first_day` to `today`.
 pub type Counters = (BTreeMap<String, i64>, Vec<FacetCount>, Vec<FacetCount>, BTreeMap<String, DayCounts>);

@@ -1,6 +1,7 @@
 //! The layer crates under one name, with the paths the functions, the local stack and the tests
-//! use (`shared::store::…`, `shared::http::…`). No code lives here: each layer is its own crate,
-//! so Cargo refuses an import that runs back up (docs/architecture.md, "Crates"):
+//! use (`shared::services::…`, `shared::http::…`; `shared::store::…` only outside the functions,
+//! whose handlers reach the table through `services`). No code lives here: each layer is its own
+//! crate, so Cargo refuses an import that runs back up (docs/architecture.md, "Crates"):
 //!
 //! - `domain`: plain types and rules, no AWS types (`ValidationErrors`);
 //! - `auth-core` (`shared::auth`): tokens, one-time codes, keys and roles, no I/O (`AuthError`);

@@ -21,6 +21,9 @@ use crate::domain::stats::CounterChange;
 use crate::domain::{Customer, CustomerId, EmailAddress, PhoneE164, Username};
 use crate::time::Timestamp;
 
+/// Who erases: a domain rule, named here too, where the erase is written.
+pub use crate::domain::customer::EraseRule;
+
 /// Attempts of a login that keeps meeting concurrent changes of its customer.
 const LOGIN_ATTEMPTS: usize = 8;
 
@@ -768,15 +771,6 @@ impl Store {
 
 /// A transaction action added to a customer write, with the unique field it guards.
 pub(crate) type ExtraAction = (TransactWriteItem, Option<UniqueField>);
-
-/// Who erases, and so which rules the erase is held to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EraseRule {
-    /// A customer's own erase (`DELETE /v1/me`): only while active and with no open loan.
-    SelfService,
-    /// An admin's hard delete: unconditional.
-    Staff,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EraseError {

@@ -2,47 +2,18 @@
 //! stores its response; repeats within 24 hours get that response back. A claim whose request
 //! died without answering (a crashed invocation) can be taken over once its lease runs out.
 
-use serde::{Deserialize, Serialize};
-
 use super::keys::{self, entity};
 use super::{Item, Store, StoreError, n, s};
 use crate::domain::CustomerId;
 use crate::time::Timestamp;
 
+/// The record and the response it keeps: domain values, named here too, where they are stored.
+pub use crate::domain::idempotency::{IdempotencyRecord, IdempotencyState, StoredResponse};
+
 /// How long a stored response answers repeats.
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
 /// How long a claim blocks repeats before another request may take it over.
 pub const CLAIM_LEASE_SECONDS: i64 = 60;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IdempotencyState {
-    Pending,
-    Done,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    /// SHA-256 of the request (method, path, canonical body), so a reused key with another
-    /// body is recognised.
-    pub request_hash: String,
-    pub state: IdempotencyState,
-    pub created_at: Timestamp,
-    pub locked_until: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub headers: Vec<(String, String)>,
-}
-
-/// A response as it is stored for repeats.
-pub struct StoredResponse {
-    pub status: u16,
-    pub body: String,
-    pub headers: Vec<(String, String)>,
-}
 
 pub enum Claim {
     /// This request owns the key: run it, then `complete_idempotency` or `release_idempotency`.

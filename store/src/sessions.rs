@@ -6,44 +6,13 @@
 //! rotates; the other, still within `rotated_at + grace`, is handed the same new token.
 //! Revoking a session deletes the item; expired ones go by TTL.
 
-use serde::{Deserialize, Serialize};
-
 use super::keys::{self, entity};
 use super::{Store, StoreError, n, s};
-use crate::domain::{Role, SessionId};
+use crate::domain::SessionId;
 use crate::time::Timestamp;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRecord {
-    pub session_id: SessionId,
-    pub owner_id: String,
-    pub role: Role,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_name: Option<String>,
-    pub created_at: Timestamp,
-    pub last_used_at: Timestamp,
-    pub expires_at: Timestamp,
-    /// SHA-256 of the current refresh token.
-    pub refresh_hash: String,
-    pub generation: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotated_at: Option<Timestamp>,
-}
-
+pub use crate::domain::session::SessionRecord;
 pub use keys::owner_pk;
-
-impl SessionRecord {
-    /// What a session shows its owner: never the refresh token's hash.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "session_id": self.session_id,
-            "device_name": self.device_name,
-            "created_at": self.created_at,
-            "last_used_at": self.last_used_at,
-            "expires_at": self.expires_at,
-        })
-    }
-}
 
 impl Store {
     pub async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {

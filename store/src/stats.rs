@@ -12,20 +12,8 @@ use super::{Item, Store, StoreError, n, number_attr, s, string_attr};
 use crate::domain::stats::{CounterChange, Facet};
 use crate::time::Timestamp;
 
-/// One facet value's count, summed over its shards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FacetCount {
-    pub key: String,
-    pub display: String,
-    pub count: i64,
-}
-
-/// Signups and logins of one UTC day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DayCounts {
-    pub signups: i64,
-    pub logins: i64,
-}
+/// The counts as read: domain values, named here too, where they are read.
+pub use crate::domain::stats::{DayCounts, FacetCount, date_text};
 
 fn shard(of: u32) -> u32 {
     rand::random_range(0..of)
@@ -44,10 +32,6 @@ fn month_sk(date: time::Date, shard: u32) -> String {
 /// The attribute of a day's counter in its month's item: `s07` (signups on the 7th), `l07`.
 fn day_attribute(counter: &str, day: u8) -> String {
     format!("{}{day:02}", if counter == "signups" { "s" } else { "l" })
-}
-
-pub fn date_text(date: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day())
 }
 
 impl Store {

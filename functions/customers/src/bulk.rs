@@ -15,7 +15,7 @@ use shared::domain::input::StaffUpdateInput;
 use shared::domain::{Customer, CustomerId, EmailAddress, Patch, PhoneE164, Username, ValidationErrors};
 use shared::http::body::parse_object;
 use shared::http::{ApiError, JsonBody, Scope, json, parse_json};
-use shared::services::customers::update_customer;
+use shared::services::customers;
 use shared::time::Timestamp;
 
 use crate::common::{definitions_if, no_such_customer, staff_context};
@@ -121,7 +121,7 @@ async fn update_one(
     };
     let change =
         |current: &Customer, now: Timestamp| Ok(input.0.apply(current, &staff_context(app, definitions, now))?);
-    let outcome = update_customer(&app.store, &app.clock, &id, None, note, change)
+    let outcome = customers::update_customer(app, &id, None, note, change)
         .await
         .map_err(|e| ApiError::from_update(e, no_such_customer))
         .map(|_| ());

@@ -8,10 +8,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::App;
+use shared::domain::idempotency::{IdempotencyRecord, IdempotencyState, StoredResponse};
 use shared::domain::ids::hex;
 use shared::http::{ApiError, Scope};
 use shared::services::idempotency::{self, KeyClaim};
-use shared::store::idempotency::{IdempotencyRecord, IdempotencyState, StoredResponse};
 
 const HEADER: &str = "idempotency-key";
 const MAX_KEY: usize = 255;

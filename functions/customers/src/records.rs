@@ -4,14 +4,13 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::domain::audit::{AuditAction, AuditNote};
-use shared::domain::customer::Audience;
+use shared::domain::customer::{Audience, EraseRule};
 use shared::domain::input::{StaffCreateInput, StaffUpdateInput};
 use shared::domain::{Customer, CustomerStatus, EmailAddress, Patch, PhoneE164, Username};
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
 use shared::http::{ApiError, Scope, if_match, parse_json_lenient};
-use shared::services::customers::{self, Lookup, update_customer};
-use shared::store::customers::EraseRule;
+use shared::services::customers::{self, Lookup};
 use shared::time::Timestamp;
 
 use crate::common::{
@@ -106,7 +105,7 @@ pub async fn update(app: &App, req: &Request, actor: &str, raw_id: &str) -> Resu
     let change = |current: &Customer, now: Timestamp| {
         Ok(shape_errors.combined_with(input.0.apply(current, &staff_context(app, &definitions, now)))?)
     };
-    let updated = update_customer(&app.store, &app.clock, &id, expected.as_deref(), &note, change)
+    let updated = customers::update_customer(app, &id, expected.as_deref(), &note, change)
         .await
         .map_err(|e| ApiError::from_update(e, no_such_customer))?;
     customer_response(StatusCode::OK, &updated)

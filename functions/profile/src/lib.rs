@@ -8,16 +8,15 @@ use serde_json::{Value, json};
 use shared::App;
 use shared::auth::roles::Access;
 use shared::domain::cart::CartOwner;
-use shared::domain::customer::Audience;
+use shared::domain::customer::{Audience, EraseRule};
 use shared::domain::input::SelfUpdateInput;
 use shared::domain::media::Media;
+use shared::domain::session::SessionRecord;
 use shared::domain::{Customer, CustomerId};
 use shared::http::response::json_with_etag;
 use shared::http::{ApiError, ApiFunction, Call, Route, if_match, no_content, parse_json_lenient};
 use shared::services::customers::UpdateError;
 use shared::services::profile::{self, PersonalExport, ProfileError};
-use shared::store::customers::EraseRule;
-use shared::store::sessions::SessionRecord;
 
 /// The `profile` function.
 pub struct Profile;

@@ -12,8 +12,9 @@ use shared::http::body::json_object;
 use shared::http::paging::PageRequest;
 use shared::http::response::with_location;
 use shared::http::{ApiError, Scope, json};
+use shared::services::Page;
 use shared::services::exports::{
-    ExportError, ExportJob, create_export, download_link, list_exports, read_export, settle, spawn_inline,
+    ExportError, ExportJob, create_export, download_link, list_exports, read_export, spawn_inline,
 };
 
 fn edge(err: ExportError) -> ApiError {
@@ -29,7 +30,7 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
     let custom_keys: Vec<String> =
         shared::services::fields::definitions(app).await?.into_iter().map(|f| f.key).collect();
     let request = parse_export_request(&object, app.config.phone_default_region, &custom_keys)?;
-    let record = create_export(&app.store, &request, actor, app.clock.now_with_ms()).await?;
+    let record = create_export(app, &request, actor).await?;
     shared::metrics::count("search", shared::metrics::Metric::ExportRequested);
     if app.config.exports.runner == ExportRunner::Inline {
         spawn_inline(ExportJob::of(app), record.export_id.clone());
@@ -40,22 +41,19 @@ pub async fn create(app: &App, req: &Request, actor: &str) -> Result<Response<Bo
 
 pub async fn list(app: &App, req: &Request, actor: &str, scope: Scope) -> Result<Response<Body>, ApiError> {
     let request = PageRequest::from_request(app, req, scope.filtered(format_args!("requested_by={actor}")))?;
-    let mut page = list_exports(app, actor, request.limit, request.start.clone()).await?;
+    let page = list_exports(app, actor, request.limit, request.start.clone()).await?;
     let mut views = Vec::with_capacity(page.items.len());
-    for record in std::mem::take(&mut page.items) {
-        // Settled from the record the list read: no extra read per item.
-        let current = settle(&app.store, record, app.clock.now(), app.config.exports.liveness()).await?;
-        views.push(view(app, &current).await?);
+    for record in &page.items {
+        views.push(view(app, record).await?);
     }
-    let page = shared::store::Page { items: views, next: page.next };
+    let page = Page { items: views, next: page.next };
     request.respond(app, page, Value::clone)
 }
 
 pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let not_found = || ApiError::NotFound("no export with this id".into());
     let id = ExportId::parse(id).ok_or_else(not_found)?;
-    let record =
-        read_export(&app.store, &id, app.clock.now(), app.config.exports.liveness()).await?.ok_or_else(not_found)?;
+    let record = read_export(app, &id).await?.ok_or_else(not_found)?;
     json(StatusCode::OK, &view(app, &record).await?)
 }
 
@@ -64,9 +62,6 @@ async fn view(app: &App, record: &ExportRecord) -> Result<Value, ApiError> {
     if record.status != ExportStatus::Ready {
         return Ok(record.to_json(None));
     }
-    let now = app.clock.now();
-    let (url, expires_at) = download_link(app.s3(), &app.config.media_bucket, record, now, app.config.exports.link_ttl)
-        .await
-        .map_err(edge)?;
+    let (url, expires_at) = download_link(app, record).await.map_err(edge)?;
     Ok(record.to_json(Some((&url, expires_at))))
 }

@@ -8,10 +8,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use shared::App;
 use shared::domain::search::fold;
-use shared::domain::stats::{FACET_SEPARATOR, Facet};
+use shared::domain::stats::{FACET_SEPARATOR, Facet, FacetCount};
 use shared::http::{ApiError, json};
 use shared::services::stats;
-use shared::store::stats::FacetCount;
 
 fn items(counts: &[FacetCount]) -> Result<Response<Body>, ApiError> {
     let items: Vec<_> = counts.iter().map(|c| json!({ "value": c.display, "count": c.count })).collect();

@@ -52,9 +52,8 @@ async fn run(app: &App, object: &Map<String, Value>) -> Result<Response<Body>, A
         Some(cursor) => Some(app.keys().cursor_signer()?.decode(&scope, cursor)?),
         None => None,
     };
-    let cap = app.config.search_count_cap;
     let started = std::time::Instant::now();
-    let result = search(&app.store, &request, app.clock.now(), after.as_ref(), cap).await;
+    let result = search(app, &request, after.as_ref()).await;
     shared::metrics::record("search", shared::metrics::Metric::SearchLatency, started.elapsed().as_secs_f64() * 1000.0);
     let page = result.map_err(|err| match err {
         SearchError::TooBroadToSort(_) => ApiError::validation("sort_by", err.to_string()),

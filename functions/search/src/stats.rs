@@ -8,10 +8,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
 use shared::App;
 use shared::domain::customer::{CustomerStatus, GENDERS};
-use shared::domain::stats::{average_age, day_number};
+use shared::domain::stats::{FacetCount, average_age, date_text, day_number};
 use shared::http::{ApiError, json};
 use shared::services::stats;
-use shared::store::stats::date_text;
 use time::{Date, Duration};
 
 /// The longest daily series one request may ask for.
@@ -56,7 +55,7 @@ pub async fn customers(app: &App) -> Result<Response<Body>, ApiError> {
 }
 
 /// `{"Lusaka": 12, …}`: places by name, the same name in two countries counted together.
-fn places(counts: Vec<shared::store::stats::FacetCount>) -> Map<String, Value> {
+fn places(counts: Vec<FacetCount>) -> Map<String, Value> {
     let mut merged: BTreeMap<String, i64> = BTreeMap::new();
     for count in counts {
         *merged.entry(count.display).or_insert(0) += count.count;

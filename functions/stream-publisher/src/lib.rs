@@ -12,7 +12,7 @@ use std::future::Future;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use shared::domain::events::{ChangeEvent, SOURCE};
-use shared::store::changes::change_events;
+use shared::services::changes::change_events;
 
 /// `PutEvents` takes at most this many entries.
 pub const PUT_EVENTS_LIMIT: usize = 10;

@@ -4,11 +4,11 @@
 //! at least one event, so a new route without a sample event fails here.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use futures::future::join_all;
-use integration_tests::{TestApp, repo_root};
+use integration_tests::{TestApp, files_under, repo_root};
 use lambda_http::{Body, Response};
 use local_stack::functions::Function;
 use serde_json::Value;
@@ -116,24 +116,6 @@ async fn every_event_gets_the_status_in_its_file_name_and_every_route_has_one() 
 
     assert!(events.len() >= 2, "no events found under {}", root.display());
     assert!(failures.is_empty(), "{} problem(s) with the sample events:\n  {}", failures.len(), failures.join("\n  "));
-}
-
-/// Every file below `dir`, sorted, so failures come out in a stable order.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// Reads `events/<function>/<name>.<status>.json` and checks that it is an HTTP API event

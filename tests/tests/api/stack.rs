@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use integration_tests::{TestApp, repo_root, template};
+use integration_tests::{TestApp, files_under, repo_root, template};
 use local_stack::functions::Function;
 
 /// (index name, key schema as (attribute, key type), projection type)
@@ -247,6 +247,32 @@ fn the_layers_below_the_edge_link_no_lambda_crate_and_no_layer_above_them() {
             deps.iter().filter(|d| d.starts_with("lambda") || *d == "matchit" || above.contains(&d.as_str())).collect();
         assert!(forbidden.is_empty(), "{layer} must not depend on {forbidden:?}");
     }
+}
+
+#[test]
+fn the_handlers_reach_the_store_only_through_the_services() {
+    // A route's handler parses, calls a use case of `services` and renders: the tables are the
+    // services' business (and the types handlers need are the domain's or the services').
+    let functions = repo_root().join("functions");
+    let sources: Vec<_> = files_under(&functions)
+        .into_iter()
+        .filter(|path| path.components().any(|c| c.as_os_str() == "src"))
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    assert!(sources.len() > 20, "the walk found the functions' sources: {sources:?}");
+    let offenders: Vec<String> = sources
+        .iter()
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).expect("source");
+            let shown = path.strip_prefix(&functions).unwrap_or(path).display().to_string();
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| ["store::", "app.store", "shared::store"].iter().any(|s| line.contains(s)))
+                .map(|(number, line)| format!("functions/{shown}:{}: {}", number + 1, line.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(offenders.is_empty(), "handlers reaching the store:\n  {}", offenders.join("\n  "));
 }
 
 #[tokio::test]
