@@ -9,12 +9,13 @@
 //!    `RESIDUAL_MAX` candidates remain. The matches are then all known: `total` is exact, they
 //!    are sorted in memory and the page is cut after the cursor's position.
 //! 2. **Counted**: every customer, or every one of some statuses: the counters know how many,
-//!    and the page is walked from the index kept in the requested order.
-//! 3. **Walked** (a one-letter query, a list too long to read, too many candidates left to
-//!    check): the entry point (the creation-time index, or the phone's) is read up to the
-//!    counting cap and filtered on each entry's document; `total` counts those matches and is
-//!    exact only when the entry point held no more. The page comes from walking an index kept
-//!    in the requested order, filtering as it goes.
+//!    and the page is walked from the index kept in the requested order. So does a lone
+//!    one-character query too broad for the lists: its initials counter says how many at least.
+//! 3. **Walked** (a list too long to read, too many candidates left to check): the entry
+//!    point (the creation-time index, or the phone's) is read up to the counting cap and
+//!    filtered on each entry's document; `total` counts those matches and is exact only when
+//!    the entry point held no more. The page comes from walking an index kept in the requested
+//!    order (a city's own name order when it is sorted by name), filtering as it goes.
 //! 4. The page's customers are read by key (one `BatchGetItem`) and checked once more.
 
 use std::collections::{HashMap, HashSet, VecDeque};
