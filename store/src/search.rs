@@ -659,7 +659,9 @@ mod tests {
         after.city = Some("Ndola".into());
         let change = IndexChange::between(Some(&before), Some(&after)).expect("change");
         assert_eq!(change.puts.len(), entry_keys(&SearchDoc::of(&after)).len());
-        assert!(change.deletes.is_empty(), "places are lists, not entries");
+        // Places are lists, not entries; only the old city's two name-order entries go.
+        let deleted: Vec<&str> = change.deletes.iter().map(|k| k.pk.as_str()).collect();
+        assert_eq!(deleted, ["SNC#first#lusaka", "SNC#last#lusaka"]);
         let removed: Vec<&str> =
             change.slots.iter().filter(|w| w.member.is_none()).map(|w| w.slot.list.value.as_str()).collect();
         assert_eq!(removed, ["lusaka"], "out of the old city's list");
