@@ -558,7 +558,7 @@ async fn walk(
             let pks = match &request.city {
                 // A city's customers in name order are one partition of their own.
                 Some(city) => vec![keys::search_city_name_pk(field, city)],
-                None => ('0'..='9').chain('a'..='z').chain(['_']).map(|c| format!("SN#{field}#{c}")).collect(),
+                None => keys::search_name_partitions(field),
             };
             let start = after.map(|p| match &p.value {
                 crate::domain::search::SortValue::Text(names) => format!("{names}{}{}", keys::SEARCH_SEPARATOR, p.id),

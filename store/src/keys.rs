@@ -298,8 +298,17 @@ pub fn search_created_pk(status: &str, shard: u32) -> String {
 
 /// `field` is `first` or `last`; names starting with anything but a letter or digit share `_`.
 pub fn search_name_pk(field: &str, name: &str) -> String {
-    let first = name.chars().next().filter(char::is_ascii_alphanumeric).unwrap_or('_');
+    name_partition(field, name.chars().next().filter(char::is_ascii_alphanumeric).unwrap_or('_'))
+}
+
+fn name_partition(field: &str, first: char) -> String {
     format!("SN#{field}#{first}")
+}
+
+/// Every name-order partition of `field`, in key order but for `_` (names starting with
+/// anything else), which a walk must merge with the others.
+pub fn search_name_partitions(field: &str) -> Vec<String> {
+    ('0'..='9').chain('a'..='z').chain(['_']).map(|c| name_partition(field, c)).collect()
 }
 
 /// The name-order partition of one city (folded): a city's customers by first or last name.
