@@ -57,6 +57,11 @@ impl ApiError {
         ApiError::Validation(ValidationErrors::single(field, message))
     }
 
+    /// A 409 that names no field: the change cannot apply to the resource as it is now.
+    pub fn conflict(cause: impl std::fmt::Display) -> Self {
+        ApiError::Conflict { detail: cause.to_string(), field: None }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -171,9 +176,7 @@ impl From<StoreError> for ApiError {
                 detail: format!("another customer already has this {}", field.name()),
                 field: Some(field.name()),
             },
-            StoreError::VersionConflict => {
-                ApiError::Conflict { detail: "the resource changed meanwhile; try again".into(), field: None }
-            }
+            StoreError::VersionConflict => ApiError::conflict("the resource changed meanwhile; try again"),
             StoreError::NotFound => ApiError::NotFound("not found".into()),
             StoreError::BadPageToken => ApiError::BadRequest("the cursor is not valid for this query".into()),
             other => ApiError::Internal(other.to_string()),
@@ -209,7 +212,7 @@ impl From<SignInError> for ApiError {
             SignInError::Code(err) => err.into(),
             SignInError::NameRequired(detail) => ApiError::validation("name", detail),
             SignInError::MayNotLogIn(detail) => ApiError::Forbidden(detail),
-            SignInError::Contended => ApiError::Conflict { detail: err.to_string(), field: None },
+            SignInError::Contended => ApiError::conflict(&err),
             SignInError::Store(err) => err.into(),
         }
     }
@@ -225,7 +228,7 @@ impl From<SessionError> for ApiError {
             }
             SessionError::MayNotLogIn(detail) => ApiError::Forbidden(detail),
             SessionError::NoSuchSession => ApiError::NotFound(err.to_string()),
-            SessionError::Contended => ApiError::Conflict { detail: err.to_string(), field: None },
+            SessionError::Contended => ApiError::conflict(&err),
             SessionError::Keys(err) => err.into(),
             SessionError::Store(err) => err.into(),
         }
@@ -236,7 +239,6 @@ impl From<StaffError> for ApiError {
     /// Credentials and `mfa_token`s that do not hold are 401, a lock-out 429, a refused own
     /// password 403, changes that cannot apply 409, a weak new password 422 on `new_password`.
     fn from(err: StaffError) -> Self {
-        let conflict = |err: StaffError| ApiError::Conflict { detail: err.to_string(), field: None };
         match err {
             StaffError::BadCredentials
             | StaffError::Disabled
@@ -255,7 +257,7 @@ impl From<StaffError> for ApiError {
             | StaffError::MfaAlreadyOn
             | StaffError::MfaRaced
             | StaffError::NothingToConfirm
-            | StaffError::MfaRequired(_) => conflict(err),
+            | StaffError::MfaRequired(_) => ApiError::conflict(&err),
             StaffError::EnrolmentCodeMismatch => ApiError::BadRequest(err.to_string()),
             StaffError::ResetCodeRefused(detail) => ApiError::BadRequest(detail),
             StaffError::Internal(cause) => ApiError::Internal(cause),
@@ -283,9 +285,7 @@ impl From<FieldError> for ApiError {
     fn from(err: FieldError) -> Self {
         match err {
             FieldError::NotFound => ApiError::NotFound(err.to_string()),
-            FieldError::TooMany | FieldError::KindChanged => {
-                ApiError::Conflict { detail: err.to_string(), field: None }
-            }
+            FieldError::TooMany | FieldError::KindChanged => ApiError::conflict(&err),
             FieldError::KeyTaken(_) => ApiError::Conflict { detail: err.to_string(), field: Some("key") },
             FieldError::Store(err) => err.into(),
         }
@@ -295,7 +295,7 @@ impl From<FieldError> for ApiError {
 impl From<LifecycleRefusal> for ApiError {
     /// A change the lifecycle or the customer's contacts do not allow is 409.
     fn from(err: LifecycleRefusal) -> Self {
-        ApiError::Conflict { detail: err.to_string(), field: None }
+        ApiError::conflict(&err)
     }
 }
 
@@ -305,9 +305,7 @@ impl From<ActivityError> for ApiError {
         match err {
             ActivityError::NotFound => ApiError::NotFound(err.to_string()),
             ActivityError::NotActive(_) => ApiError::Forbidden(err.to_string()),
-            ActivityError::NoOpenLoan | ActivityError::Contended => {
-                ApiError::Conflict { detail: err.to_string(), field: None }
-            }
+            ActivityError::NoOpenLoan | ActivityError::Contended => ApiError::conflict(&err),
             ActivityError::Store(err) => err.into(),
         }
     }
@@ -315,12 +313,11 @@ impl From<ActivityError> for ApiError {
 
 impl From<ProfileError> for ApiError {
     fn from(err: ProfileError) -> Self {
-        let conflict = |err: ProfileError| ApiError::Conflict { detail: err.to_string(), field: None };
         match err {
             ProfileError::Gone | ProfileError::NotLinked(_) => ApiError::NotFound(err.to_string()),
             ProfileError::Inactive(_) => ApiError::Forbidden(err.to_string()),
             // Not a duplicate: the field list of a conflict says "is already taken".
-            ProfileError::NoEmail | ProfileError::OnlyWayIn | ProfileError::Changed => conflict(err),
+            ProfileError::NoEmail | ProfileError::OnlyWayIn | ProfileError::Changed => ApiError::conflict(&err),
             ProfileError::EmailChanged => ApiError::Conflict { detail: err.to_string(), field: Some("email") },
             ProfileError::WrongCode(detail) => ApiError::BadRequest(detail),
             ProfileError::Code(err) => err.into(),
@@ -359,9 +356,7 @@ impl ApiError {
         match err {
             UpdateError::NotFound => not_found(),
             UpdateError::PreconditionFailed => ApiError::PreconditionFailed,
-            UpdateError::Contended => {
-                ApiError::Conflict { detail: "the customer is being changed elsewhere; try again".into(), field: None }
-            }
+            UpdateError::Contended => ApiError::conflict("the customer is being changed elsewhere; try again"),
             UpdateError::Refused(err) => err,
             UpdateError::Store(err) => err.into(),
         }
