@@ -305,11 +305,7 @@ async fn counted_total(store: &Store, request: &SearchRequest) -> Result<Option<
         statuses: request.statuses.clone(),
         country: request.country.clone(),
         city: request.city.clone(),
-        sort_by: request.sort_by,
-        sort_order: request.sort_order,
-        limit: request.limit,
-        cursor: request.cursor.clone(),
-        ..SearchRequest::default()
+        ..paging_of(request)
     };
     if *request != counted_only {
         return Ok(None);
@@ -325,6 +321,18 @@ async fn counted_total(store: &Store, request: &SearchRequest) -> Result<Option<
     Ok(Some(Counted { total: (in_place - others).max(0) as usize, exact: others == 0 }))
 }
 
+/// `request`'s order and paging with no criterion: what a request that asks only for some
+/// criteria is compared with, once those are set on it.
+fn paging_of(request: &SearchRequest) -> SearchRequest {
+    SearchRequest {
+        sort_by: request.sort_by,
+        sort_order: request.sort_order,
+        limit: request.limit,
+        cursor: request.cursor.clone(),
+        ..SearchRequest::default()
+    }
+}
+
 /// How many customers a search of only a one-character `query` finds, from the initials
 /// counters (`domain::stats::initial_counter`); `None` for any other search. Reported as a lower
 /// bound (`total_exact: false`): customers written before the counters existed are not in them
@@ -334,14 +342,7 @@ async fn one_character_total(store: &Store, request: &SearchRequest) -> Result<O
         [word] if word.chars().count() == 1 => word.chars().next(),
         _ => None,
     };
-    let query_only = SearchRequest {
-        words: request.words.clone(),
-        sort_by: request.sort_by,
-        sort_order: request.sort_order,
-        limit: request.limit,
-        cursor: request.cursor.clone(),
-        ..SearchRequest::default()
-    };
+    let query_only = SearchRequest { words: request.words.clone(), ..paging_of(request) };
     let Some(initial) = initial.filter(|_| *request == query_only) else { return Ok(None) };
     let counters = store.global_counters().await?;
     let counted = counters.get(&crate::domain::stats::initial_counter(initial)).copied().unwrap_or(0);
