@@ -373,7 +373,6 @@ impl TestApp {
         self.send(method, path, &headers, &bytes, "203.0.113.7").await
     }
 
-    /// How many items of an entity type the test's table holds.
     /// The items of one partition of the test's table, read consistently (test-only look at
     /// what the store wrote).
     pub async fn partition(
@@ -395,6 +394,7 @@ impl TestApp {
         out.items().to_vec()
     }
 
+    /// How many items of an entity type the test's table holds.
     pub async fn count_items(&self, entity: &str) -> usize {
         // Test-only: a Scan of a per-test table is fine here; request paths never scan.
         let out = self
